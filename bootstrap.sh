@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The two commands of the README, on a fresh Debian 12 machine:
+#   ./bootstrap.sh demo    install what is missing (as root), build, run fulcrum
+#                          in the foreground on 127.0.0.1:8080 before two demo backends
+#   ./bootstrap.sh check   the same build, then every unit and integration test
+#   ./bootstrap.sh build   just the build
+# CONFIGURE_FLAGS is passed to ./configure (for example --enable-sanitizers).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DEPS="autoconf automake make gcc pkg-config libconfig-dev libssl-dev libjemalloc-dev libcriterion-dev"
+TEST_DEPS="python3 curl apache2 iproute2 procps"
+
+install_deps() {
+	local missing=() p
+	for p in $BUILD_DEPS $TEST_DEPS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages: ${missing[*]}" >&2
+		echo "run as root, or: sudo apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "installing: ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Debian starts apache2 on port 80 when it is installed; the tests run their own.
+	if command -v apache2ctl >/dev/null && [ -f /run/apache2/apache2.pid ]; then
+		apache2ctl -k stop >/dev/null 2>&1 || true
+	fi
+}
+
+build() {
+	install_deps
+	[ -x configure ] || autoreconf -fi
+	if [ ! -f Makefile ] || [ "${CONFIGURE_FLAGS:-}" != "$(cat .configure-flags 2>/dev/null)" ]; then
+		# shellcheck disable=SC2086
+		./configure -q ${CONFIGURE_FLAGS:-}
+		printf '%s' "${CONFIGURE_FLAGS:-}" > .configure-flags
+	fi
+	make -s -j"$(nproc)"
+}
+
+demo() {
+	build
+	make -s t/fc-testbackend
+	local pids=()
+	trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
+	t/fc-testbackend -l 127.0.0.1:8081 -n web1 & pids+=($!)
+	t/fc-testbackend -l 127.0.0.1:8082 -n web2 & pids+=($!)
+	cat <<'TXT'
+
+fulcrum runs in the foreground on http://127.0.0.1:8080/ in front of two demo
+backends, web1 (127.0.0.1:8081) and web2 (127.0.0.1:8082). In another terminal:
+
+  curl -s http://127.0.0.1:8080/               # answers alternate: web1, web2, ...
+  curl -s http://127.0.0.1:8080/echo           # the request as the backend got it
+                                               # (see X-Forwarded-For)
+  curl -si http://127.0.0.1:8080/chunked?n=100 # a chunked response
+  kill -9 <a worker pid>                       # respawned within a second
+
+The access log appears below, one line per request. Ctrl-C stops everything.
+
+TXT
+	./fulcrum -d -f contrib/demo.conf
+}
+
+check() {
+	build
+	if ! make -s check; then
+		for f in $(find t -name '*.log' -newer Makefile 2>/dev/null); do
+			grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "=== $f"; tail -n 60 "$f"; }
+		done
+		exit 1
+	fi
+}
+
+case "${1:-}" in
+demo) demo ;;
+check) check ;;
+build) build ;;
+*) echo "usage: $0 demo|check|build" >&2; exit 2 ;;
+esac

@@ -1,0 +1,142 @@
+/*
+ * The configuration: a libconfig file loaded into plain structs.
+ *
+ * conf_load() parses and validates the whole file, collecting every error as
+ * "FILE:LINE: message" before refusing it, so an operator fixes them all in
+ * one go.  The result is plain data: no pointers into libconfig remain, and
+ * it can be handed to a forked child as it is.  Every default lives in
+ * conf.c next to the key it belongs to, and in doc/fulcrum.conf.
+ */
+#ifndef FC_CONF_H
+#define FC_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/net.h"
+
+#define FC_NAME_MAX	64	/* listener, server, cookie names: 1..63 bytes */
+#define FC_IFNAME_MAX	16
+
+enum fc_balance {
+	FC_BALANCE_ROUNDROBIN,	/* weighted, smooth */
+	FC_BALANCE_LEASTCONN,	/* fewest active connections / weight */
+	FC_BALANCE_SOURCE,	/* hash of the client address */
+};
+
+enum fc_cookie_mode {
+	FC_COOKIE_NONE,
+	FC_COOKIE_PREFIX,
+	FC_COOKIE_INSERT,
+	FC_COOKIE_REWRITE,
+};
+
+struct fc_timeouts {		/* milliseconds */
+	int connect;
+	int client;
+	int server;
+	int http_request;
+	int queue;
+};
+
+struct fc_server {
+	char name[FC_NAME_MAX];
+	struct fc_addr addr;
+	char addr_text[FC_ADDRSTRLEN];	/* as written in the file */
+	int weight;			/* 0..256, 0: no new traffic */
+	int maxconn;			/* 0: unlimited */
+	bool check;
+	char cookie[FC_NAME_MAX];	/* default: the server's name */
+	int line;
+};
+
+struct fc_check {
+	char *request;			/* "HEAD /check.txt HTTP/1.0"; NULL: TCP check */
+	int expect_status;		/* 0: any 2xx/3xx */
+	int interval, timeout;		/* ms */
+	int rise, fall;
+};
+
+struct fc_cookie {
+	char name[FC_NAME_MAX];
+	enum fc_cookie_mode mode;	/* FC_COOKIE_NONE: no persistence */
+	bool indirect, nocache, httponly, secure;
+	char *domain;			/* NULL: none */
+	int maxidle, maxlife;		/* seconds, 0: none */
+};
+
+struct fc_stats {
+	char *uri;			/* NULL: no stats page */
+	char **auth;			/* "user:password" */
+	int nauth;
+	int refresh;			/* seconds, 0: no auto refresh */
+};
+
+struct fc_listener {
+	char name[FC_NAME_MAX];
+	struct fc_addr *binds;
+	char (*bind_text)[FC_ADDRSTRLEN];
+	int nbinds;
+	enum fc_balance balance;
+	bool forwardfor;
+	bool httpclose;
+	int retries;
+	int maxconn;
+	struct fc_timeouts timeout;
+	struct fc_check check;
+	struct fc_cookie cookie;
+	struct fc_stats stats;
+	struct fc_server *servers;
+	int nservers;
+	int line;
+};
+
+struct fc_vip {
+	struct fc_addr addr;
+	int prefixlen;
+};
+
+struct fc_ha {
+	bool enabled;			/* the "ha" section is present */
+	char interface[FC_IFNAME_MAX];
+	int vrid;			/* 1..255 */
+	int priority;			/* 1..254 */
+	int advert_ms;			/* multiple of 10 */
+	bool preempt;
+	bool track_proxy;
+	struct fc_vip *vips;
+	int nvips;
+	struct fc_addr *peers;		/* empty: multicast 224.0.0.18 */
+	int npeers;
+};
+
+struct fc_log {
+	bool enabled;			/* "log" present: access log on */
+	int facility;			/* LOG_LOCAL0 ... */
+	char *address;			/* syslog socket path, default "/dev/log" */
+};
+
+struct fc_conf {
+	char *path;			/* real path of the file */
+	/* global */
+	char *user, *group;		/* NULL: no privilege drop */
+	int workers;			/* 0 in the file: one per CPU; resolved here */
+	int maxconn;			/* per process (all workers) */
+	char *pidfile;			/* NULL: none */
+	int drain_timeout;		/* ms, graceful stop / reload */
+	struct fc_log log;
+	/* listeners, with "defaults" applied */
+	struct fc_listener *listeners;
+	int nlisteners;
+	struct fc_ha ha;
+};
+
+/*
+ * Loads and validates path.  On success returns a configuration the caller
+ * frees with conf_free().  On failure returns NULL and sets *errors to every
+ * error found, one "FILE:LINE: message" per line, which the caller frees.
+ */
+struct fc_conf *conf_load(const char *path, char **errors);
+void conf_free(struct fc_conf *conf);
+
+#endif

@@ -1,0 +1,633 @@
+"""fctest: the small harness behind fulcrum's integration tests (stdlib only).
+
+Each scenario in t/integ/ is a plain script that imports this module, starts
+real processes on 127.0.0.1 with ephemeral ports, and reads top to bottom:
+
+    import fctest as t
+    a = t.Backend("a")
+    with t.Fulcrum(conf) as fc:
+        status, hdrs, body = t.http(port, "GET", "/")
+        t.check(status == 200, "GET / answers 200", f"got {status}")
+    t.finish()
+
+Exit codes follow automake: 0 pass, 1 fail, 77 skip.
+
+Paths come from the environment (set by `make check`), with defaults for a
+source-tree build:
+    FULCRUM         the fulcrum binary        ($FC_SRCDIR/fulcrum)
+    FC_TESTBACKEND  the test backend          ($FC_SRCDIR/t/fc-testbackend)
+    FC_SRCDIR       the source tree           (two levels above this file)
+    FC_TEST_TIMEOUT seconds before a scenario is aborted (default 90)
+
+Every process started here is remembered and killed by its PID at exit,
+whatever way the script ends.
+"""
+
+import atexit
+import hashlib
+from http import client as httpclient
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+# ------------------------------------------------------------------ paths
+
+SRCDIR = os.environ.get("FC_SRCDIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FULCRUM = os.environ.get("FULCRUM") or os.path.join(SRCDIR, "fulcrum")
+TESTBACKEND = os.environ.get("FC_TESTBACKEND") or os.path.join(
+    SRCDIR, "t", "fc-testbackend")
+
+# ------------------------------------------------------------------ results
+
+_failed = 0
+_checks = 0
+_procs = []          # every Popen started here, killed at exit
+_tmpdirs = []
+
+
+def _out(line=""):
+    print(line, flush=True)
+
+
+def step(title):
+    """Prints a section header: what the next checks are about."""
+    _out("")
+    _out(f"== {title}")
+
+
+def note(msg):
+    """Prints a figure or a remark, not a check."""
+    for line in str(msg).splitlines() or [""]:
+        _out(f"   {line}")
+
+
+def check(cond, msg, detail=None):
+    """Records one expectation.  Prints "ok - msg" or "not ok - msg"."""
+    global _failed, _checks
+    _checks += 1
+    if cond:
+        _out(f"ok - {msg}")
+    else:
+        _failed += 1
+        _out(f"not ok - {msg}")
+    if detail is not None and (not cond or os.environ.get("FC_VERBOSE")):
+        for line in str(detail).splitlines():
+            _out(f"#   {line}")
+    return bool(cond)
+
+
+def fail(msg, detail=None):
+    """A failure the scenario cannot go on after: records it and exits 1."""
+    check(False, msg, detail)
+    finish()
+
+
+def skip(msg):
+    _out(f"SKIP: {msg}")
+    sys.exit(77)
+
+
+def failed():
+    return _failed
+
+
+def finish():
+    """Ends the scenario: exit 1 if any check failed, else 0."""
+    _out("")
+    if _failed:
+        _out(f"FAIL: {_failed} of {_checks} checks failed")
+        sys.exit(1)
+    _out(f"PASS: {_checks} checks")
+    sys.exit(0)
+
+
+def require_fulcrum():
+    if not os.access(FULCRUM, os.X_OK):
+        skip(f"fulcrum binary not found at {FULCRUM} (build it first)")
+
+
+def require_backend():
+    if not os.access(TESTBACKEND, os.X_OK):
+        skip(f"fc-testbackend not found at {TESTBACKEND} "
+             "(make t/fc-testbackend)")
+
+
+# ------------------------------------------------------------------ cleanup
+
+
+def _cleanup():
+    for p in reversed(_procs):
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+    for extra in _extra_pids:
+        try:
+            os.kill(extra, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for d in _tmpdirs:
+        if _failed or os.environ.get("FC_KEEP"):
+            _out(f"# files kept in {d}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+_extra_pids = set()    # children of fulcrum seen alive: killed at exit too
+atexit.register(_cleanup)
+
+
+def _on_term(sig, frame):
+    _out(f"Bail out: signal {sig}")
+    sys.exit(1)
+
+
+def _on_alarm(sig, frame):
+    global _failed
+    _failed += 1
+    _out("not ok - scenario finished in time (FC_TEST_TIMEOUT)")
+    _out("Bail out: timeout")
+    sys.exit(1)
+
+
+signal.signal(signal.SIGTERM, _on_term)
+signal.signal(signal.SIGALRM, _on_alarm)
+signal.alarm(int(os.environ.get("FC_TEST_TIMEOUT", "90")))
+
+
+def tmpdir(prefix="fctest-"):
+    """A directory removed at exit (kept when a check failed)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    _tmpdirs.append(d)
+    return d
+
+
+def spawn(argv, **kw):
+    """subprocess.Popen, remembered so that it is killed at exit."""
+    p = subprocess.Popen(argv, **kw)
+    _procs.append(p)
+    return p
+
+
+# ------------------------------------------------------------------ network
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def port_accepts(port, host="127.0.0.1", timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(port, timeout=5.0, proc=None, host="127.0.0.1"):
+    """Waits until port accepts a connection.  False on timeout or if proc
+    exited meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_accepts(port, host):
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def port_bindable(port, host="127.0.0.1"):
+    """Can a new listening socket bind host:port right now?"""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        s.listen(1)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def http(port, method, path, headers=None, body=None, timeout=10,
+         host="127.0.0.1"):
+    """One request on a fresh connection.
+    Returns (status, headers dict with lowercased names, body bytes)."""
+    conn = httpclient.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, _hdict(resp), data
+    finally:
+        conn.close()
+
+
+def _hdict(resp):
+    d = {}
+    for k, v in resp.getheaders():
+        k = k.lower()
+        d[k] = d[k] + ", " + v if k in d else v
+    return d
+
+
+class Client:
+    """A keep-alive client: requests go over one TCP connection as long as the
+    server keeps it.  .connects counts the TCP connections opened, .closed_by_peer
+    tells whether the last response ended the connection."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        self.conn = httpclient.HTTPConnection(host, port, timeout=timeout)
+        self.connects = 0
+        self.local_ports = []
+
+    def request(self, method, path, headers=None, body=None):
+        if self.conn.sock is None:
+            self.conn.connect()
+            self.connects += 1
+        self.local_ports.append(self.conn.sock.getsockname()[1])
+        self.conn.request(method, path, body=body, headers=headers or {})
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, _hdict(resp), data
+
+    def peer_closed(self, wait=1.0):
+        """True when the server has closed the connection (EOF seen)."""
+        sock = self.conn.sock
+        if sock is None:
+            return True
+        sock.settimeout(wait)
+        try:
+            return sock.recv(1, socket.MSG_PEEK) == b""
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+
+    def close(self):
+        self.conn.close()
+
+
+def raw_exchange(port, data, timeout=5.0, host="127.0.0.1", shut_wr=False):
+    """Sends data in one send(), reads until the server closes or timeout.
+    Returns (bytes received, closed_by_server)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s.sendall(data)
+        if shut_wr:
+            s.shutdown(socket.SHUT_WR)
+        chunks = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return b"".join(chunks), False
+            s.settimeout(left)
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                return b"".join(chunks), False
+            except ConnectionResetError:
+                return b"".join(chunks), True
+            if not b:
+                return b"".join(chunks), True
+            chunks.append(b)
+    finally:
+        s.close()
+
+
+def raw(port, data, timeout=5.0, host="127.0.0.1"):
+    """All the bytes the server sent until it closed (or timeout)."""
+    return raw_exchange(port, data, timeout, host)[0]
+
+
+def parse_responses(data):
+    """Splits a byte stream into HTTP/1.1 responses.
+    Returns a list of (status, headers dict, body) and the unparsed rest."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            break
+        head = data[pos:end].decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3})", head[0])
+        if not m:
+            break
+        status = int(m.group(1))
+        hdrs = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            k = k.strip().lower()
+            v = v.strip()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+        pos = end + 4
+        if 100 <= status < 200:
+            continue
+        if status in (204, 304):
+            body = b""
+        elif "chunked" in hdrs.get("transfer-encoding", "").lower():
+            body, pos = _dechunk(data, pos)
+            if body is None:
+                break
+        elif "content-length" in hdrs:
+            n = int(hdrs["content-length"])
+            if pos + n > len(data):
+                break
+            body = data[pos:pos + n]
+            pos += n
+        else:
+            body = data[pos:]
+            pos = len(data)
+        out.append((status, hdrs, body))
+    return out, data[pos:]
+
+
+def _dechunk(data, pos):
+    body = []
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return None, pos
+        size = int(data[pos:eol].split(b";")[0], 16)
+        pos = eol + 2
+        if size == 0:
+            while True:
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    return None, pos
+                line = data[pos:eol]
+                pos = eol + 2
+                if not line:
+                    return b"".join(body), pos
+        body.append(data[pos:pos + size])
+        pos += size + 2
+
+
+# ------------------------------------------------------------------ data
+
+_BASE = bytes((31 * j) & 0xff for j in range(256))
+_ROT = [bytes((x + k) & 0xff for x in range(256)) for k in range(256)]
+
+
+def pattern(n):
+    """The backend's /bytes and /chunked body: byte i = (i*31 + (i>>8)) & 0xff.
+    Built per 256-byte block: block k is _BASE shifted by k (mod 256)."""
+    blocks = [_BASE.translate(_ROT[k & 0xff]) for k in range((n + 255) // 256)]
+    return b"".join(blocks)[:n]
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------ processes
+
+
+def _proc_stat(pid):
+    """(state, ppid) of pid from /proc, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read().decode("latin-1")
+    except OSError:
+        return None
+    rest = s[s.rfind(")") + 2:].split()
+    return rest[0], int(rest[1])
+
+
+def children_of(pid):
+    """Live (non-zombie) children of pid, sorted."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        st = _proc_stat(int(d))
+        if st and st[1] == pid and st[0] != "Z":
+            kids.append(int(d))
+    return sorted(kids)
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("latin-1").strip()
+    except OSError:
+        return ""
+
+
+def pid_alive(pid):
+    st = _proc_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+class Backend:
+    """fc-testbackend on 127.0.0.1:<free port>, answering as `name`."""
+
+    def __init__(self, name, port=None):
+        require_backend()
+        self.name = name
+        for attempt in range(5):
+            self.port = port or free_port()
+            self.addr = f"127.0.0.1:{self.port}"
+            self.proc = spawn([TESTBACKEND, "-l", self.addr, "-n", name],
+                              stdout=subprocess.DEVNULL)
+            if wait_port(self.port, 5.0, self.proc):
+                return
+            self.stop()
+            if port:
+                break
+        fail(f"backend {name} listens on {self.addr}")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+class Fulcrum:
+    """fulcrum -d -f <conf> in a temporary directory.
+
+    The configuration text is written as is.  The ports to wait for are read
+    from its bind = [ ... ] lines unless given.  The log (stdout and stderr)
+    goes to <dir>/<name>.log."""
+
+    def __init__(self, conf_text, name="fulcrum", ports=None, wait=True,
+                 timeout=5.0):
+        require_fulcrum()
+        self.name = name
+        self.dir = tmpdir(f"fctest-{name}-")
+        self.conf_path = os.path.join(self.dir, f"{name}.conf")
+        self.log_path = os.path.join(self.dir, f"{name}.log")
+        with open(self.conf_path, "w") as f:
+            f.write(conf_text)
+        if ports is None:
+            ports = bind_ports(conf_text)
+        self.ports = ports
+        self._log = open(self.log_path, "wb")
+        self.t_start = time.monotonic()
+        self.proc = spawn([FULCRUM, "-d", "-f", self.conf_path],
+                          stdout=self._log, stderr=subprocess.STDOUT,
+                          stdin=subprocess.DEVNULL, start_new_session=True)
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        for p in ports:
+            if not wait_port(p, max(0.0, deadline - time.monotonic()),
+                             self.proc):
+                why = ("exited with status %s" % self.proc.returncode
+                       if self.proc.poll() is not None else
+                       f"port {p} does not accept after {timeout} s")
+                fail(f"fulcrum {name} starts", why + "\n--- log:\n" +
+                     self.log_text())
+        self.remember_children()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def children(self):
+        """Every live child of the master, sorted by pid."""
+        return children_of(self.proc.pid)
+
+    def worker_pids(self):
+        """The master's children.  Later versions also fork a checker and an
+        ha process; callers needing workers only filter on cmdline()."""
+        return self.children()
+
+    def remember_children(self):
+        kids = self.children()
+        _extra_pids.update(kids)
+        return kids
+
+    def wait_children(self, n, timeout=5.0):
+        """Waits until the master has at least n children; returns them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            kids = self.remember_children()
+            if len(kids) >= n or time.monotonic() >= deadline:
+                return kids
+            time.sleep(0.02)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, regex, timeout=5.0):
+        """Waits until the log matches regex; returns the match or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(regex, self.log_text())
+            if m or time.monotonic() >= deadline:
+                return m
+            time.sleep(0.05)
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def wait_exit(self, timeout):
+        """Waits for the master to exit; returns its status or None."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, quiet=False):
+        """SIGTERM, wait up to 5 s, then SIGKILL.  Checks that no child is
+        left.  Returns the seconds the master took to exit, or None."""
+        kids = self.remember_children() if self.alive() else []
+        took = None
+        if self.alive():
+            t0 = time.monotonic()
+            os.kill(self.proc.pid, signal.SIGTERM)
+            if self.wait_exit(5.0) is None:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                if not quiet:
+                    check(False, f"fulcrum {self.name} exits on SIGTERM "
+                          "within 5 s")
+            else:
+                took = time.monotonic() - t0
+        deadline = time.monotonic() + 2.0
+        left = [k for k in kids if pid_alive(k)]
+        while left and time.monotonic() < deadline:
+            time.sleep(0.02)
+            left = [k for k in left if pid_alive(k)]
+        if left:
+            for k in left:
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if not quiet:
+                check(False, f"no child of fulcrum {self.name} outlives it",
+                      f"still alive: {left}")
+        self._log.close()
+        return took
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and exc_type is not SystemExit:
+            _out(f"--- {self.name} log:")
+            _out(self.log_text())
+        self.stop(quiet=exc_type is not None)
+        return False
+
+    def dump_log(self, title=None):
+        _out(f"--- {title or self.name + ' log'}:")
+        _out(self.log_text().rstrip())
+        _out("---")
+
+
+def bind_ports(conf_text):
+    """Ports of every bind = [ "host:port", ... ] in a config text."""
+    ports = []
+    for m in re.finditer(r"\bbind\s*=\s*\[([^\]]*)\]", conf_text):
+        for a in re.findall(r'"([^"]*)"', m.group(1)):
+            ports.append(int(a.rsplit(":", 1)[1]))
+    return ports
+
+
+def run(argv, timeout=10, **kw):
+    """Runs a command to completion; returns (status, stdout+stderr text)."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, timeout=timeout, **kw)
+    return p.returncode, p.stdout.decode("utf-8", "replace")

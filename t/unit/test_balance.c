@@ -1,0 +1,145 @@
+/* The balancer: weighted roundrobin, leastconn, source, exclusions. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "worker/balance.h"
+
+static struct fc_server servers[4];
+
+static void setup(const int *weights, int n)
+{
+	memset(servers, 0, sizeof(servers));
+	for (int i = 0; i < n; i++)
+		servers[i].weight = weights[i];
+}
+
+static void count_picks(struct fc_lb *lb, int rounds, const bool *excl, int *counts)
+{
+	for (int i = 0; i < rounds; i++) {
+		int k = lb_pick(lb, excl, 0);
+
+		cr_assert(k >= 0 && k < lb->n, "pick %d out of range", k);
+		counts[k]++;
+	}
+}
+
+Test(balance, roundrobin_alternates_equal_weights)
+{
+	struct fc_lb lb;
+	int w[] = { 1, 1 };
+
+	setup(w, 2);
+	lb_init(&lb, FC_BALANCE_ROUNDROBIN, servers, 2);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(lb_pick(&lb, NULL, 0), i % 2);
+	lb_free(&lb);
+}
+
+Test(balance, roundrobin_honours_weights_without_bursts)
+{
+	struct fc_lb lb;
+	int w[] = { 5, 1, 1 }, counts[3] = { 0 }, seq[7];
+
+	setup(w, 3);
+	lb_init(&lb, FC_BALANCE_ROUNDROBIN, servers, 3);
+	for (int i = 0; i < 7; i++)
+		seq[i] = lb_pick(&lb, NULL, 0);
+	/* smooth: the heavy server never gets more than 3 in a row */
+	for (int i = 0; i + 3 < 7; i++)
+		cr_assert(!(seq[i] == 0 && seq[i + 1] == 0 && seq[i + 2] == 0 && seq[i + 3] == 0));
+	count_picks(&lb, 700, NULL, counts);
+	cr_assert_eq(counts[0], 500);
+	cr_assert_eq(counts[1], 100);
+	cr_assert_eq(counts[2], 100);
+	lb_free(&lb);
+}
+
+Test(balance, weight_zero_gets_nothing)
+{
+	struct fc_lb lb;
+	int w[] = { 0, 3 }, counts[2] = { 0 };
+
+	setup(w, 2);
+	lb_init(&lb, FC_BALANCE_ROUNDROBIN, servers, 2);
+	count_picks(&lb, 50, NULL, counts);
+	cr_assert_eq(counts[0], 0);
+	cr_assert_eq(counts[1], 50);
+	lb_free(&lb);
+}
+
+Test(balance, excluded_servers_are_skipped)
+{
+	struct fc_lb lb;
+	int w[] = { 1, 1, 1 }, counts[3] = { 0 };
+	bool excl[3] = { false, true, false };
+
+	setup(w, 3);
+	lb_init(&lb, FC_BALANCE_ROUNDROBIN, servers, 3);
+	count_picks(&lb, 30, excl, counts);
+	cr_assert_eq(counts[1], 0);
+	cr_assert_eq(counts[0], 15);
+	cr_assert_eq(counts[2], 15);
+	lb_free(&lb);
+}
+
+Test(balance, all_excluded_returns_minus_one)
+{
+	struct fc_lb lb;
+	int w[] = { 1, 1 };
+	bool excl[2] = { true, true };
+
+	setup(w, 2);
+	for (enum fc_balance a = FC_BALANCE_ROUNDROBIN; a <= FC_BALANCE_SOURCE; a++) {
+		lb_init(&lb, a, servers, 2);
+		cr_assert_eq(lb_pick(&lb, excl, 7), -1, "algorithm %d", a);
+		lb_free(&lb);
+	}
+}
+
+Test(balance, leastconn_prefers_fewest_connections_per_weight)
+{
+	struct fc_lb lb;
+	int w[] = { 1, 2 };
+
+	setup(w, 2);
+	lb_init(&lb, FC_BALANCE_LEASTCONN, servers, 2);
+	lb_conn_add(&lb, 0, 1);
+	lb_conn_add(&lb, 1, 1);
+	cr_assert_eq(lb_pick(&lb, NULL, 0), 1);	/* 1/2 < 1/1 */
+	lb_conn_add(&lb, 1, 2);
+	cr_assert_eq(lb_pick(&lb, NULL, 0), 0);	/* 1/1 < 3/2 */
+	lb_free(&lb);
+}
+
+Test(balance, leastconn_rotates_ties)
+{
+	struct fc_lb lb;
+	int w[] = { 1, 1, 1 }, counts[3] = { 0 };
+
+	setup(w, 3);
+	lb_init(&lb, FC_BALANCE_LEASTCONN, servers, 3);
+	count_picks(&lb, 30, NULL, counts);
+	cr_assert_eq(counts[0], 10);
+	cr_assert_eq(counts[1], 10);
+	cr_assert_eq(counts[2], 10);
+	lb_free(&lb);
+}
+
+Test(balance, source_is_stable_and_spreads)
+{
+	struct fc_lb lb;
+	int w[] = { 1, 1 }, seen[2] = { 0 };
+
+	setup(w, 2);
+	lb_init(&lb, FC_BALANCE_SOURCE, servers, 2);
+	for (uint32_t h = 0; h < 100; h++) {
+		int k = lb_pick(&lb, NULL, h * 2654435761u);
+
+		cr_assert_eq(lb_pick(&lb, NULL, h * 2654435761u), k);
+		seen[k]++;
+	}
+	cr_assert(seen[0] > 20 && seen[1] > 20);
+	lb_free(&lb);
+}

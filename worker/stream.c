@@ -1,0 +1,1192 @@
+/*
+ * The proxy state machine of a worker: reads a request head from the client,
+ * picks a server, connects (or reuses an idle connection), rewrites the head
+ * in place, streams the body, then does the same for the response.
+ *
+ * Every socket is registered once, edge-triggered, and the connection keeps
+ * its own "readable"/"writable" flags; stream_run() pumps both directions
+ * until nothing moves.  Objects closed during a loop pass are freed after it
+ * (stream_reap), because later events of the same pass may still name them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/net.h"
+#include "worker/stream.h"
+
+#define MAX_FREE_BUFS	256
+#define MAX_IDLE	64		/* idle connections kept per server */
+#define IDLE_MAX_MS	30000		/* closed after this long unused */
+#define LINGER_MS	1000
+#define EV_CONN		(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+struct fc_worker *fc_w;
+static struct fc_conn *dead_conns;
+static char scratch[FC_BUFSZ];		/* where heads are rewritten */
+
+static void stream_run(struct fc_stream *s);
+static void stream_close(struct fc_stream *s);
+static void stream_connect(struct fc_stream *s);
+static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
+
+/* ------------------------------------------------------------- buffers */
+
+static struct fc_buf *buf_get(void)
+{
+	struct fc_buf *b = fc_w->freebufs;
+
+	if (b != NULL) {
+		fc_w->freebufs = b->next;
+		fc_w->nfreebufs--;
+	} else if ((b = malloc(sizeof(*b))) == NULL) {
+		return NULL;
+	}
+	b->start = b->end = 0;
+	return b;
+}
+
+static void buf_put(struct fc_buf *b)
+{
+	if (b == NULL)
+		return;
+	if (fc_w->nfreebufs >= MAX_FREE_BUFS) {
+		free(b);
+		return;
+	}
+	b->next = fc_w->freebufs;
+	fc_w->freebufs = b;
+	fc_w->nfreebufs++;
+}
+
+static size_t buf_len(const struct fc_buf *b)
+{
+	return b ? b->end - b->start : 0;
+}
+
+static void buf_compact(struct fc_buf *b)
+{
+	if (b->start == 0)
+		return;
+	memmove(b->data, b->data + b->start, b->end - b->start);
+	b->end -= b->start;
+	b->start = 0;
+}
+
+/* Returns the buffer to the pool when nothing in it is waiting. */
+static void chan_trim(struct fc_chan *ch)
+{
+	if (ch->buf != NULL && buf_len(ch->buf) == 0) {
+		buf_put(ch->buf);
+		ch->buf = NULL;
+	}
+}
+
+static void chan_reset(struct fc_chan *ch)
+{
+	ch->fwd = ch->sent = 0;
+	ch->keep = false;
+	ch->state = CH_HEAD;
+	ch->body = FC_BODY_NONE;
+	ch->left = 0;
+	ch->bytes = 0;
+}
+
+/* Drops bytes that were sent but kept for a retry. */
+static void chan_release(struct fc_chan *ch)
+{
+	if (ch->buf != NULL) {
+		ch->buf->start += ch->sent;
+		ch->fwd -= ch->sent;
+	}
+	ch->sent = 0;
+	ch->keep = false;
+}
+
+/* ------------------------------------------------------------- sockets */
+
+/* Reads what fits; returns bytes read, 0 when nothing came, -1 on error. */
+static ssize_t chan_recv(struct fc_conn *c, struct fc_chan *ch, size_t limit)
+{
+	struct fc_buf *b;
+	ssize_t n;
+
+	if (ch->buf == NULL && (ch->buf = buf_get()) == NULL)
+		return -1;
+	b = ch->buf;
+	if (b->start > 0 && (ch->state == CH_HEAD || b->end == FC_BUFSZ))
+		buf_compact(b);
+	if (b->end >= limit)
+		return 0;
+	n = read(c->io.fd, b->data + b->end, limit - b->end);
+	if (n > 0) {
+		b->end += (size_t)n;
+		return n;
+	}
+	if (n == 0) {
+		c->eof = true;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		c->rd = false;
+		return 0;
+	}
+	c->eof = true;
+	return -1;
+}
+
+/* Sends the cleared bytes not sent yet; -1 when the peer is gone. */
+static ssize_t chan_send(struct fc_conn *c, struct fc_chan *ch)
+{
+	struct fc_buf *b = ch->buf;
+	size_t n = ch->fwd - ch->sent;
+	ssize_t w;
+
+	if (n == 0 || !c->wr)
+		return 0;
+	w = send(c->io.fd, b->data + b->start + ch->sent, n, MSG_NOSIGNAL);
+	if (w < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			c->wr = false;
+			return 0;
+		}
+		return -1;
+	}
+	if ((size_t)w < n)
+		c->wr = false;
+	ch->bytes += (uint64_t)w;
+	if (ch->keep) {
+		ch->sent += (size_t)w;
+	} else {
+		b->start += (size_t)w;
+		ch->fwd -= (size_t)w;
+		if (b->start == b->end)
+			b->start = b->end = 0;
+	}
+	return w;
+}
+
+static bool chan_pending(const struct fc_chan *ch)
+{
+	return ch->fwd > ch->sent;
+}
+
+/* Advances fwd over the body bytes that arrived; -1 on a malformed body. */
+static int chan_frame(struct fc_chan *ch)
+{
+	size_t avail = buf_len(ch->buf) - ch->fwd;
+	ssize_t n;
+
+	if (ch->state != CH_BODY || avail == 0)
+		return 0;
+	switch (ch->body) {
+	case FC_BODY_LENGTH:
+		n = (ssize_t)(avail < ch->left ? avail : ch->left);
+		ch->left -= (uint64_t)n;
+		if (ch->left == 0)
+			ch->state = CH_DONE;
+		break;
+	case FC_BODY_CHUNKED:
+		n = http_chunked_feed(&ch->ck, ch->buf->data + ch->buf->start + ch->fwd,
+		    avail, NULL, NULL);
+		if (n < 0)
+			return -1;
+		if (ch->ck.done)
+			ch->state = CH_DONE;
+		break;
+	case FC_BODY_EOF:
+		n = (ssize_t)avail;
+		break;
+	default:
+		n = 0;
+		ch->state = CH_DONE;
+	}
+	ch->fwd += (size_t)n;
+	return n > 0;
+}
+
+static void conn_free_later(struct fc_conn *c)
+{
+	c->next = dead_conns;
+	dead_conns = c;
+}
+
+static void server_close(struct fc_conn *c)
+{
+	if (c->io.fd >= 0)
+		close(c->io.fd);
+	c->io.fd = -1;
+	c->s = NULL;
+	conn_free_later(c);
+}
+
+/* --------------------------------------------------- idle server pool */
+
+static void idle_unlink(struct fc_conn *c)
+{
+	struct fc_srv_rt *rt = &c->px->srv[c->server];
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		rt->idle = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	rt->nidle--;
+}
+
+static void idle_put(struct fc_conn *c)
+{
+	struct fc_srv_rt *rt = &c->px->srv[c->server];
+
+	if (rt->nidle >= MAX_IDLE || fc_w->draining) {
+		server_close(c);
+		return;
+	}
+	c->s = NULL;
+	c->idle_since = ev_now(fc_w->ev);
+	c->prev = NULL;
+	c->next = rt->idle;
+	if (rt->idle != NULL)
+		rt->idle->prev = c;
+	rt->idle = c;
+	rt->nidle++;
+}
+
+static struct fc_conn *idle_take(struct fc_proxy *px, int server)
+{
+	struct fc_conn *c = px->srv[server].idle;
+
+	if (c != NULL)
+		idle_unlink(c);
+	return c;
+}
+
+/* Anything but "writable" on an idle connection means it is finished. */
+static void idle_event(struct fc_conn *c, uint32_t events)
+{
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return;
+	idle_unlink(c);
+	server_close(c);
+}
+
+void stream_purge_idle(uint64_t now)
+{
+	for (int p = 0; p < fc_w->nproxies; p++) {
+		struct fc_proxy *px = &fc_w->proxies[p];
+
+		for (int i = 0; i < px->l->nservers; i++) {
+			struct fc_conn *c = px->srv[i].idle, *next;
+
+			for (; c != NULL; c = next) {
+				next = c->next;
+				if (now - c->idle_since >= IDLE_MAX_MS || fc_w->draining) {
+					idle_unlink(c);
+					server_close(c);
+				}
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------ error replies */
+
+static const char *error_reply(int status, size_t *len)
+{
+	static const struct { int status; const char *text; } replies[] = {
+#define R(code, reason, why) { code, "HTTP/1.1 " #code " " reason "\r\n" \
+	"Content-Type: text/html\r\nCache-Control: no-cache\r\nConnection: close\r\n" \
+	"Content-Length: " }, { -code, "<html><body><h1>" #code " " reason "</h1>\n" why "\n</body></html>\n" }
+		R(400, "Bad Request", "Your browser sent an invalid request."),
+		R(408, "Request Time-out", "Your browser didn't send a complete request in time."),
+		R(413, "Payload Too Large", "The request body is too large."),
+		R(414, "URI Too Long", "The request line is too long."),
+		R(431, "Request Header Fields Too Large", "The request header section is too large."),
+		R(500, "Internal Server Error", "An internal server error occurred."),
+		R(502, "Bad Gateway", "The server returned an invalid or incomplete response."),
+		R(503, "Service Unavailable", "No server is available to handle this request."),
+		R(504, "Gateway Time-out", "The server didn't respond in time."),
+#undef R
+	};
+	static char out[512];
+	const char *head = NULL, *body = NULL;
+	int n;
+
+	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+		if (replies[i].status == status)
+			head = replies[i].text;
+		if (replies[i].status == -status)
+			body = replies[i].text;
+	}
+	if (head == NULL)
+		return error_reply(500, len);
+	n = snprintf(out, sizeof(out), "%s%zu\r\n\r\n%s", head, strlen(body), body);
+	*len = (size_t)n;
+	return out;
+}
+
+static void set_term(struct fc_stream *s, char who, char when)
+{
+	if (s->term[0] != '-')
+		return;
+	s->term[0] = who;
+	s->term[1] = when;
+}
+
+static void detach_server(struct fc_stream *s, bool reuse)
+{
+	struct fc_conn *c = s->srv;
+
+	if (c == NULL)
+		return;
+	s->srv = NULL;
+	s->px->srv[c->server].cur--;
+	lb_conn_add(&s->px->lb, c->server, -1);
+	if (reuse)
+		idle_put(c);
+	else
+		server_close(c);
+}
+
+/*
+ * Answers the client with an error and closes afterwards.  Once a response
+ * head went out, a status can no longer be sent: the connection is cut.
+ */
+static void respond_error(struct fc_stream *s, int status, char who, char when)
+{
+	const char *text;
+	size_t len;
+
+	set_term(s, who, when);
+	detach_server(s, false);
+	if (s->rsp_started) {
+		stream_close(s);
+		return;
+	}
+	if (s->rsp.buf == NULL && (s->rsp.buf = buf_get()) == NULL) {
+		stream_close(s);
+		return;
+	}
+	text = error_reply(status, &len);
+	s->rsp.buf->start = s->rsp.buf->end = 0;
+	memcpy(s->rsp.buf->data, text, len);
+	s->rsp.buf->end = len;
+	chan_reset(&s->rsp);
+	s->rsp.fwd = len;
+	s->rsp.state = CH_DONE;
+	s->req.state = CH_DONE;
+	s->req.keep = false;
+	s->status = status;
+	s->cli_keepalive = false;
+	s->close_after = true;
+	s->rsp_started = true;
+}
+
+/* ------------------------------------------------------ head rewriting */
+
+struct out {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void out_put(struct out *o, const char *s, size_t n)
+{
+	if (o->len + n > o->cap) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void out_str(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+static bool name_is(const struct fc_http_header *h, const char *name)
+{
+	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+/*
+ * Hop-by-hop fields (RFC 9110 section 7.6.1) are for this connection only:
+ * the fixed ones and every field the Connection header names.
+ * Transfer-Encoding stays: chunked bodies are forwarded as they are.
+ */
+static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_header *h)
+{
+	static const char *fixed[] = { "connection", "keep-alive", "proxy-connection",
+	    "te", "upgrade", "proxy-authenticate", "proxy-authorization" };
+	char name[64];
+	int i;
+
+	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+		if (name_is(h, fixed[k]))
+			return true;
+	if (h->name_len >= sizeof(name))
+		return false;
+	memcpy(name, h->name, h->name_len);
+	name[h->name_len] = '\0';
+	for (i = http_find_header(m, "connection", 0); i >= 0;
+	    i = http_find_header(m, "connection", (size_t)i + 1))
+		if (http_value_has_token(m->headers[i].value, m->headers[i].value_len, name))
+			return true;
+	return false;
+}
+
+static void out_header(struct out *o, const struct fc_http_header *h)
+{
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	out_put(o, h->value, h->value_len);
+	out_put(o, "\r\n", 2);
+}
+
+static void out_forwarded_for(struct out *o, const struct fc_stream *s,
+    const struct fc_http_msg *m)
+{
+	char host[FC_ADDRSTRLEN];
+	int i;
+
+	out_str(o, "X-Forwarded-For: ");
+	for (i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
+	    i = http_find_header(m, "x-forwarded-for", (size_t)i + 1)) {
+		if (m->headers[i].value_len == 0)
+			continue;
+		out_put(o, m->headers[i].value, m->headers[i].value_len);
+		out_put(o, ", ", 2);
+	}
+	out_str(o, net_host_str((const struct sockaddr *)&s->peer, host, sizeof(host)));
+	out_put(o, "\r\n", 2);
+}
+
+/*
+ * Replaces the head at fwd (hlen bytes) by the rewritten one in place; the
+ * bytes behind it (body, pipelined requests) move.  Returns the new length,
+ * or 0 when it does not fit.
+ */
+static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
+{
+	struct fc_buf *b = ch->buf;
+	char *head = b->data + b->start + ch->fwd;
+	size_t rest = b->end - (b->start + ch->fwd + hlen);
+
+	if (o->overflow || b->start + ch->fwd + o->len + rest > FC_BUFSZ)
+		return 0;
+	memmove(head + o->len, head + hlen, rest);
+	memcpy(head, o->p, o->len);
+	b->end = b->start + ch->fwd + o->len + rest;
+	return o->len;
+}
+
+static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	struct out o = { scratch, 0, sizeof(scratch), false };
+	bool xff = s->px->l->forwardfor;
+
+	out_put(&o, m->first_line, m->first_line_len);
+	out_put(&o, "\r\n", 2);
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (is_hop_by_hop(m, h) || (xff && name_is(h, "x-forwarded-for")))
+			continue;
+		out_header(&o, h);
+	}
+	if (xff)
+		out_forwarded_for(&o, s, m);
+	if (!s->srv_keepalive)
+		out_str(&o, "Connection: close\r\n");
+	else if (m->version_minor == 0)
+		out_str(&o, "Connection: keep-alive\r\n");
+	out_put(&o, "\r\n", 2);
+	return head_replace(&s->req, &o, hlen);
+}
+
+static size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	struct out o = { scratch, 0, sizeof(scratch), false };
+
+	out_put(&o, m->first_line, m->first_line_len);
+	out_put(&o, "\r\n", 2);
+	for (size_t i = 0; i < m->nheaders; i++)
+		if (!is_hop_by_hop(m, &m->headers[i]))
+			out_header(&o, &m->headers[i]);
+	if (m->status >= 200) {
+		if (!s->cli_keepalive)
+			out_str(&o, "Connection: close\r\n");
+		else if (s->req_http10)
+			out_str(&o, "Connection: keep-alive\r\n");
+	}
+	out_put(&o, "\r\n", 2);
+	return head_replace(&s->rsp, &o, hlen);
+}
+
+/* ------------------------------------------------------------ request */
+
+static void txn_begin(struct fc_stream *s)
+{
+	struct fc_proxy *px = s->px;
+
+	s->server = -1;
+	s->retries = 0;
+	if (s->tried != NULL)
+		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
+	s->is_head = s->rsp_started = s->close_after = false;
+	s->srv_reused = s->reuse_retried = s->logged = false;
+	s->status = 0;
+	memcpy(s->term, "--", 3);
+	s->t_start = clock_mono_us();
+	s->t_head = s->t_connect = s->t_connected = s->t_rsp = 0;
+	s->accept_wall_us = clock_wall_us();
+	s->reqline[0] = '\0';
+	s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.http_request;
+	chan_reset(&s->req);
+	chan_reset(&s->rsp);
+}
+
+static void keep_reqline(struct fc_stream *s, const struct fc_http_msg *m)
+{
+	size_t n;
+
+	if (m->first_line == NULL || m->first_line_len == 0) {
+		snprintf(s->reqline, sizeof(s->reqline), "<BADREQ>");
+		return;
+	}
+	n = m->first_line_len < sizeof(s->reqline) - 1 ?
+	    m->first_line_len : sizeof(s->reqline) - 1;
+
+	memcpy(s->reqline, m->first_line, n);
+	s->reqline[n] = '\0';
+}
+
+/* A complete request head is in the buffer: decide, rewrite, connect. */
+static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	const struct fc_listener *l = s->px->l;
+	size_t newlen;
+
+	s->t_head = clock_mono_us();
+	keep_reqline(s, m);
+	s->is_head = m->method_len == 4 && memcmp(m->method, "HEAD", 4) == 0;
+	s->req_http10 = m->version_minor == 0;
+	s->cli_keepalive = !l->httpclose && !m->conn_close && !fc_w->draining;
+	s->srv_keepalive = !l->httpclose;
+	if ((newlen = rewrite_request(s, m, hlen)) == 0) {
+		respond_error(s, 431, 'P', 'R');
+		return;
+	}
+	s->req.fwd = newlen;
+	s->req.body = m->body;
+	s->req.left = m->content_length;
+	http_chunked_init(&s->req.ck);
+	s->req.state = m->body == FC_BODY_NONE ? CH_DONE : CH_BODY;
+	/* A request without a body can be sent again if a reused server
+	 * connection turns out to be closed: keep it until answered. */
+	s->req.keep = m->body == FC_BODY_NONE;
+	stream_connect(s);
+}
+
+static void request_parse(struct fc_stream *s)
+{
+	struct fc_http_msg m;
+	struct fc_buf *b = s->req.buf;
+	int status = 400, r;
+
+	m.first_line = NULL;
+	m.first_line_len = 0;
+	if (b == NULL || buf_len(b) == 0) {
+		if (s->cli.eof)
+			stream_close(s);	/* idle keep-alive client left */
+		return;
+	}
+	r = http_parse_request(b->data + b->start, buf_len(b), &m, FC_MAX_LINE,
+	    FC_BUFSZ - FC_REWRITE, &status);
+	if (r == FC_HTTP_INCOMPLETE) {
+		if (s->cli.eof) {
+			set_term(s, 'C', 'R');
+			s->status = 400;
+			stream_close(s);
+		}
+		return;
+	}
+	if (r < 0) {
+		keep_reqline(s, &m);
+		respond_error(s, status, 'P', 'R');
+		return;
+	}
+	request_ready(s, &m, (size_t)r);
+}
+
+static int pick_server(struct fc_stream *s)
+{
+	struct fc_proxy *px = s->px;
+	int n = px->l->nservers, idx;
+	uint32_t hash = 0;
+
+	if (px->l->balance == FC_BALANCE_SOURCE) {
+		const unsigned char *p = (const unsigned char *)&s->peer;
+
+		hash = 2166136261u;
+		for (size_t i = 0; i < sizeof(s->peer); i++)
+			hash = (hash ^ p[i]) * 16777619u;
+	}
+	idx = lb_pick(&px->lb, s->tried, hash);
+	if (idx < 0 && s->tried != NULL) {
+		/* Every server was tried once: start over (redispatch). */
+		memset(s->tried, 0, (size_t)n * sizeof(*s->tried));
+		idx = lb_pick(&px->lb, NULL, hash);
+	}
+	return idx;
+}
+
+static void attach_server(struct fc_stream *s, struct fc_conn *c)
+{
+	s->srv = c;
+	c->s = s;
+	s->px->srv[c->server].cur++;
+	lb_conn_add(&s->px->lb, c->server, 1);
+}
+
+static struct fc_conn *server_open(struct fc_proxy *px, int server)
+{
+	struct fc_conn *c;
+	int fd = net_connect_nb(&px->l->servers[server].addr);
+
+	if (fd < 0)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->io.fd = fd;
+	c->io.cb = conn_cb;
+	c->px = px;
+	c->server = server;
+	c->connecting = true;
+	if (ev_io_add(fc_w->ev, &c->io, EV_CONN) < 0) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void connect_failed(struct fc_stream *s)
+{
+	const struct fc_listener *l = s->px->l;
+
+	if (s->tried == NULL)
+		s->tried = calloc((size_t)l->nservers, sizeof(*s->tried));
+	if (s->tried != NULL && s->server >= 0)
+		s->tried[s->server] = true;
+	detach_server(s, false);
+	if (s->retries >= l->retries) {
+		respond_error(s, 503, 'S', 'C');
+		return;
+	}
+	s->retries++;
+	stream_connect(s);
+}
+
+/* Connects to a server, reusing an idle connection when there is one. */
+static void stream_connect(struct fc_stream *s)
+{
+	struct fc_proxy *px = s->px;
+	struct fc_conn *c;
+	int idx = pick_server(s);
+
+	if (idx < 0) {
+		respond_error(s, 503, 'S', 'C');
+		return;
+	}
+	s->server = idx;
+	s->t_connect = clock_mono_us();
+	s->srv_reused = false;
+	if (s->srv_keepalive && (c = idle_take(px, idx)) != NULL) {
+		attach_server(s, c);
+		s->srv_reused = true;
+		s->t_connected = s->t_connect;
+		return;
+	}
+	if ((c = server_open(px, idx)) == NULL) {
+		connect_failed(s);
+		return;
+	}
+	attach_server(s, c);
+	s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.connect;
+}
+
+/* Was the connect in progress successful? */
+static void connect_check(struct fc_stream *s)
+{
+	struct fc_conn *c = s->srv;
+
+	if (!c->wr && !c->rd)
+		return;
+	if (net_socket_error(c->io.fd) != 0) {
+		connect_failed(s);
+		return;
+	}
+	c->connecting = false;
+	c->wr = true;
+	s->t_connected = clock_mono_us();
+}
+
+/*
+ * A reused connection that the server had closed is noticed by an EOF or a
+ * reset before any response byte: send the kept request again on a new one.
+ */
+static bool retry_reused(struct fc_stream *s)
+{
+	struct fc_conn *c;
+
+	if (!s->srv_reused || s->reuse_retried || !s->req.keep ||
+	    buf_len(s->rsp.buf) > s->rsp.fwd)
+		return false;
+	detach_server(s, false);
+	s->reuse_retried = true;
+	s->srv_reused = false;
+	s->req.sent = 0;
+	if ((c = server_open(s->px, s->server)) == NULL) {
+		connect_failed(s);
+		return true;
+	}
+	attach_server(s, c);
+	s->t_connect = clock_mono_us();
+	s->t_connected = 0;
+	s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.connect;
+	return true;
+}
+
+static bool request_step(struct fc_stream *s)
+{
+	struct fc_chan *ch = &s->req;
+	bool progress = false;
+	ssize_t n;
+
+	if (ch->state != CH_DONE && s->cli.rd && !s->cli.eof) {
+		size_t limit = ch->state == CH_HEAD ? FC_BUFSZ - FC_REWRITE : FC_BUFSZ;
+
+		if ((n = chan_recv(&s->cli, ch, limit)) < 0 && ch->buf == NULL) {
+			respond_error(s, 500, 'R', 'R');
+			return true;
+		}
+		progress = n > 0;
+	}
+	if (ch->state == CH_HEAD) {
+		request_parse(s);
+		return !s->dead && (progress || ch->state != CH_HEAD);
+	}
+	if (chan_frame(ch) < 0) {
+		respond_error(s, 400, 'P', 'D');
+		return true;
+	}
+	if (ch->state == CH_BODY && s->cli.eof && buf_len(ch->buf) == ch->fwd) {
+		set_term(s, 'C', 'D');
+		stream_close(s);
+		return false;
+	}
+	if (s->srv == NULL)
+		return progress;
+	if (s->srv->connecting) {
+		connect_check(s);
+		if (s->srv == NULL || s->srv->connecting)
+			return true;
+		progress = true;
+	}
+	if ((n = chan_send(s->srv, ch)) < 0) {
+		if (!retry_reused(s))
+			respond_error(s, 502, 'S', 'D');
+		return true;
+	}
+	return progress || n > 0;
+}
+
+/* ----------------------------------------------------------- response */
+
+static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	struct fc_chan *ch = &s->rsp;
+	size_t newlen;
+
+	if (s->t_rsp == 0)
+		s->t_rsp = clock_mono_us();
+	if (m->status == 101) {		/* Upgrade is removed from requests */
+		respond_error(s, 502, 'P', 'H');
+		return;
+	}
+	if (m->status >= 200) {
+		s->status = m->status;
+		s->cli_keepalive = s->cli_keepalive && m->body != FC_BODY_EOF &&
+		    !fc_w->draining;
+		s->srv_keepalive = s->srv_keepalive && !m->conn_close &&
+		    m->body != FC_BODY_EOF && (m->version_minor == 1 || m->conn_keepalive);
+	}
+	if ((newlen = rewrite_response(s, m, hlen)) == 0) {
+		respond_error(s, 502, 'P', 'H');
+		return;
+	}
+	ch->fwd += newlen;
+	if (m->status < 200)
+		return;			/* 1xx: a final response follows */
+	s->rsp_started = true;
+	if (s->req.keep)
+		chan_release(&s->req);
+	ch->body = m->body;
+	ch->left = m->content_length;
+	http_chunked_init(&ch->ck);
+	ch->state = m->body == FC_BODY_NONE ? CH_DONE : CH_BODY;
+}
+
+static void response_parse(struct fc_stream *s)
+{
+	struct fc_chan *ch = &s->rsp;
+	struct fc_buf *b = ch->buf;
+	struct fc_http_msg m;
+	int status = 502, r = FC_HTTP_INCOMPLETE;
+
+	if (b != NULL && buf_len(b) > ch->fwd)
+		r = http_parse_response(b->data + b->start + ch->fwd, buf_len(b) - ch->fwd,
+		    &m, s->is_head, FC_BUFSZ - FC_REWRITE, &status);
+	if (r == FC_HTTP_INCOMPLETE) {
+		if (s->srv->eof && !retry_reused(s))
+			respond_error(s, 502, 'S', 'H');
+		return;
+	}
+	if (r < 0) {
+		respond_error(s, 502, 'P', 'H');
+		return;
+	}
+	response_ready(s, &m, (size_t)r);
+}
+
+static bool response_read(struct fc_stream *s)
+{
+	struct fc_chan *ch = &s->rsp;
+	struct fc_conn *c = s->srv;
+	bool progress = false;
+	ssize_t n;
+
+	if (c == NULL || c->connecting)
+		return false;
+	if (ch->state != CH_DONE && c->rd && !c->eof) {
+		size_t limit = ch->state == CH_HEAD ? FC_BUFSZ - FC_REWRITE : FC_BUFSZ;
+
+		if ((n = chan_recv(c, ch, limit)) < 0 && ch->buf == NULL) {
+			respond_error(s, 500, 'R', 'H');
+			return true;
+		}
+		progress = n > 0;
+	}
+	if (ch->state == CH_HEAD) {
+		response_parse(s);
+		return progress || s->dead || ch->state != CH_HEAD;
+	}
+	if (chan_frame(ch) < 0) {
+		respond_error(s, 502, 'S', 'D');
+		return true;
+	}
+	if (ch->state == CH_BODY && c->eof && buf_len(ch->buf) == ch->fwd) {
+		if (ch->body == FC_BODY_EOF) {
+			ch->state = CH_DONE;
+		} else {
+			set_term(s, 'S', 'D');
+			s->close_after = true;
+			s->cli_keepalive = false;
+			ch->state = CH_DONE;
+		}
+		return true;
+	}
+	return progress;
+}
+
+/* ------------------------------------------------------ transactions */
+
+/*
+ * Closing a socket with unread input makes the kernel send a reset, which
+ * can destroy the response still in flight to the client.  When the client
+ * may have sent more (pipelined requests, an unread body, an error), shut
+ * our side down and read until the client closes, for a bounded time.
+ */
+static void client_close_or_linger(struct fc_stream *s)
+{
+	if (buf_len(s->req.buf) == 0 && s->status < 400) {
+		stream_close(s);
+		return;
+	}
+	shutdown(s->cli.io.fd, SHUT_WR);
+	s->lingering = true;
+	s->deadline = ev_now(fc_w->ev) + LINGER_MS;
+	ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
+}
+
+static void linger_step(struct fc_stream *s)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = read(s->cli.io.fd, sink, sizeof(sink))) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		stream_close(s);
+}
+
+/* Is a server connection still open and silent, fit to be reused? */
+static bool server_quiet(struct fc_conn *c)
+{
+	char byte;
+
+	if (c->eof)
+		return false;
+	if (!c->rd)
+		return true;
+	if (recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+		c->rd = false;
+		return true;
+	}
+	return false;
+}
+
+/* The response is out: log, then keep both connections alive or close. */
+static void txn_end(struct fc_stream *s)
+{
+	bool reuse = s->srv_keepalive && s->req.state == CH_DONE && s->srv != NULL &&
+	    buf_len(s->rsp.buf) == 0 && !chan_pending(&s->req) && server_quiet(s->srv);
+
+	accesslog_emit(s);
+	s->logged = true;
+	detach_server(s, reuse);
+	if (!s->cli_keepalive || s->close_after || s->req.state != CH_DONE ||
+	    fc_w->draining) {
+		client_close_or_linger(s);
+		return;
+	}
+	if (s->req.keep)
+		chan_release(&s->req);
+	chan_trim(&s->req);
+	chan_trim(&s->rsp);
+	txn_begin(s);
+}
+
+static bool response_step(struct fc_stream *s)
+{
+	struct fc_chan *ch = &s->rsp;
+	bool progress = response_read(s);
+	ssize_t n;
+
+	if (s->dead)
+		return false;
+	if ((n = chan_send(&s->cli, ch)) < 0) {
+		set_term(s, 'C', 'D');
+		stream_close(s);
+		return false;
+	}
+	if (ch->state == CH_DONE && !chan_pending(ch) &&
+	    (s->status != 0 || s->close_after)) {
+		txn_end(s);
+		return !s->dead;
+	}
+	return progress || n > 0;
+}
+
+/* -------------------------------------------------------------- timers */
+
+static uint64_t data_timeout(const struct fc_stream *s)
+{
+	const struct fc_timeouts *t = &s->px->l->timeout;
+
+	/* Waiting on the server for a response, or on the client otherwise. */
+	if (s->req.state == CH_DONE && s->rsp.state != CH_DONE && !chan_pending(&s->rsp))
+		return (uint64_t)t->server;
+	return (uint64_t)t->client;
+}
+
+static void timer_update(struct fc_stream *s, bool progress)
+{
+	bool waiting_head = s->req.state == CH_HEAD;
+	bool connecting = s->srv != NULL && s->srv->connecting;
+
+	if (progress && !waiting_head && !connecting)
+		s->deadline = ev_now(fc_w->ev) + data_timeout(s);
+	if (!ev_timer_pending(&s->timer) || s->timer.when > s->deadline)
+		ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
+}
+
+static void stream_timeout(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	struct fc_stream *s = (struct fc_stream *)((char *)t - offsetof(struct fc_stream, timer));
+
+	if (s->dead)
+		return;
+	if (s->lingering && ev_now(ev) >= s->deadline) {
+		stream_close(s);
+		return;
+	}
+	if (ev_now(ev) < s->deadline) {
+		ev_timer_arm(ev, t, s->deadline);
+		return;
+	}
+	if (s->req.state == CH_HEAD) {
+		if (buf_len(s->req.buf) == 0) {
+			stream_close(s);	/* idle keep-alive: close quietly */
+			return;
+		}
+		respond_error(s, 408, 'c', 'R');
+	} else if (s->srv != NULL && s->srv->connecting) {
+		set_term(s, 's', 'C');
+		connect_failed(s);
+	} else if (s->req.state == CH_DONE && !s->rsp_started) {
+		respond_error(s, 504, 's', 'H');
+	} else {
+		set_term(s, s->req.state == CH_DONE ? 's' : 'c', 'D');
+		stream_close(s);
+		return;
+	}
+	if (!s->dead)
+		stream_run(s);
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+static void stream_run(struct fc_stream *s)
+{
+	bool any = false;
+
+	if (s->lingering) {
+		linger_step(s);
+		return;
+	}
+	for (int pass = 0; pass < 64 && !s->dead; pass++) {
+		bool p = request_step(s);
+
+		if (s->dead)
+			break;
+		p |= response_step(s);
+		if (!p)
+			break;
+		any = true;
+	}
+	if (!s->dead)
+		timer_update(s, any);
+}
+
+static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	struct fc_conn *c = (struct fc_conn *)io;
+
+	(void)ev;
+	if (c->io.fd < 0)
+		return;			/* closed earlier in this pass */
+	if (c->s == NULL) {
+		idle_event(c, events);
+		return;
+	}
+	if (c->s->dead)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->rd = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		c->wr = true;
+	stream_run(c->s);
+}
+
+void stream_accept(struct fc_proxy *px, int fd, const struct sockaddr_storage *peer)
+{
+	struct fc_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		close(fd);
+		return;
+	}
+	s->px = px;
+	s->peer = *peer;
+	s->cli.io.fd = fd;
+	s->cli.io.cb = conn_cb;
+	s->cli.s = s;
+	s->cli.px = px;
+	s->cli.server = -1;
+	s->timer.cb = stream_timeout;
+	if (ev_io_add(fc_w->ev, &s->cli.io, EV_CONN) < 0) {
+		close(fd);
+		free(s);
+		return;
+	}
+	s->next = fc_w->streams;
+	if (s->next != NULL)
+		s->next->prev = s;
+	fc_w->streams = s;
+	px->nconn++;
+	fc_w->nconn++;
+	txn_begin(s);
+	ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
+}
+
+static void stream_close(struct fc_stream *s)
+{
+	if (s->dead)
+		return;
+	s->dead = true;
+	if (!s->logged && s->reqline[0] != '\0')
+		accesslog_emit(s);
+	detach_server(s, false);
+	ev_timer_stop(fc_w->ev, &s->timer);
+	close(s->cli.io.fd);
+	s->cli.io.fd = -1;
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		fc_w->streams = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->next = fc_w->graveyard;
+	fc_w->graveyard = s;
+	s->px->nconn--;
+	fc_w->nconn--;
+	worker_conn_released(s->px);
+}
+
+void stream_reap(void)
+{
+	while (fc_w->graveyard != NULL) {
+		struct fc_stream *s = fc_w->graveyard;
+
+		fc_w->graveyard = s->next;
+		buf_put(s->req.buf);
+		buf_put(s->rsp.buf);
+		free(s->tried);
+		free(s);
+	}
+	while (dead_conns != NULL) {
+		struct fc_conn *c = dead_conns;
+
+		dead_conns = c->next;
+		free(c);
+	}
+}
+
+void stream_drain_all(void)
+{
+	struct fc_stream *s, *next;
+
+	for (s = fc_w->streams; s != NULL; s = next) {
+		next = s->next;
+		if (s->req.state == CH_HEAD && buf_len(s->req.buf) == 0)
+			stream_close(s);
+		else
+			s->cli_keepalive = false;
+	}
+	stream_purge_idle(ev_now(fc_w->ev));
+}

@@ -1,0 +1,140 @@
+/*
+ * Inside the worker: a stream is one client connection and, while a request
+ * is in flight, the server connection serving it.  Each direction is a
+ * channel: one fixed-size buffer whose first `fwd` bytes are cleared to be
+ * sent on, so heads are rewritten in place and bodies pass through without
+ * copies beyond the kernel's.
+ */
+#ifndef FC_WORKER_STREAM_H
+#define FC_WORKER_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+#include "lib/ev.h"
+#include "worker/balance.h"
+#include "worker/http.h"
+
+#define FC_BUFSZ	16384
+#define FC_REWRITE	1024		/* room kept for head rewrites */
+#define FC_MAX_LINE	8192		/* request line: 414 above */
+#define FC_LOGLINE	512		/* request line kept for the log */
+
+struct fc_buf {
+	struct fc_buf *next;		/* free list */
+	size_t start, end;
+	char data[FC_BUFSZ];
+};
+
+struct fc_stream;
+struct fc_proxy;
+
+/* A connection; server connections outlive streams in the idle pool. */
+struct fc_conn {
+	struct fc_ev_io io;
+	struct fc_stream *s;		/* NULL: idle server connection */
+	struct fc_proxy *px;
+	int server;			/* server index, -1 for clients */
+	bool rd, wr;			/* edge-triggered readiness */
+	bool eof;			/* peer closed its side */
+	bool connecting;
+	struct fc_conn *prev, *next;	/* idle pool */
+	uint64_t idle_since;
+};
+
+enum fc_chan_state { CH_HEAD, CH_BODY, CH_DONE };
+
+struct fc_chan {
+	struct fc_buf *buf;
+	size_t fwd;			/* bytes from buf->start cleared to send */
+	size_t sent;			/* of those, already sent but kept for a retry */
+	bool keep;			/* keep sent bytes (request not answered yet) */
+	enum fc_chan_state state;
+	enum fc_http_body body;
+	uint64_t left;			/* FC_BODY_LENGTH: bytes still to come */
+	struct fc_chunked ck;
+	uint64_t bytes;			/* bytes sent on, for the log */
+};
+
+/* Per-server state of one worker. */
+struct fc_srv_rt {
+	struct fc_conn *idle;		/* idle keep-alive connections, LIFO */
+	int nidle;
+	int cur;			/* streams using the server now */
+};
+
+/* A listening socket and the listener it belongs to. */
+struct fc_listen_io {
+	struct fc_ev_io io;
+	struct fc_proxy *px;
+};
+
+/* One listener as seen by one worker. */
+struct fc_proxy {
+	const struct fc_listener *l;
+	struct fc_lb lb;
+	struct fc_srv_rt *srv;
+	int nconn, maxconn;
+	int nfds;
+	struct fc_listen_io *lio;	/* its listening sockets */
+	bool paused;
+};
+
+struct fc_stream {
+	struct fc_proxy *px;
+	struct fc_conn cli;
+	struct fc_conn *srv;
+	struct fc_chan req, rsp;
+	struct fc_ev_timer timer;
+	uint64_t deadline;
+	struct sockaddr_storage peer;
+	struct fc_stream *prev, *next;	/* all streams of the worker */
+	/* the transaction in flight */
+	int server;
+	int retries;			/* retries done */
+	bool *tried;
+	bool is_head;			/* HEAD request: response has no body */
+	bool cli_keepalive, srv_keepalive;
+	bool req_http10;
+	bool close_after;		/* close the client when the response is out */
+	bool dead;
+	bool rsp_started;		/* response head sent to the client */
+	bool srv_reused;		/* server connection came from the idle pool */
+	bool reuse_retried;		/* the request was sent again once */
+	bool logged;
+	bool lingering;			/* waiting for the client to close */
+	int status;
+	char term[3];			/* termination state, HAProxy letters */
+	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
+	uint64_t accept_wall_us;
+	char reqline[FC_LOGLINE];
+};
+
+/* Worker-wide context shared by the stream code. */
+struct fc_worker {
+	const struct fc_conf *conf;
+	struct fc_ev *ev;
+	struct fc_proxy *proxies;
+	int nproxies;
+	int nconn, maxconn;
+	bool draining;
+	struct fc_stream *streams;	/* live streams */
+	struct fc_stream *graveyard;	/* freed after the loop pass */
+	struct fc_buf *freebufs;
+	int nfreebufs;
+};
+
+extern struct fc_worker *fc_w;
+
+/* worker.c: a connection of px ended; resume accepting if it was paused. */
+void worker_conn_released(struct fc_proxy *px);
+void stream_accept(struct fc_proxy *px, int fd, const struct sockaddr_storage *peer);
+/* Closes idle keep-alive clients; the others close after their response. */
+void stream_drain_all(void);
+void stream_reap(void);
+void stream_purge_idle(uint64_t now_ms);
+void accesslog_emit(const struct fc_stream *s);
+
+#endif

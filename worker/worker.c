@@ -1,0 +1,222 @@
+/*
+ * The worker process: its event loop, accepting on its own SO_REUSEPORT
+ * sockets, maxconn, and its signals.  TERM and INT end it at once; QUIT
+ * stops accepting and lets in-flight requests finish (bounded by
+ * global.drain_timeout), closing idle keep-alive connections between
+ * requests, never in the middle of a response.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+#include "lib/ev.h"
+#include "lib/log.h"
+#include "worker/stream.h"
+#include "worker/worker.h"
+
+#define ACCEPT_BATCH	64
+#define HOUSEKEEPING_MS	1000
+
+static struct fc_worker worker;
+static struct fc_ev_io sigio;
+static struct fc_ev_timer housekeeping, drain_timer;
+static bool stopping;
+
+static int share(int total, int nworkers)
+{
+	int n = (total + nworkers - 1) / nworkers;
+
+	return n > 0 ? n : 1;
+}
+
+static void proxy_pause(struct fc_proxy *px, bool pause)
+{
+	if (px->paused == pause || px->lio == NULL)
+		return;
+	px->paused = pause;
+	for (int i = 0; i < px->nfds; i++)
+		if (px->lio[i].io.fd >= 0)
+			ev_io_mod(worker.ev, &px->lio[i].io, pause ? 0 : EPOLLIN);
+}
+
+static bool proxy_full(const struct fc_proxy *px)
+{
+	return px->nconn >= px->maxconn || worker.nconn >= worker.maxconn;
+}
+
+void worker_conn_released(struct fc_proxy *px)
+{
+	(void)px;
+	if (worker.draining)
+		return;
+	for (int i = 0; i < worker.nproxies; i++)
+		if (worker.proxies[i].paused && !proxy_full(&worker.proxies[i]))
+			proxy_pause(&worker.proxies[i], false);
+}
+
+static void accept_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	struct fc_proxy *px = ((struct fc_listen_io *)io)->px;
+	int one = 1;
+
+	(void)ev;
+	(void)events;
+	for (int k = 0; k < ACCEPT_BATCH; k++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd;
+
+		if (proxy_full(px)) {
+			proxy_pause(px, true);
+			return;
+		}
+		fd = accept4(io->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept on listener %s", px->l->name);
+			return;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		stream_accept(px, fd, &peer);
+	}
+}
+
+static void proxies_init(const struct fc_conf *conf, int nworkers,
+    const struct fc_worker_socket *socks, int nsocks)
+{
+	worker.nproxies = conf->nlisteners;
+	worker.proxies = xcalloc((size_t)conf->nlisteners, sizeof(*worker.proxies));
+	for (int i = 0; i < conf->nlisteners; i++) {
+		struct fc_proxy *px = &worker.proxies[i];
+		const struct fc_listener *l = &conf->listeners[i];
+
+		px->l = l;
+		px->maxconn = share(l->maxconn, nworkers);
+		px->srv = xcalloc((size_t)l->nservers, sizeof(*px->srv));
+		lb_init(&px->lb, l->balance, l->servers, l->nservers);
+		px->lio = xcalloc((size_t)nsocks, sizeof(*px->lio));
+		for (int k = 0; k < nsocks; k++) {
+			if (socks[k].listener != i)
+				continue;
+			px->lio[px->nfds].io.fd = socks[k].fd;
+			px->lio[px->nfds].io.cb = accept_cb;
+			px->lio[px->nfds].px = px;
+			if (ev_io_add(worker.ev, &px->lio[px->nfds].io, EPOLLIN) < 0)
+				fatal("epoll_ctl on listener %s", l->name);
+			px->nfds++;
+		}
+	}
+}
+
+static void stop_accepting(void)
+{
+	for (int i = 0; i < worker.nproxies; i++) {
+		struct fc_proxy *px = &worker.proxies[i];
+
+		for (int k = 0; k < px->nfds; k++) {
+			if (px->lio[k].io.fd < 0)
+				continue;
+			ev_io_del(worker.ev, &px->lio[k].io);
+			close(px->lio[k].io.fd);
+			px->lio[k].io.fd = -1;
+		}
+	}
+}
+
+static void drain_expired(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	(void)ev;
+	(void)t;
+	log_notice("drain timeout: %d connections cut", worker.nconn);
+	stopping = true;
+}
+
+static void start_drain(void)
+{
+	if (worker.draining)
+		return;
+	worker.draining = true;
+	stop_accepting();
+	stream_drain_all();
+	drain_timer.cb = drain_expired;
+	ev_timer_arm(worker.ev, &drain_timer,
+	    ev_now(worker.ev) + (uint64_t)worker.conf->drain_timeout);
+}
+
+static void signal_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)ev;
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGQUIT)
+			start_drain();
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			stopping = true;
+	}
+}
+
+static void signals_init(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	sigio.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sigio.cb = signal_cb;
+	if (sigio.fd < 0 || ev_io_add(worker.ev, &sigio, EPOLLIN) < 0)
+		fatal("signalfd");
+}
+
+static void housekeeping_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	stream_purge_idle(ev_now(ev));
+	ev_timer_arm(ev, t, ev_now(ev) + HOUSEKEEPING_MS);
+}
+
+int worker_main(const struct fc_conf *conf, int slot, int nworkers,
+    const struct fc_worker_socket *socks, int nsocks)
+{
+	char ident[32];
+
+	snprintf(ident, sizeof(ident), "worker %d", slot);
+	log_set_ident(ident);
+	fc_w = &worker;
+	worker.conf = conf;
+	worker.maxconn = share(conf->maxconn, nworkers);
+	if ((worker.ev = ev_new()) == NULL)
+		fatal("epoll_create");
+	signals_init();
+	proxies_init(conf, nworkers, socks, nsocks);
+	housekeeping.cb = housekeeping_cb;
+	ev_timer_arm(worker.ev, &housekeeping, ev_now(worker.ev) + HOUSEKEEPING_MS);
+	while (!stopping) {
+		if (ev_run_once(worker.ev, -1) < 0)
+			fatal("epoll_wait");
+		stream_reap();
+		log_flush();
+		if (worker.draining && worker.nconn == 0)
+			break;
+	}
+	log_flush();
+	return 0;
+}
