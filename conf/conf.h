@@ -5,7 +5,7 @@
  * "FILE:LINE: message" before refusing it, so an operator fixes them all in
  * one go.  The result is plain data: no pointers into libconfig remain, and
  * it can be handed to a forked child as it is.  Every default lives in
- * conf.c next to the key it belongs to, and in doc/fulcrum.conf.
+ * conf.c next to the key it belongs to, and in contrib/fulcrum.conf.
  */
 #ifndef FC_CONF_H
 #define FC_CONF_H
@@ -17,6 +17,7 @@
 
 #define FC_NAME_MAX	64	/* listener, server, cookie names: 1..63 bytes */
 #define FC_IFNAME_MAX	16
+#define FC_WORKERS_MAX	64	/* global.workers: 1..64, 0 in the file: one per CPU */
 
 enum fc_balance {
 	FC_BALANCE_ROUNDROBIN,	/* weighted, smooth */

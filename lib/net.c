@@ -185,8 +185,11 @@ int net_listen_reuseport(const struct fc_addr *addr, int backlog)
 	fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	/* IP_FREEBIND: a backup node listens on a VIP it does not hold yet. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, addr->ss.ss_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+	    addr->ss.ss_family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one)) < 0 ||
 	    (addr->ss.ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
 	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||

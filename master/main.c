@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#ifdef HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 #include "conf/conf.h"
 #include "master/master.h"
 
@@ -29,9 +33,20 @@ static void usage(FILE *out)
 
 static void version(void)
 {
-	printf("fulcrum %s\nbuild options: %s\nlibconfig %d.%d.%d, %s\n",
-	    PACKAGE_VERSION, FC_BUILD_OPTIONS, LIBCONFIG_VER_MAJOR,
-	    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION, OpenSSL_version(OPENSSL_VERSION));
+	const char *alloc = "libc malloc";
+#ifdef HAVE_JEMALLOC
+	size_t len = sizeof(alloc);
+
+	if (mallctl("version", &alloc, &len, NULL, 0) != 0)
+		alloc = "jemalloc (version unknown)";
+	printf("fulcrum %s\nbuild options: %s\nallocator: jemalloc %s\n",
+	    PACKAGE_VERSION, FC_BUILD_OPTIONS, alloc);
+#else
+	printf("fulcrum %s\nbuild options: %s\nallocator: %s\n",
+	    PACKAGE_VERSION, FC_BUILD_OPTIONS, alloc);
+#endif
+	printf("libconfig %d.%d.%d, %s\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
+	    LIBCONFIG_VER_REVISION, OpenSSL_version(OPENSSL_VERSION));
 }
 
 int main(int argc, char *argv[])

@@ -99,6 +99,8 @@ bool http_value_has_token(const char *value, size_t len, const char *token)
 	const char *it = value, *e;
 	size_t n;
 
+	if (len == 0)			/* value may then be NULL */
+		return false;
 	while (list_next(&it, value + len, &e, &n))
 		if (ci_eq_str(e, n, token))
 			return true;
@@ -227,7 +229,7 @@ static void parser_init(struct parser *ps, struct fc_http_msg *msg, bool respons
 
 static int fail(struct parser *ps, int status)
 {
-	/* RFC 9112 section 2.2: a bad response is a 502 for the client. */
+	/* A bad response reaches the client as a 502 (RFC 9110 section 15.6.3). */
 	ps->status = ps->response ? 502 : status;
 	return FC_HTTP_ERROR;
 }

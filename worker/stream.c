@@ -27,13 +27,16 @@
 #define MAX_IDLE	64		/* idle connections kept per server */
 #define IDLE_MAX_MS	30000		/* closed after this long unused */
 #define LINGER_MS	1000
+#define RUN_PASSES	32		/* pump rounds per stream per loop pass */
 #define EV_CONN		(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 struct fc_worker *fc_w;
 static struct fc_conn *dead_conns;
+static struct fc_stream *runq;		/* streams with work left over */
 static char scratch[FC_BUFSZ];		/* where heads are rewritten */
 
 static void stream_run(struct fc_stream *s);
+static void stream_defer(struct fc_stream *s);
 static void stream_close(struct fc_stream *s);
 static void stream_connect(struct fc_stream *s);
 static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
@@ -802,9 +805,13 @@ static bool request_step(struct fc_stream *s)
 	if (s->srv == NULL)
 		return progress;
 	if (s->srv->connecting) {
+		struct fc_conn *before = s->srv;
+
 		connect_check(s);
-		if (s->srv == NULL || s->srv->connecting)
-			return true;
+		if (s->dead || s->srv != before)
+			return true;		/* failed: retried or answered */
+		if (s->srv->connecting)
+			return progress;
 		progress = true;
 	}
 	if ((n = chan_send(s->srv, ch)) < 0) {
@@ -969,6 +976,8 @@ static void txn_end(struct fc_stream *s)
 	accesslog_emit(s);
 	s->logged = true;
 	detach_server(s, reuse);
+	if (s->rsp.buf != NULL)		/* whatever a closed server sent extra */
+		s->rsp.buf->start = s->rsp.buf->end = 0;
 	if (!s->cli_keepalive || s->close_after || s->req.state != CH_DONE ||
 	    fc_w->draining) {
 		client_close_or_linger(s);
@@ -1069,9 +1078,16 @@ static void stream_run(struct fc_stream *s)
 		linger_step(s);
 		return;
 	}
-	for (int pass = 0; pass < 64 && !s->dead; pass++) {
-		bool p = request_step(s);
+	for (int pass = 0; !s->dead; pass++) {
+		bool p;
 
+		if (pass == RUN_PASSES) {
+			/* Let the other connections have their turn; edge-triggered
+			 * events will not come again for data already waiting. */
+			stream_defer(s);
+			break;
+		}
+		p = request_step(s);
 		if (s->dead)
 			break;
 		p |= response_step(s);
@@ -1081,6 +1097,31 @@ static void stream_run(struct fc_stream *s)
 	}
 	if (!s->dead)
 		timer_update(s, any);
+}
+
+static void stream_defer(struct fc_stream *s)
+{
+	if (s->queued)
+		return;
+	s->queued = true;
+	s->runq_next = runq;
+	runq = s;
+}
+
+bool stream_run_deferred(void)
+{
+	struct fc_stream *s = runq;
+
+	runq = NULL;
+	while (s != NULL) {
+		struct fc_stream *next = s->runq_next;
+
+		s->queued = false;
+		if (!s->dead)
+			stream_run(s);
+		s = next;
+	}
+	return runq != NULL;
 }
 
 static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)

@@ -105,6 +105,8 @@ struct fc_stream {
 	bool reuse_retried;		/* the request was sent again once */
 	bool logged;
 	bool lingering;			/* waiting for the client to close */
+	bool queued;			/* in the run queue */
+	struct fc_stream *runq_next;
 	int status;
 	char term[3];			/* termination state, HAProxy letters */
 	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
@@ -134,6 +136,8 @@ void stream_accept(struct fc_proxy *px, int fd, const struct sockaddr_storage *p
 /* Closes idle keep-alive clients; the others close after their response. */
 void stream_drain_all(void);
 void stream_reap(void);
+/* Runs the streams that had more to do; true if some still have. */
+bool stream_run_deferred(void);
 void stream_purge_idle(uint64_t now_ms);
 void accesslog_emit(const struct fc_stream *s);
 

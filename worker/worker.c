@@ -197,6 +197,7 @@ int worker_main(const struct fc_conf *conf, int slot, int nworkers,
     const struct fc_worker_socket *socks, int nsocks)
 {
 	char ident[32];
+	bool pending = false;
 
 	snprintf(ident, sizeof(ident), "worker %d", slot);
 	log_set_ident(ident);
@@ -210,8 +211,9 @@ int worker_main(const struct fc_conf *conf, int slot, int nworkers,
 	housekeeping.cb = housekeeping_cb;
 	ev_timer_arm(worker.ev, &housekeeping, ev_now(worker.ev) + HOUSEKEEPING_MS);
 	while (!stopping) {
-		if (ev_run_once(worker.ev, -1) < 0)
+		if (ev_run_once(worker.ev, pending ? 0 : -1) < 0)
 			fatal("epoll_wait");
+		pending = stream_run_deferred();
 		stream_reap();
 		log_flush();
 		if (worker.draining && worker.nconn == 0)

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 # ------------------------------------------------------------------ paths
 
@@ -50,16 +51,42 @@ _failed = 0
 _checks = 0
 _procs = []          # every Popen started here, killed at exit
 _tmpdirs = []
+_instances = []      # running Fulcrum objects, for logs on failure
 
 
 def _out(line=""):
     print(line, flush=True)
 
 
+class _Step:
+    """What step() returns.  Used as a context manager, an exception inside
+    the block becomes one failed check (with the traceback and the tail of
+    every running fulcrum's log) and the scenario goes on after the block."""
+
+    def __init__(self, title):
+        self.title = title
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or not issubclass(exc_type, Exception):
+            return False
+        detail = traceback.format_exc()
+        for fc in _instances:
+            detail += f"--- {fc.name} log (last 20 lines):\n"
+            detail += "\n".join(fc.log_text().splitlines()[-20:]) + "\n"
+        check(False, f"{self.title}: raised {exc_type.__name__}: {exc}",
+              detail)
+        return True
+
+
 def step(title):
-    """Prints a section header: what the next checks are about."""
+    """Prints a section header: what the next checks are about.
+    `with step(...):` also turns an exception in the block into a failure."""
     _out("")
     _out(f"== {title}")
+    return _Step(title)
 
 
 def note(msg):
@@ -162,6 +189,20 @@ def _on_alarm(sig, frame):
     sys.exit(1)
 
 
+def _excepthook(exc_type, exc, tb):
+    global _failed
+    if issubclass(exc_type, Exception):
+        _failed += 1
+        _out(f"not ok - unexpected {exc_type.__name__}: {exc}")
+        for line in "".join(traceback.format_exception(exc_type, exc, tb)
+                            ).splitlines():
+            _out(f"#   {line}")
+        _out("Bail out")
+    else:
+        sys.__excepthook__(exc_type, exc, tb)
+
+
+sys.excepthook = _excepthook
 signal.signal(signal.SIGTERM, _on_term)
 signal.signal(signal.SIGALRM, _on_alarm)
 signal.alarm(int(os.environ.get("FC_TEST_TIMEOUT", "90")))
@@ -253,8 +294,9 @@ def _hdict(resp):
 
 class Client:
     """A keep-alive client: requests go over one TCP connection as long as the
-    server keeps it.  .connects counts the TCP connections opened, .closed_by_peer
-    tells whether the last response ended the connection."""
+    server keeps it.  .connects counts the TCP connections opened,
+    .local_ports the client port each request went out from, peer_closed()
+    tells whether the server has closed the connection since."""
 
     def __init__(self, port, host="127.0.0.1", timeout=10):
         self.conn = httpclient.HTTPConnection(host, port, timeout=timeout)
@@ -316,17 +358,56 @@ def raw_exchange(port, data, timeout=5.0, host="127.0.0.1", shut_wr=False):
         s.close()
 
 
+def exchange(port, data, count=1, timeout=5.0, linger=1.0,
+             host="127.0.0.1"):
+    """Sends data in one send(), reads until `count` complete responses have
+    arrived, then waits up to `linger` seconds for the server to close.
+    Returns (responses as parse_responses gives them, extra bytes, closed)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    buf = b""
+    closed = False
+    try:
+        s.sendall(data)
+        deadline = time.monotonic() + timeout
+        while True:
+            resp, rest = parse_responses(buf, eof=False)
+            if len(resp) >= count:
+                deadline = min(deadline, time.monotonic() + linger)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            s.settimeout(left)
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not b:
+                closed = True
+                break
+            buf += b
+    finally:
+        s.close()
+    resp, rest = parse_responses(buf)
+    return resp, rest, closed
+
+
 def raw(port, data, timeout=5.0, host="127.0.0.1"):
     """All the bytes the server sent until it closed (or timeout)."""
     return raw_exchange(port, data, timeout, host)[0]
 
 
-def parse_responses(data):
+def parse_responses(data, eof=True):
     """Splits a byte stream into HTTP/1.1 responses.
-    Returns a list of (status, headers dict, body) and the unparsed rest."""
+    Returns a list of (status, headers dict, body) and the unparsed rest.
+    A body delimited by the close is complete only when eof is true.
+    Responses to HEAD are not told apart: do not pipeline HEAD here."""
     out = []
     pos = 0
     while pos < len(data):
+        start = pos
         end = data.find(b"\r\n\r\n", pos)
         if end < 0:
             break
@@ -349,16 +430,21 @@ def parse_responses(data):
         elif "chunked" in hdrs.get("transfer-encoding", "").lower():
             body, pos = _dechunk(data, pos)
             if body is None:
+                pos = start
                 break
         elif "content-length" in hdrs:
             n = int(hdrs["content-length"])
             if pos + n > len(data):
+                pos = start
                 break
             body = data[pos:pos + n]
             pos += n
-        else:
+        elif eof:
             body = data[pos:]
             pos = len(data)
+        else:
+            pos = start
+            break
         out.append((status, hdrs, body))
     return out, data[pos:]
 
@@ -369,7 +455,10 @@ def _dechunk(data, pos):
         eol = data.find(b"\r\n", pos)
         if eol < 0:
             return None, pos
-        size = int(data[pos:eol].split(b";")[0], 16)
+        try:
+            size = int(data[pos:eol].split(b";")[0], 16)
+        except ValueError:
+            return None, pos
         pos = eol + 2
         if size == 0:
             while True:
@@ -380,6 +469,8 @@ def _dechunk(data, pos):
                 pos = eol + 2
                 if not line:
                     return b"".join(body), pos
+        if pos + size + 2 > len(data):
+            return None, pos
         body.append(data[pos:pos + size])
         pos += size + 2
 
@@ -433,6 +524,16 @@ def cmdline(pid):
             return f.read().replace(b"\0", b" ").decode("latin-1").strip()
     except OSError:
         return ""
+
+
+def title(pid):
+    """Process title: /proc/PID/comm and cmdline, lowercased."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            comm = f.read().decode("latin-1").strip()
+    except OSError:
+        comm = ""
+    return (comm + " " + cmdline(pid)).lower()
 
 
 def pid_alive(pid):
@@ -494,6 +595,12 @@ class Fulcrum:
         if ports is None:
             ports = bind_ports(conf_text)
         self.ports = ports
+        self.known_children = set()
+        busy = [p for p in ports if port_accepts(p)]
+        if busy:
+            fail(f"fulcrum {name}: bind ports free before start",
+                 f"already accepting: {busy}")
+        _instances.append(self)
         self._log = open(self.log_path, "wb")
         self.t_start = time.monotonic()
         self.proc = spawn([FULCRUM, "-d", "-f", self.conf_path],
@@ -510,6 +617,10 @@ class Fulcrum:
                        f"port {p} does not accept after {timeout} s")
                 fail(f"fulcrum {name} starts", why + "\n--- log:\n" +
                      self.log_text())
+        if self.proc.poll() is not None:
+            fail(f"fulcrum {name} starts",
+                 f"exited with status {self.proc.returncode}\n--- log:\n" +
+                 self.log_text())
         self.remember_children()
 
     @property
@@ -524,13 +635,17 @@ class Fulcrum:
         return children_of(self.proc.pid)
 
     def worker_pids(self):
-        """The master's children.  Later versions also fork a checker and an
-        ha process; callers needing workers only filter on cmdline()."""
-        return self.children()
+        """The master's workers: the children whose process title mentions
+        "worker" if any does, else every child (a checker or ha process
+        would have its own title)."""
+        kids = self.children()
+        titled = [k for k in kids if "worker" in title(k)]
+        return titled or kids
 
     def remember_children(self):
         kids = self.children()
         _extra_pids.update(kids)
+        self.known_children.update(kids)
         return kids
 
     def wait_children(self, n, timeout=5.0):
@@ -571,7 +686,9 @@ class Fulcrum:
     def stop(self, quiet=False):
         """SIGTERM, wait up to 5 s, then SIGKILL.  Checks that no child is
         left.  Returns the seconds the master took to exit, or None."""
-        kids = self.remember_children() if self.alive() else []
+        if self.alive():
+            self.remember_children()
+        kids = sorted(self.known_children)
         took = None
         if self.alive():
             t0 = time.monotonic()
@@ -599,7 +716,19 @@ class Fulcrum:
                 check(False, f"no child of fulcrum {self.name} outlives it",
                       f"still alive: {left}")
         self._log.close()
+        if self in _instances:
+            _instances.remove(self)
+        self.check_sanitizers()
         return took
+
+    def check_sanitizers(self):
+        """Under --enable-sanitizers, any ASan/UBSan/LSan report in the log of
+        any fulcrum process (master or worker) fails the test."""
+        text = self.log_text()
+        hits = [l for l in text.splitlines()
+                if SANITIZER_RE.search(l)]
+        check(not hits, f"no sanitizer report in the log of fulcrum {self.name}",
+              "\n".join(hits[:10]) if hits else None)
 
     def __enter__(self):
         return self
@@ -615,6 +744,10 @@ class Fulcrum:
         _out(f"--- {title or self.name + ' log'}:")
         _out(self.log_text().rstrip())
         _out("---")
+
+
+SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
+                          r"runtime error:|UndefinedBehaviorSanitizer")
 
 
 def bind_ports(conf_text):

@@ -325,6 +325,8 @@ request_read(struct conn *c, struct request *r)
 				break;
 			}
 		}
+		if (hlen > TB_HEAD_MAX)
+			return -1;
 		if (hlen > 0)
 			break;
 		if (avail > TB_HEAD_MAX)

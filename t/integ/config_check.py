@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""config_check: `fulcrum -c -f FILE` accepts a valid file and points at the
+right FILE:LINE for an unknown key, a bad server address and a syntax error.
+"""
+import os
+import re
+import time
+
+import fctest as t
+
+t.require_fulcrum()
+d = t.tmpdir("fctest-config-")
+
+
+def write(name, lines):
+    """Writes the lines to d/name; returns the path."""
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def line_of(lines, marker):
+    """1-based number of the line holding marker."""
+    for i, line in enumerate(lines, 1):
+        if marker in line:
+            return i
+    raise ValueError(marker)
+
+
+def base(port_a, port_b, port_l):
+    return [
+        '# fulcrum -c test file',
+        'global: { workers = 2; };',
+        'defaults: {',
+        '  retries = 3;',
+        '  timeout = { connect = 5000; client = 50000; server = 50000;',
+        '              http_request = 10000; };',
+        '};',
+        'listeners = ( {',
+        '  name = "web";',
+        f'  bind = [ "127.0.0.1:{port_l}" ];',
+        '  balance = "roundrobin";',
+        '  forwardfor = true;',
+        '  httpclose = false;',
+        '  servers = (',
+        f'    {{ name = "a"; address = "127.0.0.1:{port_a}"; weight = 1; }},',
+        f'    {{ name = "b"; address = "127.0.0.1:{port_b}"; weight = 1; }}',
+        '  );',
+        '} );',
+    ]
+
+
+def run_check(path):
+    t0 = time.monotonic()
+    status, out = t.run([t.FULCRUM, "-c", "-f", path])
+    took = time.monotonic() - t0
+    t.note(f"$ fulcrum -c -f {os.path.basename(path)}  -> exit {status} "
+           f"in {took:.2f} s")
+    t.note("  | " + "\n  | ".join(out.rstrip().splitlines() or
+                                 ["(no output)"]))
+    return status, out
+
+
+def expect_error(title, path, line):
+    t.step(title)
+    status, out = run_check(path)
+    name = os.path.basename(path)
+    t.check(status == 1, "exit status 1", f"got {status}")
+    t.check(re.search(rf"{re.escape(name)}:{line}(?!\d)", out) is not None,
+            f"output names {name}:{line}", out)
+    t.check("configuration valid" not in out,
+            "output does not claim the file is valid", out)
+    return out
+
+
+pa, pb, pl = t.free_port(), t.free_port(), t.free_port()
+
+# ---------------------------------------------------------------- valid
+t.step("a valid file is accepted")
+lines = base(pa, pb, pl)
+status, out = run_check(write("valid.conf", lines))
+t.check(status == 0, "exit status 0", f"got {status}")
+t.check("configuration valid" in out, 'prints "configuration valid"', out)
+t.check(t.port_bindable(pl), f"-c bound nothing (port {pl} still free)")
+
+# ---------------------------------------------------------------- (a)
+lines = base(pa, pb, pl)
+lines.insert(line_of(lines, "forwardfor"), "  frobnicate = true;")
+expect_error("(a) an unknown key in a listener is refused",
+             write("unknown_key.conf", lines), line_of(lines, "frobnicate"))
+
+lines = base(pa, pb, pl)
+lines[1:2] = ["global: {", "  workers = 2;", "  wrokers = 4;", "};"]
+expect_error("(a') an unknown key in global is refused",
+             write("unknown_global.conf", lines), line_of(lines, "wrokers"))
+
+# ---------------------------------------------------------------- (b)
+lines = base(pa, pb, pl)
+i = line_of(lines, 'name = "b"')
+lines[i - 1] = '    { name = "b"; address = "127.0.0.1:99999"; weight = 1; }'
+expect_error("(b) a server address with port 99999 is refused",
+             write("bad_port.conf", lines), i)
+
+lines = base(pa, pb, pl)
+i = line_of(lines, 'name = "a"')
+lines[i - 1] = '    { name = "a"; address = "300.1.2.3:80"; weight = 1; },'
+expect_error("(b') a server address 300.1.2.3 is refused",
+             write("bad_addr.conf", lines), i)
+
+# ---------------------------------------------------------------- (c)
+lines = base(pa, pb, pl)
+i = line_of(lines, "retries")
+lines[i - 1] = "  retries = = 3;"
+expect_error("(c) a syntax error is refused at its line",
+             write("syntax.conf", lines), i)
+
+lines = base(pa, pb, pl)
+i = line_of(lines, "balance")
+lines[i - 1] = '  balance = "roundrobin;'        # unterminated string
+t.step("(c') an unterminated string is refused")
+status, out = run_check(write("syntax2.conf", lines))
+t.check(status == 1, "exit status 1", f"got {status}")
+t.check(re.search(r"syntax2\.conf:\d+", out) is not None,
+        "output names syntax2.conf:LINE", out)
+
+# ---------------------------------------------------------------- several
+lines = base(pa, pb, pl)
+lines.insert(line_of(lines, "forwardfor"), "  frobnicate = true;")
+i_bad = line_of(lines, 'name = "b"')
+lines[i_bad - 1] = '    { name = "b"; address = "127.0.0.1:99999"; weight = 1; }'
+t.step("every error of a file is reported, not only the first")
+path = write("two_errors.conf", lines)
+status, out = run_check(path)
+t.check(status == 1, "exit status 1", f"got {status}")
+for ln in (line_of(lines, "frobnicate"), i_bad):
+    t.check(re.search(rf"two_errors\.conf:{ln}(?!\d)", out) is not None,
+            f"output names two_errors.conf:{ln}", out)
+
+# ---------------------------------------------------------------- missing
+t.step("a missing file is refused")
+status, out = run_check(os.path.join(d, "does-not-exist.conf"))
+t.check(status == 1, "exit status 1", f"got {status}")
+t.check("does-not-exist.conf" in out, "output names the file", out)
+
+t.finish()
