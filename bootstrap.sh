@@ -54,7 +54,8 @@ demo() {
 fulcrum runs in the foreground on http://127.0.0.1:8080/ in front of two demo
 backends, web1 (127.0.0.1:8081) and web2 (127.0.0.1:8082). In another terminal:
 
-  curl -s http://127.0.0.1:8080/               # answers alternate: web1, web2, ...
+  curl -s http://127.0.0.1:8080/               # web1 or web2: each worker runs its
+                                               # own weighted roundrobin
   curl -s http://127.0.0.1:8080/echo           # the request as the backend got it
                                                # (see X-Forwarded-For)
   curl -si http://127.0.0.1:8080/chunked?n=100 # a chunked response

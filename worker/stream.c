@@ -438,7 +438,10 @@ static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_head
 	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
 		if (name_is(h, fixed[k]))
 			return true;
-	if (h->name_len >= sizeof(name))
+	/* Framing stays whatever Connection says: dropping Content-Length or
+	 * Transfer-Encoding would let the body pass as the next request. */
+	if (h->name_len >= sizeof(name) || name_is(h, "content-length") ||
+	    name_is(h, "transfer-encoding") || name_is(h, "host"))
 		return false;
 	memcpy(name, h->name, h->name_len);
 	name[h->name_len] = '\0';

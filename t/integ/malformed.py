@@ -87,6 +87,19 @@ with t.Fulcrum(conf, name="malformed") as fc:
                 "same or the next connection)",
                 f"before ({id0}, {seq0}), now ({id1}, {seq1})")
 
+    with t.step("Connection: Content-Length must not strip the framing"):
+        inner = b"GET /echo?smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        req = (b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+               b"Connection: Content-Length, Transfer-Encoding\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(inner) + inner)
+        resp, rest, closed = t.exchange(port, req, count=2, timeout=2)
+        t.note(f"{len(resp)} response(s): {[r[0] for r in resp]}")
+        t.check([r[0] for r in resp] == [200],
+                "exactly one response: the body is not answered as a request",
+                repr(resp))
+        t.check(resp and b"Content-Length: %d" % len(inner) in resp[0][2],
+                "the server got the Content-Length", repr(resp[:1]))
+
     with t.step("fulcrum stayed up"):
         t.check(fc.alive(), "master alive")
         now = fc.worker_pids()
