@@ -372,6 +372,8 @@ static void respond_error(struct fc_stream *s, int status, char who, char when)
 
 	set_term(s, who, when);
 	detach_server(s, false);
+	if (s->reqline[0] == '\0')
+		snprintf(s->reqline, sizeof(s->reqline), "<BADREQ>");
 	if (s->rsp_started) {
 		stream_close(s);
 		return;
@@ -976,7 +978,8 @@ static void txn_end(struct fc_stream *s)
 	bool reuse = s->srv_keepalive && s->req.state == CH_DONE && s->srv != NULL &&
 	    buf_len(s->rsp.buf) == 0 && !chan_pending(&s->req) && server_quiet(s->srv);
 
-	accesslog_emit(s);
+	if (!s->logged)
+		accesslog_emit(s);
 	s->logged = true;
 	detach_server(s, reuse);
 	if (s->rsp.buf != NULL)		/* whatever a closed server sent extra */
@@ -1081,7 +1084,7 @@ static void stream_run(struct fc_stream *s)
 		linger_step(s);
 		return;
 	}
-	for (int pass = 0; !s->dead; pass++) {
+	for (int pass = 0; !s->dead && !s->lingering; pass++) {
 		bool p;
 
 		if (pass == RUN_PASSES) {
@@ -1098,7 +1101,7 @@ static void stream_run(struct fc_stream *s)
 			break;
 		any = true;
 	}
-	if (!s->dead)
+	if (!s->dead && !s->lingering)
 		timer_update(s, any);
 }
 
