@@ -49,6 +49,7 @@ demo() {
 	trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
 	t/fc-testbackend -l 127.0.0.1:8081 -n web1 & pids+=($!)
 	t/fc-testbackend -l 127.0.0.1:8082 -n web2 & pids+=($!)
+	echo "demo backends: web1 pid ${pids[0]}, web2 pid ${pids[1]}"
 	cat <<'TXT'
 
 fulcrum runs in the foreground on http://127.0.0.1:8080/ in front of two demo
@@ -59,6 +60,10 @@ backends, web1 (127.0.0.1:8081) and web2 (127.0.0.1:8082). In another terminal:
   curl -s http://127.0.0.1:8080/echo           # the request as the backend got it
                                                # (see X-Forwarded-For)
   curl -si http://127.0.0.1:8080/chunked?n=100 # a chunked response
+  curl -s -u admin:admin 'http://127.0.0.1:8080/fulcrum?stats;csv'
+                                               # the stats page (open it in a browser)
+  ./fulcrum-stat -f contrib/demo.conf          # the same figures from shared memory
+  kill <the pid of web2>                       # web2 goes DOWN, web1 takes everything
   kill -9 <a worker pid>                       # respawned within a second
 
 The access log appears below, one line per request. Ctrl-C stops everything.

@@ -3,8 +3,9 @@
  * slot) and keeps them all open for its whole life, so that a crashed
  * worker's queued connections wait for its successor instead of being reset.
  *
- * Children are rows of one table; each row says what the child runs and
- * when it may be started again.  Signals are blocked and taken with
+ * Children are rows of one table -- the workers and the health checker --
+ * each saying what the child runs and when it may be started again.  The
+ * shared-memory segment is created before the first fork and inherited.  Signals are blocked and taken with
  * sigtimedwait() in the main loop, so no handler runs in an odd place:
  *   CHLD  reap, log, schedule a respawn (back-off when a child keeps dying)
  *   TERM/INT  stop everything at once      QUIT  drain, then stop
@@ -31,7 +32,9 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "health/health.h"
 #include "master/master.h"
+#include "shm/shm.h"
 #include "worker/worker.h"
 
 #define BACKLOG		65535		/* the kernel caps it at somaxconn */
@@ -40,7 +43,7 @@
 #define BACKOFF_MAX_MS	10000
 #define STOP_GRACE_MS	5000
 
-enum proc_kind { PROC_WORKER };
+enum proc_kind { PROC_WORKER, PROC_CHECKER };
 
 struct child {
 	enum proc_kind kind;
@@ -71,6 +74,7 @@ static struct {
 	bool drop;
 	bool stopping;
 	pid_t pid;
+	struct fc_shm shm;
 } m;
 
 static const char *proc_name(enum proc_kind kind)
@@ -78,6 +82,8 @@ static const char *proc_name(enum proc_kind kind)
 	switch (kind) {
 	case PROC_WORKER:
 		return "worker";
+	case PROC_CHECKER:
+		return "checker";
 	}
 	return "child";
 }
@@ -152,16 +158,15 @@ static void privileges_drop(void)
 
 /* ------------------------------------------------------------ children */
 
-/* In the child: die with the master, forget the master's signal set-up. */
+/* In the child: die with the master, take a name ps shows. */
 static void child_setup(const struct child *c)
 {
 	char comm[16];
-	sigset_t none;
 
+	/* The master's signals stay blocked: the child takes them from a
+	 * signalfd, and one arriving before it is set up waits there. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != m.pid)
 		_exit(0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	snprintf(comm, sizeof(comm), "fulcrum-%c%d", proc_name(c->kind)[0], c->slot);
 	prctl(PR_SET_NAME, comm);
 }
@@ -178,8 +183,19 @@ static int run_worker(const struct child *c)
 		else
 			close(m.socks[i].fd);
 	}
+	if (shm_protect_worker(&m.shm, c->slot) < 0)
+		fatal("mprotect of the shared segment");
 	privileges_drop();
-	return worker_main(m.conf, c->slot, m.nworkers, mine, n);
+	return worker_main(m.conf, &m.shm, c->slot, m.nworkers, mine, n);
+}
+
+static int run_checker(void)
+{
+	sockets_close();
+	if (shm_protect_checker(&m.shm) < 0)
+		fatal("mprotect of the shared segment");
+	privileges_drop();
+	return health_main(m.conf, &m.shm);
 }
 
 static void child_start(struct child *c)
@@ -193,7 +209,7 @@ static void child_start(struct child *c)
 	}
 	if (pid == 0) {
 		child_setup(c);
-		_exit(run_worker(c));
+		_exit(c->kind == PROC_WORKER ? run_worker(c) : run_checker());
 	}
 	c->pid = pid;
 	c->started_ms = clock_mono_ms();
@@ -202,10 +218,11 @@ static void child_start(struct child *c)
 
 static void children_init(void)
 {
-	m.nchildren = m.nworkers;
+	m.nchildren = m.nworkers + 1;
 	m.children = xcalloc((size_t)m.nchildren, sizeof(*m.children));
 	for (int i = 0; i < m.nworkers; i++)
 		m.children[i] = (struct child){ .kind = PROC_WORKER, .slot = i };
+	m.children[m.nworkers] = (struct child){ .kind = PROC_CHECKER, .slot = 0 };
 }
 
 static void describe_exit(int status, char *buf, size_t len)
@@ -375,6 +392,15 @@ static void logs_open(void)
 		    conf->log.facility, conf->log.address ? conf->log.address : "/dev/log");
 }
 
+/* Before binding: a second instance of the same file is refused here. */
+static void segment_create(void)
+{
+	char err[256];
+
+	if (shm_create(&m.shm, m.conf, m.nworkers, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+}
+
 static void signals_block(sigset_t *set)
 {
 	sigemptyset(set);
@@ -447,10 +473,12 @@ int master_run(struct fc_conf *conf, bool foreground)
 	m.nworkers = conf->workers;
 	logs_open();
 	privileges_resolve();
+	segment_create();
 	sockets_open();
 	if (!foreground)
 		daemonize();
 	m.pid = getpid();
+	m.shm.hdr->master_pid = m.pid;
 	signals_block(&set);
 	pidfile_write();
 	children_init();
@@ -458,6 +486,7 @@ int master_run(struct fc_conf *conf, bool foreground)
 	    PACKAGE_VERSION, m.nworkers, conf->nlisteners, conf->path);
 	main_loop(&set);
 	sockets_close();
+	shm_destroy(&m.shm);
 	if (conf->pidfile != NULL)
 		unlink(conf->pidfile);
 	log_notice("stopped");

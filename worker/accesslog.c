@@ -62,7 +62,8 @@ void accesslog_emit(const struct fc_stream *s)
 	    host, net_addr_port((const struct sockaddr *)&s->peer),
 	    tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, (int)(s->accept_wall_us / 1000 % 1000),
-	    l->name, l->name, s->server >= 0 ? l->servers[s->server].name : "<NOSRV>",
+	    l->name, l->name, s->local ? s->local :
+	    s->server >= 0 ? l->servers[s->server].name : "<NOSRV>",
 	    ms_between(s->t_start, s->t_head), 0,
 	    ms_between(s->t_connect, s->t_connected),
 	    ms_between(s->t_connected, s->t_rsp),

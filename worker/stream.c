@@ -21,6 +21,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "worker/stats.h"
 #include "worker/stream.h"
 
 #define MAX_FREE_BUFS	256
@@ -338,6 +339,55 @@ static const char *error_reply(int status, size_t *len)
 	return out;
 }
 
+/* ----------------------------------------------------------- counters */
+
+static struct fc_shm_srv_counters *srv_counters(const struct fc_stream *s, int server)
+{
+	return &fc_w->blk->srv[s->px->srv_base + (uint32_t)server];
+}
+
+static void count_error(enum fc_err_kind kind)
+{
+	shm_add(&fc_w->blk->errors[kind], 1);
+}
+
+static enum fc_err_kind error_kind(int status)
+{
+	switch (status) {
+	case 408: return FC_ERR_REQ_TIMEOUT;
+	case 500: return FC_ERR_INTERNAL;
+	case 502: return FC_ERR_BADRESP;
+	case 503: return FC_ERR_NOSRV;
+	case 504: return FC_ERR_SRV_TIMEOUT;
+	default: return FC_ERR_BADREQ;
+	}
+}
+
+/* Counts and logs the transaction, once. */
+static void txn_log(struct fc_stream *s)
+{
+	struct fc_shm_worker *w = fc_w->blk;
+
+	if (s->logged)
+		return;
+	s->logged = true;
+	shm_add(&w->requests, 1);
+	shm_add(&w->bytes_in, s->req.bytes);
+	shm_add(&w->bytes_out, s->rsp.bytes);
+	if (s->term[0] == 'C')
+		count_error(FC_ERR_CLI_ABORT);
+	else if (s->term[0] == 'S' && s->term[1] == 'D')
+		count_error(FC_ERR_SRV_ABORT);
+	if (s->server >= 0 && s->t_rsp != 0) {
+		struct fc_shm_srv_counters *c = srv_counters(s, s->server);
+
+		shm_add(&c->requests, 1);
+		shm_add(&c->bytes_out, s->req.bytes);
+		shm_add(&c->bytes_in, s->rsp.bytes);
+	}
+	accesslog_emit(s);
+}
+
 static void set_term(struct fc_stream *s, char who, char when)
 {
 	if (s->term[0] != '-')
@@ -354,6 +404,7 @@ static void detach_server(struct fc_stream *s, bool reuse)
 		return;
 	s->srv = NULL;
 	s->px->srv[c->server].cur--;
+	shm_add(&srv_counters(s, c->server)->cur_conns, -1);
 	lb_conn_add(&s->px->lb, c->server, -1);
 	if (reuse)
 		idle_put(c);
@@ -371,6 +422,9 @@ static void respond_error(struct fc_stream *s, int status, char who, char when)
 	size_t len;
 
 	set_term(s, who, when);
+	count_error(error_kind(status));
+	if ((status == 502 || status == 504) && s->server >= 0 && s->t_connected != 0)
+		shm_add(&srv_counters(s, s->server)->resp_errors, 1);
 	detach_server(s, false);
 	if (s->reqline[0] == '\0')
 		snprintf(s->reqline, sizeof(s->reqline), "<BADREQ>");
@@ -554,6 +608,8 @@ static void txn_begin(struct fc_stream *s)
 		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
 	s->is_head = s->rsp_started = s->close_after = false;
 	s->srv_reused = s->reuse_retried = s->logged = false;
+	s->sent_1xx = false;
+	s->local = NULL;
 	s->status = 0;
 	memcpy(s->term, "--", 3);
 	s->t_start = clock_mono_us();
@@ -580,6 +636,42 @@ static void keep_reqline(struct fc_stream *s, const struct fc_http_msg *m)
 	s->reqline[n] = '\0';
 }
 
+/* RFC 9110 section 9.2.2: these may be sent again if a connection dies. */
+static bool method_idempotent(const struct fc_http_msg *m)
+{
+	static const char *methods[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (m->method_len == strlen(methods[i]) &&
+		    memcmp(m->method, methods[i], m->method_len) == 0)
+			return true;
+	return false;
+}
+
+/* The listener's stats page: answered here, never forwarded. */
+static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	const struct fc_listener *l = s->px->l;
+	enum fc_stats_kind kind = stats_match(l, m->target, m->target_len);
+	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+
+	if (kind == FC_STATS_NONE)
+		return false;
+	s->status = stats_respond(l, s->px->index, fc_w->shm, kind, m, keepalive, &s->payload);
+	s->local = "<STATS>";
+	s->req.buf->start += hlen;	/* the request is consumed, not forwarded */
+	s->req.state = CH_DONE;
+	s->rsp.state = CH_DONE;
+	s->rsp_started = true;
+	s->t_rsp = clock_mono_us();
+	if (!keepalive) {
+		/* An unread body stays in the socket: linger, then close. */
+		s->cli_keepalive = false;
+		s->close_after = true;
+	}
+	return true;
+}
+
 /* A complete request head is in the buffer: decide, rewrite, connect. */
 static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
@@ -589,9 +681,12 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	s->t_head = clock_mono_us();
 	keep_reqline(s, m);
 	s->is_head = m->method_len == 4 && memcmp(m->method, "HEAD", 4) == 0;
+	s->idempotent = method_idempotent(m);
 	s->req_http10 = m->version_minor == 0;
 	s->cli_keepalive = !l->httpclose && !m->conn_close && !fc_w->draining;
 	s->srv_keepalive = !l->httpclose;
+	if (l->stats.uri != NULL && serve_stats(s, m, hlen))
+		return;
 	if ((newlen = rewrite_request(s, m, hlen)) == 0) {
 		respond_error(s, 431, 'P', 'R');
 		return;
@@ -638,6 +733,20 @@ static void request_parse(struct fc_stream *s)
 	request_ready(s, &m, (size_t)r);
 }
 
+/* Servers not to pick: DOWN ones, and those tried already if asked. */
+static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
+{
+	struct fc_proxy *px = s->px;
+
+	for (int i = 0; i < px->l->nservers; i++) {
+		const struct fc_shm_server *sv = shm_server(fc_w->shm, px->srv_base + (uint32_t)i);
+
+		px->excluded[i] = shm_load_acq(&sv->state) < FC_SRV_UP ||
+		    (skip_tried && s->tried != NULL && s->tried[i]);
+	}
+	return px->excluded;
+}
+
 static int pick_server(struct fc_stream *s)
 {
 	struct fc_proxy *px = s->px;
@@ -651,11 +760,11 @@ static int pick_server(struct fc_stream *s)
 		for (size_t i = 0; i < sizeof(s->peer); i++)
 			hash = (hash ^ p[i]) * 16777619u;
 	}
-	idx = lb_pick(&px->lb, s->tried, hash);
+	idx = lb_pick(&px->lb, pick_mask(s, true), hash);
 	if (idx < 0 && s->tried != NULL) {
-		/* Every server was tried once: start over (redispatch). */
+		/* Every usable server was tried once: start over (redispatch). */
 		memset(s->tried, 0, (size_t)n * sizeof(*s->tried));
-		idx = lb_pick(&px->lb, NULL, hash);
+		idx = lb_pick(&px->lb, pick_mask(s, false), hash);
 	}
 	return idx;
 }
@@ -665,6 +774,7 @@ static void attach_server(struct fc_stream *s, struct fc_conn *c)
 	s->srv = c;
 	c->s = s;
 	s->px->srv[c->server].cur++;
+	shm_add(&srv_counters(s, c->server)->cur_conns, 1);
 	lb_conn_add(&s->px->lb, c->server, 1);
 }
 
@@ -692,10 +802,13 @@ static struct fc_conn *server_open(struct fc_proxy *px, int server)
 	return c;
 }
 
-static void connect_failed(struct fc_stream *s)
+static void connect_failed(struct fc_stream *s, bool timeout)
 {
 	const struct fc_listener *l = s->px->l;
 
+	count_error(timeout ? FC_ERR_CONN_TIMEOUT : FC_ERR_CONN_REFUSED);
+	if (s->server >= 0)
+		shm_add(&srv_counters(s, s->server)->conn_errors, 1);
 	if (s->tried == NULL)
 		s->tried = calloc((size_t)l->nservers, sizeof(*s->tried));
 	if (s->tried != NULL && s->server >= 0)
@@ -706,6 +819,7 @@ static void connect_failed(struct fc_stream *s)
 		return;
 	}
 	s->retries++;
+	shm_add(&srv_counters(s, s->server)->retries, 1);
 	stream_connect(s);
 }
 
@@ -730,9 +844,10 @@ static void stream_connect(struct fc_stream *s)
 		return;
 	}
 	if ((c = server_open(px, idx)) == NULL) {
-		connect_failed(s);
+		connect_failed(s, false);
 		return;
 	}
+	shm_add(&srv_counters(s, idx)->total_conns, 1);
 	attach_server(s, c);
 	s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.connect;
 }
@@ -745,7 +860,7 @@ static void connect_check(struct fc_stream *s)
 	if (!c->wr && !c->rd)
 		return;
 	if (net_socket_error(c->io.fd) != 0) {
-		connect_failed(s);
+		connect_failed(s, false);
 		return;
 	}
 	c->connecting = false;
@@ -761,15 +876,15 @@ static bool retry_reused(struct fc_stream *s)
 {
 	struct fc_conn *c;
 
-	if (!s->srv_reused || s->reuse_retried || !s->req.keep ||
-	    buf_len(s->rsp.buf) > s->rsp.fwd)
+	if (!s->srv_reused || s->reuse_retried || !s->req.keep || !s->idempotent ||
+	    s->sent_1xx || buf_len(s->rsp.buf) > s->rsp.fwd)
 		return false;
 	detach_server(s, false);
 	s->reuse_retried = true;
 	s->srv_reused = false;
 	s->req.sent = 0;
 	if ((c = server_open(s->px, s->server)) == NULL) {
-		connect_failed(s);
+		connect_failed(s, false);
 		return true;
 	}
 	attach_server(s, c);
@@ -847,13 +962,24 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 		s->srv_keepalive = s->srv_keepalive && !m->conn_close &&
 		    m->body != FC_BODY_EOF && (m->version_minor == 1 || m->conn_keepalive);
 	}
+	if (m->status < 200 && s->req_http10) {
+		/* HTTP/1.0 clients do not expect interim responses: drop it. */
+		struct fc_buf *b = ch->buf;
+		char *head = b->data + b->start + ch->fwd;
+
+		memmove(head, head + hlen, b->end - (b->start + ch->fwd + hlen));
+		b->end -= hlen;
+		return;
+	}
 	if ((newlen = rewrite_response(s, m, hlen)) == 0) {
 		respond_error(s, 502, 'P', 'H');
 		return;
 	}
 	ch->fwd += newlen;
-	if (m->status < 200)
+	if (m->status < 200) {
+		s->sent_1xx = true;
 		return;			/* 1xx: a final response follows */
+	}
 	s->rsp_started = true;
 	if (s->req.keep)
 		chan_release(&s->req);
@@ -978,14 +1104,15 @@ static void txn_end(struct fc_stream *s)
 	bool reuse = s->srv_keepalive && s->req.state == CH_DONE && s->srv != NULL &&
 	    buf_len(s->rsp.buf) == 0 && !chan_pending(&s->req) && server_quiet(s->srv);
 
-	if (!s->logged)
-		accesslog_emit(s);
-	s->logged = true;
+	txn_log(s);
+	s->ntxn++;
 	detach_server(s, reuse);
 	if (s->rsp.buf != NULL)		/* whatever a closed server sent extra */
 		s->rsp.buf->start = s->rsp.buf->end = 0;
+	/* Request bytes not sent (the server answered early) must never be
+	 * parsed as the next request: the connection ends here. */
 	if (!s->cli_keepalive || s->close_after || s->req.state != CH_DONE ||
-	    fc_w->draining) {
+	    chan_pending(&s->req) || fc_w->draining) {
 		client_close_or_linger(s);
 		return;
 	}
@@ -993,7 +1120,27 @@ static void txn_end(struct fc_stream *s)
 		chan_release(&s->req);
 	chan_trim(&s->req);
 	chan_trim(&s->rsp);
+	sbuf_free(&s->payload);
+	s->payload_off = 0;
 	txn_begin(s);
+}
+
+/* Sends the response fulcrum made itself; -1 when the client is gone. */
+static ssize_t payload_send(struct fc_stream *s)
+{
+	size_t left = s->payload.len - s->payload_off;
+	ssize_t w;
+
+	if (left == 0 || !s->cli.wr)
+		return 0;
+	w = send(s->cli.io.fd, s->payload.p + s->payload_off, left, MSG_NOSIGNAL);
+	if (w < 0)
+		return errno == EAGAIN || errno == EINTR ? (s->cli.wr = false, 0) : -1;
+	if ((size_t)w < left)
+		s->cli.wr = false;
+	s->payload_off += (size_t)w;
+	s->rsp.bytes += (uint64_t)w;
+	return w;
 }
 
 static bool response_step(struct fc_stream *s)
@@ -1004,6 +1151,17 @@ static bool response_step(struct fc_stream *s)
 
 	if (s->dead)
 		return false;
+	if (s->payload.p != NULL) {
+		if ((n = payload_send(s)) < 0) {
+			set_term(s, 'C', 'D');
+			stream_close(s);
+			return false;
+		}
+		if (s->payload_off < s->payload.len)
+			return n > 0;
+		txn_end(s);
+		return !s->dead && !s->lingering;
+	}
 	if ((n = chan_send(&s->cli, ch)) < 0) {
 		set_term(s, 'C', 'D');
 		stream_close(s);
@@ -1012,7 +1170,7 @@ static bool response_step(struct fc_stream *s)
 	if (ch->state == CH_DONE && !chan_pending(ch) &&
 	    (s->status != 0 || s->close_after)) {
 		txn_end(s);
-		return !s->dead;
+		return !s->dead && !s->lingering;
 	}
 	return progress || n > 0;
 }
@@ -1062,7 +1220,7 @@ static void stream_timeout(struct fc_ev *ev, struct fc_ev_timer *t)
 		respond_error(s, 408, 'c', 'R');
 	} else if (s->srv != NULL && s->srv->connecting) {
 		set_term(s, 's', 'C');
-		connect_failed(s);
+		connect_failed(s, true);
 	} else if (s->req.state == CH_DONE && !s->rsp_started) {
 		respond_error(s, 504, 's', 'H');
 	} else {
@@ -1177,6 +1335,8 @@ void stream_accept(struct fc_proxy *px, int fd, const struct sockaddr_storage *p
 	fc_w->streams = s;
 	px->nconn++;
 	fc_w->nconn++;
+	shm_add(&fc_w->blk->cur_conns, 1);
+	shm_add(&fc_w->blk->total_conns, 1);
 	txn_begin(s);
 	ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
 }
@@ -1186,8 +1346,9 @@ static void stream_close(struct fc_stream *s)
 	if (s->dead)
 		return;
 	s->dead = true;
-	if (!s->logged && s->reqline[0] != '\0')
-		accesslog_emit(s);
+	if (s->reqline[0] != '\0')
+		txn_log(s);
+	shm_add(&fc_w->blk->cur_conns, -1);
 	detach_server(s, false);
 	ev_timer_stop(fc_w->ev, &s->timer);
 	close(s->cli.io.fd);
@@ -1213,6 +1374,7 @@ void stream_reap(void)
 		fc_w->graveyard = s->next;
 		buf_put(s->req.buf);
 		buf_put(s->rsp.buf);
+		sbuf_free(&s->payload);
 		free(s->tried);
 		free(s);
 	}
@@ -1230,7 +1392,9 @@ void stream_drain_all(void)
 
 	for (s = fc_w->streams; s != NULL; s = next) {
 		next = s->next;
-		if (s->req.state == CH_HEAD && buf_len(s->req.buf) == 0)
+		/* Idle between requests: close.  A new connection whose first
+		 * request is still on its way gets it answered (with close). */
+		if (s->req.state == CH_HEAD && buf_len(s->req.buf) == 0 && s->ntxn > 0)
 			stream_close(s);
 		else
 			s->cli_keepalive = false;

@@ -14,6 +14,8 @@
 
 #include "conf/conf.h"
 #include "lib/ev.h"
+#include "lib/sbuf.h"
+#include "shm/shm.h"
 #include "worker/balance.h"
 #include "worker/http.h"
 
@@ -80,6 +82,9 @@ struct fc_proxy {
 	int nfds;
 	struct fc_listen_io *lio;	/* its listening sockets */
 	bool paused;
+	int index;			/* in conf->listeners */
+	uint32_t srv_base;		/* its first server in the shm table */
+	bool *excluded;			/* scratch for each pick */
 };
 
 struct fc_stream {
@@ -106,6 +111,12 @@ struct fc_stream {
 	bool logged;
 	bool lingering;			/* waiting for the client to close */
 	bool queued;			/* in the run queue */
+	bool sent_1xx;			/* an interim response went to the client */
+	bool idempotent;		/* the method may be sent twice (RFC 9110 9.2.2) */
+	unsigned int ntxn;		/* transactions completed on this connection */
+	struct fc_sbuf payload;		/* a response fulcrum makes itself (stats) */
+	size_t payload_off;
+	const char *local;		/* who answered it, for the log: "<STATS>" */
 	struct fc_stream *runq_next;
 	int status;
 	char term[3];			/* termination state, HAProxy letters */
@@ -122,6 +133,8 @@ struct fc_worker {
 	int nproxies;
 	int nconn, maxconn;
 	bool draining;
+	struct fc_shm *shm;
+	struct fc_shm_worker *blk;	/* this worker's counters */
 	struct fc_stream *streams;	/* live streams */
 	struct fc_stream *graveyard;	/* freed after the loop pass */
 	struct fc_buf *freebufs;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lib/alloc.h"
+#include "lib/clock.h"
 #include "lib/ev.h"
 #include "lib/log.h"
 #include "worker/stream.h"
@@ -27,11 +28,14 @@
 
 #define ACCEPT_BATCH	64
 #define HOUSEKEEPING_MS	1000
+#define HEARTBEAT_MS	100		/* the loop wakes at least this often */
 
 static struct fc_worker worker;
 static struct fc_ev_io sigio;
 static struct fc_ev_timer housekeeping, drain_timer;
 static bool stopping;
+static bool out_of_fds;			/* accept paused until housekeeping */
+static uint64_t fd_warned_ms;
 
 static int share(int total, int nworkers)
 {
@@ -60,9 +64,29 @@ void worker_conn_released(struct fc_proxy *px)
 	(void)px;
 	if (worker.draining)
 		return;
+	out_of_fds = false;
 	for (int i = 0; i < worker.nproxies; i++)
 		if (worker.proxies[i].paused && !proxy_full(&worker.proxies[i]))
 			proxy_pause(&worker.proxies[i], false);
+}
+
+/*
+ * Out of file descriptors: the listening socket stays readable, so a
+ * level-triggered loop would spin.  Stop accepting until housekeeping
+ * (or a closed connection) tries again; warn once a minute at most.
+ */
+static void fds_exhausted(struct fc_proxy *px)
+{
+	uint64_t now = ev_now(worker.ev);
+
+	if (fd_warned_ms == 0 || now - fd_warned_ms >= 60000) {
+		log_warn("listener %s: cannot accept (%d connections open)",
+		    px->l->name, worker.nconn);
+		fd_warned_ms = now;
+	}
+	out_of_fds = true;
+	for (int i = 0; i < worker.nproxies; i++)
+		proxy_pause(&worker.proxies[i], true);
 }
 
 static void accept_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
@@ -84,7 +108,7 @@ static void accept_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 		fd = accept4(io->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept on listener %s", px->l->name);
+				fds_exhausted(px);
 			return;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -102,6 +126,9 @@ static void proxies_init(const struct fc_conf *conf, int nworkers,
 		const struct fc_listener *l = &conf->listeners[i];
 
 		px->l = l;
+		px->index = i;
+		px->srv_base = shm_server_index(conf, i, 0);
+		px->excluded = xcalloc((size_t)l->nservers, sizeof(*px->excluded));
 		px->maxconn = share(l->maxconn, nworkers);
 		px->srv = xcalloc((size_t)l->nservers, sizeof(*px->srv));
 		lb_init(&px->lb, l->balance, l->servers, l->nservers);
@@ -190,10 +217,30 @@ static void signals_init(void)
 static void housekeeping_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	stream_purge_idle(ev_now(ev));
+	if (out_of_fds) {
+		out_of_fds = false;
+		worker_conn_released(NULL);
+	}
 	ev_timer_arm(ev, t, ev_now(ev) + HOUSEKEEPING_MS);
 }
 
-int worker_main(const struct fc_conf *conf, int slot, int nworkers,
+/* This slot's counters: totals carry on across a respawn, gauges restart. */
+static void block_init(struct fc_shm *shm, int slot)
+{
+	struct fc_shm_worker *b = shm_worker(shm, (uint32_t)slot);
+
+	worker.shm = shm;
+	worker.blk = b;
+	shm_store(&b->cur_conns, 0);
+	for (uint32_t i = 0; i < shm->hdr->nservers; i++)
+		shm_store(&b->srv[i].cur_conns, 0);
+	shm_store(&b->generation, shm->hdr->generation);
+	shm_store(&b->started_us, clock_wall_us());
+	shm_store(&b->heartbeat_ms, clock_mono_ms());
+	shm_store(&b->pid, (int32_t)getpid());
+}
+
+int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nworkers,
     const struct fc_worker_socket *socks, int nsocks)
 {
 	char ident[32];
@@ -203,6 +250,7 @@ int worker_main(const struct fc_conf *conf, int slot, int nworkers,
 	log_set_ident(ident);
 	fc_w = &worker;
 	worker.conf = conf;
+	block_init(shm, slot);
 	worker.maxconn = share(conf->maxconn, nworkers);
 	if ((worker.ev = ev_new()) == NULL)
 		fatal("epoll_create");
@@ -211,8 +259,9 @@ int worker_main(const struct fc_conf *conf, int slot, int nworkers,
 	housekeeping.cb = housekeeping_cb;
 	ev_timer_arm(worker.ev, &housekeeping, ev_now(worker.ev) + HOUSEKEEPING_MS);
 	while (!stopping) {
-		if (ev_run_once(worker.ev, pending ? 0 : -1) < 0)
+		if (ev_run_once(worker.ev, pending ? 0 : HEARTBEAT_MS) < 0)
 			fatal("epoll_wait");
+		shm_store(&worker.blk->heartbeat_ms, ev_now(worker.ev));
 		pending = stream_run_deferred();
 		stream_reap();
 		log_flush();

@@ -7,6 +7,7 @@
 #define FC_WORKER_H
 
 #include "conf/conf.h"
+#include "shm/shm.h"
 
 struct fc_worker_socket {
 	int fd;			/* listening socket of this worker's slot */
@@ -14,11 +15,12 @@ struct fc_worker_socket {
 };
 
 /*
- * Runs worker number slot of nworkers until it is told to stop (TERM: at
+ * Runs worker number slot of nworkers (writing its counters into its block
+ * of shm, reading server health from it) until it is told to stop (TERM: at
  * once; QUIT: after in-flight requests are done or drain_timeout).  Returns
  * the process exit status.
  */
-int worker_main(const struct fc_conf *conf, int slot, int nworkers,
+int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nworkers,
     const struct fc_worker_socket *socks, int nsocks);
 
 #endif

@@ -635,12 +635,12 @@ class Fulcrum:
         return children_of(self.proc.pid)
 
     def worker_pids(self):
-        """The master's workers: the children whose process title mentions
-        "worker" if any does, else every child (a checker or ha process
-        would have its own title)."""
-        kids = self.children()
-        titled = [k for k in kids if "worker" in title(k)]
-        return titled or kids
+        """The master's workers: children named fulcrum-wN (the checker is
+        fulcrum-c0, the ha process fulcrum-h0)."""
+        return [k for k in self.children() if re.match(r"fulcrum-w\d", title(k))]
+
+    def checker_pids(self):
+        return [k for k in self.children() if re.match(r"fulcrum-c\d", title(k))]
 
     def remember_children(self):
         kids = self.children()
@@ -649,12 +649,15 @@ class Fulcrum:
         return kids
 
     def wait_children(self, n, timeout=5.0):
-        """Waits until the master has at least n children; returns them."""
+        """Waits until the master has at least n workers and its checker;
+        returns the workers (children() gives them all)."""
         deadline = time.monotonic() + timeout
         while True:
-            kids = self.remember_children()
-            if len(kids) >= n or time.monotonic() >= deadline:
-                return kids
+            self.remember_children()
+            workers = self.worker_pids()
+            if (len(workers) >= n and self.checker_pids()) or \
+                    time.monotonic() >= deadline:
+                return workers
             time.sleep(0.02)
 
     def log_text(self):

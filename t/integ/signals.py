@@ -30,8 +30,9 @@ listeners = ( {{
 def stop_with(fc, sig, port, limit):
     """Sends sig to the master; checks master and children are gone within
     limit seconds and the port can be bound right after."""
-    kids = fc.wait_children(2, 5.0)
-    t.note(f"master {fc.pid}, children {kids}")
+    fc.wait_children(2, 5.0)
+    kids = fc.children()
+    t.note(f"master {fc.pid}, children (workers and checker) {kids}")
     t0 = time.monotonic()
     fc.signal(sig)
     status = fc.wait_exit(limit)

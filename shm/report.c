@@ -1,0 +1,1005 @@
+/*
+ * Reports on a running instance (report.h): a snapshot of its segment with
+ * the per-worker counters summed, rendered as a text table, JSON, HAProxy's
+ * `show stat` CSV or Prometheus metrics.  Every shared value is read with a
+ * relaxed atomic load and nothing is ever written, so a segment whose
+ * workers are wedged (or stopped) reads exactly like a healthy one.
+ *
+ * The counts in the header are checked against the mapping before use: a
+ * damaged header must give a short report, never a read outside the map.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/alloc.h"
+#include "lib/clock.h"
+#include "shm/report.h"
+
+#define ALIVE_MS	2000	/* a worker heartbeat older than this: not alive */
+
+/* A NUL-terminated copy of a fixed-size text field of the segment. */
+#define FIELD(buf, f)	field((buf), sizeof(buf), (f), sizeof(f))
+
+static const char *field(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	size_t n = strnlen(src, srclen < dstlen ? srclen : dstlen - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return dst;
+}
+
+/* ---------------------------------------------------------------- names */
+
+const char *report_state_name(uint32_t state)
+{
+	/* Ordered as in shm-t.h: anything >= UP takes traffic. */
+	switch (state) {
+	case FC_SRV_MAINT:
+		return "MAINT";
+	case FC_SRV_DOWN:
+		return "DOWN";
+	default:
+		return "UP";
+	}
+}
+
+const char *report_check_name(uint32_t result)
+{
+	/* HAProxy's check_status codes, so that its tools read ours. */
+	static const char *const names[] = {
+		[FC_CHK_NONE] = "INI",
+		[FC_CHK_CONNECT] = "L4CON",
+		[FC_CHK_TIMEOUT] = "L4TOUT",
+		[FC_CHK_BADRESP] = "L7RSP",
+		[FC_CHK_BADSTATUS] = "L7STS",
+		[FC_CHK_PASSED] = "L4OK",
+		[FC_CHK_HTTP_OK] = "L7OK",
+	};
+
+	if (result >= sizeof(names) / sizeof(names[0]))
+		return "UNK";
+	return names[result];
+}
+
+const char *report_error_name(int kind)
+{
+	static const char *const names[FC_ERR_MAX] = {
+		[FC_ERR_BADREQ] = "bad_request",
+		[FC_ERR_REQ_TIMEOUT] = "request_timeout",
+		[FC_ERR_CLI_ABORT] = "client_abort",
+		[FC_ERR_CONN_REFUSED] = "conn_refused",
+		[FC_ERR_CONN_TIMEOUT] = "conn_timeout",
+		[FC_ERR_BADRESP] = "bad_response",
+		[FC_ERR_NOSRV] = "no_server",
+		[FC_ERR_SRV_TIMEOUT] = "server_timeout",
+		[FC_ERR_SRV_ABORT] = "server_abort",
+		[FC_ERR_INTERNAL] = "internal",
+	};
+
+	if (kind < 0 || kind >= FC_ERR_MAX)
+		return "unknown";
+	return names[kind];
+}
+
+const char *report_ha_name(uint32_t enabled, uint32_t state)
+{
+	static const char *const names[] = { "INIT", "BACKUP", "MASTER" };
+
+	if (!enabled)
+		return "DISABLED";
+	if (state >= sizeof(names) / sizeof(names[0]))
+		return "UNKNOWN";
+	return names[state];
+}
+
+/* ---------------------------------------------------------------- snapshot */
+
+/* How many servers and worker blocks really lie inside the mapping. */
+static void bound_counts(struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	uint64_t size = r->shm->size, ns = h->nservers, nw = h->nworkers;
+	uint64_t stride = h->worker_stride;
+
+	if (h->off_servers < sizeof(*h) || h->off_servers > h->off_workers ||
+	    h->off_workers > size ||
+	    ns > (h->off_workers - h->off_servers) / sizeof(struct fc_shm_server))
+		return;
+	r->nservers = (uint32_t)ns;
+	if (stride < sizeof(struct fc_shm_worker) +
+	    ns * sizeof(struct fc_shm_srv_counters) ||
+	    nw > FC_SHM_MAX_WORKERS || nw > (size - h->off_workers) / stride)
+		return;
+	r->nworkers = (uint32_t)nw;
+}
+
+bool report_worker_alive(const struct fc_report *r, uint32_t slot)
+{
+	const struct fc_shm_worker *w;
+	uint64_t hb;
+
+	if (slot >= r->nworkers)
+		return false;
+	w = shm_worker(r->shm, slot);
+	hb = shm_load(&w->heartbeat_ms);
+	if (shm_load(&w->pid) == 0 || hb == 0)
+		return false;
+	/* CLOCK_MONOTONIC is system-wide: the worker's clock is ours. */
+	return hb >= r->now_mono_ms || r->now_mono_ms - hb <= ALIVE_MS;
+}
+
+static void add_counters(struct fc_shm_srv_counters *sum,
+    const struct fc_shm_srv_counters *c)
+{
+	sum->cur_conns += shm_load(&c->cur_conns);
+	sum->total_conns += shm_load(&c->total_conns);
+	sum->requests += shm_load(&c->requests);
+	sum->bytes_in += shm_load(&c->bytes_in);
+	sum->bytes_out += shm_load(&c->bytes_out);
+	sum->conn_errors += shm_load(&c->conn_errors);
+	sum->resp_errors += shm_load(&c->resp_errors);
+	sum->retries += shm_load(&c->retries);
+}
+
+static void add_worker(struct fc_report *r, uint32_t slot)
+{
+	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
+
+	r->cur_conns += shm_load(&w->cur_conns);
+	r->total_conns += shm_load(&w->total_conns);
+	r->requests += shm_load(&w->requests);
+	r->bytes_in += shm_load(&w->bytes_in);
+	r->bytes_out += shm_load(&w->bytes_out);
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		r->errors[k] += shm_load(&w->errors[k]);
+	for (uint32_t i = 0; i < r->nservers; i++)
+		add_counters(&r->servers[i].sum, &w->srv[i]);
+	if (report_worker_alive(r, slot))
+		r->workers_alive++;
+}
+
+void report_snapshot(struct fc_report *r, const struct fc_shm *shm)
+{
+	memset(r, 0, sizeof(*r));
+	r->shm = shm;
+	r->now_us = clock_wall_us();
+	r->now_mono_ms = clock_mono_ms();
+	bound_counts(r);
+	r->servers = xcalloc(r->nservers + 1, sizeof(*r->servers));
+	for (uint32_t i = 0; i < r->nservers; i++) {
+		r->servers[i].shm = shm_server(shm, i);
+		r->servers[i].state = shm_load_acq(&r->servers[i].shm->state);
+	}
+	for (uint32_t w = 0; w < r->nworkers; w++)
+		add_worker(r, w);
+}
+
+void report_free(struct fc_report *r)
+{
+	free(r->servers);
+	r->servers = NULL;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Milliseconds from a wall-clock stamp to the snapshot (0 if in the future). */
+static uint64_t ms_since(const struct fc_report *r, uint64_t us)
+{
+	return us >= r->now_us ? 0 : (r->now_us - us) / 1000;
+}
+
+static uint64_t ms_since_mono(const struct fc_report *r, uint64_t ms)
+{
+	return ms >= r->now_mono_ms ? 0 : r->now_mono_ms - ms;
+}
+
+static bool wanted(const struct fc_report_server *s, int listener)
+{
+	return listener < 0 || s->shm->listener_index == (uint32_t)listener;
+}
+
+/* "1.2.3.4" from an address in network order; NULL for 0 (none). */
+static const char *ipv4_str(uint32_t addr, char *buf, size_t len)
+{
+	struct in_addr in = { .s_addr = addr };
+
+	if (addr == 0 || inet_ntop(AF_INET, &in, buf, (socklen_t)len) == NULL)
+		return NULL;
+	return buf;
+}
+
+static void iso8601(uint64_t us, char *buf, size_t len)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "1970-01-01T00:00:00Z");
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+/* Appends key (with its leading comma, if any, and colon) then a string. */
+static void json_kstr(struct fc_sbuf *b, const char *key, const char *s)
+{
+	sbuf_printf(b, "%s\"", key);
+	sbuf_put_json(b, s);
+	sbuf_put(b, "\"", 1);
+}
+
+static void json_kopt(struct fc_sbuf *b, const char *key, bool has, uint64_t v)
+{
+	if (has)
+		sbuf_printf(b, "%s%" PRIu64, key, v);
+	else
+		sbuf_printf(b, "%snull", key);
+}
+
+static void json_instance(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	char when[32], version[sizeof(h->fulcrum_version) + 1];
+	char path[sizeof(h->config_path) + 1];
+	uint64_t start = h->start_us;
+
+	iso8601(start, when, sizeof(when));
+	sbuf_printf(b, "\"instance\":{\"pid\":%" PRId32 ",\"generation\":%" PRIu32,
+	    shm_load(&h->master_pid), shm_load(&h->generation));
+	json_kstr(b, ",\"start_time\":", when);
+	sbuf_printf(b, ",\"start_time_us\":%" PRIu64 ",\"uptime_s\":%" PRIu64,
+	    start, ms_since(r, start) / 1000);
+	json_kstr(b, ",\"version\":", FIELD(version, h->fulcrum_version));
+	json_kstr(b, ",\"config\":", FIELD(path, h->config_path));
+	json_kstr(b, ",\"segment\":", r->shm->name);
+	sbuf_put(b, "}", 1);
+}
+
+static void json_check(struct fc_sbuf *b, const struct fc_report *r,
+    const struct fc_shm_server *sv)
+{
+	uint32_t result = shm_load(&sv->check_result);
+	int32_t code = shm_load(&sv->check_code);
+	uint64_t last = shm_load(&sv->last_check_us);
+	bool done = sv->checked && result != FC_CHK_NONE;
+	char desc[sizeof(sv->check_desc) + 1];
+
+	sbuf_printf(b, "{\"enabled\":%s", sv->checked ? "true" : "false");
+	if (done)
+		json_kstr(b, ",\"result\":", report_check_name(result));
+	else
+		sbuf_printf(b, ",\"result\":null");
+	json_kopt(b, ",\"code\":", done && code >= 0, (uint64_t)code);
+	json_kopt(b, ",\"duration_ms\":", done, shm_load(&sv->check_duration_ms));
+	if (done)
+		json_kstr(b, ",\"desc\":", FIELD(desc, sv->check_desc));
+	else
+		sbuf_printf(b, ",\"desc\":null");
+	sbuf_printf(b, ",\"checks\":%" PRIu64 ",\"failures\":%" PRIu64,
+	    shm_load(&sv->checks), shm_load(&sv->check_failures));
+	json_kopt(b, ",\"last_check_ms_ago\":", last != 0, ms_since(r, last));
+	sbuf_put(b, "}", 1);
+}
+
+static void json_counters(struct fc_sbuf *b, const struct fc_shm_srv_counters *c)
+{
+	sbuf_printf(b, "{\"cur_conns\":%" PRIu64 ",\"total_conns\":%" PRIu64
+	    ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+	    ",\"conn_errors\":%" PRIu64 ",\"resp_errors\":%" PRIu64
+	    ",\"retries\":%" PRIu64 "}", c->cur_conns, c->total_conns, c->requests,
+	    c->bytes_in, c->bytes_out, c->conn_errors, c->resp_errors, c->retries);
+}
+
+static void json_server(struct fc_sbuf *b, const struct fc_report *r,
+    const struct fc_report_server *s)
+{
+	const struct fc_shm_server *sv = s->shm;
+	char buf[FC_SHM_NAME_LEN + 1];
+
+	json_kstr(b, "{\"listener\":", FIELD(buf, sv->listener));
+	json_kstr(b, ",\"name\":", FIELD(buf, sv->name));
+	json_kstr(b, ",\"address\":", FIELD(buf, sv->address));
+	json_kstr(b, ",\"state\":", report_state_name(s->state));
+	sbuf_printf(b, ",\"last_change_ms\":%" PRIu64 ",\"check\":",
+	    ms_since(r, shm_load(&sv->last_change_us)));
+	json_check(b, r, sv);
+	sbuf_printf(b, ",\"weight\":%" PRIu32 ",\"counters\":", shm_load(&sv->weight));
+	json_counters(b, &s->sum);
+	sbuf_put(b, "}", 1);
+}
+
+static void json_errors(struct fc_sbuf *b, const uint64_t *errors)
+{
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		sbuf_printf(b, "%s\"%s\":%" PRIu64, k == 0 ? "{" : ",",
+		    report_error_name(k), errors[k]);
+	sbuf_put(b, "}", 1);
+}
+
+static void json_worker(struct fc_sbuf *b, const struct fc_report *r, uint32_t slot)
+{
+	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
+	uint64_t hb = shm_load(&w->heartbeat_ms), errors[FC_ERR_MAX];
+	int32_t pid = shm_load(&w->pid);
+
+	sbuf_printf(b, "{\"slot\":%" PRIu32 ",\"pid\":%" PRId32 ",\"alive\":%s",
+	    slot, pid, report_worker_alive(r, slot) ? "true" : "false");
+	json_kopt(b, ",\"heartbeat_ms_ago\":", pid != 0 && hb != 0, ms_since_mono(r, hb));
+	sbuf_printf(b, ",\"cur_conns\":%" PRIu64 ",\"total_conns\":%" PRIu64
+	    ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+	    ",\"errors\":", shm_load(&w->cur_conns), shm_load(&w->total_conns),
+	    shm_load(&w->requests), shm_load(&w->bytes_in), shm_load(&w->bytes_out));
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		errors[k] = shm_load(&w->errors[k]);
+	json_errors(b, errors);
+	sbuf_put(b, "}", 1);
+}
+
+static void json_totals(struct fc_sbuf *b, const struct fc_report *r)
+{
+	sbuf_printf(b, "\"totals\":{\"cur_conns\":%" PRIu64 ",\"total_conns\":%" PRIu64
+	    ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+	    ",\"errors\":", r->cur_conns, r->total_conns, r->requests, r->bytes_in,
+	    r->bytes_out);
+	json_errors(b, r->errors);
+	sbuf_printf(b, ",\"workers_alive\":%d,\"workers\":%" PRIu32 "}",
+	    r->workers_alive, r->nworkers);
+}
+
+static void json_ha(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_ha *ha = &r->shm->hdr->ha;
+	uint32_t enabled = shm_load(&ha->enabled);
+	uint64_t since = shm_load(&ha->since_us), seen = shm_load(&ha->peer_seen_us);
+	const char *peer;
+	char addr[INET_ADDRSTRLEN];
+
+	sbuf_printf(b, "\"ha\":{\"enabled\":%s,\"state\":\"%s\"", enabled ? "true" : "false",
+	    report_ha_name(enabled, shm_load(&ha->state)));
+	json_kopt(b, ",\"since_ms_ago\":", since != 0, ms_since(r, since));
+	sbuf_printf(b, ",\"priority\":%" PRIu32 ",\"vrid\":%" PRIu32,
+	    shm_load(&ha->priority), shm_load(&ha->vrid));
+	if ((peer = ipv4_str(shm_load(&ha->peer_addr), addr, sizeof(addr))) != NULL)
+		json_kstr(b, ",\"peer\":", peer);
+	else
+		sbuf_printf(b, ",\"peer\":null");
+	sbuf_printf(b, ",\"peer_priority\":%" PRIu32, shm_load(&ha->peer_priority));
+	json_kopt(b, ",\"peer_seen_ms_ago\":", seen != 0, ms_since(r, seen));
+	sbuf_put(b, "}", 1);
+}
+
+static void render_json(const struct fc_report *r, int listener, struct fc_sbuf *b)
+{
+	bool first = true;
+
+	sbuf_put(b, "{", 1);
+	json_instance(b, r);
+	sbuf_printf(b, ",\"servers\":[");
+	for (uint32_t i = 0; i < r->nservers; i++) {
+		if (!wanted(&r->servers[i], listener))
+			continue;
+		sbuf_printf(b, "%s", first ? "" : ",");
+		json_server(b, r, &r->servers[i]);
+		first = false;
+	}
+	sbuf_printf(b, "],\"workers\":[");
+	for (uint32_t w = 0; w < r->nworkers; w++) {
+		sbuf_printf(b, "%s", w == 0 ? "" : ",");
+		json_worker(b, r, w);
+	}
+	sbuf_printf(b, "],");
+	json_totals(b, r);
+	/* The session table comes with persistence: its fill is 0 until then. */
+	sbuf_printf(b, ",\"sessions\":{\"size\":0,\"capacity\":%" PRIu32 "},",
+	    r->shm->hdr->nsessions);
+	json_ha(b, r);
+	sbuf_printf(b, "}\n");
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+/* HAProxy's `show stat` columns, in its order, up to srv_abrt. */
+enum {
+	C_PXNAME, C_SVNAME, C_QCUR, C_QMAX, C_SCUR, C_SMAX, C_SLIM, C_STOT, C_BIN,
+	C_BOUT, C_DREQ, C_DRESP, C_EREQ, C_ECON, C_ERESP, C_WRETR, C_WREDIS,
+	C_STATUS, C_WEIGHT, C_ACT, C_BCK, C_CHKFAIL, C_CHKDOWN, C_LASTCHG,
+	C_DOWNTIME, C_QLIMIT, C_PID, C_IID, C_SID, C_THROTTLE, C_LBTOT, C_TRACKED,
+	C_TYPE, C_RATE, C_RATE_LIM, C_RATE_MAX, C_CHECK_STATUS, C_CHECK_CODE,
+	C_CHECK_DURATION, C_HRSP_1XX, C_HRSP_2XX, C_HRSP_3XX, C_HRSP_4XX,
+	C_HRSP_5XX, C_HRSP_OTHER, C_HANAFAIL, C_REQ_RATE, C_REQ_RATE_MAX,
+	C_REQ_TOT, C_CLI_ABRT, C_SRV_ABRT, C_NCOLS
+};
+
+static const char *const csv_names[] = {
+	"pxname", "svname", "qcur", "qmax", "scur", "smax", "slim", "stot", "bin",
+	"bout", "dreq", "dresp", "ereq", "econ", "eresp", "wretr", "wredis",
+	"status", "weight", "act", "bck", "chkfail", "chkdown", "lastchg",
+	"downtime", "qlimit", "pid", "iid", "sid", "throttle", "lbtot", "tracked",
+	"type", "rate", "rate_lim", "rate_max", "check_status", "check_code",
+	"check_duration", "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
+	"hrsp_5xx", "hrsp_other", "hanafail", "req_rate", "req_rate_max",
+	"req_tot", "cli_abrt", "srv_abrt",
+};
+_Static_assert(sizeof(csv_names) / sizeof(csv_names[0]) == C_NCOLS, "CSV columns");
+
+/* HAProxy's type column. */
+enum { CSV_FRONTEND = 0, CSV_BACKEND = 1, CSV_SERVER = 2 };
+
+struct csv_row {
+	char col[C_NCOLS][FC_SHM_NAME_LEN + 1];	/* "" : a field we do not have */
+};
+
+static void csv_u64(struct csv_row *row, int c, uint64_t v)
+{
+	snprintf(row->col[c], sizeof(row->col[c]), "%" PRIu64, v);
+}
+
+static void csv_str(struct csv_row *row, int c, const char *s)
+{
+	snprintf(row->col[c], sizeof(row->col[c]), "%s", s);
+}
+
+/* Quotes a field only when it must be (RFC 4180): names never need it. */
+static void csv_put_field(struct fc_sbuf *b, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		sbuf_put(b, s, strlen(s));
+		return;
+	}
+	sbuf_put(b, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			sbuf_put(b, "\"\"", 2);
+		else
+			sbuf_put(b, s, 1);
+	}
+	sbuf_put(b, "\"", 1);
+}
+
+/* Every field followed by a comma, as HAProxy writes them. */
+static void csv_put_row(struct fc_sbuf *b, const struct csv_row *row)
+{
+	for (int c = 0; c < C_NCOLS; c++) {
+		csv_put_field(b, row->col[c]);
+		sbuf_put(b, ",", 1);
+	}
+	sbuf_put(b, "\n", 1);
+}
+
+/* The columns a server row and its listener's BACKEND row share. */
+static void csv_traffic(struct csv_row *row, const struct fc_shm_srv_counters *c)
+{
+	csv_u64(row, C_SCUR, c->cur_conns);
+	csv_u64(row, C_STOT, c->total_conns);
+	/* HAProxy's bin is request bytes (to the server), bout response bytes. */
+	csv_u64(row, C_BIN, c->bytes_out);
+	csv_u64(row, C_BOUT, c->bytes_in);
+	csv_u64(row, C_ECON, c->conn_errors);
+	csv_u64(row, C_ERESP, c->resp_errors);
+	csv_u64(row, C_WRETR, c->retries);
+	csv_u64(row, C_REQ_TOT, c->requests);
+	csv_u64(row, C_PID, 1);		/* HAProxy's process number, not a pid */
+}
+
+static void csv_check(struct csv_row *row, const struct fc_shm_server *sv)
+{
+	uint32_t result = shm_load(&sv->check_result);
+	int32_t code = shm_load(&sv->check_code);
+
+	if (!sv->checked)
+		return;
+	csv_u64(row, C_CHKFAIL, shm_load(&sv->check_failures));
+	csv_str(row, C_CHECK_STATUS, report_check_name(result));
+	if (result == FC_CHK_NONE)
+		return;
+	if (code >= 0)
+		csv_u64(row, C_CHECK_CODE, (uint64_t)code);
+	csv_u64(row, C_CHECK_DURATION, shm_load(&sv->check_duration_ms));
+}
+
+static void csv_server(struct fc_sbuf *b, const struct fc_report *r,
+    const struct fc_report_server *s, uint32_t sid)
+{
+	const struct fc_shm_server *sv = s->shm;
+	struct csv_row row;
+
+	memset(&row, 0, sizeof(row));
+	FIELD(row.col[C_PXNAME], sv->listener);
+	FIELD(row.col[C_SVNAME], sv->name);
+	csv_traffic(&row, &s->sum);
+	csv_str(&row, C_STATUS, report_state_name(s->state));
+	csv_u64(&row, C_WEIGHT, shm_load(&sv->weight));
+	csv_u64(&row, C_ACT, 1);
+	csv_u64(&row, C_BCK, 0);
+	csv_u64(&row, C_LASTCHG, ms_since(r, shm_load(&sv->last_change_us)) / 1000);
+	csv_u64(&row, C_IID, sv->listener_index + 1);
+	csv_u64(&row, C_SID, sid);
+	csv_u64(&row, C_TYPE, CSV_SERVER);
+	csv_check(&row, sv);
+	csv_put_row(b, &row);
+}
+
+/* The BACKEND row of the listener whose servers are first[0 .. n-1]. */
+static void csv_backend(struct fc_sbuf *b, const struct fc_report_server *first, uint32_t n)
+{
+	struct fc_shm_srv_counters sum = { 0 };
+	uint64_t up = 0, weight = 0;
+	struct csv_row row;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fc_shm_srv_counters *c = &first[i].sum;
+
+		sum.cur_conns += c->cur_conns;
+		sum.total_conns += c->total_conns;
+		sum.requests += c->requests;
+		sum.bytes_in += c->bytes_in;
+		sum.bytes_out += c->bytes_out;
+		sum.conn_errors += c->conn_errors;
+		sum.resp_errors += c->resp_errors;
+		sum.retries += c->retries;
+		if (first[i].state >= FC_SRV_UP) {
+			up++;
+			weight += shm_load(&first[i].shm->weight);
+		}
+	}
+	memset(&row, 0, sizeof(row));
+	FIELD(row.col[C_PXNAME], first->shm->listener);
+	csv_str(&row, C_SVNAME, "BACKEND");
+	csv_traffic(&row, &sum);
+	csv_str(&row, C_STATUS, up > 0 ? "UP" : "DOWN");
+	csv_u64(&row, C_WEIGHT, weight);	/* as HAProxy: of the servers up */
+	csv_u64(&row, C_ACT, up);
+	csv_u64(&row, C_BCK, 0);
+	csv_u64(&row, C_IID, first->shm->listener_index + 1);
+	csv_u64(&row, C_SID, 0);
+	csv_u64(&row, C_TYPE, CSV_BACKEND);
+	csv_put_row(b, &row);
+}
+
+/*
+ * One row per server, then its listener's BACKEND row.  No FRONTEND row:
+ * the worker counters are per process, not per listener, so a frontend's
+ * figures would be wrong as soon as there are two listeners.
+ */
+static void render_csv(const struct fc_report *r, int listener, struct fc_sbuf *b)
+{
+	uint32_t i = 0;
+
+	sbuf_put(b, "# ", 2);
+	for (int c = 0; c < C_NCOLS; c++)
+		sbuf_printf(b, "%s,", csv_names[c]);
+	sbuf_put(b, "\n", 1);
+	while (i < r->nservers) {
+		uint32_t start = i, li = r->servers[i].shm->listener_index;
+
+		while (i < r->nservers && r->servers[i].shm->listener_index == li)
+			i++;
+		if (!wanted(&r->servers[start], listener))
+			continue;
+		for (uint32_t k = start; k < i; k++)
+			csv_server(b, r, &r->servers[k], k - start + 1);
+		csv_backend(b, &r->servers[start], i - start);
+	}
+}
+
+/* ---------------------------------------------------------------- Prometheus */
+
+/* A label value: backslash, double quote and newline escaped. */
+static void prom_label(struct fc_sbuf *b, const char *name, const char *v, bool last)
+{
+	sbuf_printf(b, "%s=\"", name);
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			sbuf_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			sbuf_put(b, "\\n", 2);
+		else
+			sbuf_put(b, v, 1);
+	}
+	sbuf_printf(b, "\"%s", last ? "}" : ",");
+}
+
+static void prom_head(struct fc_sbuf *b, const char *name, const char *type,
+    const char *help)
+{
+	sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prom_u64(struct fc_sbuf *b, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	prom_head(b, name, type, help);
+	sbuf_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+/* A per-server value: false if this server has none (not checked, ...). */
+typedef bool prom_getter(const struct fc_report *, const struct fc_report_server *,
+    char *, size_t);
+
+#define PROM_COUNTER(fn, field)						\
+static bool fn(const struct fc_report *r, const struct fc_report_server *s, \
+    char *buf, size_t len)						\
+{									\
+	(void)r;							\
+	snprintf(buf, len, "%" PRIu64, s->sum.field);			\
+	return true;							\
+}
+
+PROM_COUNTER(srv_cur_conns, cur_conns)
+PROM_COUNTER(srv_total_conns, total_conns)
+PROM_COUNTER(srv_requests, requests)
+PROM_COUNTER(srv_bytes_in, bytes_in)
+PROM_COUNTER(srv_bytes_out, bytes_out)
+PROM_COUNTER(srv_conn_errors, conn_errors)
+PROM_COUNTER(srv_resp_errors, resp_errors)
+PROM_COUNTER(srv_retries, retries)
+
+static bool srv_up(const struct fc_report *r, const struct fc_report_server *s,
+    char *buf, size_t len)
+{
+	(void)r;
+	snprintf(buf, len, "%d", s->state >= FC_SRV_UP);
+	return true;
+}
+
+static bool srv_weight(const struct fc_report *r, const struct fc_report_server *s,
+    char *buf, size_t len)
+{
+	(void)r;
+	snprintf(buf, len, "%" PRIu32, shm_load(&s->shm->weight));
+	return true;
+}
+
+static bool srv_last_change(const struct fc_report *r, const struct fc_report_server *s,
+    char *buf, size_t len)
+{
+	uint64_t ms = ms_since(r, shm_load(&s->shm->last_change_us));
+
+	snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, ms / 1000, ms % 1000);
+	return true;
+}
+
+static bool srv_check_duration(const struct fc_report *r,
+    const struct fc_report_server *s, char *buf, size_t len)
+{
+	uint32_t ms = shm_load(&s->shm->check_duration_ms);
+
+	(void)r;
+	if (!s->shm->checked || shm_load(&s->shm->check_result) == FC_CHK_NONE)
+		return false;
+	snprintf(buf, len, "%" PRIu32 ".%03" PRIu32, ms / 1000, ms % 1000);
+	return true;
+}
+
+static bool srv_check_failures(const struct fc_report *r,
+    const struct fc_report_server *s, char *buf, size_t len)
+{
+	(void)r;
+	if (!s->shm->checked)
+		return false;
+	snprintf(buf, len, "%" PRIu64, shm_load(&s->shm->check_failures));
+	return true;
+}
+
+static const struct prom_metric {
+	const char *name, *type, *help;
+	prom_getter *get;
+} prom_servers[] = {
+	{ "fulcrum_server_up", "gauge",
+	  "1 if the server takes traffic (UP), 0 if DOWN or MAINT.", srv_up },
+	{ "fulcrum_server_weight", "gauge", "Configured weight.", srv_weight },
+	{ "fulcrum_server_last_change_seconds", "gauge",
+	  "Seconds since the server's last state change.", srv_last_change },
+	{ "fulcrum_server_current_connections", "gauge",
+	  "Connections to the server open now.", srv_cur_conns },
+	{ "fulcrum_server_connections_total", "counter",
+	  "Connections opened to the server.", srv_total_conns },
+	{ "fulcrum_server_requests_total", "counter",
+	  "Responses relayed from the server.", srv_requests },
+	{ "fulcrum_server_bytes_in_total", "counter",
+	  "Bytes received from the server.", srv_bytes_in },
+	{ "fulcrum_server_bytes_out_total", "counter",
+	  "Bytes sent to the server.", srv_bytes_out },
+	{ "fulcrum_server_connection_errors_total", "counter",
+	  "Connections to the server refused or timed out.", srv_conn_errors },
+	{ "fulcrum_server_response_errors_total", "counter",
+	  "Malformed, truncated or timed out responses.", srv_resp_errors },
+	{ "fulcrum_server_retries_total", "counter",
+	  "Connection attempts retried.", srv_retries },
+	{ "fulcrum_server_check_duration_seconds", "gauge",
+	  "Duration of the last health check.", srv_check_duration },
+	{ "fulcrum_server_check_failures_total", "counter",
+	  "Health checks failed.", srv_check_failures },
+};
+
+static void prom_server_metric(struct fc_sbuf *b, const struct fc_report *r,
+    int listener, const struct prom_metric *m)
+{
+	char name[FC_SHM_NAME_LEN + 1], value[48];
+
+	prom_head(b, m->name, m->type, m->help);
+	for (uint32_t i = 0; i < r->nservers; i++) {
+		const struct fc_report_server *s = &r->servers[i];
+
+		if (!wanted(s, listener) || !m->get(r, s, value, sizeof(value)))
+			continue;
+		sbuf_printf(b, "%s{", m->name);
+		prom_label(b, "listener", FIELD(name, s->shm->listener), false);
+		prom_label(b, "server", FIELD(name, s->shm->name), true);
+		sbuf_printf(b, " %s\n", value);
+	}
+}
+
+static void prom_instance(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	char version[sizeof(h->fulcrum_version) + 1], path[sizeof(h->config_path) + 1];
+
+	prom_head(b, "fulcrum_info", "gauge", "Version, config file and segment (always 1).");
+	sbuf_printf(b, "fulcrum_info{");
+	prom_label(b, "version", FIELD(version, h->fulcrum_version), false);
+	prom_label(b, "config", FIELD(path, h->config_path), false);
+	prom_label(b, "segment", r->shm->name, true);
+	sbuf_printf(b, " 1\n");
+	prom_u64(b, "fulcrum_start_time_seconds", "gauge",
+	    "Start time of the master, in seconds since the epoch.", h->start_us / 1000000);
+	prom_u64(b, "fulcrum_uptime_seconds", "gauge", "Seconds since the master started.",
+	    ms_since(r, h->start_us) / 1000);
+	prom_u64(b, "fulcrum_config_generation", "gauge",
+	    "Configuration generation (1 at start, +1 per reload).",
+	    shm_load(&h->generation));
+	prom_u64(b, "fulcrum_workers", "gauge", "Worker processes configured.", r->nworkers);
+	prom_u64(b, "fulcrum_workers_alive", "gauge",
+	    "Workers whose heartbeat is fresh (2 s).", (uint64_t)r->workers_alive);
+}
+
+static void prom_totals(struct fc_sbuf *b, const struct fc_report *r)
+{
+	prom_u64(b, "fulcrum_current_connections", "gauge",
+	    "Client connections open now.", r->cur_conns);
+	prom_u64(b, "fulcrum_connections_total", "counter",
+	    "Client connections accepted.", r->total_conns);
+	prom_u64(b, "fulcrum_requests_total", "counter", "Requests answered.", r->requests);
+	prom_u64(b, "fulcrum_bytes_in_total", "counter", "Bytes received from clients.",
+	    r->bytes_in);
+	prom_u64(b, "fulcrum_bytes_out_total", "counter", "Bytes sent to clients.",
+	    r->bytes_out);
+	prom_head(b, "fulcrum_errors_total", "counter", "Errors by kind.");
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		sbuf_printf(b, "fulcrum_errors_total{kind=\"%s\"} %" PRIu64 "\n",
+		    report_error_name(k), r->errors[k]);
+	prom_u64(b, "fulcrum_sessions", "gauge", "Entries in the session table.", 0);
+	prom_u64(b, "fulcrum_sessions_capacity", "gauge", "Session table capacity.",
+	    r->shm->hdr->nsessions);
+}
+
+/* fulcrum_ha_state as a state set: one series per state, the current one 1. */
+static void prom_ha(struct fc_sbuf *b, const struct fc_report *r)
+{
+	static const char *const states[] = { "INIT", "BACKUP", "MASTER", "DISABLED" };
+	const struct fc_shm_ha *ha = &r->shm->hdr->ha;
+	const char *now = report_ha_name(shm_load(&ha->enabled), shm_load(&ha->state));
+
+	prom_head(b, "fulcrum_ha_state", "gauge",
+	    "VRRP state of this node: 1 for the current state.");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		sbuf_printf(b, "fulcrum_ha_state{state=\"%s\"} %d\n", states[i],
+		    strcmp(now, states[i]) == 0);
+	prom_u64(b, "fulcrum_ha_priority", "gauge", "VRRP priority advertised.",
+	    shm_load(&ha->priority));
+}
+
+static void render_prometheus(const struct fc_report *r, int listener, struct fc_sbuf *b)
+{
+	prom_instance(b, r);
+	prom_totals(b, r);
+	prom_ha(b, r);
+	for (size_t i = 0; i < sizeof(prom_servers) / sizeof(prom_servers[0]); i++)
+		prom_server_metric(b, r, listener, &prom_servers[i]);
+}
+
+/* ---------------------------------------------------------------- text */
+
+/* "3d04h", "2h03m", "5m06s", "42s". */
+static const char *fmt_dur(uint64_t s, char *buf, size_t len)
+{
+	if (s >= 86400)
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "s", s);
+	return buf;
+}
+
+/* Exact below 10000, then "12.3K", "4.0M", ... (powers of 1024). */
+static const char *fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 10000) {
+		snprintf(buf, len, "%" PRIu64, n);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
+static void text_header(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	const struct fc_shm_ha *ha = &h->ha;
+	char version[sizeof(h->fulcrum_version) + 1], path[sizeof(h->config_path) + 1];
+	char up[32], when[32];
+	int32_t checker = shm_load(&h->checker_pid);
+
+	iso8601(h->start_us, when, sizeof(when));
+	sbuf_printf(b, "fulcrum %s  pid %" PRId32 "  generation %" PRIu32
+	    "  up %s (since %s)\n", FIELD(version, h->fulcrum_version),
+	    shm_load(&h->master_pid), shm_load(&h->generation),
+	    fmt_dur(ms_since(r, h->start_us) / 1000, up, sizeof(up)), when);
+	sbuf_printf(b, "config %s  segment %s\n", FIELD(path, h->config_path), r->shm->name);
+	sbuf_printf(b, "workers alive %d/%" PRIu32 "  checker ", r->workers_alive, r->nworkers);
+	if (checker != 0)
+		sbuf_printf(b, "pid %" PRId32 " (heartbeat %" PRIu64 " ms ago)", checker,
+		    ms_since_mono(r, shm_load(&h->checker_heartbeat_ms)));
+	else
+		sbuf_printf(b, "none");
+	sbuf_printf(b, "  HA %s  sessions 0/%" PRIu32 "\n",
+	    report_ha_name(shm_load(&ha->enabled), shm_load(&ha->state)), h->nsessions);
+}
+
+/* "L7OK HTTP 200 in 3 ms", "INI" before the first check, "no check". */
+static const char *text_check(const struct fc_shm_server *sv, char *buf, size_t len)
+{
+	uint32_t result = shm_load(&sv->check_result);
+	char desc[sizeof(sv->check_desc) + 1];
+
+	if (!sv->checked)
+		snprintf(buf, len, "no check");
+	else if (result == FC_CHK_NONE)
+		snprintf(buf, len, "%s", report_check_name(result));
+	else
+		snprintf(buf, len, "%s %s", report_check_name(result),
+		    FIELD(desc, sv->check_desc));
+	return buf;
+}
+
+static int text_name_width(const struct fc_report *r, int listener)
+{
+	int w = (int)strlen("SERVER");
+
+	for (uint32_t i = 0; i < r->nservers; i++) {
+		const struct fc_shm_server *sv = r->servers[i].shm;
+		int n = (int)(strnlen(sv->listener, sizeof(sv->listener)) + 1 +
+		    strnlen(sv->name, sizeof(sv->name)));
+
+		if (wanted(&r->servers[i], listener) && n > w)
+			w = n;
+	}
+	return w;
+}
+
+static void text_server(struct fc_sbuf *b, const struct fc_report *r,
+    const struct fc_report_server *s, int width)
+{
+	const struct fc_shm_server *sv = s->shm;
+	const struct fc_shm_srv_counters *c = &s->sum;
+	char ls[FC_SHM_NAME_LEN + 1], nm[FC_SHM_NAME_LEN + 1], addr[FC_SHM_NAME_LEN + 1];
+	char id[2 * FC_SHM_NAME_LEN + 2], chk[96], age[16], in[16], out[16];
+
+	snprintf(id, sizeof(id), "%s/%s", FIELD(ls, sv->listener), FIELD(nm, sv->name));
+	sbuf_printf(b, "%-*s %-21s %-5s %6s  %-28.28s %6" PRIu32 " %6" PRIu64 " %8" PRIu64
+	    " %8" PRIu64 " %7s %7s %6" PRIu64 "\n", width, id, FIELD(addr, sv->address),
+	    report_state_name(s->state),
+	    fmt_dur(ms_since(r, shm_load(&sv->last_change_us)) / 1000, age, sizeof(age)),
+	    text_check(sv, chk, sizeof(chk)), shm_load(&sv->weight), c->cur_conns,
+	    c->total_conns, c->requests, fmt_bytes(c->bytes_in, in, sizeof(in)),
+	    fmt_bytes(c->bytes_out, out, sizeof(out)), c->conn_errors + c->resp_errors);
+}
+
+static void text_servers(struct fc_sbuf *b, const struct fc_report *r, int listener)
+{
+	int width = text_name_width(r, listener);
+
+	sbuf_printf(b, "\n%-*s %-21s %-5s %6s  %-28s %6s %6s %8s %8s %7s %7s %6s\n", width,
+	    "SERVER", "ADDRESS", "STATE", "SINCE", "CHECK", "WEIGHT", "CUR", "TOTAL",
+	    "REQS", "IN", "OUT", "ERRORS");
+	for (uint32_t i = 0; i < r->nservers; i++)
+		if (wanted(&r->servers[i], listener))
+			text_server(b, r, &r->servers[i], width);
+}
+
+static uint64_t sum_errors(const uint64_t *errors)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		n += errors[k];
+	return n;
+}
+
+static void text_worker(struct fc_sbuf *b, const struct fc_report *r, uint32_t slot)
+{
+	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
+	uint64_t hb = shm_load(&w->heartbeat_ms), errors[FC_ERR_MAX];
+	int32_t pid = shm_load(&w->pid);
+	char age[24], in[16], out[16];
+
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		errors[k] = shm_load(&w->errors[k]);
+	if (pid != 0 && hb != 0)
+		snprintf(age, sizeof(age), "%" PRIu64 " ms", ms_since_mono(r, hb));
+	else
+		snprintf(age, sizeof(age), "-");
+	sbuf_printf(b, "%-6" PRIu32 " %7" PRId32 " %-5s %10s %6" PRIu64 " %8" PRIu64
+	    " %8" PRIu64 " %7s %7s %6" PRIu64 "\n", slot, pid,
+	    report_worker_alive(r, slot) ? "yes" : "no", age, shm_load(&w->cur_conns),
+	    shm_load(&w->total_conns), shm_load(&w->requests),
+	    fmt_bytes(shm_load(&w->bytes_in), in, sizeof(in)),
+	    fmt_bytes(shm_load(&w->bytes_out), out, sizeof(out)), sum_errors(errors));
+}
+
+static void text_totals(struct fc_sbuf *b, const struct fc_report *r)
+{
+	char in[16], out[16];
+	bool any = false;
+
+	sbuf_printf(b, "%-6s %7s %-5s %10s %6" PRIu64 " %8" PRIu64 " %8" PRIu64
+	    " %7s %7s %6" PRIu64 "\n", "TOTAL", "", "", "", r->cur_conns, r->total_conns,
+	    r->requests, fmt_bytes(r->bytes_in, in, sizeof(in)),
+	    fmt_bytes(r->bytes_out, out, sizeof(out)), sum_errors(r->errors));
+	sbuf_printf(b, "\nerrors:");
+	for (int k = 0; k < FC_ERR_MAX; k++) {
+		if (r->errors[k] == 0)
+			continue;
+		sbuf_printf(b, " %s %" PRIu64, report_error_name(k), r->errors[k]);
+		any = true;
+	}
+	sbuf_printf(b, "%s\n", any ? "" : " none");
+}
+
+static void render_text(const struct fc_report *r, int listener, struct fc_sbuf *b)
+{
+	text_header(b, r);
+	text_servers(b, r, listener);
+	sbuf_printf(b, "\n%-6s %7s %-5s %10s %6s %8s %8s %7s %7s %6s\n", "WORKER", "PID",
+	    "ALIVE", "HEARTBEAT", "CUR", "TOTAL", "REQS", "IN", "OUT", "ERRORS");
+	for (uint32_t w = 0; w < r->nworkers; w++)
+		text_worker(b, r, w);
+	text_totals(b, r);
+}
+
+void report_render(const struct fc_report *r, enum fc_report_fmt fmt, int listener,
+    struct fc_sbuf *out)
+{
+	switch (fmt) {
+	case FC_REPORT_JSON:
+		render_json(r, listener, out);
+		break;
+	case FC_REPORT_CSV:
+		render_csv(r, listener, out);
+		break;
+	case FC_REPORT_PROMETHEUS:
+		render_prometheus(r, listener, out);
+		break;
+	default:
+		render_text(r, listener, out);
+		break;
+	}
+}

@@ -1,0 +1,155 @@
+/*
+ * THE shared-memory layout of a fulcrum instance.  Changing anything here
+ * -- a field, a size, an order -- needs FC_SHM_VERSION bumped: fulcrum-stat
+ * of another version refuses the segment instead of misreading it.
+ *
+ *   +--------------------------------+ 0
+ *   | header (one page)              |  master at start; ha block: ha process
+ *   +--------------------------------+ off_servers
+ *   | server[nservers]               |  the checker (single writer)
+ *   +--------------------------------+ off_workers, page aligned
+ *   | worker block 0                 |  worker 0 only
+ *   | ... worker_stride apart        |  (each block page aligned)
+ *   | worker block nworkers-1        |
+ *   +--------------------------------+ off_sessions
+ *   | session table, rings           |  reserved for persistence (issue 4):
+ *   |                                |  zero entries in this version
+ *   +--------------------------------+ size
+ *
+ * Indices, never pointers.  Counters are 64-bit, written by one process
+ * with relaxed atomic stores and read with relaxed atomic loads, so a
+ * reader never sees a torn value; readers sum over the worker blocks.
+ */
+#ifndef FC_SHM_T_H
+#define FC_SHM_T_H
+
+#include <stdint.h>
+
+#define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
+#define FC_SHM_VERSION		1
+#define FC_SHM_PAGE		4096
+#define FC_SHM_NAME_LEN		64
+#define FC_SHM_MAX_WORKERS	64
+
+/* Server states.  Ordered so that >= FC_SRV_UP means "takes traffic". */
+enum fc_srv_state {
+	FC_SRV_MAINT = 0,	/* administratively out (not used yet) */
+	FC_SRV_DOWN = 1,	/* failed `fall` checks in a row */
+	FC_SRV_UP = 2,		/* not checked, or passed `rise` checks */
+};
+
+/* Result of the last check.  >= FC_CHK_PASSED means healthy. */
+enum fc_check_result {
+	FC_CHK_NONE = 0,	/* not checked (yet) */
+	FC_CHK_CONNECT = 1,	/* connection refused or failed */
+	FC_CHK_TIMEOUT = 2,	/* no connection or no answer in time */
+	FC_CHK_BADRESP = 3,	/* not an HTTP status line */
+	FC_CHK_BADSTATUS = 4,	/* an HTTP status we do not accept */
+	FC_CHK_PASSED = 5,	/* TCP connect succeeded */
+	FC_CHK_HTTP_OK = 6,	/* accepted HTTP status */
+};
+
+/* Errors counted per worker, by kind. */
+enum fc_err_kind {
+	FC_ERR_BADREQ,		/* 400, 414, 431: malformed request */
+	FC_ERR_REQ_TIMEOUT,	/* 408 */
+	FC_ERR_CLI_ABORT,	/* client went away mid-transaction */
+	FC_ERR_CONN_REFUSED,	/* connect to a server failed */
+	FC_ERR_CONN_TIMEOUT,	/* connect to a server timed out */
+	FC_ERR_BADRESP,		/* 502: malformed or truncated response */
+	FC_ERR_NOSRV,		/* 503: no server could take the request */
+	FC_ERR_SRV_TIMEOUT,	/* 504 */
+	FC_ERR_SRV_ABORT,	/* server closed mid-response */
+	FC_ERR_INTERNAL,	/* 500: out of memory or buffer */
+	FC_ERR_MAX
+};
+
+/* Written by the ha process (issue 6); all zero while there is none. */
+struct fc_shm_ha {
+	uint32_t enabled;
+	uint32_t state;			/* 0 INIT, 1 BACKUP, 2 MASTER */
+	uint64_t since_us;		/* wall clock of the last transition */
+	uint32_t peer_addr;		/* IPv4, network order; 0: none heard */
+	uint32_t peer_priority;
+	uint64_t peer_seen_us;
+	uint32_t priority;
+	uint32_t vrid;
+	uint8_t reserved[24];
+};
+
+struct fc_shm_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t header_size;		/* sizeof(struct fc_shm_header) */
+	uint64_t size;			/* whole segment */
+	int32_t master_pid;
+	uint32_t generation;		/* config generation, 1 at start */
+	uint64_t start_us;		/* wall clock */
+	char fulcrum_version[16];
+	char config_path[256];
+	uint32_t nlisteners;
+	uint32_t nservers;
+	uint32_t nworkers;
+	uint32_t worker_stride;		/* bytes between worker blocks */
+	uint64_t off_servers;
+	uint64_t off_workers;
+	uint64_t off_sessions;
+	uint32_t nsessions;		/* session table capacity */
+	int32_t checker_pid;
+	uint64_t checker_heartbeat_ms;	/* CLOCK_MONOTONIC */
+	struct fc_shm_ha ha;
+	uint8_t reserved[3664];		/* the header fills one page */
+};
+
+struct fc_shm_server {
+	char listener[FC_SHM_NAME_LEN];
+	char name[FC_SHM_NAME_LEN];
+	char address[FC_SHM_NAME_LEN];
+	uint32_t listener_index;
+	uint32_t weight;
+	uint32_t checked;		/* 1: health-checked */
+	uint32_t state;			/* enum fc_srv_state, atomic */
+	uint32_t check_result;		/* enum fc_check_result */
+	int32_t check_code;		/* HTTP status, -1 when none */
+	uint32_t check_duration_ms;
+	uint32_t check_count;		/* consecutive results like the last */
+	uint64_t last_check_us;		/* wall clock */
+	uint64_t last_change_us;	/* wall clock of the last state change */
+	uint64_t checks, check_failures;
+	char check_desc[64];		/* "HTTP 503 in 3 ms" */
+	uint8_t reserved[64];
+};
+
+/* One server's counters inside one worker block. */
+struct fc_shm_srv_counters {
+	uint64_t cur_conns;		/* streams using it now (gauge) */
+	uint64_t total_conns;		/* connections opened */
+	uint64_t requests;		/* responses relayed */
+	uint64_t bytes_in, bytes_out;	/* from / to the server */
+	uint64_t conn_errors;		/* refused or timed out */
+	uint64_t resp_errors;		/* malformed, truncated, 504 */
+	uint64_t retries;
+};
+
+struct fc_shm_worker {
+	uint64_t heartbeat_ms;		/* CLOCK_MONOTONIC, every loop pass */
+	int32_t pid;			/* 0: never started */
+	uint32_t generation;
+	uint64_t started_us;		/* wall clock */
+	uint64_t cur_conns;		/* client connections open */
+	uint64_t total_conns;
+	uint64_t requests;
+	uint64_t bytes_in, bytes_out;	/* from / to clients */
+	uint64_t errors[FC_ERR_MAX];
+	uint8_t reserved[112];
+	struct fc_shm_srv_counters srv[];	/* header->nservers */
+};
+
+_Static_assert(sizeof(struct fc_shm_header) == FC_SHM_PAGE, "header is one page");
+_Static_assert(sizeof(struct fc_shm_ha) == 64, "ha block");
+_Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line sized");
+_Static_assert(sizeof(struct fc_shm_server) == 384, "server size");
+_Static_assert(sizeof(struct fc_shm_srv_counters) == 64, "counters are one cache line");
+_Static_assert(sizeof(struct fc_shm_worker) == 256, "worker block head");
+
+#endif

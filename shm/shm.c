@@ -1,0 +1,310 @@
+/*
+ * Creating, attaching and protecting the shared-memory segment (shm.h).
+ * Nothing here logs: errors go back in the caller's buffer.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/net.h"
+#include "shm/shm.h"
+
+#define SHM_DIR		"/dev/shm"
+#define SHM_PREFIX	"fulcrum-"
+
+static size_t page_round(size_t n)
+{
+	return (n + FC_SHM_PAGE - 1) & ~(size_t)(FC_SHM_PAGE - 1);
+}
+
+void shm_name_for(const char *real_path, char *name, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(real_path, strlen(real_path), md, &mdlen, EVP_sha256(), NULL);
+	snprintf(name, len, "/" SHM_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
+	    md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
+}
+
+uint32_t shm_server_index(const struct fc_conf *conf, int l, int s)
+{
+	uint32_t i = 0;
+
+	for (int k = 0; k < l; k++)
+		i += (uint32_t)conf->listeners[k].nservers;
+	return i + (uint32_t)s;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+bool shm_instance_alive(const struct fc_shm *shm)
+{
+	return pid_alive(shm->hdr->master_pid);
+}
+
+/* Is there a segment of this name whose master still runs? */
+static pid_t live_owner(const char *name)
+{
+	struct fc_shm old;
+	char err[128];
+	pid_t pid = 0;
+
+	if (shm_attach_ro(&old, name, err, sizeof(err)) < 0)
+		return 0;
+	if (shm_instance_alive(&old) && old.hdr->master_pid != getpid())
+		pid = old.hdr->master_pid;
+	shm_detach(&old);
+	return pid;
+}
+
+static void init_servers(struct fc_shm *shm, const struct fc_conf *conf)
+{
+	uint64_t now = clock_wall_us();
+
+	for (int l = 0; l < conf->nlisteners; l++) {
+		const struct fc_listener *ls = &conf->listeners[l];
+
+		for (int s = 0; s < ls->nservers; s++) {
+			struct fc_shm_server *sv = shm_server(shm, shm_server_index(conf, l, s));
+
+			snprintf(sv->listener, sizeof(sv->listener), "%s", ls->name);
+			snprintf(sv->name, sizeof(sv->name), "%s", ls->servers[s].name);
+			snprintf(sv->address, sizeof(sv->address), "%s", ls->servers[s].addr_text);
+			sv->listener_index = (uint32_t)l;
+			sv->weight = (uint32_t)ls->servers[s].weight;
+			sv->checked = ls->servers[s].check;
+			sv->state = FC_SRV_UP;	/* checked servers start UP, as in HAProxy */
+			sv->check_code = -1;
+			sv->last_change_us = now;
+		}
+	}
+}
+
+static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
+    size_t servers_size, size_t stride)
+{
+	struct fc_shm_header *h = shm->hdr;
+
+	h->magic = FC_SHM_MAGIC;
+	h->version = FC_SHM_VERSION;
+	h->header_size = sizeof(*h);
+	h->size = shm->size;
+	h->master_pid = getpid();
+	h->generation = 1;
+	h->start_us = clock_wall_us();
+	snprintf(h->fulcrum_version, sizeof(h->fulcrum_version), "%s", PACKAGE_VERSION);
+	snprintf(h->config_path, sizeof(h->config_path), "%s", conf->path);
+	h->nlisteners = (uint32_t)conf->nlisteners;
+	h->nservers = shm_server_index(conf, conf->nlisteners, 0);
+	h->nworkers = (uint32_t)nworkers;
+	h->worker_stride = (uint32_t)stride;
+	h->off_servers = sizeof(*h);
+	h->off_workers = page_round(sizeof(*h) + servers_size);
+	h->off_sessions = h->off_workers + (uint64_t)stride * (uint64_t)nworkers;
+	h->nsessions = 0;
+}
+
+/*
+ * Removes the segments of masters that died without cleaning up (kill -9,
+ * a crash).  A segment younger than a few seconds is left alone: its master
+ * may be daemonizing, between fork and writing its own pid.
+ */
+static void sweep_stale(void)
+{
+	DIR *d = opendir(SHM_DIR);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct fc_shm old;
+		char err[128];
+		bool stale;
+
+		if (strncmp(e->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) != 0 ||
+		    shm_attach_ro(&old, e->d_name, err, sizeof(err)) < 0)
+			continue;
+		stale = !shm_instance_alive(&old) &&
+		    clock_wall_us() - old.hdr->start_us > 5000000;
+		shm_detach(&old);
+		if (stale)
+			shm_unlink(old.name);
+	}
+	closedir(d);
+}
+
+int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
+    char *err, size_t errlen)
+{
+	uint32_t nservers = shm_server_index(conf, conf->nlisteners, 0);
+	size_t servers_size = (size_t)nservers * sizeof(struct fc_shm_server);
+	size_t stride = page_round(sizeof(struct fc_shm_worker) +
+	    (size_t)nservers * sizeof(struct fc_shm_srv_counters));
+	pid_t owner;
+	void *p;
+	int fd;
+
+	memset(shm, 0, sizeof(*shm));
+	shm_name_for(conf->path, shm->name, sizeof(shm->name));
+	if ((owner = live_owner(shm->name)) != 0) {
+		snprintf(err, errlen, "an instance with this configuration already runs "
+		    "(master pid %d, segment %s)", (int)owner, shm->name);
+		return -1;
+	}
+	shm_unlink(shm->name);		/* a stale segment of a dead master */
+	sweep_stale();
+	shm->size = page_round(sizeof(struct fc_shm_header) + servers_size) +
+	    stride * (size_t)nworkers;
+	fd = shm_open(shm->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 || ftruncate(fd, (off_t)shm->size) < 0) {
+		snprintf(err, errlen, "shared memory %s: %s", shm->name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	p = mmap(NULL, shm->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "mmap %s: %s", shm->name, strerror(errno));
+		shm_unlink(shm->name);
+		return -1;
+	}
+	shm->hdr = p;
+	init_header(shm, conf, nworkers, servers_size, stride);
+	init_servers(shm, conf);
+	return 0;
+}
+
+void shm_destroy(struct fc_shm *shm)
+{
+	if (shm->hdr == NULL)
+		return;
+	munmap(shm->hdr, shm->size);
+	shm_unlink(shm->name);
+	shm->hdr = NULL;
+}
+
+static int check_header(const struct fc_shm_header *h, size_t size, char *err, size_t errlen)
+{
+	if (size < sizeof(*h) || h->magic != FC_SHM_MAGIC) {
+		snprintf(err, errlen, "not a fulcrum segment");
+		return -1;
+	}
+	if (h->version != FC_SHM_VERSION) {
+		snprintf(err, errlen, "segment layout version %u, this tool reads version %u: "
+		    "use the fulcrum-stat of the running fulcrum (%.16s)", h->version,
+		    FC_SHM_VERSION, h->fulcrum_version);
+		return -1;
+	}
+	if (h->size != size || h->header_size != sizeof(*h) ||
+	    h->off_sessions > size) {
+		snprintf(err, errlen, "segment size mismatch (truncated or corrupt)");
+		return -1;
+	}
+	return 0;
+}
+
+int shm_attach_ro(struct fc_shm *shm, const char *name, char *err, size_t errlen)
+{
+	struct stat st;
+	void *p;
+	int fd;
+
+	memset(shm, 0, sizeof(*shm));
+	snprintf(shm->name, sizeof(shm->name), "%s%s", name[0] == '/' ? "" : "/", name);
+	if ((fd = shm_open(shm->name, O_RDONLY | O_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "%s: %s", shm->name, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(struct fc_shm_header)) {
+		snprintf(err, errlen, "%s: not a fulcrum segment", shm->name);
+		close(fd);
+		return -1;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "%s: %s", shm->name, strerror(errno));
+		return -1;
+	}
+	shm->hdr = p;
+	shm->size = (size_t)st.st_size;
+	if (check_header(shm->hdr, shm->size, err, errlen) < 0) {
+		shm_detach(shm);
+		return -1;
+	}
+	return 0;
+}
+
+void shm_detach(struct fc_shm *shm)
+{
+	if (shm->hdr != NULL)
+		munmap(shm->hdr, shm->size);
+	shm->hdr = NULL;
+}
+
+int shm_list_live(char names[][FC_SHM_NAME_LEN], int max)
+{
+	DIR *d = opendir(SHM_DIR);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		struct fc_shm shm;
+		char err[128];
+
+		if (strncmp(e->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) != 0 ||
+		    strlen(e->d_name) >= FC_SHM_NAME_LEN - 1)
+			continue;
+		if (shm_attach_ro(&shm, e->d_name, err, sizeof(err)) < 0)
+			continue;
+		if (shm_instance_alive(&shm)) {
+			if (n < max)
+				snprintf(names[n], FC_SHM_NAME_LEN, "/%.*s",
+				    FC_SHM_NAME_LEN - 2, e->d_name);
+			n++;
+		}
+		shm_detach(&shm);
+	}
+	closedir(d);
+	return n;
+}
+
+int shm_protect_worker(struct fc_shm *shm, int slot)
+{
+	char *base = (char *)shm->hdr;
+	size_t own = shm->hdr->off_workers + (size_t)slot * shm->hdr->worker_stride;
+
+	if (mprotect(base, own, PROT_READ) < 0)
+		return -1;
+	if (own + shm->hdr->worker_stride < shm->size &&
+	    mprotect(base + own + shm->hdr->worker_stride,
+	    shm->size - own - shm->hdr->worker_stride, PROT_READ) < 0)
+		return -1;
+	return 0;
+}
+
+int shm_protect_checker(struct fc_shm *shm)
+{
+	size_t off = shm->hdr->off_workers;
+
+	if (off >= shm->size)
+		return 0;
+	return mprotect((char *)shm->hdr + off, shm->size - off, PROT_READ);
+}

@@ -1,0 +1,75 @@
+/*
+ * The instance's shared-memory segment (layout in shm-t.h): created by the
+ * master, inherited by every child through fork, opened read-only by
+ * fulcrum-stat.  Its name derives from the config file's real path, so
+ * instances with different files never collide.
+ */
+#ifndef FC_SHM_H
+#define FC_SHM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf/conf.h"
+#include "shm/shm-t.h"
+
+struct fc_shm {
+	struct fc_shm_header *hdr;
+	size_t size;
+	char name[FC_SHM_NAME_LEN];	/* "/fulcrum-0123456789abcdef" */
+};
+
+/* Single-writer counters: never torn for a reader in another process. */
+#define shm_load(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define shm_store(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define shm_add(p, v)		shm_store((p), shm_load(p) + (v))
+#define shm_load_acq(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define shm_store_rel(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* "/fulcrum-" and 16 hex digits of the SHA-256 of the real path. */
+void shm_name_for(const char *real_path, char *name, size_t len);
+
+/*
+ * Master: creates and initialises the segment for conf.  A segment of the
+ * same name whose master is dead is replaced; one whose master is alive is
+ * an error (the same config already runs).  Returns 0, or -1 with err set.
+ */
+int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
+    char *err, size_t errlen);
+/* Unmaps and removes the segment (clean stop). */
+void shm_destroy(struct fc_shm *shm);
+
+/* Tools: maps name read-only after checking magic, version and size. */
+int shm_attach_ro(struct fc_shm *shm, const char *name, char *err, size_t errlen);
+void shm_detach(struct fc_shm *shm);
+/* Is the master that created this segment still alive? */
+bool shm_instance_alive(const struct fc_shm *shm);
+
+/*
+ * Lists the names of live instances (segments whose master is alive), at
+ * most max, into names; returns how many there are.
+ */
+int shm_list_live(char names[][FC_SHM_NAME_LEN], int max);
+
+/* Leaves only the worker's own block writable in its mapping. */
+int shm_protect_worker(struct fc_shm *shm, int slot);
+/* Leaves the server table and the header writable, the worker blocks not. */
+int shm_protect_checker(struct fc_shm *shm);
+
+static inline struct fc_shm_server *shm_server(const struct fc_shm *shm, uint32_t i)
+{
+	return (struct fc_shm_server *)((char *)shm->hdr + shm->hdr->off_servers) + i;
+}
+
+static inline struct fc_shm_worker *shm_worker(const struct fc_shm *shm, uint32_t slot)
+{
+	return (struct fc_shm_worker *)((char *)shm->hdr + shm->hdr->off_workers +
+	    (size_t)slot * shm->hdr->worker_stride);
+}
+
+/* Index of server s of listener l in the server table. */
+uint32_t shm_server_index(const struct fc_conf *conf, int l, int s);
+
+#endif
