@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,28 +620,6 @@ static void prom_u64(struct fc_sbuf *b, const char *name, const char *type,
 	sbuf_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
-/* A per-server value: false if this server has none (not checked, ...). */
-typedef bool prom_getter(const struct fc_report *, const struct fc_report_server *,
-    char *, size_t);
-
-#define PROM_COUNTER(fn, field)						\
-static bool fn(const struct fc_report *r, const struct fc_report_server *s, \
-    char *buf, size_t len)						\
-{									\
-	(void)r;							\
-	snprintf(buf, len, "%" PRIu64, s->sum.field);			\
-	return true;							\
-}
-
-PROM_COUNTER(srv_cur_conns, cur_conns)
-PROM_COUNTER(srv_total_conns, total_conns)
-PROM_COUNTER(srv_requests, requests)
-PROM_COUNTER(srv_bytes_in, bytes_in)
-PROM_COUNTER(srv_bytes_out, bytes_out)
-PROM_COUNTER(srv_conn_errors, conn_errors)
-PROM_COUNTER(srv_resp_errors, resp_errors)
-PROM_COUNTER(srv_retries, retries)
-
 static bool srv_up(const struct fc_report *r, const struct fc_report_server *s,
     char *buf, size_t len)
 {
@@ -688,35 +667,44 @@ static bool srv_check_failures(const struct fc_report *r,
 	return true;
 }
 
+#define SUM(f)	offsetof(struct fc_shm_srv_counters, f)
+
+/*
+ * One per-server metric: get() writes a value other than a summed counter,
+ * or returns false when this server has none (an unchecked server has no
+ * check duration); without get(), the summed counter at off.
+ */
 static const struct prom_metric {
 	const char *name, *type, *help;
-	prom_getter *get;
+	bool (*get)(const struct fc_report *, const struct fc_report_server *,
+	    char *, size_t);
+	size_t off;
 } prom_servers[] = {
 	{ "fulcrum_server_up", "gauge",
-	  "1 if the server takes traffic (UP), 0 if DOWN or MAINT.", srv_up },
-	{ "fulcrum_server_weight", "gauge", "Configured weight.", srv_weight },
+	  "1 if the server takes traffic (UP), 0 if DOWN or MAINT.", srv_up, 0 },
+	{ "fulcrum_server_weight", "gauge", "Configured weight.", srv_weight, 0 },
 	{ "fulcrum_server_last_change_seconds", "gauge",
-	  "Seconds since the server's last state change.", srv_last_change },
+	  "Seconds since the server's last state change.", srv_last_change, 0 },
 	{ "fulcrum_server_current_connections", "gauge",
-	  "Connections to the server open now.", srv_cur_conns },
+	  "Connections to the server open now.", NULL, SUM(cur_conns) },
 	{ "fulcrum_server_connections_total", "counter",
-	  "Connections opened to the server.", srv_total_conns },
+	  "Connections opened to the server.", NULL, SUM(total_conns) },
 	{ "fulcrum_server_requests_total", "counter",
-	  "Responses relayed from the server.", srv_requests },
+	  "Responses relayed from the server.", NULL, SUM(requests) },
 	{ "fulcrum_server_bytes_in_total", "counter",
-	  "Bytes received from the server.", srv_bytes_in },
+	  "Bytes received from the server.", NULL, SUM(bytes_in) },
 	{ "fulcrum_server_bytes_out_total", "counter",
-	  "Bytes sent to the server.", srv_bytes_out },
+	  "Bytes sent to the server.", NULL, SUM(bytes_out) },
 	{ "fulcrum_server_connection_errors_total", "counter",
-	  "Connections to the server refused or timed out.", srv_conn_errors },
+	  "Connections to the server refused or timed out.", NULL, SUM(conn_errors) },
 	{ "fulcrum_server_response_errors_total", "counter",
-	  "Malformed, truncated or timed out responses.", srv_resp_errors },
+	  "Malformed, truncated or timed out responses.", NULL, SUM(resp_errors) },
 	{ "fulcrum_server_retries_total", "counter",
-	  "Connection attempts retried.", srv_retries },
+	  "Connection attempts retried.", NULL, SUM(retries) },
 	{ "fulcrum_server_check_duration_seconds", "gauge",
-	  "Duration of the last health check.", srv_check_duration },
+	  "Duration of the last health check.", srv_check_duration, 0 },
 	{ "fulcrum_server_check_failures_total", "counter",
-	  "Health checks failed.", srv_check_failures },
+	  "Health checks failed.", srv_check_failures, 0 },
 };
 
 static void prom_server_metric(struct fc_sbuf *b, const struct fc_report *r,
@@ -728,7 +716,12 @@ static void prom_server_metric(struct fc_sbuf *b, const struct fc_report *r,
 	for (uint32_t i = 0; i < r->nservers; i++) {
 		const struct fc_report_server *s = &r->servers[i];
 
-		if (!wanted(s, listener) || !m->get(r, s, value, sizeof(value)))
+		if (!wanted(s, listener))
+			continue;
+		if (m->get == NULL)
+			snprintf(value, sizeof(value), "%" PRIu64,
+			    *(const uint64_t *)((const char *)&s->sum + m->off));
+		else if (!m->get(r, s, value, sizeof(value)))
 			continue;
 		sbuf_printf(b, "%s{", m->name);
 		prom_label(b, "listener", FIELD(name, s->shm->listener), false);

@@ -46,9 +46,22 @@ uint32_t shm_server_index(const struct fc_conf *conf, int l, int s)
 	return i + (uint32_t)s;
 }
 
+/* Alive and not a zombie: a master that exited but is not reaped yet is gone. */
 static bool pid_alive(pid_t pid)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	char path[64], buf[256], *p;
+	FILE *f;
+	bool zombie = false;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+			zombie = p[1] == ' ' && p[2] == 'Z';
+		fclose(f);
+	}
+	return !zombie;
 }
 
 bool shm_instance_alive(const struct fc_shm *shm)
