@@ -219,7 +219,7 @@ static void put_head(struct fc_sbuf *out, int status, const char *ctype, size_t 
 	    "frame-ancestors 'none'\r\n");
 	if (!keepalive)
 		sbuf_printf(out, "Connection: close\r\n");
-	else if (req->version_minor == 0)
+	else if (req->version_minor == 0)	/* 1.0 closes unless told */
 		sbuf_printf(out, "Connection: keep-alive\r\n");
 	sbuf_printf(out, "\r\n");
 }
@@ -234,8 +234,9 @@ static bool is_get(const struct fc_http_msg *req)
 	return req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
 }
 
-static int respond(struct fc_sbuf *out, int status, const char *ctype, const struct fc_sbuf *body,
-    const char *extra, const struct fc_http_msg *req, bool keepalive)
+static int respond(struct fc_sbuf *out, int status, const char *ctype,
+    const struct fc_sbuf *body, const char *extra, const struct fc_http_msg *req,
+    bool keepalive)
 {
 	put_head(out, status, ctype, body->len, extra, req, keepalive);
 	if (!is_head(req) && body->len > 0)
@@ -339,21 +340,25 @@ static const char page_css[] =
 	".inst{margin:0;color:#454c54}.inst b{color:#1f2328;font-weight:600}\n"
 	".inst .bad{color:#c62828;font-weight:600}\n"
 	"table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.12)}\n"
-	"th,td{padding:.3em .65em;border:1px solid #d8dee4;white-space:nowrap;text-align:left}\n"
+	"th,td{padding:.3em .65em;border:1px solid #d8dee4;white-space:nowrap;"
+	"text-align:left}\n"
 	"thead th{background:#e9edf1;font-weight:600}\n"
 	"td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
 	"td.st{font-weight:700;text-align:center}td.st small{display:block;font-weight:400}\n"
 	"td.muted{color:#8c959f}\n"
 	"tr.up{background:#eefaf0}tr.up td.st{background:#2e9e44;color:#fff}\n"
-	"tr.up-going-down{background:#f6fcf7}tr.up-going-down td.st{background:#9ed8a8;color:#143d1c}\n"
+	"tr.up-going-down{background:#f6fcf7}\n"
+	"tr.up-going-down td.st{background:#9ed8a8;color:#143d1c}\n"
 	"tr.down{background:#fdeceb}tr.down td.st{background:#d93025;color:#fff}\n"
-	"tr.down-going-up{background:#fef6f5}tr.down-going-up td.st{background:#f2a7a1;color:#5c1510}\n"
+	"tr.down-going-up{background:#fef6f5}\n"
+	"tr.down-going-up td.st{background:#f2a7a1;color:#5c1510}\n"
 	"tr.maint{background:#e8f0fe}tr.maint td.st{background:#1a73e8;color:#fff}\n"
 	"tfoot td{font-weight:600;background:#eef1f4}\n"
 	".legend{margin:.6em 0;color:#454c54}.legend span{display:inline-block;padding:0 .5em;"
 	"margin-right:.4em;border-radius:3px}\n"
 	".legend .up{background:#2e9e44;color:#fff}.legend .up-going-down{background:#9ed8a8}\n"
-	".legend .down{background:#d93025;color:#fff}.legend .down-going-up{background:#f2a7a1}\n"
+	".legend .down{background:#d93025;color:#fff}\n"
+	".legend .down-going-up{background:#f2a7a1}\n"
 	".legend .maint{background:#1a73e8;color:#fff}\n"
 	"footer{margin-top:1.5em;color:#59636e}a{color:#0969da}\n";
 
@@ -362,7 +367,8 @@ static void html_head(struct fc_sbuf *b, const struct fc_listener *l)
 	sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
 	if (l->stats.refresh > 0)
-		sbuf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">\n", l->stats.refresh);
+		sbuf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">\n",
+		    l->stats.refresh);
 	sbuf_printf(b, "<title>fulcrum \xe2\x80\x94 ");
 	sbuf_put_html(b, l->name);
 	sbuf_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", page_css);
@@ -426,7 +432,8 @@ static void html_instance(struct fc_sbuf *b, const struct fc_report *r)
 	sbuf_printf(b, "<p class=\"inst\">version <b>");
 	put_field(b, h->fulcrum_version, sizeof(h->fulcrum_version));
 	sbuf_printf(b, "</b> \xc2\xb7 pid <b>%" PRId32 "</b> \xc2\xb7 up <b>%s</b>"
-	    " \xc2\xb7 workers alive <b%s>%d/%" PRIu32 "</b> \xc2\xb7 generation <b>%" PRIu32 "</b>",
+	    " \xc2\xb7 workers alive <b%s>%d/%" PRIu32 "</b>"
+	    " \xc2\xb7 generation <b>%" PRIu32 "</b>",
 	    shm_load(&h->master_pid), up,
 	    (uint32_t)r->workers_alive < h->nworkers ? " class=\"bad\"" : "",
 	    r->workers_alive, h->nworkers, shm_load(&h->generation));
@@ -564,7 +571,7 @@ static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
     const struct fc_listener *l, int li)
 {
 	struct fc_shm_srv_counters tot = { 0 };
-	uint32_t i, n = r->shm->hdr->nservers;
+	uint32_t i, n = r->nservers;
 	int shown = 0, up = 0;
 	uint64_t weight = 0;
 
@@ -591,7 +598,8 @@ static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
 	sbuf_printf(b, "</tr>\n</tfoot>\n</table>\n");
 	sbuf_printf(b, "<p class=\"legend\"><span class=\"up\">UP</span>"
 	    "<span class=\"up-going-down\">UP, going down</span>"
-	    "<span class=\"down\">DOWN</span><span class=\"down-going-up\">DOWN, going up</span>"
+	    "<span class=\"down\">DOWN</span>"
+	    "<span class=\"down-going-up\">DOWN, going up</span>"
 	    "<span class=\"maint\">MAINT</span></p>\n");
 }
 
@@ -657,6 +665,7 @@ int stats_respond(const struct fc_listener *l, int listener_index, const struct 
 	struct fc_report r;
 	const char *ctype;
 
+	/* Credentials first: a stranger learns nothing, not even the methods. */
 	if (!authorized(&l->stats, req))
 		return respond_refusal(out, 401,
 		    "WWW-Authenticate: Basic realm=\"" REALM "\"\r\n",
