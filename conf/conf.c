@@ -50,11 +50,14 @@
 #define DEF_WEIGHT		1
 #define DEF_PRIORITY		100
 #define DEF_ADVERT_MS		1000
+#define DEF_STICK_EXPIRE	1800	/* seconds */
+#define DEF_STICK_SIZE		100000	/* entries */
 
 #define MAXCONN_MAX		1000000
 #define TIMEOUT_MAX		86400000	/* one day, in ms */
 #define CHECK_MAX		3600000		/* one hour, in ms */
 #define COOKIE_AGE_MAX		31536000	/* one year, in seconds */
+#define STICK_SIZE_MAX		10000000	/* 192 bytes each in shared memory */
 
 #define CTX_MAX			160	/* "listener "NAME" timeout" and such */
 
@@ -751,6 +754,43 @@ static void key_cookie(struct loader *ld, const config_setting_t *s, const char 
 	walk_sub(ld, s, ctx, cookie_keys, &l->cookie);
 }
 
+/* -------------------------------------------------------------- stick */
+
+/* A char array of max+1 bytes holding a cookie name: 1..max token chars. */
+static void key_token(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	const char *v = get_str(ld, s, ctx);
+
+	if (v == NULL)
+		return;
+	if (strlen(v) > (size_t)k->max || !all_chars(v, is_token_char)) {
+		errat(ld, s, "%s: \"%s\" must be 1 to %lld characters of a cookie"
+		    " name (letters, digits, !#$%%&'*+-.^_`|~)", ctx, k->name, k->max);
+		return;
+	}
+	memcpy((char *)obj + k->off, v, strlen(v) + 1);
+}
+
+static const struct key stick_keys[] = {
+	ARR("cookie", struct fc_stick, cookie, key_token, REQ),
+	INT("expire", struct fc_stick, expire, 1, COOKIE_AGE_MAX, 0),
+	INT("size", struct fc_stick, size, 1, STICK_SIZE_MAX, 0),
+	END,
+};
+
+/* The group's presence turns learning on: its defaults start here. */
+static void key_stick(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_listener *l = obj;
+
+	(void)k;
+	l->stick.expire = DEF_STICK_EXPIRE;
+	l->stick.size = DEF_STICK_SIZE;
+	walk_sub(ld, s, ctx, stick_keys, &l->stick);
+}
+
 /* -------------------------------------------------------------- stats */
 
 static void key_uri(struct loader *ld, const config_setting_t *s, const char *ctx,
@@ -985,6 +1025,7 @@ static const struct key listener_keys[] = {
 	FUNC("timeout", key_timeout, 0),
 	FUNC("check", key_check, 0),
 	FUNC("cookie", key_cookie, 0),
+	FUNC("stick", key_stick, 0),
 	FUNC("stats", key_stats, 0),
 	FUNC("servers", key_servers, REQ),
 	END,

@@ -66,6 +66,17 @@ struct fc_cookie {
 	int maxidle, maxlife;		/* seconds, 0: none */
 };
 
+/*
+ * Learned sessions (shm/session.c): a backend's Set-Cookie of `cookie`
+ * teaches the session id -> server mapping, kept in shared memory.  For
+ * applications whose cookie cannot be touched (PHPSESSID).
+ */
+struct fc_stick {
+	char cookie[FC_NAME_MAX];	/* "": no "stick" group, no learning */
+	int expire;			/* seconds since last seen */
+	int size;			/* entries this listener adds to the table */
+};
+
 struct fc_stats {
 	char *uri;			/* NULL: no stats page */
 	char **auth;			/* "user:password" */
@@ -86,6 +97,7 @@ struct fc_listener {
 	struct fc_timeouts timeout;
 	struct fc_check check;
 	struct fc_cookie cookie;
+	struct fc_stick stick;
 	struct fc_stats stats;
 	struct fc_server *servers;
 	int nservers;

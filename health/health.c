@@ -9,6 +9,10 @@
  * This process is the single writer of the server table.  A checker
  * respawned after a crash starts from the state and consecutive-result
  * count it finds there, so its restart never makes a server flap.
+ *
+ * It also writes the learned-session table (shm/session.c): every
+ * SESSION_MS it applies what the workers pushed into their rings and frees
+ * a slice of the expired entries, the whole table every SWEEP_ROUNDS.
  */
 #include "config.h"
 
@@ -25,8 +29,12 @@
 #include "lib/log.h"
 #include "health/health.h"
 #include "health/probe.h"
+#include "shm/session.h"
 
 #define HEARTBEAT_MS	250	/* the master expects one at least every 500 ms */
+#define SESSION_MS	100	/* rings drained: a learned session's delay */
+#define SWEEP_ROUNDS	50	/* the expiry sweep covers the table in 5 s */
+#define SWEEP_MIN	4096	/* entries looked at per pass, at least */
 
 /* A checked server: its probe, its schedule, and what rise/fall needs. */
 struct hc_server {
@@ -52,6 +60,7 @@ static struct {
 	int nservers;
 	struct fc_ev_io sigio;
 	struct fc_ev_timer heartbeat;
+	struct fc_ev_timer sessions;
 	bool stopping;
 } hc;
 
@@ -236,6 +245,25 @@ static void heartbeat_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	ev_timer_arm(ev, t, ev_now(ev) + HEARTBEAT_MS);
 }
 
+static void sessions_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	uint32_t budget = hc.shm->hdr->nsessions / SWEEP_ROUNDS;
+
+	session_drain(hc.shm, ev_now(ev));
+	session_expire(hc.shm, ev_now(ev), budget > SWEEP_MIN ? budget : SWEEP_MIN);
+	ev_timer_arm(ev, t, ev_now(ev) + SESSION_MS);
+}
+
+/* The table outlives us: repair what a crash may have left, then keep it. */
+static void sessions_init(void)
+{
+	if (hc.shm->hdr->nsessions == 0)
+		return;
+	session_recover(hc.shm);
+	hc.sessions.cb = sessions_cb;
+	sessions_cb(hc.ev, &hc.sessions);
+}
+
 /* TERM, INT and QUIT all end the checker at once: it has nothing to drain. */
 static void signal_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 {
@@ -279,12 +307,14 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm)
 	hc.heartbeat.cb = heartbeat_cb;
 	heartbeat_cb(hc.ev, &hc.heartbeat);
 	servers_init(conf);
+	sessions_init();
 	log_info("checking %d server%s", hc.nservers, hc.nservers == 1 ? "" : "s");
 	while (!hc.stopping)
 		if (ev_run_once(hc.ev, -1) < 0)
 			fatal("epoll_wait");
 	servers_free();
 	ev_timer_stop(hc.ev, &hc.heartbeat);
+	ev_timer_stop(hc.ev, &hc.sessions);
 	close(hc.sigio.fd);
 	ev_free(hc.ev);
 	log_flush();

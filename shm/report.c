@@ -398,8 +398,8 @@ static void render_json(const struct fc_report *r, int listener, struct fc_sbuf 
 	sbuf_printf(b, "],");
 	json_totals(b, r);
 	/* The session table comes with persistence: its fill is 0 until then. */
-	sbuf_printf(b, ",\"sessions\":{\"size\":0,\"capacity\":%" PRIu32 "},",
-	    r->shm->hdr->nsessions);
+	sbuf_printf(b, ",\"sessions\":{\"size\":%" PRIu32 ",\"capacity\":%" PRIu32 "},",
+	    shm_load(&r->shm->hdr->sessions.used), r->shm->hdr->nsessions);
 	json_ha(b, r);
 	sbuf_printf(b, "}\n");
 }
@@ -768,7 +768,8 @@ static void prom_totals(struct fc_sbuf *b, const struct fc_report *r)
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		sbuf_printf(b, "fulcrum_errors_total{kind=\"%s\"} %" PRIu64 "\n",
 		    report_error_name(k), r->errors[k]);
-	prom_u64(b, "fulcrum_sessions", "gauge", "Entries in the session table.", 0);
+	prom_u64(b, "fulcrum_sessions", "gauge", "Entries in the session table.",
+	    shm_load(&r->shm->hdr->sessions.used));
 	prom_u64(b, "fulcrum_sessions_capacity", "gauge", "Session table capacity.",
 	    r->shm->hdr->nsessions);
 }
@@ -853,8 +854,9 @@ static void text_header(struct fc_sbuf *b, const struct fc_report *r)
 		    ms_since_mono(r, shm_load(&h->checker_heartbeat_ms)));
 	else
 		sbuf_printf(b, "none");
-	sbuf_printf(b, "  HA %s  sessions 0/%" PRIu32 "\n",
-	    report_ha_name(shm_load(&ha->enabled), shm_load(&ha->state)), h->nsessions);
+	sbuf_printf(b, "  HA %s  sessions %" PRIu32 "/%" PRIu32 "\n",
+	    report_ha_name(shm_load(&ha->enabled), shm_load(&ha->state)),
+	    shm_load(&h->sessions.used), h->nsessions);
 }
 
 /* "L7OK HTTP 200 in 3 ms", "INI" before the first check, "no check". */

@@ -12,9 +12,18 @@
  *   | ... worker_stride apart        |  (each block page aligned)
  *   | worker block nworkers-1        |
  *   +--------------------------------+ off_sessions
- *   | session table, rings           |  reserved for persistence (issue 4):
- *   |                                |  zero entries in this version
+ *   | session[nsessions]             |  the checker (single writer)
+ *   +--------------------------------+ sessions.off_cons, page aligned
+ *   | ring_cons[FC_SHM_MAX_WORKERS]  |  the checker: read index per ring
+ *   +--------------------------------+ sessions.off_rings, page aligned
+ *   | ring 0: head, records          |  worker 0 only
+ *   | ... ring_stride apart          |  (each ring page aligned)
+ *   | ring nworkers-1                |
  *   +--------------------------------+ size
+ *
+ * Without `stick` in any listener there is no session table and no ring:
+ * nsessions is 0 and off_sessions, off_cons and off_rings all equal size.
+ * shm/session.c explains the table (buckets, seqlock, eviction).
  *
  * Indices, never pointers.  Counters are 64-bit, written by one process
  * with relaxed atomic stores and read with relaxed atomic loads, so a
@@ -64,6 +73,24 @@ enum fc_err_kind {
 	FC_ERR_MAX
 };
 
+/*
+ * Where the learned-session table and its rings are, and the checker's
+ * counters of it (shm/session.c).  Written by the master at creation, then
+ * by the checker alone.  All zero but the offsets without `stick`.
+ */
+struct fc_shm_sessions {
+	uint64_t off_cons;		/* the page of struct fc_shm_ring_cons */
+	uint64_t off_rings;		/* ring of worker k: off_rings + k * ring_stride */
+	uint32_t ring_stride;		/* bytes, page aligned */
+	uint32_t ring_slots;		/* records per ring, a power of two */
+	uint32_t used;			/* live entries (fulcrum-stat: "size") */
+	uint32_t sweep;			/* next entry session_expire() looks at */
+	uint64_t learned;		/* records applied from the rings */
+	uint64_t evicted;		/* live entries replaced: the table was full */
+	uint64_t expired;		/* entries removed by session_expire() */
+	uint64_t bad;			/* ring records refused (corrupt) */
+};
+
 /* Written by the ha process (issue 6); all zero while there is none. */
 struct fc_shm_ha {
 	uint32_t enabled;
@@ -98,7 +125,8 @@ struct fc_shm_header {
 	int32_t checker_pid;
 	uint64_t checker_heartbeat_ms;	/* CLOCK_MONOTONIC */
 	struct fc_shm_ha ha;
-	uint8_t reserved[3664];		/* the header fills one page */
+	uint8_t reserved[3600];		/* the header fills one page */
+	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 
 struct fc_shm_server {
@@ -145,7 +173,70 @@ struct fc_shm_worker {
 	struct fc_shm_srv_counters srv[];	/* header->nservers */
 };
 
+/*
+ * One learned session (shm/session.c): session id -> server.  Versioned:
+ * seq is odd while the checker rewrites the entry, and a reader keeps a
+ * result only if seq was even and unchanged around its reads.
+ */
+#define FC_SESSION_KEY_MAX	128	/* bytes of session id; longer: not learned */
+#define FC_SESSION_WAYS		8	/* entries per bucket (session.c) */
+#define FC_SESSION_RING_SLOTS	1024	/* records per worker ring, a power of two */
+
+struct fc_shm_session {
+	uint32_t seq;			/* odd: being written */
+	uint32_t server;		/* index in the server table */
+	uint64_t hash;			/* of listener and key; 0: free entry */
+	uint64_t last_seen_ms;		/* CLOCK_MONOTONIC: learned or touched */
+	uint64_t expires_ms;		/* last_seen_ms + ttl */
+	uint32_t ttl_s;
+	uint32_t listener;		/* sessions of two listeners never mix */
+	uint32_t keylen;
+	uint8_t reserved[20];
+	uint64_t key[FC_SESSION_KEY_MAX / 8];	/* zero padded */
+};
+
+/* What a worker pushes into its ring. */
+enum fc_sess_kind {
+	FC_SESS_LEARN = 1,		/* a server set the session cookie */
+	FC_SESS_TOUCH = 2,		/* the session was used: refresh last-seen */
+};
+
+struct fc_shm_ring_rec {
+	uint32_t kind;			/* enum fc_sess_kind */
+	uint32_t server;
+	uint32_t ttl_s;
+	uint32_t keylen;
+	uint64_t when_ms;		/* CLOCK_MONOTONIC, at the worker */
+	uint64_t key[FC_SESSION_KEY_MAX / 8];
+};
+
+/*
+ * A worker's ring, written only by that worker: records [tail, head) are
+ * pending, tail being the checker's (struct fc_shm_ring_cons), in a page the
+ * worker cannot write.  Indices count records forever; slot = i % ring_slots.
+ */
+struct fc_shm_ring {
+	uint64_t head;			/* records published (release) */
+	uint64_t pushed;
+	uint64_t dropped;		/* ring full: not learned */
+	uint64_t rejected;		/* empty or longer than FC_SESSION_KEY_MAX */
+	uint8_t reserved[32];
+	struct fc_shm_ring_rec rec[];	/* ring_slots */
+};
+
+struct fc_shm_ring_cons {
+	uint64_t tail;			/* records consumed (release) */
+	uint8_t reserved[56];
+};
+
 _Static_assert(sizeof(struct fc_shm_header) == FC_SHM_PAGE, "header is one page");
+_Static_assert(sizeof(struct fc_shm_sessions) == 64, "sessions block");
+_Static_assert(sizeof(struct fc_shm_session) == 192, "session entry");
+_Static_assert(sizeof(struct fc_shm_ring_rec) == 152, "ring record");
+_Static_assert(sizeof(struct fc_shm_ring) == 64, "ring head is one cache line");
+_Static_assert(sizeof(struct fc_shm_ring_cons) == 64, "read index is one cache line");
+_Static_assert(FC_SHM_MAX_WORKERS * sizeof(struct fc_shm_ring_cons) == FC_SHM_PAGE,
+    "the read indices fill one page");
 _Static_assert(sizeof(struct fc_shm_ha) == 64, "ha block");
 _Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line sized");
 _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");

@@ -17,6 +17,7 @@
 
 #include "lib/clock.h"
 #include "lib/net.h"
+#include "shm/session.h"
 #include "shm/shm.h"
 
 #define SHM_DIR		"/dev/shm"
@@ -107,6 +108,38 @@ static void init_servers(struct fc_shm *shm, const struct fc_conf *conf)
 	}
 }
 
+/* Bytes of one worker's session ring: its head line and its records. */
+static size_t ring_stride(void)
+{
+	return page_round(sizeof(struct fc_shm_ring) +
+	    FC_SESSION_RING_SLOTS * sizeof(struct fc_shm_ring_rec));
+}
+
+/* Table, the page of read indices, one ring per worker; nothing without stick. */
+static size_t sessions_size(uint32_t nsessions, int nworkers)
+{
+	if (nsessions == 0)
+		return 0;
+	return page_round((size_t)nsessions * sizeof(struct fc_shm_session)) +
+	    FC_SHM_PAGE + ring_stride() * (size_t)nworkers;
+}
+
+static void init_sessions(struct fc_shm *shm, uint32_t nsessions)
+{
+	struct fc_shm_header *h = shm->hdr;
+	struct fc_shm_sessions *st = &h->sessions;
+
+	h->nsessions = nsessions;
+	st->off_cons = st->off_rings = h->size;
+	if (nsessions == 0)
+		return;
+	st->off_cons = h->off_sessions +
+	    page_round((size_t)nsessions * sizeof(struct fc_shm_session));
+	st->off_rings = st->off_cons + FC_SHM_PAGE;
+	st->ring_stride = (uint32_t)ring_stride();
+	st->ring_slots = FC_SESSION_RING_SLOTS;
+}
+
 static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
     size_t servers_size, size_t stride)
 {
@@ -128,7 +161,7 @@ static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nwor
 	h->off_servers = sizeof(*h);
 	h->off_workers = page_round(sizeof(*h) + servers_size);
 	h->off_sessions = h->off_workers + (uint64_t)stride * (uint64_t)nworkers;
-	h->nsessions = 0;
+	init_sessions(shm, session_capacity(conf));
 }
 
 /*
@@ -181,7 +214,7 @@ int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
 	shm_unlink(shm->name);		/* a stale segment of a dead master */
 	sweep_stale();
 	shm->size = page_round(sizeof(struct fc_shm_header) + servers_size) +
-	    stride * (size_t)nworkers;
+	    stride * (size_t)nworkers + sessions_size(session_capacity(conf), nworkers);
 	fd = shm_open(shm->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0 || ftruncate(fd, (off_t)shm->size) < 0) {
 		snprintf(err, errlen, "shared memory %s: %s", shm->name, strerror(errno));
@@ -224,7 +257,8 @@ static int check_header(const struct fc_shm_header *h, size_t size, char *err, s
 		return -1;
 	}
 	if (h->size != size || h->header_size != sizeof(*h) ||
-	    h->off_sessions > size) {
+	    h->off_sessions > size || h->sessions.off_cons > size ||
+	    h->sessions.off_rings + (uint64_t)h->sessions.ring_stride * h->nworkers > size) {
 		snprintf(err, errlen, "segment size mismatch (truncated or corrupt)");
 		return -1;
 	}
@@ -299,25 +333,40 @@ int shm_list_live(char names[][FC_SHM_NAME_LEN], int max)
 	return n;
 }
 
+/*
+ * A worker writes its own block and its own session ring, nothing else:
+ * all read-only first, then those two writable again.
+ */
 int shm_protect_worker(struct fc_shm *shm, int slot)
 {
+	const struct fc_shm_header *h = shm->hdr;
 	char *base = (char *)shm->hdr;
-	size_t own = shm->hdr->off_workers + (size_t)slot * shm->hdr->worker_stride;
+	size_t own = h->off_workers + (size_t)slot * h->worker_stride;
+	size_t ring = h->sessions.off_rings + (size_t)slot * h->sessions.ring_stride;
 
-	if (mprotect(base, own, PROT_READ) < 0)
+	if (mprotect(base, shm->size, PROT_READ) < 0 ||
+	    mprotect(base + own, h->worker_stride, PROT_READ | PROT_WRITE) < 0)
 		return -1;
-	if (own + shm->hdr->worker_stride < shm->size &&
-	    mprotect(base + own + shm->hdr->worker_stride,
-	    shm->size - own - shm->hdr->worker_stride, PROT_READ) < 0)
+	if (h->nsessions > 0 &&
+	    mprotect(base + ring, h->sessions.ring_stride, PROT_READ | PROT_WRITE) < 0)
 		return -1;
 	return 0;
 }
 
+/*
+ * The checker writes the header, the servers, the session table and the
+ * rings' read indices; the worker blocks and the rings themselves are
+ * read-only to it.
+ */
 int shm_protect_checker(struct fc_shm *shm)
 {
-	size_t off = shm->hdr->off_workers;
+	char *base = (char *)shm->hdr;
+	size_t off = shm->hdr->off_workers, table = shm->hdr->off_sessions;
+	size_t rings = shm->hdr->sessions.off_rings;
 
-	if (off >= shm->size)
-		return 0;
-	return mprotect((char *)shm->hdr + off, shm->size - off, PROT_READ);
+	if (off < table && mprotect(base + off, table - off, PROT_READ) < 0)
+		return -1;
+	if (rings < shm->size && mprotect(base + rings, shm->size - rings, PROT_READ) < 0)
+		return -1;
+	return 0;
 }

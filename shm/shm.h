@@ -53,9 +53,12 @@ bool shm_instance_alive(const struct fc_shm *shm);
  */
 int shm_list_live(char names[][FC_SHM_NAME_LEN], int max);
 
-/* Leaves only the worker's own block writable in its mapping. */
+/* Leaves only the worker's own block and session ring writable in its mapping. */
 int shm_protect_worker(struct fc_shm *shm, int slot);
-/* Leaves the server table and the header writable, the worker blocks not. */
+/*
+ * Leaves the header, the server table, the session table and the rings'
+ * read indices writable; the worker blocks and the rings not.
+ */
 int shm_protect_checker(struct fc_shm *shm);
 
 static inline struct fc_shm_server *shm_server(const struct fc_shm *shm, uint32_t i)

@@ -988,6 +988,110 @@ CONF_TEST(stats_uri_must_start_with_a_slash)
 	    2, "listener \"web\" stats: \"uri\" must start with '/' and hold no spaces");
 }
 
+/* -------------------------------------------------------------- stick */
+
+CONF_TEST(stick_is_off_without_its_group)
+{
+	struct fc_conf *c = load_ok(LISTENER);
+
+	cr_expect_str_eq(c->listeners[0].stick.cookie, "");
+	conf_free(c);
+}
+
+CONF_TEST(stick_gets_its_defaults)
+{
+	struct fc_conf *c = load_ok(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stick = { cookie = \"PHPSESSID\"; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n");
+	const struct fc_stick *st = &c->listeners[0].stick;
+
+	cr_expect_str_eq(st->cookie, "PHPSESSID");
+	cr_expect_eq(st->expire, 1800);
+	cr_expect_eq(st->size, 100000);
+	conf_free(c);
+}
+
+CONF_TEST(stick_takes_every_key_at_its_limits)
+{
+	struct fc_conf *c = load_ok(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stick = { cookie = \"my!sess#id\"; expire = 31536000; size = 10000000; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } ); },\n"
+	    "  { name = \"api\"; bind = \"127.0.0.1:8090\";\n"
+	    "  stick = { cookie = \"SID\"; expire = 1; size = 1; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8091\"; } );\n"
+	    "} );\n");
+
+	cr_expect_str_eq(c->listeners[0].stick.cookie, "my!sess#id");
+	cr_expect_eq(c->listeners[0].stick.expire, 31536000);
+	cr_expect_eq(c->listeners[0].stick.size, 10000000);
+	cr_expect_eq(c->listeners[1].stick.expire, 1);
+	cr_expect_eq(c->listeners[1].stick.size, 1);
+	conf_free(c);
+}
+
+CONF_TEST(stick_without_cookie_is_an_error)
+{
+	expect_error(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stick = { expire = 60; };\n"		/* 2 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    2, "listener \"web\" stick: missing \"cookie\"");
+}
+
+CONF_TEST(stick_cookie_must_be_a_token)
+{
+	expect_error(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stick = {\n"
+	    "    cookie = \"PHP SESSID\"; };\n"		/* 3 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    3, "listener \"web\" stick: \"cookie\" must be 1 to 63 characters of a"
+	    " cookie name (letters, digits, !#$%&'*+-.^_`|~)");
+}
+
+CONF_TEST(stick_expire_and_size_out_of_range_are_errors)
+{
+	char *errors = load_bad(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stick = { cookie = \"PHPSESSID\";\n"
+	    "    expire = 0;\n"				/* 3 */
+	    "    size = 10000001; };\n"			/* 4 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n");
+
+	cr_expect(has_line(errors, path, 3, "listener \"web\" stick: \"expire\" must be"
+	    " between 1 and 31536000"), "%s", errors);
+	cr_expect(has_line(errors, path, 4, "listener \"web\" stick: \"size\" must be"
+	    " between 1 and 10000000"), "%s", errors);
+	cr_expect_eq(count_lines(errors), 2, "%s", errors);
+	free(errors);
+}
+
+CONF_TEST(stick_unknown_key_and_wrong_shape_are_errors)
+{
+	char *errors = load_bad(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stick = { cookie = \"PHPSESSID\";\n"
+	    "    expires = 60; };\n"			/* 3 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } ); },\n"
+	    "  { name = \"api\"; bind = \"127.0.0.1:8090\";\n"
+	    "  stick = \"PHPSESSID\";\n"			/* 6 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8091\"; } );\n"
+	    "} );\n");
+
+	cr_expect(has_line(errors, path, 3, "unknown key \"expires\" in listener \"web\""
+	    " stick"), "%s", errors);
+	cr_expect(has_line(errors, path, 6, "listener \"api\": \"stick\" must be a"
+	    " group { ... }"), "%s", errors);
+	cr_expect_eq(count_lines(errors), 2, "%s", errors);
+	free(errors);
+}
+
 /* ------------------------------------------------------- file level */
 
 CONF_TEST(syntax_error_reports_its_line)
