@@ -42,6 +42,8 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	10000
 #define STOP_GRACE_MS	5000
+#define CHECKER_STALE_MS 5000		/* no heartbeat this long: the checker is wedged */
+#define SUPERVISE_MS	1000
 
 enum proc_kind { PROC_WORKER, PROC_CHECKER };
 
@@ -259,6 +261,23 @@ static void child_died(struct child *c, int status)
 	c->pid = 0;
 }
 
+/*
+ * A checker that stopped beating (stopped, stuck in a blocking call) would
+ * freeze every server's health: kill it, and it is respawned like a crash.
+ */
+static void checker_watch(void)
+{
+	struct child *c = &m.children[m.nworkers];
+	uint64_t now = clock_mono_ms(), beat = shm_load(&m.shm.hdr->checker_heartbeat_ms);
+
+	if (c->pid == 0 || now - c->started_ms < CHECKER_STALE_MS ||
+	    shm_load(&m.shm.hdr->checker_pid) != c->pid || now - beat < CHECKER_STALE_MS)
+		return;
+	log_warnx("checker (pid %d) sent no heartbeat for %llu ms: killing it",
+	    (int)c->pid, (unsigned long long)(now - beat));
+	kill(c->pid, SIGKILL);
+}
+
 static void children_reap(void)
 {
 	pid_t pid;
@@ -436,9 +455,15 @@ static void main_loop(const sigset_t *set)
 {
 	for (;;) {
 		int wait = children_respawn();
-		struct timespec ts = { wait / 1000, (long)(wait % 1000) * 1000000 };
+		struct timespec ts;
 		siginfo_t si;
-		int sig = sigtimedwait(set, &si, wait >= 0 ? &ts : NULL);
+		int sig;
+
+		if (wait < 0 || wait > SUPERVISE_MS)
+			wait = SUPERVISE_MS;
+		ts = (struct timespec){ wait / 1000, (long)(wait % 1000) * 1000000 };
+		sig = sigtimedwait(set, &si, &ts);
+		checker_watch();
 
 		switch (sig) {
 		case SIGCHLD:

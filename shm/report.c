@@ -11,8 +11,10 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +124,17 @@ static void bound_counts(struct fc_report *r)
 	r->nworkers = (uint32_t)nw;
 }
 
+/*
+ * Killed a moment ago, a worker's heartbeat is still fresh but its process
+ * and its connections are gone.  (A wedged worker still holds them.)
+ */
+static bool worker_exists(const struct fc_shm_worker *w)
+{
+	pid_t pid = shm_load(&w->pid);
+
+	return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH);
+}
+
 bool report_worker_alive(const struct fc_report *r, uint32_t slot)
 {
 	const struct fc_shm_worker *w;
@@ -131,16 +144,18 @@ bool report_worker_alive(const struct fc_report *r, uint32_t slot)
 		return false;
 	w = shm_worker(r->shm, slot);
 	hb = shm_load(&w->heartbeat_ms);
-	if (shm_load(&w->pid) == 0 || hb == 0)
+	if (shm_load(&w->pid) <= 0 || hb == 0 || !worker_exists(w))
 		return false;
 	/* CLOCK_MONOTONIC is system-wide: the worker's clock is ours. */
 	return hb >= r->now_mono_ms || r->now_mono_ms - hb <= ALIVE_MS;
 }
 
+/* gauges: false for a dead worker, whose connections died with it. */
 static void add_counters(struct fc_shm_srv_counters *sum,
-    const struct fc_shm_srv_counters *c)
+    const struct fc_shm_srv_counters *c, bool gauges)
 {
-	sum->cur_conns += shm_load(&c->cur_conns);
+	if (gauges)
+		sum->cur_conns += shm_load(&c->cur_conns);
 	sum->total_conns += shm_load(&c->total_conns);
 	sum->requests += shm_load(&c->requests);
 	sum->bytes_in += shm_load(&c->bytes_in);
@@ -153,8 +168,10 @@ static void add_counters(struct fc_shm_srv_counters *sum,
 static void add_worker(struct fc_report *r, uint32_t slot)
 {
 	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
+	bool exists = worker_exists(w);
 
-	r->cur_conns += shm_load(&w->cur_conns);
+	if (exists)
+		r->cur_conns += shm_load(&w->cur_conns);
 	r->total_conns += shm_load(&w->total_conns);
 	r->requests += shm_load(&w->requests);
 	r->bytes_in += shm_load(&w->bytes_in);
@@ -162,7 +179,7 @@ static void add_worker(struct fc_report *r, uint32_t slot)
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		r->errors[k] += shm_load(&w->errors[k]);
 	for (uint32_t i = 0; i < r->nservers; i++)
-		add_counters(&r->servers[i].sum, &w->srv[i]);
+		add_counters(&r->servers[i].sum, &w->srv[i], exists);
 	if (report_worker_alive(r, slot))
 		r->workers_alive++;
 }

@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,42 +49,65 @@ uint32_t shm_server_index(const struct fc_conf *conf, int l, int s)
 	return i + (uint32_t)s;
 }
 
-/* Alive and not a zombie: a master that exited but is not reaped yet is gone. */
-static bool pid_alive(pid_t pid)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-	bool zombie = false;
-
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
-			zombie = p[1] == ' ' && p[2] == 'Z';
-		fclose(f);
-	}
-	return !zombie;
-}
-
 bool shm_instance_alive(const struct fc_shm *shm)
 {
-	return pid_alive(shm->hdr->master_pid);
+	if (shm->fd < 0)
+		return false;
+	if (flock(shm->fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(shm->fd, LOCK_UN);
+		return false;
+	}
+	return errno == EWOULDBLOCK;
 }
 
-/* Is there a segment of this name whose master still runs? */
+/*
+ * /dev/shm is world-writable: a file there is read only if it is a regular
+ * file that root or we own and nobody else may write, so that a FIFO, a
+ * device or a forged header planted by another user is never trusted.
+ */
+static int open_trusted(const char *name, struct stat *st, char *err, size_t errlen)
+{
+	int fd = shm_open(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+	    (st->st_uid != 0 && st->st_uid != geteuid()) ||
+	    (st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errlen, "%s: not a fulcrum segment (type, owner or mode)", name);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Is an instance using this name alive?  Returns its master pid (-1 when the
+ * header cannot tell), or 0.  Judged by the lock alone, so that a running
+ * fulcrum of another layout version is not mistaken for a stale segment.
+ */
 static pid_t live_owner(const char *name)
 {
-	struct fc_shm old;
+	struct stat st;
 	char err[128];
-	pid_t pid = 0;
+	int32_t pid = -1;
+	int fd;
 
-	if (shm_attach_ro(&old, name, err, sizeof(err)) < 0)
+	if ((fd = open_trusted(name, &st, err, sizeof(err))) < 0)
 		return 0;
-	if (shm_instance_alive(&old) && old.hdr->master_pid != getpid())
-		pid = old.hdr->master_pid;
-	shm_detach(&old);
-	return pid;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+		close(fd);
+		return 0;
+	}
+	if ((size_t)st.st_size >= sizeof(struct fc_shm_header) &&
+	    pread(fd, &pid, sizeof(pid), offsetof(struct fc_shm_header, master_pid)) !=
+	    (ssize_t)sizeof(pid))
+		pid = -1;
+	close(fd);
+	return pid > 0 ? pid : -1;
 }
 
 static void init_servers(struct fc_shm *shm, const struct fc_conf *conf)
@@ -165,9 +190,9 @@ static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nwor
 }
 
 /*
- * Removes the segments of masters that died without cleaning up (kill -9,
- * a crash).  A segment younger than a few seconds is left alone: its master
- * may be daemonizing, between fork and writing its own pid.
+ * Removes the segments of instances that died without cleaning up (kill -9,
+ * a crash): nobody holds their lock.  A file younger than a few seconds is
+ * left alone: its master may be between creating it and locking it.
  */
 static void sweep_stale(void)
 {
@@ -177,18 +202,19 @@ static void sweep_stale(void)
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL) {
-		struct fc_shm old;
-		char err[128];
-		bool stale;
+		char name[FC_SHM_NAME_LEN + 1], err[128];
+		struct stat st;
+		int fd;
 
 		if (strncmp(e->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) != 0 ||
-		    shm_attach_ro(&old, e->d_name, err, sizeof(err)) < 0)
+		    strlen(e->d_name) >= FC_SHM_NAME_LEN - 1)
 			continue;
-		stale = !shm_instance_alive(&old) &&
-		    clock_wall_us() - old.hdr->start_us > 5000000;
-		shm_detach(&old);
-		if (stale)
-			shm_unlink(old.name);
+		snprintf(name, sizeof(name), "/%s", e->d_name);
+		if ((fd = open_trusted(name, &st, err, sizeof(err))) < 0)
+			continue;
+		if (time(NULL) - st.st_mtime > 5 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+			shm_unlink(name);
+		close(fd);
 	}
 	closedir(d);
 }
@@ -200,11 +226,13 @@ int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
 	size_t servers_size = (size_t)nservers * sizeof(struct fc_shm_server);
 	size_t stride = page_round(sizeof(struct fc_shm_worker) +
 	    (size_t)nservers * sizeof(struct fc_shm_srv_counters));
+	struct stat st;
 	pid_t owner;
 	void *p;
-	int fd;
+	int fd, rc;
 
 	memset(shm, 0, sizeof(*shm));
+	shm->fd = -1;
 	shm_name_for(conf->path, shm->name, sizeof(shm->name));
 	if ((owner = live_owner(shm->name)) != 0) {
 		snprintf(err, errlen, "an instance with this configuration already runs "
@@ -216,23 +244,50 @@ int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
 	shm->size = page_round(sizeof(struct fc_shm_header) + servers_size) +
 	    stride * (size_t)nworkers + sessions_size(session_capacity(conf), nworkers);
 	fd = shm_open(shm->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0 || ftruncate(fd, (off_t)shm->size) < 0) {
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "shared memory %s: %s", shm->name, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+		goto fail;
+	}
+	/* Reserve the memory now: a sparse file on a full /dev/shm would
+	 * kill the first process that touches an unbacked page (SIGBUS). */
+	if ((rc = posix_fallocate(fd, 0, (off_t)shm->size)) != 0) {
+		snprintf(err, errlen, "shared memory %s: cannot reserve %zu bytes: %s%s",
+		    shm->name, shm->size, strerror(rc), rc == ENOSPC ?
+		    " (/dev/shm is too small: lower stick.size or grow it)" : "");
+		goto fail;
 	}
 	p = mmap(NULL, shm->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
 	if (p == MAP_FAILED) {
 		snprintf(err, errlen, "mmap %s: %s", shm->name, strerror(errno));
-		shm_unlink(shm->name);
-		return -1;
+		goto fail;
 	}
 	shm->hdr = p;
+	shm->fd = fd;
+	shm->dev = st.st_dev;
+	shm->ino = st.st_ino;
 	init_header(shm, conf, nworkers, servers_size, stride);
 	init_servers(shm, conf);
 	return 0;
+fail:
+	if (fd >= 0) {
+		close(fd);
+		shm_unlink(shm->name);
+	}
+	return -1;
+}
+
+/* Our own segment only: another instance may have replaced the name. */
+static bool name_is_ours(const struct fc_shm *shm)
+{
+	struct stat st;
+	bool ours;
+	int fd = shm_open(shm->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	ours = fstat(fd, &st) == 0 && st.st_dev == shm->dev && st.st_ino == shm->ino;
+	close(fd);
+	return ours;
 }
 
 void shm_destroy(struct fc_shm *shm)
@@ -240,7 +295,10 @@ void shm_destroy(struct fc_shm *shm)
 	if (shm->hdr == NULL)
 		return;
 	munmap(shm->hdr, shm->size);
-	shm_unlink(shm->name);
+	if (name_is_ours(shm))
+		shm_unlink(shm->name);
+	close(shm->fd);
+	shm->fd = -1;
 	shm->hdr = NULL;
 }
 
@@ -272,23 +330,23 @@ int shm_attach_ro(struct fc_shm *shm, const char *name, char *err, size_t errlen
 	int fd;
 
 	memset(shm, 0, sizeof(*shm));
+	shm->fd = -1;
 	snprintf(shm->name, sizeof(shm->name), "%s%s", name[0] == '/' ? "" : "/", name);
-	if ((fd = shm_open(shm->name, O_RDONLY | O_CLOEXEC, 0)) < 0) {
-		snprintf(err, errlen, "%s: %s", shm->name, strerror(errno));
+	if ((fd = open_trusted(shm->name, &st, err, errlen)) < 0)
 		return -1;
-	}
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(struct fc_shm_header)) {
+	if ((size_t)st.st_size < sizeof(struct fc_shm_header)) {
 		snprintf(err, errlen, "%s: not a fulcrum segment", shm->name);
 		close(fd);
 		return -1;
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	if (p == MAP_FAILED) {
 		snprintf(err, errlen, "%s: %s", shm->name, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	shm->hdr = p;
+	shm->fd = fd;			/* kept for shm_instance_alive() */
 	shm->size = (size_t)st.st_size;
 	if (check_header(shm->hdr, shm->size, err, errlen) < 0) {
 		shm_detach(shm);
@@ -301,6 +359,9 @@ void shm_detach(struct fc_shm *shm)
 {
 	if (shm->hdr != NULL)
 		munmap(shm->hdr, shm->size);
+	if (shm->fd >= 0)
+		close(shm->fd);
+	shm->fd = -1;
 	shm->hdr = NULL;
 }
 

@@ -15,10 +15,19 @@
 #include "conf/conf.h"
 #include "shm/shm-t.h"
 
+/*
+ * A mapping of the segment.  The master holds an exclusive flock() on the
+ * segment's file for the instance's whole life (its children inherit it):
+ * "the instance is alive" means "the lock is held", never "a pid exists",
+ * which a reused pid, a zombie or a pid namespace would get wrong.
+ */
 struct fc_shm {
 	struct fc_shm_header *hdr;
 	size_t size;
 	char name[FC_SHM_NAME_LEN];	/* "/fulcrum-0123456789abcdef" */
+	int fd;				/* kept open: the lock, or the liveness probe */
+	dev_t dev;
+	ino_t ino;
 };
 
 /* Single-writer counters: never torn for a reader in another process. */
@@ -44,7 +53,7 @@ void shm_destroy(struct fc_shm *shm);
 /* Tools: maps name read-only after checking magic, version and size. */
 int shm_attach_ro(struct fc_shm *shm, const char *name, char *err, size_t errlen);
 void shm_detach(struct fc_shm *shm);
-/* Is the master that created this segment still alive? */
+/* Is the instance that created this segment still running (its lock held)? */
 bool shm_instance_alive(const struct fc_shm *shm);
 
 /*

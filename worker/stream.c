@@ -372,7 +372,7 @@ static void txn_log(struct fc_stream *s)
 		return;
 	s->logged = true;
 	shm_add(&w->requests, 1);
-	shm_add(&w->bytes_in, s->req.bytes);
+	shm_add(&w->bytes_in, s->cli_in);
 	shm_add(&w->bytes_out, s->rsp.bytes);
 	if (s->term[0] == 'C')
 		count_error(FC_ERR_CLI_ABORT);
@@ -610,6 +610,7 @@ static void txn_begin(struct fc_stream *s)
 	s->srv_reused = s->reuse_retried = s->logged = false;
 	s->sent_1xx = false;
 	s->local = NULL;
+	s->cli_in = 0;
 	s->status = 0;
 	memcpy(s->term, "--", 3);
 	s->t_start = clock_mono_us();
@@ -887,6 +888,7 @@ static bool retry_reused(struct fc_stream *s)
 		connect_failed(s, false);
 		return true;
 	}
+	shm_add(&srv_counters(s, s->server)->total_conns, 1);
 	attach_server(s, c);
 	s->t_connect = clock_mono_us();
 	s->t_connected = 0;
@@ -908,6 +910,8 @@ static bool request_step(struct fc_stream *s)
 			return true;
 		}
 		progress = n > 0;
+		if (n > 0)
+			s->cli_in += (uint64_t)n;
 	}
 	if (ch->state == CH_HEAD) {
 		request_parse(s);

@@ -116,6 +116,7 @@ struct fc_stream {
 	unsigned int ntxn;		/* transactions completed on this connection */
 	struct fc_sbuf payload;		/* a response fulcrum makes itself (stats) */
 	size_t payload_off;
+	uint64_t cli_in;		/* bytes read from the client in this transaction */
 	const char *local;		/* who answered it, for the log: "<STATS>" */
 	struct fc_stream *runq_next;
 	int status;

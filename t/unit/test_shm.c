@@ -670,7 +670,7 @@ static void fill_workers(uint64_t now_ms)
 	for (int w = 0; w < NWORKERS; w++) {
 		struct fc_shm_worker *wk = shm_worker(&seg, (uint32_t)w);
 
-		wk->pid = 1000 + w;
+		wk->pid = getpid();	/* alive needs a live process too */
 		wk->heartbeat_ms = now_ms - age[w];
 		wk->cur_conns = (uint64_t)w + 1;			/* sum 6 */
 		wk->total_conns = 100u * ((uint64_t)w + 1);		/* 600 */
@@ -786,6 +786,12 @@ Test(report, worker_alive_needs_a_pid_and_a_fresh_heartbeat)
 	cr_expect_not(report_worker_alive(&r, 2), "2.5 s old heartbeat: alive");
 	cr_expect_not(report_worker_alive(&r, NWORKERS), "slot past the end: alive");
 	cr_expect_eq(r.workers_alive, 1);
+	report_free(&r);
+	shm_worker(&seg, 1)->pid = dead_pid();	/* fresh heartbeat, process gone */
+	report_snapshot(&r, &seg);
+	cr_expect_not(report_worker_alive(&r, 1), "a killed worker is alive");
+	/* worker 0 has no pid, worker 1 is gone: only worker 2 counts */
+	cr_expect_eq(r.cur_conns, 3, "a killed worker's connections are counted");
 	report_free(&r);
 	shm_destroy(&seg);
 }
@@ -923,7 +929,7 @@ Test(report, json_workers_and_ha)
 	text = render(FC_REPORT_JSON, -1);
 	jparse(&j, text);
 	cr_expect_eq(jnum(&j, "workers.1.slot"), 1);
-	cr_expect_eq(jnum(&j, "workers.1.pid"), 1001);
+	cr_expect_eq(jnum(&j, "workers.1.pid"), (uint64_t)getpid());
 	cr_expect(jbool(&j, "workers.0.alive"));
 	cr_expect(jbool(&j, "workers.1.alive"));
 	cr_expect_not(jbool(&j, "workers.2.alive"));
@@ -1324,8 +1330,10 @@ Test(report, text_names_every_server_and_worker)
 	cr_expect_not_null(strstr(text, want));
 	snprintf(want, sizeof(want), "pid %d", (int)getpid());
 	cr_expect_not_null(strstr(text, want));
-	cr_expect_not_null(strstr(text, " 1000 yes"));
-	cr_expect_not_null(strstr(text, " 1002 no"));
+	snprintf(want, sizeof(want), " %d yes", (int)getpid());
+	cr_expect_not_null(strstr(text, want));
+	snprintf(want, sizeof(want), " %d no", (int)getpid());
+	cr_expect_not_null(strstr(text, want));
 	cr_expect_not_null(strstr(text, "TOTAL"));
 	cr_expect_not_null(strstr(text, " 6021 "), "total requests");
 	cr_expect_not_null(strstr(text, "request_timeout 6"));
