@@ -151,6 +151,32 @@ static char *error_file(const struct loader *ld, const char *file)
 	return out;
 }
 
+/*
+ * A value quoted in a message may hold a newline or other control bytes
+ * (libconfig strings can): written as \xNN, one error stays one line that
+ * starts with FILE:LINE.  Takes msg, returns the string the caller frees.
+ */
+static char *escape_controls(char *msg)
+{
+	size_t n = 0, o = 0;
+	char *out;
+
+	for (const char *p = msg; *p != '\0'; p++)
+		n += ((unsigned char)*p < 0x20 || *p == 0x7f) ? 4 : 1;
+	out = xmalloc(n + 1);
+	for (const char *p = msg; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, n + 1 - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	free(msg);
+	return out;
+}
+
 static void verr(struct loader *ld, const char *file, int line,
     const char *fmt, va_list ap)
 {
@@ -168,6 +194,7 @@ static void verr(struct loader *ld, const char *file, int line,
 	e->seq = ld->nerrs++;
 	e->msg = xmalloc((size_t)n + 1);
 	vsnprintf(e->msg, (size_t)n + 1, fmt, ap);
+	e->msg = escape_controls(e->msg);
 }
 
 /* An error about setting s, reported at its file and line. */

@@ -930,9 +930,11 @@ static int chunk_trailer_byte(struct fc_chunked *c, unsigned char ch)
 		c->line = 0;
 		return ch == '\n' ? 0 : -1;
 	case CS_FINAL_LF:
+		if (ch != '\n')
+			return -1;
 		c->state = CS_DONE;
-		c->done = true;
-		return ch == '\n' ? 0 : -1;
+		c->done = true;		/* only a complete body is done */
+		return 0;
 	}
 	return -1;
 }
