@@ -411,6 +411,24 @@ static void logs_open(void)
 		    conf->log.facility, conf->log.address ? conf->log.address : "/dev/log");
 }
 
+/* Say what the file asks for that this version does not do yet. */
+static void warn_unsupported(const struct fc_conf *conf)
+{
+	for (int i = 0; i < conf->nlisteners; i++) {
+		const struct fc_listener *l = &conf->listeners[i];
+
+		if (l->cookie.mode != FC_COOKIE_NONE)
+			log_warnx("listener %s: cookie persistence is not implemented in "
+			    "this version: \"cookie\" is ignored", l->name);
+		if (l->stick.cookie[0] != '\0')
+			log_warnx("listener %s: learned sessions are not wired to requests "
+			    "in this version: \"stick\" only sizes the table", l->name);
+	}
+	if (conf->ha.enabled)
+		log_warnx("the ha section is not implemented in this version: "
+		    "no VRRP, the VIPs are not managed");
+}
+
 /* Before binding: a second instance of the same file is refused here. */
 static void segment_create(void)
 {
@@ -498,6 +516,7 @@ int master_run(struct fc_conf *conf, bool foreground)
 	m.nworkers = conf->workers;
 	logs_open();
 	privileges_resolve();
+	warn_unsupported(conf);
 	segment_create();
 	sockets_open();
 	if (!foreground)
