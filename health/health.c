@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "lib/alloc.h"
@@ -58,7 +57,7 @@ static struct {
 	struct fc_ev *ev;
 	struct hc_server *servers;
 	int nservers;
-	struct fc_ev_io sigio;
+	struct fc_ev_signals sigs;
 	struct fc_ev_timer heartbeat;
 	struct fc_ev_timer sessions;
 	bool stopping;
@@ -265,35 +264,10 @@ static void sessions_init(void)
 }
 
 /* TERM, INT and QUIT all end the checker at once: it has nothing to drain. */
-static void signal_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+static void on_signal(int signo)
 {
-	struct signalfd_siginfo si;
-
-	(void)ev;
-	(void)events;
-	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
-		    si.ssi_signo == SIGQUIT)
-			hc.stopping = true;
-}
-
-static void signals_init(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
-	hc.sigio.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	hc.sigio.cb = signal_cb;
-	if (hc.sigio.fd < 0 || ev_io_add(hc.ev, &hc.sigio, EPOLLIN) < 0)
-		fatal("signalfd");
+	(void)signo;
+	hc.stopping = true;
 }
 
 int health_main(const struct fc_conf *conf, struct fc_shm *shm)
@@ -302,7 +276,8 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm)
 	hc.shm = shm;
 	if ((hc.ev = ev_new()) == NULL)
 		fatal("epoll_create");
-	signals_init();
+	if (ev_signals_open(hc.ev, &hc.sigs, on_signal) < 0)
+		fatal("signalfd");
 	shm_store(&shm->hdr->checker_pid, (int32_t)getpid());
 	hc.heartbeat.cb = heartbeat_cb;
 	heartbeat_cb(hc.ev, &hc.heartbeat);
@@ -315,7 +290,7 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm)
 	servers_free();
 	ev_timer_stop(hc.ev, &hc.heartbeat);
 	ev_timer_stop(hc.ev, &hc.sessions);
-	close(hc.sigio.fd);
+	close(hc.sigs.io.fd);
 	ev_free(hc.ev);
 	log_flush();
 	return 0;

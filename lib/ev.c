@@ -6,8 +6,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "lib/alloc.h"
@@ -143,6 +145,38 @@ void ev_timer_arm(struct fc_ev *ev, struct fc_ev_timer *t, uint64_t when)
 	t->when = when;
 	heap_set(ev, ev->nheap++, t);
 	heap_up(ev, ev->nheap - 1);
+}
+
+static void signals_read(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	struct fc_ev_signals *sigs = (struct fc_ev_signals *)io;
+	struct signalfd_siginfo si;
+
+	(void)ev;
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		sigs->cb((int)si.ssi_signo);
+}
+
+int ev_signals_open(struct fc_ev *ev, struct fc_ev_signals *sigs, void (*cb)(int signo))
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	sigs->cb = cb;
+	sigs->io.cb = signals_read;
+	sigs->io.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigs->io.fd < 0)
+		return -1;
+	return ev_io_add(ev, &sigs->io, EPOLLIN);
 }
 
 uint64_t ev_now(const struct fc_ev *ev)

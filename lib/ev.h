@@ -40,6 +40,18 @@ void ev_timer_arm(struct fc_ev *ev, struct fc_ev_timer *t, uint64_t when);
 void ev_timer_stop(struct fc_ev *ev, struct fc_ev_timer *t);
 static inline bool ev_timer_pending(const struct fc_ev_timer *t) { return t->slot != 0; }
 
+/*
+ * The signals of a child process: TERM, INT and QUIT are blocked and read
+ * from a signalfd that the loop watches (cb gets each signal number); PIPE,
+ * HUP, USR1 and USR2 are ignored.  Returns 0, or -1 with errno set.
+ */
+struct fc_ev_signals {
+	struct fc_ev_io io;
+	void (*cb)(int signo);
+};
+
+int ev_signals_open(struct fc_ev *ev, struct fc_ev_signals *sigs, void (*cb)(int signo));
+
 uint64_t ev_now(const struct fc_ev *ev);
 uint64_t ev_update_now(struct fc_ev *ev);
 

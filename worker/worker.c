@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,7 +30,7 @@
 #define HEARTBEAT_MS	100		/* the loop wakes at least this often */
 
 static struct fc_worker worker;
-static struct fc_ev_io sigio;
+static struct fc_ev_signals sigs;
 static struct fc_ev_timer housekeeping, drain_timer;
 static bool stopping;
 static bool out_of_fds;			/* accept paused until housekeeping */
@@ -181,37 +180,12 @@ static void start_drain(void)
 	    ev_now(worker.ev) + (uint64_t)worker.conf->drain_timeout);
 }
 
-static void signal_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+static void on_signal(int signo)
 {
-	struct signalfd_siginfo si;
-
-	(void)ev;
-	(void)events;
-	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGQUIT)
-			start_drain();
-		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			stopping = true;
-	}
-}
-
-static void signals_init(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
-	sigio.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	sigio.cb = signal_cb;
-	if (sigio.fd < 0 || ev_io_add(worker.ev, &sigio, EPOLLIN) < 0)
-		fatal("signalfd");
+	if (signo == SIGQUIT)
+		start_drain();
+	else
+		stopping = true;
 }
 
 static void housekeeping_cb(struct fc_ev *ev, struct fc_ev_timer *t)
@@ -254,7 +228,8 @@ int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nw
 	worker.maxconn = share(conf->maxconn, nworkers);
 	if ((worker.ev = ev_new()) == NULL)
 		fatal("epoll_create");
-	signals_init();
+	if (ev_signals_open(worker.ev, &sigs, on_signal) < 0)
+		fatal("signalfd");
 	proxies_init(conf, nworkers, socks, nsocks);
 	housekeeping.cb = housekeeping_cb;
 	ev_timer_arm(worker.ev, &housekeeping, ev_now(worker.ev) + HOUSEKEEPING_MS);
