@@ -824,6 +824,22 @@ static void connect_failed(struct fc_stream *s, bool timeout)
 	stream_connect(s);
 }
 
+/* Starts a new connection to server idx; a failure is handled (retry or 503). */
+static void connect_new(struct fc_stream *s, int idx)
+{
+	struct fc_conn *c = server_open(s->px, idx);
+
+	if (c == NULL) {
+		connect_failed(s, false);
+		return;
+	}
+	shm_add(&srv_counters(s, idx)->total_conns, 1);
+	attach_server(s, c);
+	s->t_connect = clock_mono_us();
+	s->t_connected = 0;
+	s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.connect;
+}
+
 /* Connects to a server, reusing an idle connection when there is one. */
 static void stream_connect(struct fc_stream *s)
 {
@@ -844,13 +860,7 @@ static void stream_connect(struct fc_stream *s)
 		s->t_connected = s->t_connect;
 		return;
 	}
-	if ((c = server_open(px, idx)) == NULL) {
-		connect_failed(s, false);
-		return;
-	}
-	shm_add(&srv_counters(s, idx)->total_conns, 1);
-	attach_server(s, c);
-	s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.connect;
+	connect_new(s, idx);
 }
 
 /* Was the connect in progress successful? */
@@ -875,7 +885,6 @@ static void connect_check(struct fc_stream *s)
  */
 static bool retry_reused(struct fc_stream *s)
 {
-	struct fc_conn *c;
 
 	if (!s->srv_reused || s->reuse_retried || !s->req.keep || !s->idempotent ||
 	    s->sent_1xx || buf_len(s->rsp.buf) > s->rsp.fwd)
@@ -884,15 +893,7 @@ static bool retry_reused(struct fc_stream *s)
 	s->reuse_retried = true;
 	s->srv_reused = false;
 	s->req.sent = 0;
-	if ((c = server_open(s->px, s->server)) == NULL) {
-		connect_failed(s, false);
-		return true;
-	}
-	shm_add(&srv_counters(s, s->server)->total_conns, 1);
-	attach_server(s, c);
-	s->t_connect = clock_mono_us();
-	s->t_connected = 0;
-	s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.connect;
+	connect_new(s, s->server);
 	return true;
 }
 
