@@ -885,7 +885,6 @@ static void connect_check(struct fc_stream *s)
  */
 static bool retry_reused(struct fc_stream *s)
 {
-
 	if (!s->srv_reused || s->reuse_retried || !s->req.keep || !s->idempotent ||
 	    s->sent_1xx || buf_len(s->rsp.buf) > s->rsp.fwd)
 		return false;
