@@ -148,6 +148,15 @@ void log_access_open(enum fc_log_target target, int facility, const char *path)
 	acc.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
+void log_access_close(void)
+{
+	log_flush();
+	if (acc.fd >= 0)
+		close(acc.fd);
+	acc.fd = -1;
+	acc.on = false;
+}
+
 bool log_access_enabled(void)
 {
 	return acc.on;

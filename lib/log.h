@@ -20,6 +20,8 @@ void log_init(const char *ident, enum fc_log_target target, int facility);
 void log_set_ident(const char *ident);
 /* Access log: target, syslog facility and the datagram socket's path ("/dev/log"). */
 void log_access_open(enum fc_log_target target, int facility, const char *path);
+/* Stops the access log (the master, before opening it anew on reload). */
+void log_access_close(void);
 bool log_access_enabled(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

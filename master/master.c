@@ -1,15 +1,23 @@
 /*
  * The master: binds one SO_REUSEPORT socket per (listener address, worker
- * slot) and keeps them all open for its whole life, so that a crashed
- * worker's queued connections wait for its successor instead of being reset.
+ * slot) and keeps them open for its whole life, so that a crashed worker's
+ * queued connections wait for its successor instead of being reset.
  *
- * Children are rows of one table -- the workers and the health checker --
- * each saying what the child runs and when it may be started again.  The
- * shared-memory segment is created before the first fork and inherited.  Signals are blocked and taken with
- * sigtimedwait() in the main loop, so no handler runs in an odd place:
+ * A generation is one loaded configuration with its shared-memory segment
+ * and its children (the workers and the health checker).  A reload (USR2)
+ * starts a new generation on the same sockets -- same address and slot,
+ * same socket -- and retires the old one: its workers stop accepting,
+ * finish what they have in flight (bounded by drain_timeout) and exit; its
+ * checker follows them.  Children are rows of one table, each saying which
+ * generation it belongs to and when it may be started again; only the
+ * current generation's children are respawned.
+ *
+ * Signals are blocked and taken with sigtimedwait() in the main loop, so no
+ * handler runs in an odd place, and a USR2 arriving during a reload stays
+ * pending and starts one more reload after it (merged, never lost):
  *   CHLD  reap, log, schedule a respawn (back-off when a child keeps dying)
  *   TERM/INT  stop everything at once      QUIT  drain, then stop
- *   HUP   reopen logs                      USR2  reload (not yet: logged)
+ *   HUP   reopen logs                      USR2  reload
  */
 #include "config.h"
 
@@ -18,9 +26,11 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -44,12 +54,35 @@
 #define STOP_GRACE_MS	5000
 #define CHECKER_STALE_MS 5000		/* no heartbeat this long: the checker is wedged */
 #define SUPERVISE_MS	1000
+#define MIGRATE_SYSCTL	"/proc/sys/net/ipv4/tcp_migrate_req"
 
 enum proc_kind { PROC_WORKER, PROC_CHECKER };
+
+/* Who the children run as. */
+struct priv {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	char *user;
+};
+
+/* One loaded configuration and what runs it. */
+struct gen {
+	struct gen *older, *newer;
+	struct fc_conf *conf;
+	struct fc_shm shm;
+	struct priv priv;
+	int nworkers;
+	bool retiring;
+	bool checker_told;		/* the checker got TERM: workers are gone */
+	bool killed;			/* drain_timeout passed: SIGKILL sent */
+	uint64_t retire_ms;
+};
 
 struct child {
 	enum proc_kind kind;
 	int slot;
+	struct gen *gen;
 	pid_t pid;			/* 0: not running */
 	uint64_t started_ms;
 	uint64_t respawn_ms;		/* when to start it again; 0: now */
@@ -61,59 +94,101 @@ struct msock {
 	int fd;
 	int listener;
 	int slot;
+	struct fc_addr addr;
 };
 
 static struct {
-	struct fc_conf *conf;
+	struct gen *cur, *oldest;
 	bool foreground;
-	int nworkers;
 	struct msock *socks;
 	int nsocks;
 	struct child *children;
-	int nchildren;
-	uid_t uid;
-	gid_t gid;
-	bool drop;
+	int nchildren, cap;
 	bool stopping;
 	pid_t pid;
-	struct fc_shm shm;
+	unsigned int reloads;
 } m;
 
 static const char *proc_name(enum proc_kind kind)
 {
-	switch (kind) {
-	case PROC_WORKER:
-		return "worker";
-	case PROC_CHECKER:
-		return "checker";
-	}
-	return "child";
+	return kind == PROC_WORKER ? "worker" : "checker";
 }
 
 /* ---------------------------------------------------------- sockets */
 
-static void sockets_open(void)
+static int sockets_count(const struct fc_conf *conf, int nworkers)
 {
-	const struct fc_conf *conf = m.conf;
 	int total = 0;
 
 	for (int l = 0; l < conf->nlisteners; l++)
-		total += conf->listeners[l].nbinds * m.nworkers;
-	m.socks = xcalloc((size_t)total, sizeof(*m.socks));
+		total += conf->listeners[l].nbinds * nworkers;
+	return total;
+}
+
+static bool addr_same(const struct fc_addr *a, const struct fc_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+/* The index of a current socket not yet taken, bound to addr for slot, or -1. */
+static int socket_find(const struct fc_addr *addr, int slot, const bool *taken)
+{
+	for (int i = 0; i < m.nsocks; i++)
+		if (!taken[i] && m.socks[i].slot == slot && addr_same(&m.socks[i].addr, addr))
+			return i;
+	return -1;
+}
+
+/* Closes the sockets of a planned table that are not current ones. */
+static void sockets_discard(struct msock *t, int n)
+{
+	for (int k = 0; k < n; k++) {
+		bool current = false;
+
+		for (int i = 0; i < m.nsocks; i++)
+			current |= m.socks[i].fd == t[k].fd;
+		if (!current)
+			close(t[k].fd);
+	}
+	free(t);
+}
+
+/*
+ * The socket table conf needs: the current socket where address and slot
+ * are the same (its queue and its clients carry on), a new one elsewhere.
+ * taken[i] says which current sockets are kept.  Returns NULL, having
+ * closed what it opened, when an address cannot be bound.
+ */
+static struct msock *sockets_plan(const struct fc_conf *conf, int nworkers, bool *taken,
+    int *count)
+{
+	struct msock *t = xcalloc((size_t)sockets_count(conf, nworkers) + 1, sizeof(*t));
+	int n = 0;
+
 	for (int l = 0; l < conf->nlisteners; l++) {
 		const struct fc_listener *ls = &conf->listeners[l];
 
 		for (int b = 0; b < ls->nbinds; b++) {
-			for (int slot = 0; slot < m.nworkers; slot++) {
-				int fd = net_listen_reuseport(&ls->binds[b], BACKLOG);
+			for (int slot = 0; slot < nworkers; slot++) {
+				int i = socket_find(&ls->binds[b], slot, taken), fd;
 
-				if (fd < 0)
-					fatal("listener %s: cannot listen on %s",
-					    ls->name, ls->bind_text[b]);
-				m.socks[m.nsocks++] = (struct msock){ fd, l, slot };
+				if (i >= 0)
+					taken[i] = true;
+				fd = i >= 0 ? m.socks[i].fd : net_listen_reuseport(&ls->binds[b], BACKLOG);
+				if (fd < 0) {
+					log_warn("listener %s: cannot listen on %s", ls->name,
+					    ls->bind_text[b]);
+					goto fail;
+				}
+				t[n++] = (struct msock){ fd, l, slot, ls->binds[b] };
 			}
 		}
 	}
+	*count = n;
+	return t;
+fail:
+	sockets_discard(t, n);
+	return NULL;
 }
 
 static void sockets_close(void)
@@ -124,43 +199,153 @@ static void sockets_close(void)
 	m.nsocks = 0;
 }
 
+/*
+ * Closing the last copy of a reuseport socket resets the connections in its
+ * accept queue, unless net.ipv4.tcp_migrate_req hands them to another
+ * socket of the same group (Linux 5.14).  Chosen over a reuseport BPF
+ * program because it also moves the connections that are already queued,
+ * in the kernel, at the moment of the close, with nothing racing it.
+ */
+static void migrate_enable(void)
+{
+	char v = '0';
+	int fd = open(MIGRATE_SYSCTL, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0 && read(fd, &v, 1) == 1 && v == '1') {
+		close(fd);
+		return;
+	}
+	if (fd >= 0 && pwrite(fd, "1\n", 2, 0) == 2)
+		log_notice("set net.ipv4.tcp_migrate_req = 1: connections queued on a "
+		    "closed listening socket move to its siblings");
+	else
+		log_warnx("cannot set net.ipv4.tcp_migrate_req (%s): connections queued "
+		    "on the sockets this reload closes may be reset", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Takes the planned table; closes the current sockets it does not keep. */
+static void sockets_commit(struct msock *t, int n, const bool *taken)
+{
+	bool closing = false;
+
+	for (int i = 0; i < m.nsocks; i++)
+		closing |= !taken[i];
+	if (closing)
+		migrate_enable();
+	/* The old workers still hold copies: the queue moves when they close. */
+	for (int i = 0; i < m.nsocks; i++)
+		if (!taken[i])
+			close(m.socks[i].fd);
+	free(m.socks);
+	m.socks = t;
+	m.nsocks = n;
+}
+
+static int sockets_open(const struct fc_conf *conf, int nworkers)
+{
+	int n;
+	bool taken[1] = { false };
+	struct msock *t = sockets_plan(conf, nworkers, taken, &n);
+
+	if (t == NULL)
+		return -1;
+	m.socks = t;
+	m.nsocks = n;
+	return 0;
+}
+
 /* ------------------------------------------------------- privileges */
 
-static void privileges_resolve(void)
+static int privileges_resolve(const struct fc_conf *conf, struct priv *p)
 {
-	const struct fc_conf *conf = m.conf;
 	struct passwd *pw;
 	struct group *gr;
 
+	memset(p, 0, sizeof(*p));
 	if (geteuid() != 0)
-		return;
+		return 0;
 	if (conf->user == NULL) {
 		log_warnx("running as root without global.user: workers keep root privileges");
-		return;
+		return 0;
 	}
-	if ((pw = getpwnam(conf->user)) == NULL)
-		fatalx("global.user: unknown user \"%s\"", conf->user);
-	m.uid = pw->pw_uid;
-	m.gid = pw->pw_gid;
+	if ((pw = getpwnam(conf->user)) == NULL) {
+		log_warnx("global.user: unknown user \"%s\"", conf->user);
+		return -1;
+	}
+	p->uid = pw->pw_uid;
+	p->gid = pw->pw_gid;
 	if (conf->group != NULL) {
-		if ((gr = getgrnam(conf->group)) == NULL)
-			fatalx("global.group: unknown group \"%s\"", conf->group);
-		m.gid = gr->gr_gid;
+		if ((gr = getgrnam(conf->group)) == NULL) {
+			log_warnx("global.group: unknown group \"%s\"", conf->group);
+			return -1;
+		}
+		p->gid = gr->gr_gid;
 	}
-	m.drop = true;
+	p->drop = true;
+	p->user = conf->user;
+	return 0;
 }
 
-static void privileges_drop(void)
+static void privileges_drop(const struct priv *p)
 {
-	if (!m.drop)
+	if (!p->drop)
 		return;
-	if (setgroups(1, &m.gid) < 0 || setgid(m.gid) < 0 || setuid(m.uid) < 0)
-		fatal("cannot drop privileges to %s", m.conf->user);
+	if (setgroups(1, &p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0)
+		fatal("cannot drop privileges to %s", p->user);
+}
+
+/* ------------------------------------------------------ generations */
+
+static struct gen *gen_new(struct fc_conf *conf)
+{
+	struct gen *g = xcalloc(1, sizeof(*g));
+
+	g->conf = conf;
+	g->nworkers = conf->workers;
+	g->shm.fd = -1;
+	return g;
+}
+
+static void gen_free(struct gen *g)
+{
+	if (g->shm.hdr != NULL)
+		shm_destroy(&g->shm);	/* unlinks the name only if still ours */
+	conf_free(g->conf);
+	free(g);
+}
+
+/*
+ * Folds what each generation counted into the next one's retired block,
+ * oldest first, so the current segment's totals include everything.
+ */
+static void gens_fold(void)
+{
+	for (struct gen *g = m.oldest; g != NULL && g->newer != NULL; g = g->newer)
+		shm_fold_retired(&g->newer->shm, &g->shm);
 }
 
 /* ------------------------------------------------------------ children */
 
-/* In the child: die with the master, take a name ps shows. */
+static struct child *child_add(enum proc_kind kind, int slot, struct gen *g)
+{
+	if (m.nchildren == m.cap) {
+		m.cap = m.cap ? 2 * m.cap : 16;
+		m.children = xrealloc(m.children, (size_t)m.cap * sizeof(*m.children));
+	}
+	m.children[m.nchildren] = (struct child){ .kind = kind, .slot = slot, .gen = g };
+	return &m.children[m.nchildren++];
+}
+
+static void children_add_gen(struct gen *g)
+{
+	for (int i = 0; i < g->nworkers; i++)
+		child_add(PROC_WORKER, i, g);
+	child_add(PROC_CHECKER, 0, g);
+}
+
+/* In the child: die with the master, take a name ps shows, drop the past. */
 static void child_setup(const struct child *c)
 {
 	char comm[16];
@@ -171,11 +356,19 @@ static void child_setup(const struct child *c)
 		_exit(0);
 	snprintf(comm, sizeof(comm), "fulcrum-%c%d", proc_name(c->kind)[0], c->slot);
 	prctl(PR_SET_NAME, comm);
+	/* Retiring generations' segments are not this child's business. */
+	for (struct gen *g = m.oldest; g != NULL; g = g->newer) {
+		if (g == c->gen)
+			continue;
+		munmap(g->shm.hdr, g->shm.size);
+		close(g->shm.fd);
+	}
 }
 
 static int run_worker(const struct child *c)
 {
-	struct fc_worker_socket *mine = xcalloc((size_t)m.nsocks, sizeof(*mine));
+	struct fc_worker_socket *mine = xcalloc((size_t)m.nsocks + 1, sizeof(*mine));
+	struct gen *g = c->gen;
 	int n = 0;
 
 	/* Keep this slot's sockets; the others belong to the other workers. */
@@ -185,19 +378,19 @@ static int run_worker(const struct child *c)
 		else
 			close(m.socks[i].fd);
 	}
-	if (shm_protect_worker(&m.shm, c->slot) < 0)
+	if (shm_protect_worker(&g->shm, c->slot) < 0)
 		fatal("mprotect of the shared segment");
-	privileges_drop();
-	return worker_main(m.conf, &m.shm, c->slot, m.nworkers, mine, n);
+	privileges_drop(&g->priv);
+	return worker_main(g->conf, &g->shm, c->slot, g->nworkers, mine, n);
 }
 
-static int run_checker(void)
+static int run_checker(const struct child *c)
 {
 	sockets_close();
-	if (shm_protect_checker(&m.shm) < 0)
+	if (shm_protect_checker(&c->gen->shm) < 0)
 		fatal("mprotect of the shared segment");
-	privileges_drop();
-	return health_main(m.conf, &m.shm);
+	privileges_drop(&c->gen->priv);
+	return health_main(c->gen->conf, &c->gen->shm);
 }
 
 static void child_start(struct child *c)
@@ -211,20 +404,11 @@ static void child_start(struct child *c)
 	}
 	if (pid == 0) {
 		child_setup(c);
-		_exit(c->kind == PROC_WORKER ? run_worker(c) : run_checker());
+		_exit(c->kind == PROC_WORKER ? run_worker(c) : run_checker(c));
 	}
 	c->pid = pid;
 	c->started_ms = clock_mono_ms();
 	log_debug("%s %d started, pid %d", proc_name(c->kind), c->slot, (int)pid);
-}
-
-static void children_init(void)
-{
-	m.nchildren = m.nworkers + 1;
-	m.children = xcalloc((size_t)m.nchildren, sizeof(*m.children));
-	for (int i = 0; i < m.nworkers; i++)
-		m.children[i] = (struct child){ .kind = PROC_WORKER, .slot = i };
-	m.children[m.nworkers] = (struct child){ .kind = PROC_CHECKER, .slot = 0 };
 }
 
 static void describe_exit(int status, char *buf, size_t len)
@@ -253,12 +437,21 @@ static void child_died(struct child *c, int status)
 			delay = BACKOFF_MAX_MS;
 	}
 	c->respawn_ms = now + delay;
-	if (m.stopping)
-		log_info("%s %d (pid %d) %s", proc_name(c->kind), c->slot, (int)c->pid, how);
+	if (m.stopping || c->gen->retiring)
+		log_info("%s %d (pid %d, generation %u) %s", proc_name(c->kind), c->slot,
+		    (int)c->pid, c->gen->shm.hdr->generation, how);
 	else
 		log_warnx("%s %d (pid %d) %s; respawning in %llu ms", proc_name(c->kind),
 		    c->slot, (int)c->pid, how, (unsigned long long)delay);
 	c->pid = 0;
+}
+
+static struct child *current_checker(void)
+{
+	for (int i = 0; i < m.nchildren; i++)
+		if (m.children[i].kind == PROC_CHECKER && m.children[i].gen == m.cur)
+			return &m.children[i];
+	return NULL;
 }
 
 /*
@@ -267,15 +460,27 @@ static void child_died(struct child *c, int status)
  */
 static void checker_watch(void)
 {
-	struct child *c = &m.children[m.nworkers];
-	uint64_t now = clock_mono_ms(), beat = shm_load(&m.shm.hdr->checker_heartbeat_ms);
+	struct child *c = current_checker();
+	const struct fc_shm_header *h = m.cur->shm.hdr;
+	uint64_t now = clock_mono_ms(), beat = shm_load(&h->checker_heartbeat_ms);
 
-	if (c->pid == 0 || now - c->started_ms < CHECKER_STALE_MS ||
-	    shm_load(&m.shm.hdr->checker_pid) != c->pid || now - beat < CHECKER_STALE_MS)
+	if (c == NULL || c->pid == 0 || now - c->started_ms < CHECKER_STALE_MS ||
+	    shm_load(&h->checker_pid) != c->pid || now - beat < CHECKER_STALE_MS)
 		return;
 	log_warnx("checker (pid %d) sent no heartbeat for %llu ms: killing it",
 	    (int)c->pid, (unsigned long long)(now - beat));
 	kill(c->pid, SIGKILL);
+}
+
+/* Drops the rows of retired children that have exited. */
+static void children_compact(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < m.nchildren; i++)
+		if (m.children[i].pid != 0 || !m.children[i].gen->retiring)
+			m.children[n++] = m.children[i];
+	m.nchildren = n;
 }
 
 static void children_reap(void)
@@ -291,9 +496,10 @@ static void children_reap(void)
 			}
 		}
 	}
+	children_compact();
 }
 
-/* Starts the children that are due; returns ms until the next one is. */
+/* Starts the current children that are due; returns ms until the next one is. */
 static int children_respawn(void)
 {
 	uint64_t now = clock_mono_ms();
@@ -302,7 +508,7 @@ static int children_respawn(void)
 	for (int i = 0; i < m.nchildren && !m.stopping; i++) {
 		struct child *c = &m.children[i];
 
-		if (c->pid != 0)
+		if (c->pid != 0 || c->gen != m.cur)
 			continue;
 		if (c->respawn_ms <= now) {
 			child_start(c);
@@ -314,20 +520,26 @@ static int children_respawn(void)
 	return wait;
 }
 
-static int children_alive(void)
+/* Children of g (NULL: all) that are running, of kind (-1: any). */
+static int children_alive(const struct gen *g, int kind)
 {
 	int n = 0;
 
 	for (int i = 0; i < m.nchildren; i++)
-		n += m.children[i].pid != 0;
+		n += m.children[i].pid != 0 && (g == NULL || m.children[i].gen == g) &&
+		    (kind < 0 || m.children[i].kind == (enum proc_kind)kind);
 	return n;
 }
 
-static void children_signal(int sig)
+static void children_signal(const struct gen *g, int kind, int sig)
 {
-	for (int i = 0; i < m.nchildren; i++)
-		if (m.children[i].pid != 0)
-			kill(m.children[i].pid, sig);
+	for (int i = 0; i < m.nchildren; i++) {
+		const struct child *c = &m.children[i];
+
+		if (c->pid != 0 && (g == NULL || c->gen == g) &&
+		    (kind < 0 || c->kind == (enum proc_kind)kind))
+			kill(c->pid, sig);
+	}
 }
 
 /* Waits for every child, at most timeout_ms, then kills what is left. */
@@ -342,7 +554,7 @@ static void children_wait(const sigset_t *set, uint64_t timeout_ms)
 		int sig;
 
 		children_reap();
-		if (children_alive() == 0)
+		if (children_alive(NULL, -1) == 0)
 			return;
 		if (now >= end)
 			break;
@@ -350,28 +562,89 @@ static void children_wait(const sigset_t *set, uint64_t timeout_ms)
 		ts.tv_nsec = (long)((end - now) % 1000) * 1000000;
 		sig = sigtimedwait(set, &si, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
-			children_signal(SIGTERM);	/* a second TERM hurries a drain */
+			children_signal(NULL, -1, SIGTERM);	/* a second TERM hurries a drain */
 	}
 	log_warnx("%d children still alive after %llu ms: killing them",
-	    children_alive(), (unsigned long long)timeout_ms);
-	children_signal(SIGKILL);
-	while (children_alive() > 0 && waitpid(-1, NULL, 0) > 0)
+	    children_alive(NULL, -1), (unsigned long long)timeout_ms);
+	children_signal(NULL, -1, SIGKILL);
+	while (children_alive(NULL, -1) > 0 && waitpid(-1, NULL, 0) > 0)
 		children_reap();
 	for (int i = 0; i < m.nchildren; i++)
 		m.children[i].pid = 0;
 }
 
+/* ------------------------------------------------------ retiring */
+
+/*
+ * A retiring generation: its workers drain; once they are gone its checker
+ * is stopped; past drain_timeout whatever is left is killed.  A generation
+ * whose processes are all gone is freed once every older one is.
+ */
+static void gens_retire_step(void)
+{
+	uint64_t now = clock_mono_ms();
+	struct gen *g;
+
+	for (g = m.oldest; g != NULL && g != m.cur; g = g->newer) {
+		uint64_t limit = (uint64_t)g->conf->drain_timeout + STOP_GRACE_MS;
+
+		if (!g->checker_told && children_alive(g, PROC_WORKER) == 0) {
+			children_signal(g, PROC_CHECKER, SIGTERM);
+			g->checker_told = true;
+		}
+		if (!g->killed && now - g->retire_ms > limit && children_alive(g, -1) > 0) {
+			g->killed = true;
+			log_warnx("generation %u: %d processes still alive %llu ms after the "
+			    "reload: killing them", g->shm.hdr->generation,
+			    children_alive(g, -1), (unsigned long long)limit);
+			children_signal(g, -1, SIGKILL);
+		}
+	}
+	gens_fold();
+	while ((g = m.oldest) != m.cur && children_alive(g, -1) == 0) {
+		log_info("generation %u: every process has exited", g->shm.hdr->generation);
+		m.oldest = g->newer;
+		m.oldest->older = NULL;
+		gen_free(g);
+	}
+}
+
+static void gen_retire(struct gen *g)
+{
+	g->retiring = true;
+	g->retire_ms = clock_mono_ms();
+	children_signal(g, PROC_WORKER, SIGQUIT);
+}
+
 /* -------------------------------------------------------- process */
 
-static void daemonize(void)
+static void logs_open(const struct fc_conf *conf)
 {
-	pid_t pid = fork();
-	int fd;
+	log_init("master", m.foreground ? FC_LOG_STDERR : FC_LOG_SYSLOG,
+	    conf->log.enabled ? conf->log.facility : LOG_DAEMON);
+	if (conf->log.enabled)
+		log_access_open(m.foreground ? FC_LOG_STDERR : FC_LOG_SYSLOG,
+		    conf->log.facility, conf->log.address ? conf->log.address : "/dev/log");
+}
 
-	if (pid < 0)
+/*
+ * The parent returns only once the daemon has written its pidfile, so a
+ * service manager reading the pidfile when the command returns finds it.
+ * Returns the pipe the daemon writes to when it is ready.
+ */
+static int daemonize(void)
+{
+	int p[2], fd;
+	pid_t pid;
+	char ok;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
 		fatal("fork");
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &ok, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
 	if (setsid() < 0)
 		fatal("setsid");
 	if (chdir("/") < 0)
@@ -383,11 +656,19 @@ static void daemonize(void)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
+	return p[1];
 }
 
-static void pidfile_write(void)
+static void ready(int fd)
 {
-	const char *path = m.conf->pidfile;
+	if (fd >= 0) {
+		(void)!write(fd, "1", 1);
+		close(fd);
+	}
+}
+
+static void pidfile_write(const char *path)
+{
 	char buf[32];
 	int fd, n;
 
@@ -398,44 +679,6 @@ static void pidfile_write(void)
 	if (fd < 0 || write(fd, buf, (size_t)n) != n)
 		fatal("cannot write pidfile %s", path);
 	close(fd);
-}
-
-static void logs_open(void)
-{
-	const struct fc_conf *conf = m.conf;
-
-	log_init("master", m.foreground ? FC_LOG_STDERR : FC_LOG_SYSLOG,
-	    conf->log.enabled ? conf->log.facility : LOG_DAEMON);
-	if (conf->log.enabled)
-		log_access_open(m.foreground ? FC_LOG_STDERR : FC_LOG_SYSLOG,
-		    conf->log.facility, conf->log.address ? conf->log.address : "/dev/log");
-}
-
-/* Say what the file asks for that this version does not do yet. */
-static void warn_unsupported(const struct fc_conf *conf)
-{
-	for (int i = 0; i < conf->nlisteners; i++) {
-		const struct fc_listener *l = &conf->listeners[i];
-
-		if (l->cookie.mode != FC_COOKIE_NONE)
-			log_warnx("listener %s: cookie persistence is not implemented in "
-			    "this version: \"cookie\" is ignored", l->name);
-		if (l->stick.cookie[0] != '\0')
-			log_warnx("listener %s: learned sessions are not wired to requests "
-			    "in this version: \"stick\" only sizes the table", l->name);
-	}
-	if (conf->ha.enabled)
-		log_warnx("the ha section is not implemented in this version: "
-		    "no VRRP, the VIPs are not managed");
-}
-
-/* Before binding: a second instance of the same file is refused here. */
-static void segment_create(void)
-{
-	char err[256];
-
-	if (shm_create(&m.shm, m.conf, m.nworkers, err, sizeof(err)) < 0)
-		fatalx("%s", err);
 }
 
 static void signals_block(sigset_t *set)
@@ -457,16 +700,122 @@ static void stop(const sigset_t *set, bool graceful)
 	m.stopping = true;
 	if (graceful) {
 		log_notice("QUIT: finishing in-flight requests (at most %d ms)",
-		    m.conf->drain_timeout);
-		children_signal(SIGQUIT);
+		    m.cur->conf->drain_timeout);
+		children_signal(NULL, -1, SIGQUIT);
 		/* Refuse new connections now instead of queueing them. */
 		sockets_close();
-		children_wait(set, (uint64_t)m.conf->drain_timeout + STOP_GRACE_MS);
+		children_wait(set, (uint64_t)m.cur->conf->drain_timeout + STOP_GRACE_MS);
 	} else {
 		log_notice("stopping");
-		children_signal(SIGTERM);
+		children_signal(NULL, -1, SIGTERM);
 		children_wait(set, STOP_GRACE_MS);
 	}
+}
+
+/* ---------------------------------------------------------- reload */
+
+static void log_lines(const char *text)
+{
+	const char *p = text, *nl;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		log_warnx("%.*s", (int)(nl ? nl - p : (ptrdiff_t)strlen(p)), p);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+}
+
+/* What a reload cannot change without a restart: say so, keep the old. */
+static void reload_warn_fixed(const struct fc_conf *old, const struct fc_conf *new)
+{
+	if ((old->pidfile == NULL) != (new->pidfile == NULL) ||
+	    (old->pidfile != NULL && strcmp(old->pidfile, new->pidfile) != 0))
+		log_warnx("global.pidfile changed: it takes effect at the next restart");
+}
+
+/*
+ * The new generation: config, privileges, sockets, segment -- each may
+ * fail, and then nothing has changed.  Returns NULL on failure.
+ */
+static struct gen *reload_prepare(void)
+{
+	struct fc_conf *conf;
+	char *errors = NULL, err[256];
+	struct msock *t;
+	struct gen *g;
+	bool *taken;
+	int n;
+
+	if ((conf = conf_load(m.cur->conf->path, &errors)) == NULL) {
+		log_lines(errors);
+		free(errors);
+		return NULL;
+	}
+	g = gen_new(conf);
+	if (privileges_resolve(conf, &g->priv) < 0) {
+		gen_free(g);
+		return NULL;
+	}
+	taken = xcalloc((size_t)m.nsocks + 1, sizeof(*taken));
+	if ((t = sockets_plan(conf, g->nworkers, taken, &n)) == NULL) {
+		free(taken);
+		gen_free(g);
+		return NULL;
+	}
+	if (shm_create_next(&g->shm, &m.cur->shm, conf, g->nworkers, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		sockets_discard(t, n);
+		free(taken);
+		gen_free(g);
+		return NULL;
+	}
+	g->shm.hdr->master_pid = m.pid;
+	sockets_commit(t, n, taken);
+	free(taken);
+	return g;
+}
+
+static void reload(void)
+{
+	struct gen *old = m.cur, *g;
+
+	m.reloads++;
+	log_notice("USR2: reloading %s", old->conf->path);
+	if ((g = reload_prepare()) == NULL) {
+		log_warnx("reload failed: generation %u keeps running unchanged",
+		    old->shm.hdr->generation);
+		return;
+	}
+	reload_warn_fixed(old->conf, g->conf);
+	g->older = old;
+	old->newer = g;
+	m.cur = g;
+	log_access_close();
+	logs_open(g->conf);
+	children_add_gen(g);
+	children_respawn();		/* the new generation is up first */
+	gen_retire(old);
+	log_notice("generation %u started: %d workers, %d listeners; generation %u "
+	    "finishing its requests (at most %d ms)", g->shm.hdr->generation, g->nworkers,
+	    g->conf->nlisteners, old->shm.hdr->generation, old->conf->drain_timeout);
+}
+
+/* Say what the file asks for that this version does not do yet. */
+static void warn_unsupported(const struct fc_conf *conf)
+{
+	for (int i = 0; i < conf->nlisteners; i++) {
+		const struct fc_listener *l = &conf->listeners[i];
+
+		if (l->cookie.mode != FC_COOKIE_NONE)
+			log_warnx("listener %s: cookie persistence is not implemented in "
+			    "this version: \"cookie\" is ignored", l->name);
+		if (l->stick.cookie[0] != '\0')
+			log_warnx("listener %s: learned sessions are not wired to requests "
+			    "in this version: \"stick\" only sizes the table", l->name);
+	}
+	if (conf->ha.enabled)
+		log_warnx("the ha section is not implemented in this version: "
+		    "no VRRP, the VIPs are not managed");
 }
 
 static void main_loop(const sigset_t *set)
@@ -499,41 +848,62 @@ static void main_loop(const sigset_t *set)
 			    m.foreground ? "stderr" : "syslog");
 			break;
 		case SIGUSR2:
-			log_warnx("USR2: reload is not implemented yet; configuration unchanged");
+			reload();
 			break;
 		default:
 			break;
 		}
+		gens_retire_step();
 	}
+}
+
+static void master_exit(void)
+{
+	const char *pidfile = m.cur->conf->pidfile;
+
+	sockets_close();
+	if (pidfile != NULL)
+		unlink(pidfile);
+	while (m.oldest != NULL) {
+		struct gen *g = m.oldest;
+
+		m.oldest = g->newer;
+		gen_free(g);
+	}
+	free(m.children);
+	free(m.socks);
 }
 
 int master_run(struct fc_conf *conf, bool foreground)
 {
+	struct gen *g = gen_new(conf);
+	char err[256];
 	sigset_t set;
+	int readyfd = -1;
 
-	m.conf = conf;
+	m.cur = m.oldest = g;
 	m.foreground = foreground;
-	m.nworkers = conf->workers;
-	logs_open();
-	privileges_resolve();
+	logs_open(conf);
+	if (privileges_resolve(conf, &g->priv) < 0)
+		exit(1);
 	warn_unsupported(conf);
-	segment_create();
-	sockets_open();
+	/* Before binding: a second instance of the same file is refused here. */
+	if (shm_create(&g->shm, conf, g->nworkers, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (sockets_open(conf, g->nworkers) < 0)
+		exit(1);
 	if (!foreground)
-		daemonize();
+		readyfd = daemonize();
 	m.pid = getpid();
-	m.shm.hdr->master_pid = m.pid;
+	g->shm.hdr->master_pid = m.pid;
 	signals_block(&set);
-	pidfile_write();
-	children_init();
+	pidfile_write(conf->pidfile);
+	children_add_gen(g);
 	log_notice("fulcrum %s started: %d workers, %d listeners, config %s",
-	    PACKAGE_VERSION, m.nworkers, conf->nlisteners, conf->path);
+	    PACKAGE_VERSION, g->nworkers, conf->nlisteners, conf->path);
+	ready(readyfd);
 	main_loop(&set);
-	sockets_close();
-	shm_destroy(&m.shm);
-	if (conf->pidfile != NULL)
-		unlink(conf->pidfile);
+	master_exit();
 	log_notice("stopped");
-	conf_free(conf);
 	return 0;
 }

@@ -122,6 +122,8 @@ static void bound_counts(struct fc_report *r)
 	    nw > FC_SHM_MAX_WORKERS || nw > (size - h->off_workers) / stride)
 		return;
 	r->nworkers = (uint32_t)nw;
+	r->has_retired = h->off_retired >= h->off_workers + nw * stride &&
+	    h->off_retired <= size && size - h->off_retired >= stride;
 }
 
 /*
@@ -184,6 +186,21 @@ static void add_worker(struct fc_report *r, uint32_t slot)
 		r->workers_alive++;
 }
 
+/* What past generations counted (reload): totals only, no gauges. */
+static void add_retired(struct fc_report *r)
+{
+	const struct fc_shm_worker *w = shm_retired(r->shm);
+
+	r->total_conns += shm_load(&w->total_conns);
+	r->requests += shm_load(&w->requests);
+	r->bytes_in += shm_load(&w->bytes_in);
+	r->bytes_out += shm_load(&w->bytes_out);
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		r->errors[k] += shm_load(&w->errors[k]);
+	for (uint32_t i = 0; i < r->nservers; i++)
+		add_counters(&r->servers[i].sum, &w->srv[i], false);
+}
+
 void report_snapshot(struct fc_report *r, const struct fc_shm *shm)
 {
 	memset(r, 0, sizeof(*r));
@@ -198,6 +215,8 @@ void report_snapshot(struct fc_report *r, const struct fc_shm *shm)
 	}
 	for (uint32_t w = 0; w < r->nworkers; w++)
 		add_worker(r, w);
+	if (r->has_retired)
+		add_retired(r);
 }
 
 void report_free(struct fc_report *r)

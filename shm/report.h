@@ -38,6 +38,7 @@ struct fc_report {
 	int workers_alive;			/* heartbeat fresh within 2 s */
 	/* The header's counts, bounded by what lies inside the mapping. */
 	uint32_t nservers, nworkers;
+	bool has_retired;			/* the retired block is inside too */
 };
 
 /* Takes a snapshot (the caller frees it with report_free()). */

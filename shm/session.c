@@ -514,6 +514,44 @@ void session_recover(struct fc_shm *shm)
 	shm_store(&shm->hdr->sessions.used, used);
 }
 
+/* A copy of entry e as a "learn" record, or false if it is not live. */
+static bool entry_to_rec(const struct fc_shm_session *e, uint64_t now_ms,
+    struct fc_shm_ring_rec *r)
+{
+	uint32_t seq = shm_load_acq(&e->seq);
+
+	if ((seq & 1) || e->hash == 0 || e->expires_ms <= now_ms ||
+	    e->keylen == 0 || e->keylen > FC_SESSION_KEY_MAX)
+		return false;
+	memset(r, 0, sizeof(*r));
+	r->kind = FC_SESS_LEARN;
+	r->server = e->server;
+	r->ttl_s = e->ttl_s;
+	r->keylen = e->keylen;
+	r->when_ms = e->last_seen_ms;
+	memcpy(r->key, e->key, sizeof(r->key));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return shm_load(&e->seq) == seq;
+}
+
+void session_import(struct fc_shm *dst, const struct fc_shm *src, const uint32_t *map,
+    uint64_t now_ms)
+{
+	const struct fc_shm_session *t;
+	struct fc_shm_ring_rec r;
+
+	if (dst->hdr->nsessions == 0 || src->hdr->nsessions == 0)
+		return;
+	t = table(src);
+	for (uint32_t i = 0; i < src->hdr->nsessions; i++) {
+		if (!entry_to_rec(&t[i], now_ms, &r) || r.server >= src->hdr->nservers ||
+		    map[r.server] == UINT32_MAX)
+			continue;
+		r.server = map[r.server];
+		apply(dst, &r, now_ms);
+	}
+}
+
 uint32_t session_count(const struct fc_shm *shm)
 {
 	return shm_load(&shm->hdr->sessions.used);

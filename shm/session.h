@@ -65,6 +65,15 @@ uint32_t session_expire(struct fc_shm *shm, uint64_t now_ms, uint32_t budget);
  */
 void session_recover(struct fc_shm *shm);
 
+/*
+ * Master, on reload, before dst has any process: copies src's live
+ * sessions into dst, server i of src becoming server map[i] of dst
+ * (UINT32_MAX: gone, the session is dropped).  A smaller dst keeps what
+ * fits, evicting as session_drain() does.
+ */
+void session_import(struct fc_shm *dst, const struct fc_shm *src, const uint32_t *map,
+    uint64_t now_ms);
+
 /* Live entries (header sessions.used), and records dropped by every ring. */
 uint32_t session_count(const struct fc_shm *shm);
 uint64_t session_dropped(const struct fc_shm *shm);

@@ -11,6 +11,8 @@
  *   | worker block 0                 |  worker 0 only
  *   | ... worker_stride apart        |  (each block page aligned)
  *   | worker block nworkers-1        |
+ *   +--------------------------------+ off_retired
+ *   | retired counters (one block)   |  the master only
  *   +--------------------------------+ off_sessions
  *   | session[nsessions]             |  the checker (single writer)
  *   +--------------------------------+ sessions.off_cons, page aligned
@@ -25,6 +27,12 @@
  * nsessions is 0 and off_sessions, off_cons and off_rings all equal size.
  * shm/session.c explains the table (buckets, seqlock, eviction).
  *
+ * A reload (USR2) builds a new segment for the new generation and renames
+ * it over the old name; the old generation finishes in the old one.  What
+ * the old generation counted is folded into the new segment's "retired"
+ * block, which readers add to the live workers' counters, so totals never
+ * go back (shm_fold_retired()).
+ *
  * Indices, never pointers.  Counters are 64-bit, written by one process
  * with relaxed atomic stores and read with relaxed atomic loads, so a
  * reader never sees a torn value; readers sum over the worker blocks.
@@ -35,7 +43,7 @@
 #include <stdint.h>
 
 #define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
-#define FC_SHM_VERSION		1
+#define FC_SHM_VERSION		2
 #define FC_SHM_PAGE		4096
 #define FC_SHM_NAME_LEN		64
 #define FC_SHM_MAX_WORKERS	64
@@ -125,7 +133,8 @@ struct fc_shm_header {
 	int32_t checker_pid;
 	uint64_t checker_heartbeat_ms;	/* CLOCK_MONOTONIC */
 	struct fc_shm_ha ha;
-	uint8_t reserved[3600];		/* the header fills one page */
+	uint64_t off_retired;		/* counters of past generations (fc_shm_worker) */
+	uint8_t reserved[3592];		/* the header fills one page */
 	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 

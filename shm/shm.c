@@ -185,7 +185,8 @@ static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nwor
 	h->worker_stride = (uint32_t)stride;
 	h->off_servers = sizeof(*h);
 	h->off_workers = page_round(sizeof(*h) + servers_size);
-	h->off_sessions = h->off_workers + (uint64_t)stride * (uint64_t)nworkers;
+	h->off_retired = h->off_workers + (uint64_t)stride * (uint64_t)nworkers;
+	h->off_sessions = h->off_retired + stride;
 	init_sessions(shm, session_capacity(conf));
 }
 
@@ -219,17 +220,65 @@ static void sweep_stale(void)
 	closedir(d);
 }
 
+/* Bytes of the segment for conf: header, servers, workers, retired, sessions. */
+static size_t segment_size(const struct fc_conf *conf, int nworkers, size_t *servers_size,
+    size_t *stride)
+{
+	uint32_t nservers = shm_server_index(conf, conf->nlisteners, 0);
+
+	*servers_size = (size_t)nservers * sizeof(struct fc_shm_server);
+	*stride = page_round(sizeof(struct fc_shm_worker) +
+	    (size_t)nservers * sizeof(struct fc_shm_srv_counters));
+	return page_round(sizeof(struct fc_shm_header) + *servers_size) +
+	    *stride * ((size_t)nworkers + 1) + sessions_size(session_capacity(conf), nworkers);
+}
+
+/*
+ * Creates name (which must not exist), locks it for the instance's life,
+ * reserves shm->size bytes and maps them.  On failure nothing is left.
+ */
+static int segment_open(struct fc_shm *shm, const char *name, char *err, size_t errlen)
+{
+	struct stat st;
+	void *p;
+	int fd, rc;
+
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	/* Reserve the memory now: a sparse file on a full /dev/shm would
+	 * kill the first process that touches an unbacked page (SIGBUS). */
+	if ((rc = posix_fallocate(fd, 0, (off_t)shm->size)) != 0) {
+		snprintf(err, errlen, "shared memory %s: cannot reserve %zu bytes: %s%s",
+		    name, shm->size, strerror(rc), rc == ENOSPC ?
+		    " (/dev/shm is too small: lower stick.size or grow it)" : "");
+		goto fail;
+	}
+	p = mmap(NULL, shm->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "mmap %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	shm->hdr = p;
+	shm->fd = fd;
+	shm->dev = st.st_dev;
+	shm->ino = st.st_ino;
+	return 0;
+fail:
+	if (fd >= 0) {
+		close(fd);
+		shm_unlink(name);
+	}
+	return -1;
+}
+
 int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
     char *err, size_t errlen)
 {
-	uint32_t nservers = shm_server_index(conf, conf->nlisteners, 0);
-	size_t servers_size = (size_t)nservers * sizeof(struct fc_shm_server);
-	size_t stride = page_round(sizeof(struct fc_shm_worker) +
-	    (size_t)nservers * sizeof(struct fc_shm_srv_counters));
-	struct stat st;
+	size_t servers_size, stride;
 	pid_t owner;
-	void *p;
-	int fd, rc;
 
 	memset(shm, 0, sizeof(*shm));
 	shm->fd = -1;
@@ -241,39 +290,49 @@ int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
 	}
 	shm_unlink(shm->name);		/* a stale segment of a dead master */
 	sweep_stale();
-	shm->size = page_round(sizeof(struct fc_shm_header) + servers_size) +
-	    stride * (size_t)nworkers + sessions_size(session_capacity(conf), nworkers);
-	fd = shm_open(shm->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "shared memory %s: %s", shm->name, strerror(errno));
-		goto fail;
-	}
-	/* Reserve the memory now: a sparse file on a full /dev/shm would
-	 * kill the first process that touches an unbacked page (SIGBUS). */
-	if ((rc = posix_fallocate(fd, 0, (off_t)shm->size)) != 0) {
-		snprintf(err, errlen, "shared memory %s: cannot reserve %zu bytes: %s%s",
-		    shm->name, shm->size, strerror(rc), rc == ENOSPC ?
-		    " (/dev/shm is too small: lower stick.size or grow it)" : "");
-		goto fail;
-	}
-	p = mmap(NULL, shm->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "mmap %s: %s", shm->name, strerror(errno));
-		goto fail;
-	}
-	shm->hdr = p;
-	shm->fd = fd;
-	shm->dev = st.st_dev;
-	shm->ino = st.st_ino;
+	shm->size = segment_size(conf, nworkers, &servers_size, &stride);
+	if (segment_open(shm, shm->name, err, errlen) < 0)
+		return -1;
 	init_header(shm, conf, nworkers, servers_size, stride);
 	init_servers(shm, conf);
 	return 0;
-fail:
-	if (fd >= 0) {
-		close(fd);
-		shm_unlink(shm->name);
+}
+
+/*
+ * Reload: the new generation's segment is built aside under NAME.next and
+ * renamed over NAME, so a reader finds either the old or the new segment,
+ * never none.  Processes of the old generation keep their mapping.
+ */
+int shm_create_next(struct fc_shm *next, const struct fc_shm *prev,
+    const struct fc_conf *conf, int nworkers, char *err, size_t errlen)
+{
+	char tmp[FC_SHM_NAME_LEN + 8], from[sizeof(tmp) + 16], to[sizeof(from)];
+	size_t servers_size, stride;
+
+	memset(next, 0, sizeof(*next));
+	next->fd = -1;
+	snprintf(next->name, sizeof(next->name), "%s", prev->name);
+	snprintf(tmp, sizeof(tmp), "%s.next", prev->name);
+	shm_unlink(tmp);		/* left by a reload that died half-way */
+	next->size = segment_size(conf, nworkers, &servers_size, &stride);
+	if (segment_open(next, tmp, err, errlen) < 0)
+		return -1;
+	init_header(next, conf, nworkers, servers_size, stride);
+	init_servers(next, conf);
+	next->hdr->generation = prev->hdr->generation + 1;
+	next->hdr->start_us = prev->hdr->start_us;
+	next->hdr->master_pid = prev->hdr->master_pid;
+	shm_carry(next, prev, clock_mono_ms());
+	snprintf(from, sizeof(from), SHM_DIR "%s", tmp);
+	snprintf(to, sizeof(to), SHM_DIR "%s", next->name);
+	if (rename(from, to) < 0) {
+		snprintf(err, errlen, "rename %s to %s: %s", from, to, strerror(errno));
+		munmap(next->hdr, next->size);
+		close(next->fd);
+		shm_unlink(tmp);
+		return -1;
 	}
-	return -1;
+	return 0;
 }
 
 /* Our own segment only: another instance may have replaced the name. */
@@ -316,6 +375,8 @@ static int check_header(const struct fc_shm_header *h, size_t size, char *err, s
 	}
 	if (h->size != size || h->header_size != sizeof(*h) ||
 	    h->off_sessions > size || h->sessions.off_cons > size ||
+	    h->off_retired < h->off_workers ||
+	    h->off_retired + h->worker_stride > h->off_sessions ||
 	    h->sessions.off_rings + (uint64_t)h->sessions.ring_stride * h->nworkers > size) {
 		snprintf(err, errlen, "segment size mismatch (truncated or corrupt)");
 		return -1;
@@ -378,8 +439,8 @@ int shm_list_live(char names[][FC_SHM_NAME_LEN], int max)
 		char err[128];
 
 		if (strncmp(e->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) != 0 ||
-		    strlen(e->d_name) >= FC_SHM_NAME_LEN - 1)
-			continue;
+		    strlen(e->d_name) >= FC_SHM_NAME_LEN - 1 || strchr(e->d_name, '.'))
+			continue;	/* ".next": a reload building its segment */
 		if (shm_attach_ro(&shm, e->d_name, err, sizeof(err)) < 0)
 			continue;
 		if (shm_instance_alive(&shm)) {

@@ -47,6 +47,24 @@ void shm_name_for(const char *real_path, char *name, size_t len);
  */
 int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
     char *err, size_t errlen);
+/*
+ * Master, on reload: creates the segment of the next generation of the
+ * same instance (same name) for conf, carries over from prev what matches
+ * by name -- server health, learned sessions, counters (shm_carry) -- and
+ * renames it over prev's name.  prev stays mapped for the old generation.
+ * Returns 0, or -1 with err set and nothing changed.
+ */
+int shm_create_next(struct fc_shm *next, const struct fc_shm *prev,
+    const struct fc_conf *conf, int nworkers, char *err, size_t errlen);
+/* The carrying itself (shm/carry.c), before next has any process. */
+void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms);
+/*
+ * Master: next's retired counters := prev's retired counters + what prev's
+ * workers counted, servers matched by name.  Called again while prev's
+ * workers finish, so what they count before exiting is not lost.
+ */
+void shm_fold_retired(struct fc_shm *next, const struct fc_shm *prev);
+
 /* Unmaps and removes the segment (clean stop). */
 void shm_destroy(struct fc_shm *shm);
 
@@ -73,6 +91,12 @@ int shm_protect_checker(struct fc_shm *shm);
 static inline struct fc_shm_server *shm_server(const struct fc_shm *shm, uint32_t i)
 {
 	return (struct fc_shm_server *)((char *)shm->hdr + shm->hdr->off_servers) + i;
+}
+
+/* Counters of past generations, summed with the live workers' by readers. */
+static inline struct fc_shm_worker *shm_retired(const struct fc_shm *shm)
+{
+	return (struct fc_shm_worker *)((char *)shm->hdr + shm->hdr->off_retired);
 }
 
 static inline struct fc_shm_worker *shm_worker(const struct fc_shm *shm, uint32_t slot)

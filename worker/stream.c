@@ -28,6 +28,7 @@
 #define MAX_IDLE	64		/* idle connections kept per server */
 #define IDLE_MAX_MS	30000		/* closed after this long unused */
 #define LINGER_MS	1000
+#define DRAIN_IDLE_MS	1000		/* draining: an idle client's last chance */
 #define RUN_PASSES	32		/* pump rounds per stream per loop pass */
 #define EV_CONN		(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
@@ -1102,6 +1103,20 @@ static bool server_quiet(struct fc_conn *c)
 	return false;
 }
 
+/* An idle client of a draining worker: one last request, or closed soon. */
+static void drain_grace(struct fc_stream *s, uint64_t now)
+{
+	uint64_t grace = (uint64_t)fc_w->conf->drain_timeout;
+
+	if (grace > DRAIN_IDLE_MS)
+		grace = DRAIN_IDLE_MS;
+	if (s->deadline > now + grace) {
+		s->deadline = now + grace;
+		ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
+	}
+	stream_defer(s);		/* reads what may already be there */
+}
+
 /* The response is out: log, then keep both connections alive or close. */
 static void txn_end(struct fc_stream *s)
 {
@@ -1116,7 +1131,7 @@ static void txn_end(struct fc_stream *s)
 	/* Request bytes not sent (the server answered early) must never be
 	 * parsed as the next request: the connection ends here. */
 	if (!s->cli_keepalive || s->close_after || s->req.state != CH_DONE ||
-	    chan_pending(&s->req) || fc_w->draining) {
+	    chan_pending(&s->req)) {
 		client_close_or_linger(s);
 		return;
 	}
@@ -1127,6 +1142,10 @@ static void txn_end(struct fc_stream *s)
 	sbuf_free(&s->payload);
 	s->payload_off = 0;
 	txn_begin(s);
+	/* Draining, after a response that promised keep-alive: the client
+	 * may be sending its next request already; answer it, with close. */
+	if (fc_w->draining)
+		drain_grace(s, ev_now(fc_w->ev));
 }
 
 /* Sends the response fulcrum made itself; -1 when the client is gone. */
@@ -1390,18 +1409,24 @@ void stream_reap(void)
 	}
 }
 
+/*
+ * Draining (reload, graceful stop): every client gets "Connection: close"
+ * on its next response.  A keep-alive client idle between requests may
+ * have a request on the wire already: closing now would reset it, so it
+ * gets a short grace to send one last request, answered, then closed.  A
+ * response already on its way with keep-alive is finished the same way.
+ */
 void stream_drain_all(void)
 {
-	struct fc_stream *s, *next;
+	uint64_t now = ev_now(fc_w->ev);
+	struct fc_stream *s;
 
-	for (s = fc_w->streams; s != NULL; s = next) {
-		next = s->next;
-		/* Idle between requests: close.  A new connection whose first
-		 * request is still on its way gets it answered (with close). */
-		if (s->req.state == CH_HEAD && buf_len(s->req.buf) == 0 && s->ntxn > 0)
-			stream_close(s);
-		else
+	for (s = fc_w->streams; s != NULL; s = s->next) {
+		if (!s->rsp_started)
 			s->cli_keepalive = false;
+		if (s->req.state == CH_HEAD && buf_len(s->req.buf) == 0 && s->ntxn > 0 &&
+		    !s->lingering)
+			drain_grace(s, now);
 	}
-	stream_purge_idle(ev_now(fc_w->ev));
+	stream_purge_idle(now);
 }

@@ -104,7 +104,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 1, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 2, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -127,7 +127,8 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, checker_pid), 356);
 	cr_expect_eq(offsetof(struct fc_shm_header, checker_heartbeat_ms), 360);
 	cr_expect_eq(offsetof(struct fc_shm_header, ha), 368);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 432);
+	cr_expect_eq(offsetof(struct fc_shm_header, off_retired), 432);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 440);
 }
 
 Test(shm, ha_block_layout_is_pinned)

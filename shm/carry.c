@@ -1,0 +1,141 @@
+/*
+ * What a reload carries from the old generation's segment to the new one
+ * (shm.h: shm_create_next, shm_fold_retired).  Servers are matched by
+ * listener and server name, never by index: a reload may add, remove or
+ * reorder them.
+ *
+ *  - Health: a server with the same name, address and `check` keeps its
+ *    state, its last result and its count towards rise/fall, so the new
+ *    checker carries on instead of flapping it (checked servers start UP).
+ *  - Sessions: every live learned session whose server still exists.
+ *  - Counters: the old segment's retired block plus its workers' blocks
+ *    become the new segment's retired block.  Gauges (current
+ *    connections) are not carried: they belong to processes still running
+ *    in the old segment.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "shm/session.h"
+#include "shm/shm.h"
+
+/* Index in next of prev's server i, or UINT32_MAX when it is gone. */
+static uint32_t find_server(const struct fc_shm *next, const struct fc_shm_server *old)
+{
+	for (uint32_t j = 0; j < next->hdr->nservers; j++) {
+		const struct fc_shm_server *sv = shm_server(next, j);
+
+		if (strcmp(sv->listener, old->listener) == 0 && strcmp(sv->name, old->name) == 0)
+			return j;
+	}
+	return UINT32_MAX;
+}
+
+static uint32_t *server_map(const struct fc_shm *next, const struct fc_shm *prev)
+{
+	uint32_t n = prev->hdr->nservers;
+	uint32_t *map = xcalloc(n + 1, sizeof(*map));
+
+	for (uint32_t i = 0; i < n; i++)
+		map[i] = find_server(next, shm_server(prev, i));
+	return map;
+}
+
+static void carry_health(struct fc_shm_server *to, const struct fc_shm_server *from)
+{
+	if (strcmp(to->address, from->address) != 0 || !to->checked || !from->checked)
+		return;			/* another server under the same name */
+	to->state = shm_load_acq(&from->state);
+	to->check_result = shm_load(&from->check_result);
+	to->check_code = shm_load(&from->check_code);
+	to->check_duration_ms = shm_load(&from->check_duration_ms);
+	to->check_count = shm_load(&from->check_count);
+	to->last_check_us = shm_load(&from->last_check_us);
+	to->last_change_us = shm_load(&from->last_change_us);
+	to->checks = shm_load(&from->checks);
+	to->check_failures = shm_load(&from->check_failures);
+	memcpy(to->check_desc, from->check_desc, sizeof(to->check_desc));
+	to->check_desc[sizeof(to->check_desc) - 1] = '\0';
+}
+
+static void add_srv(struct fc_shm_srv_counters *to, const struct fc_shm_srv_counters *c)
+{
+	to->total_conns += shm_load(&c->total_conns);
+	to->requests += shm_load(&c->requests);
+	to->bytes_in += shm_load(&c->bytes_in);
+	to->bytes_out += shm_load(&c->bytes_out);
+	to->conn_errors += shm_load(&c->conn_errors);
+	to->resp_errors += shm_load(&c->resp_errors);
+	to->retries += shm_load(&c->retries);
+}
+
+/* to += the totals of block w, whose servers are mapped through map. */
+static void add_block(struct fc_shm_worker *to, const struct fc_shm_worker *w,
+    const uint32_t *map, uint32_t nservers)
+{
+	to->total_conns += shm_load(&w->total_conns);
+	to->requests += shm_load(&w->requests);
+	to->bytes_in += shm_load(&w->bytes_in);
+	to->bytes_out += shm_load(&w->bytes_out);
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		to->errors[k] += shm_load(&w->errors[k]);
+	for (uint32_t i = 0; i < nservers; i++)
+		if (map[i] != UINT32_MAX)
+			add_srv(&to->srv[map[i]], &w->srv[i]);
+}
+
+/*
+ * Built aside and stored field by field with relaxed atomics: a reader
+ * of the new segment may sum it at any moment and must never see a total
+ * lower than the previous one.
+ */
+static void publish_retired(struct fc_shm *next, const struct fc_shm_worker *sum)
+{
+	struct fc_shm_worker *r = shm_retired(next);
+
+	shm_store(&r->total_conns, sum->total_conns);
+	shm_store(&r->requests, sum->requests);
+	shm_store(&r->bytes_in, sum->bytes_in);
+	shm_store(&r->bytes_out, sum->bytes_out);
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		shm_store(&r->errors[k], sum->errors[k]);
+	for (uint32_t j = 0; j < next->hdr->nservers; j++) {
+		const struct fc_shm_srv_counters *c = &sum->srv[j];
+
+		shm_store(&r->srv[j].total_conns, c->total_conns);
+		shm_store(&r->srv[j].requests, c->requests);
+		shm_store(&r->srv[j].bytes_in, c->bytes_in);
+		shm_store(&r->srv[j].bytes_out, c->bytes_out);
+		shm_store(&r->srv[j].conn_errors, c->conn_errors);
+		shm_store(&r->srv[j].resp_errors, c->resp_errors);
+		shm_store(&r->srv[j].retries, c->retries);
+	}
+}
+
+void shm_fold_retired(struct fc_shm *next, const struct fc_shm *prev)
+{
+	uint32_t *map = server_map(next, prev);
+	struct fc_shm_worker *sum = xcalloc(1, next->hdr->worker_stride);
+
+	add_block(sum, shm_retired(prev), map, prev->hdr->nservers);
+	for (uint32_t k = 0; k < prev->hdr->nworkers; k++)
+		add_block(sum, shm_worker(prev, k), map, prev->hdr->nservers);
+	publish_retired(next, sum);
+	free(sum);
+	free(map);
+}
+
+void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms)
+{
+	uint32_t *map = server_map(next, prev);
+
+	for (uint32_t i = 0; i < prev->hdr->nservers; i++)
+		if (map[i] != UINT32_MAX)
+			carry_health(shm_server(next, map[i]), shm_server(prev, i));
+	session_import(next, prev, map, now_ms);
+	free(map);
+	shm_fold_retired(next, prev);
+}
