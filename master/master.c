@@ -42,6 +42,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "lib/notify.h"
 #include "health/health.h"
 #include "master/master.h"
 #include "shm/shm.h"
@@ -698,6 +699,7 @@ static void signals_block(sigset_t *set)
 static void stop(const sigset_t *set, bool graceful)
 {
 	m.stopping = true;
+	notify_send("STOPPING=1");
 	if (graceful) {
 		log_notice("QUIT: finishing in-flight requests (at most %d ms)",
 		    m.cur->conf->drain_timeout);
@@ -778,12 +780,15 @@ static struct gen *reload_prepare(void)
 static void reload(void)
 {
 	struct gen *old = m.cur, *g;
+	char status[64];
 
 	m.reloads++;
 	log_notice("USR2: reloading %s", old->conf->path);
+	notify_send("RELOADING=1");
 	if ((g = reload_prepare()) == NULL) {
 		log_warnx("reload failed: generation %u keeps running unchanged",
 		    old->shm.hdr->generation);
+		notify_send("READY=1\nSTATUS=reload failed: see the log");
 		return;
 	}
 	reload_warn_fixed(old->conf, g->conf);
@@ -798,6 +803,8 @@ static void reload(void)
 	log_notice("generation %u started: %d workers, %d listeners; generation %u "
 	    "finishing its requests (at most %d ms)", g->shm.hdr->generation, g->nworkers,
 	    g->conf->nlisteners, old->shm.hdr->generation, old->conf->drain_timeout);
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=generation %u", g->shm.hdr->generation);
+	notify_send(status);
 }
 
 /* Say what the file asks for that this version does not do yet. */
@@ -899,9 +906,11 @@ int master_run(struct fc_conf *conf, bool foreground)
 	signals_block(&set);
 	pidfile_write(conf->pidfile);
 	children_add_gen(g);
+	children_respawn();
 	log_notice("fulcrum %s started: %d workers, %d listeners, config %s",
 	    PACKAGE_VERSION, g->nworkers, conf->nlisteners, conf->path);
 	ready(readyfd);
+	notify_send("READY=1\nSTATUS=generation 1");
 	main_loop(&set);
 	master_exit();
 	log_notice("stopped");

@@ -176,6 +176,11 @@ _extra_pids = set()    # children of fulcrum seen alive: killed at exit too
 atexit.register(_cleanup)
 
 
+def remember_pid(pid):
+    """A process started outside spawn() (a daemon): killed at exit too."""
+    _extra_pids.add(pid)
+
+
 def _on_term(sig, frame):
     _out(f"Bail out: signal {sig}")
     sys.exit(1)
