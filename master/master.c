@@ -586,6 +586,7 @@ static void gens_retire_step(void)
 	uint64_t now = clock_mono_ms();
 	struct gen *g;
 
+	children_compact();		/* no row may point to a freed generation */
 	for (g = m.oldest; g != NULL && g != m.cur; g = g->newer) {
 		uint64_t limit = (uint64_t)g->conf->drain_timeout + STOP_GRACE_MS;
 

@@ -88,31 +88,37 @@ static void fds_exhausted(struct fc_proxy *px)
 		proxy_pause(&worker.proxies[i], true);
 }
 
-static void accept_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+/* Accepts up to ACCEPT_BATCH connections; returns how many. */
+static int accept_batch(struct fc_proxy *px, int lfd)
 {
-	struct fc_proxy *px = ((struct fc_listen_io *)io)->px;
-	int one = 1;
+	int one = 1, k;
 
-	(void)ev;
-	(void)events;
-	for (int k = 0; k < ACCEPT_BATCH; k++) {
+	for (k = 0; k < ACCEPT_BATCH; k++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
 		int fd;
 
 		if (proxy_full(px)) {
 			proxy_pause(px, true);
-			return;
+			break;
 		}
-		fd = accept4(io->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				fds_exhausted(px);
-			return;
+			break;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		stream_accept(px, fd, &peer);
 	}
+	return k;
+}
+
+static void accept_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	(void)ev;
+	(void)events;
+	accept_batch(((struct fc_listen_io *)io)->px, io->fd);
 }
 
 static void proxies_init(const struct fc_conf *conf, int nworkers,
@@ -153,6 +159,11 @@ static void stop_accepting(void)
 		for (int k = 0; k < px->nfds; k++) {
 			if (px->lio[k].io.fd < 0)
 				continue;
+			/* What is queued now is ours to answer: if this was the
+			 * socket's last holder (a listener removed by a reload),
+			 * closing it would reset those connections. */
+			while (accept_batch(px, px->lio[k].io.fd) == ACCEPT_BATCH)
+				;
 			ev_io_del(worker.ev, &px->lio[k].io);
 			close(px->lio[k].io.fd);
 			px->lio[k].io.fd = -1;
