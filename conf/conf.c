@@ -89,6 +89,7 @@ typedef void key_fn(struct loader *, const config_setting_t *, const char *,
 
 enum kind {
 	K_INT,			/* int at off, in [min, max] */
+	K_INT64,		/* long long at off, in [min, max] */
 	K_BOOL,			/* bool at off */
 	K_STR,			/* char * at off, malloc'd, not empty */
 	K_FUNC,			/* fn does it all; off and max are fn's own */
@@ -108,6 +109,7 @@ struct key {
 #define KEY(n, k, st, f, lo, hi, fl, fn) \
 	{ n, k, offsetof(st, f), lo, hi, fl, fn }
 #define INT(n, st, f, lo, hi, fl)	KEY(n, K_INT, st, f, lo, hi, fl, NULL)
+#define INT64(n, st, f, lo, hi, fl)	KEY(n, K_INT64, st, f, lo, hi, fl, NULL)
 #define BOOL(n, st, f)			KEY(n, K_BOOL, st, f, 0, 1, 0, NULL)
 #define STR(n, st, f)			KEY(n, K_STR, st, f, 0, 0, 0, NULL)
 /* A char array field: fn gets its size from max. */
@@ -377,6 +379,10 @@ static void apply_key(struct loader *ld, const config_setting_t *s, const char *
 		if (get_int(ld, s, ctx, k->min, k->max, &v) == 0)
 			*(int *)field = (int)v;
 		break;
+	case K_INT64:
+		if (get_int(ld, s, ctx, k->min, k->max, &v) == 0)
+			*(long long *)field = v;
+		break;
 	case K_BOOL:
 		/* No 0/1 or "yes": libconfig's own true/false only. */
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
@@ -612,6 +618,23 @@ static void key_timeout(struct loader *ld, const config_setting_t *s, const char
 	walk_sub(ld, s, ctx, timeout_keys, &l->timeout);
 }
 
+static const struct key limits_keys[] = {
+	INT("request_line", struct fc_limits, request_line, 64, FC_LIMIT_LINE_MAX, 0),
+	INT("header_size", struct fc_limits, header_size, 1024, FC_LIMIT_HEAD_MAX, 0),
+	INT("headers", struct fc_limits, headers, 1, FC_LIMIT_HEADERS_MAX, 0),
+	INT64("body", struct fc_limits, body, 0, INT64_C(1) << 50, 0),
+	END,
+};
+
+static void key_limits(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_listener *l = obj;
+
+	(void)k;
+	walk_sub(ld, s, ctx, limits_keys, &l->limits);
+}
+
 static const struct choice balances[] = {
 	{ "roundrobin", FC_BALANCE_ROUNDROBIN },
 	{ "leastconn", FC_BALANCE_LEASTCONN },
@@ -635,6 +658,7 @@ static const struct key defaults_keys[] = {
 	INT("retries", struct fc_listener, retries, 0, 100, 0),
 	INT("maxconn", struct fc_listener, maxconn, 1, MAXCONN_MAX, 0),
 	FUNC("timeout", key_timeout, 0),
+	FUNC("limits", key_limits, 0),
 	FUNC("balance", key_balance, 0),
 	BOOL("forwardfor", struct fc_listener, forwardfor),
 	BOOL("httpclose", struct fc_listener, httpclose),
@@ -652,6 +676,10 @@ static void listener_template(struct fc_listener *l)
 	l->timeout.server = DEF_T_SERVER;
 	l->timeout.http_request = DEF_T_HTTP_REQUEST;
 	l->timeout.queue = DEF_T_QUEUE;
+	l->limits.request_line = FC_LIMIT_LINE_MAX;
+	l->limits.header_size = FC_LIMIT_HEAD_MAX;
+	l->limits.headers = FC_LIMIT_HEADERS_MAX;
+	l->limits.body = 0;
 	/* Filled even without a "check" group: servers with check = true
 	 * then get TCP checks at these rates. */
 	l->check.interval = DEF_CHECK_INTERVAL;
@@ -1050,6 +1078,7 @@ static const struct key listener_keys[] = {
 	INT("retries", struct fc_listener, retries, 0, 100, 0),
 	INT("maxconn", struct fc_listener, maxconn, 1, MAXCONN_MAX, 0),
 	FUNC("timeout", key_timeout, 0),
+	FUNC("limits", key_limits, 0),
 	FUNC("check", key_check, 0),
 	FUNC("cookie", key_cookie, 0),
 	FUNC("stick", key_stick, 0),

@@ -40,6 +40,22 @@ struct fc_timeouts {		/* milliseconds */
 	int queue;
 };
 
+/*
+ * What a request may hold before it is refused (issue 7): a longer request
+ * line gets 414, a larger head or more header fields 431, a larger body
+ * 413.  The head must fit in one buffer, hence header_size's ceiling.
+ */
+#define FC_LIMIT_LINE_MAX	8192
+#define FC_LIMIT_HEAD_MAX	15360	/* FC_BUFSZ - FC_REWRITE (worker/stream.h) */
+#define FC_LIMIT_HEADERS_MAX	100	/* FC_HTTP_MAX_HEADERS (worker/http.h) */
+
+struct fc_limits {
+	int request_line;		/* bytes, without CRLF */
+	int header_size;		/* bytes of the whole head */
+	int headers;			/* header fields */
+	long long body;			/* bytes, 0: no limit */
+};
+
 struct fc_server {
 	char name[FC_NAME_MAX];
 	struct fc_addr addr;
@@ -95,6 +111,7 @@ struct fc_listener {
 	int retries;
 	int maxconn;
 	struct fc_timeouts timeout;
+	struct fc_limits limits;
 	struct fc_check check;
 	struct fc_cookie cookie;
 	struct fc_stick stick;

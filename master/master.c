@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -325,6 +326,26 @@ static void gens_fold(void)
 {
 	for (struct gen *g = m.oldest; g != NULL && g->newer != NULL; g = g->newer)
 		shm_fold_retired(&g->newer->shm, &g->shm);
+}
+
+/*
+ * Every connection costs a descriptor on the client side and one on the
+ * server side, and the idle pools and listeners need some more: raise the
+ * limit (the children inherit it) instead of failing accept() at 1024.
+ */
+static void fd_limit_raise(const struct fc_conf *conf)
+{
+	rlim_t want = 2 * (rlim_t)conf->maxconn + 1024;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want && geteuid() == 0)
+		rl.rlim_max = want;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		log_warnx("open files limited to %llu, global.maxconn %d needs about %llu",
+		    (unsigned long long)rl.rlim_cur, conf->maxconn, (unsigned long long)want);
 }
 
 /* ------------------------------------------------------------ children */
@@ -793,6 +814,7 @@ static void reload(void)
 		return;
 	}
 	reload_warn_fixed(old->conf, g->conf);
+	fd_limit_raise(g->conf);
 	g->older = old;
 	old->newer = g;
 	m.cur = g;
@@ -894,6 +916,7 @@ int master_run(struct fc_conf *conf, bool foreground)
 	logs_open(conf);
 	if (privileges_resolve(conf, &g->priv) < 0)
 		exit(1);
+	fd_limit_raise(conf);
 	warn_unsupported(conf);
 	/* Before binding: a second instance of the same file is refused here. */
 	if (shm_create(&g->shm, conf, g->nworkers, err, sizeof(err)) < 0)

@@ -41,6 +41,7 @@ static void stream_run(struct fc_stream *s);
 static void stream_defer(struct fc_stream *s);
 static void stream_close(struct fc_stream *s);
 static void stream_connect(struct fc_stream *s);
+static void queue_kick(struct fc_proxy *px);
 static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 
 /* ------------------------------------------------------------- buffers */
@@ -184,7 +185,16 @@ static bool chan_pending(const struct fc_chan *ch)
 	return ch->fwd > ch->sent;
 }
 
-/* Advances fwd over the body bytes that arrived; -1 on a malformed body. */
+static void count_data(void *arg, const char *p, size_t n)
+{
+	(void)p;
+	*(uint64_t *)arg += n;
+}
+
+/*
+ * Advances fwd over the body bytes that arrived; -1 on a malformed body,
+ * -2 when a chunked body grows past max_body.
+ */
 static int chan_frame(struct fc_chan *ch)
 {
 	size_t avail = buf_len(ch->buf) - ch->fwd;
@@ -201,9 +211,11 @@ static int chan_frame(struct fc_chan *ch)
 		break;
 	case FC_BODY_CHUNKED:
 		n = http_chunked_feed(&ch->ck, ch->buf->data + ch->buf->start + ch->fwd,
-		    avail, NULL, NULL);
+		    avail, ch->max_body ? count_data : NULL, &ch->decoded);
 		if (n < 0)
 			return -1;
+		if (ch->max_body && ch->decoded > ch->max_body)
+			return -2;
 		if (ch->ck.done)
 			ch->state = CH_DONE;
 		break;
@@ -405,6 +417,8 @@ static void detach_server(struct fc_stream *s, bool reuse)
 		return;
 	s->srv = NULL;
 	s->px->srv[c->server].cur--;
+	if (s->px->srv[c->server].maxconn > 0)
+		queue_kick(s->px);
 	shm_add(&srv_counters(s, c->server)->cur_conns, -1);
 	lb_conn_add(&s->px->lb, c->server, -1);
 	if (reuse)
@@ -689,6 +703,11 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	s->srv_keepalive = !l->httpclose;
 	if (l->stats.uri != NULL && serve_stats(s, m, hlen))
 		return;
+	if (l->limits.body > 0 && m->body == FC_BODY_LENGTH &&
+	    m->content_length > (uint64_t)l->limits.body) {
+		respond_error(s, 413, 'P', 'R');
+		return;
+	}
 	if ((newlen = rewrite_request(s, m, hlen)) == 0) {
 		respond_error(s, 431, 'P', 'R');
 		return;
@@ -697,6 +716,8 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	s->req.body = m->body;
 	s->req.left = m->content_length;
 	http_chunked_init(&s->req.ck);
+	s->req.max_body = (uint64_t)l->limits.body;
+	s->req.decoded = 0;
 	s->req.state = m->body == FC_BODY_NONE ? CH_DONE : CH_BODY;
 	/* A request without a body can be sent again if a reused server
 	 * connection turns out to be closed: keep it until answered. */
@@ -706,6 +727,7 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 
 static void request_parse(struct fc_stream *s)
 {
+	const struct fc_limits *lim = &s->px->l->limits;
 	struct fc_http_msg m;
 	struct fc_buf *b = s->req.buf;
 	int status = 400, r;
@@ -717,8 +739,12 @@ static void request_parse(struct fc_stream *s)
 			stream_close(s);	/* idle keep-alive client left */
 		return;
 	}
-	r = http_parse_request(b->data + b->start, buf_len(b), &m, FC_MAX_LINE,
-	    FC_BUFSZ - FC_REWRITE, &status);
+	r = http_parse_request(b->data + b->start, buf_len(b), &m,
+	    (size_t)lim->request_line, (size_t)lim->header_size, &status);
+	if (r >= 0 && m.nheaders > (size_t)lim->headers) {
+		r = FC_HTTP_ERROR;
+		status = 431;
+	}
 	if (r == FC_HTTP_INCOMPLETE) {
 		if (s->cli.eof) {
 			set_term(s, 'C', 'R');
@@ -735,6 +761,91 @@ static void request_parse(struct fc_stream *s)
 	request_ready(s, &m, (size_t)r);
 }
 
+/* ------------------------------------------------------------- queue */
+
+/*
+ * A server at its maxconn takes no new request; when every usable server
+ * is full, the request waits in its listener's queue (FIFO) until a slot
+ * frees or timeout.queue passes (503).  Each worker applies its share of
+ * a server's maxconn (worker_share()), so the sum over workers is the
+ * configured figure.
+ */
+static bool server_full(const struct fc_proxy *px, int i)
+{
+	return px->srv[i].maxconn > 0 && px->srv[i].cur >= px->srv[i].maxconn;
+}
+
+/* Would some server take the request if it were not full? */
+static bool worth_queueing(const struct fc_proxy *px)
+{
+	for (int i = 0; i < px->l->nservers; i++) {
+		const struct fc_shm_server *sv = shm_server(fc_w->shm, px->srv_base + (uint32_t)i);
+
+		if (server_full(px, i) && px->l->servers[i].weight > 0 &&
+		    shm_load_acq(&sv->state) >= FC_SRV_UP)
+			return true;
+	}
+	return false;
+}
+
+/* front: a stream that was woken but lost its slot keeps its place and deadline. */
+static void queue_add(struct fc_stream *s, bool front)
+{
+	struct fc_proxy *px = s->px;
+
+	s->in_queue = true;
+	if (front && px->qhead != NULL) {
+		s->qprev = NULL;
+		s->qnext = px->qhead;
+		px->qhead->qprev = s;
+		px->qhead = s;
+	} else {
+		s->qnext = NULL;
+		s->qprev = px->qtail;
+		if (px->qtail != NULL)
+			px->qtail->qnext = s;
+		else
+			px->qhead = s;
+		px->qtail = s;
+	}
+	px->queued++;
+	if (!front) {
+		s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.queue;
+		ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
+	}
+}
+
+static void queue_del(struct fc_stream *s)
+{
+	struct fc_proxy *px = s->px;
+
+	if (!s->in_queue)
+		return;
+	if (s->qprev != NULL)
+		s->qprev->qnext = s->qnext;
+	else
+		px->qhead = s->qnext;
+	if (s->qnext != NULL)
+		s->qnext->qprev = s->qprev;
+	else
+		px->qtail = s->qprev;
+	s->qnext = s->qprev = NULL;
+	s->in_queue = false;
+	px->queued--;
+}
+
+/* A server slot freed: the stream waiting longest tries again, soon. */
+static void queue_kick(struct fc_proxy *px)
+{
+	struct fc_stream *s = px->qhead;
+
+	if (s == NULL)
+		return;
+	queue_del(s);
+	s->dequeued = true;
+	stream_defer(s);
+}
+
 /* Servers not to pick: DOWN ones, and those tried already if asked. */
 static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
 {
@@ -743,7 +854,7 @@ static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
 	for (int i = 0; i < px->l->nservers; i++) {
 		const struct fc_shm_server *sv = shm_server(fc_w->shm, px->srv_base + (uint32_t)i);
 
-		px->excluded[i] = shm_load_acq(&sv->state) < FC_SRV_UP ||
+		px->excluded[i] = shm_load_acq(&sv->state) < FC_SRV_UP || server_full(px, i) ||
 		    (skip_tried && s->tried != NULL && s->tried[i]);
 	}
 	return px->excluded;
@@ -848,6 +959,12 @@ static void stream_connect(struct fc_stream *s)
 	struct fc_conn *c;
 	int idx = pick_server(s);
 
+	if (idx < 0 && worth_queueing(px)) {
+		queue_add(s, s->dequeued);
+		s->dequeued = false;
+		return;
+	}
+	s->dequeued = false;
 	if (idx < 0) {
 		respond_error(s, 503, 'S', 'C');
 		return;
@@ -918,8 +1035,8 @@ static bool request_step(struct fc_stream *s)
 		request_parse(s);
 		return !s->dead && (progress || ch->state != CH_HEAD);
 	}
-	if (chan_frame(ch) < 0) {
-		respond_error(s, 400, 'P', 'D');
+	if ((n = chan_frame(ch)) < 0) {
+		respond_error(s, n == -2 ? 413 : 400, 'P', 'D');
 		return true;
 	}
 	if (ch->state == CH_BODY && s->cli.eof && buf_len(ch->buf) == ch->fwd) {
@@ -1215,7 +1332,7 @@ static void timer_update(struct fc_stream *s, bool progress)
 	bool waiting_head = s->req.state == CH_HEAD;
 	bool connecting = s->srv != NULL && s->srv->connecting;
 
-	if (progress && !waiting_head && !connecting)
+	if (progress && !waiting_head && !connecting && !s->in_queue)
 		s->deadline = ev_now(fc_w->ev) + data_timeout(s);
 	if (!ev_timer_pending(&s->timer) || s->timer.when > s->deadline)
 		ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
@@ -1235,7 +1352,10 @@ static void stream_timeout(struct fc_ev *ev, struct fc_ev_timer *t)
 		ev_timer_arm(ev, t, s->deadline);
 		return;
 	}
-	if (s->req.state == CH_HEAD) {
+	if (s->in_queue) {
+		queue_del(s);
+		respond_error(s, 503, 's', 'Q');
+	} else if (s->req.state == CH_HEAD) {
 		if (buf_len(s->req.buf) == 0) {
 			stream_close(s);	/* idle keep-alive: close quietly */
 			return;
@@ -1264,6 +1384,11 @@ static void stream_run(struct fc_stream *s)
 	if (s->lingering) {
 		linger_step(s);
 		return;
+	}
+	if (s->dequeued) {
+		stream_connect(s);
+		if (s->dead || s->in_queue)
+			return;
 	}
 	for (int pass = 0; !s->dead && !s->lingering; pass++) {
 		bool p;
@@ -1369,6 +1494,7 @@ static void stream_close(struct fc_stream *s)
 	if (s->dead)
 		return;
 	s->dead = true;
+	queue_del(s);
 	if (s->reqline[0] != '\0')
 		txn_log(s);
 	shm_add(&fc_w->blk->cur_conns, -1);

@@ -22,6 +22,10 @@
 #define FC_BUFSZ	16384
 #define FC_REWRITE	1024		/* room kept for head rewrites */
 #define FC_MAX_LINE	8192		/* request line: 414 above */
+
+_Static_assert(FC_LIMIT_LINE_MAX == FC_MAX_LINE, "limits.request_line ceiling");
+_Static_assert(FC_LIMIT_HEAD_MAX == FC_BUFSZ - FC_REWRITE, "limits.header_size ceiling");
+_Static_assert(FC_LIMIT_HEADERS_MAX == FC_HTTP_MAX_HEADERS, "limits.headers ceiling");
 #define FC_LOGLINE	512		/* request line kept for the log */
 
 struct fc_buf {
@@ -57,6 +61,8 @@ struct fc_chan {
 	enum fc_http_body body;
 	uint64_t left;			/* FC_BODY_LENGTH: bytes still to come */
 	struct fc_chunked ck;
+	uint64_t max_body;		/* chunked request: limits.body, 0: none */
+	uint64_t decoded;		/* chunked data bytes seen, when max_body */
 	uint64_t bytes;			/* bytes sent on, for the log */
 };
 
@@ -65,6 +71,7 @@ struct fc_srv_rt {
 	struct fc_conn *idle;		/* idle keep-alive connections, LIFO */
 	int nidle;
 	int cur;			/* streams using the server now */
+	int maxconn;			/* this worker's share of its maxconn, 0: none */
 };
 
 /* A listening socket and the listener it belongs to. */
@@ -82,6 +89,8 @@ struct fc_proxy {
 	int nfds;
 	struct fc_listen_io *lio;	/* its listening sockets */
 	bool paused;
+	struct fc_stream *qhead, *qtail;	/* waiting for a server below maxconn */
+	int queued;
 	int index;			/* in conf->listeners */
 	uint32_t srv_base;		/* its first server in the shm table */
 	bool *excluded;			/* scratch for each pick */
@@ -113,6 +122,9 @@ struct fc_stream {
 	bool queued;			/* in the run queue */
 	bool sent_1xx;			/* an interim response went to the client */
 	bool idempotent;		/* the method may be sent twice (RFC 9110 9.2.2) */
+	bool in_queue;			/* in px's queue: every usable server is full */
+	bool dequeued;			/* a server slot freed: connect on the next run */
+	struct fc_stream *qnext, *qprev;
 	unsigned int ntxn;		/* transactions completed on this connection */
 	struct fc_sbuf payload;		/* a response fulcrum makes itself (stats) */
 	size_t payload_off;
@@ -144,6 +156,8 @@ struct fc_worker {
 
 extern struct fc_worker *fc_w;
 
+/* Per-worker share of a total shared by nworkers (at least 1). */
+int worker_share(int total, int nworkers);
 /* worker.c: a connection of px ended; resume accepting if it was paused. */
 void worker_conn_released(struct fc_proxy *px);
 void stream_accept(struct fc_proxy *px, int fd, const struct sockaddr_storage *peer);

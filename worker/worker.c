@@ -36,7 +36,7 @@ static bool stopping;
 static bool out_of_fds;			/* accept paused until housekeeping */
 static uint64_t fd_warned_ms;
 
-static int share(int total, int nworkers)
+int worker_share(int total, int nworkers)
 {
 	int n = (total + nworkers - 1) / nworkers;
 
@@ -134,8 +134,11 @@ static void proxies_init(const struct fc_conf *conf, int nworkers,
 		px->index = i;
 		px->srv_base = shm_server_index(conf, i, 0);
 		px->excluded = xcalloc((size_t)l->nservers, sizeof(*px->excluded));
-		px->maxconn = share(l->maxconn, nworkers);
+		px->maxconn = worker_share(l->maxconn, nworkers);
 		px->srv = xcalloc((size_t)l->nservers, sizeof(*px->srv));
+		for (int k = 0; k < l->nservers; k++)
+			if (l->servers[k].maxconn > 0)
+				px->srv[k].maxconn = worker_share(l->servers[k].maxconn, nworkers);
 		lb_init(&px->lb, l->balance, l->servers, l->nservers);
 		px->lio = xcalloc((size_t)nsocks, sizeof(*px->lio));
 		for (int k = 0; k < nsocks; k++) {
@@ -236,7 +239,7 @@ int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nw
 	fc_w = &worker;
 	worker.conf = conf;
 	block_init(shm, slot);
-	worker.maxconn = share(conf->maxconn, nworkers);
+	worker.maxconn = worker_share(conf->maxconn, nworkers);
 	if ((worker.ev = ev_new()) == NULL)
 		fatal("epoll_create");
 	if (ev_signals_open(worker.ev, &sigs, on_signal) < 0)

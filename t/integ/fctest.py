@@ -684,6 +684,23 @@ class Fulcrum:
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
 
+    def stat_json(self):
+        """fulcrum-stat -f <conf> --json, parsed."""
+        import json
+        stat = os.environ.get("FULCRUM_STAT") or os.path.join(
+            os.path.dirname(FULCRUM), "fulcrum-stat")
+        rc, out = run([stat, "-f", self.conf_path, "--json"])
+        if rc != 0:
+            raise AssertionError(f"fulcrum-stat --json exited {rc}: {out}")
+        return json.loads(out)
+
+    def server_requests(self, listener, name):
+        """Requests relayed to server listener/name, from fulcrum-stat."""
+        for sv in self.stat_json()["servers"]:
+            if sv["listener"] == listener and sv["name"] == name:
+                return sv["counters"]["requests"]
+        raise AssertionError(f"no server {listener}/{name} in fulcrum-stat")
+
     def wait_exit(self, timeout):
         """Waits for the master to exit; returns its status or None."""
         try:

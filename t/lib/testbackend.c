@@ -240,8 +240,8 @@ conn_body(struct conn *c, uint64_t n, struct sha *sha)
 
 struct request {
 	char     method[16];
-	char     path[2048];
-	char     query[2048];
+	char     path[16384];
+	char     query[16384];
 	int      http10;
 	int      keepalive;
 	int      chunked;

@@ -1255,3 +1255,53 @@ CONF_TEST(demo_config_loads)
 	cr_expect_str_eq(l->servers[1].addr_text, "127.0.0.1:8082");
 	conf_free(c);
 }
+
+/* ============================================================== limits */
+
+CONF_TEST(limits_default_to_the_buffer_ceilings)
+{
+	struct fc_conf *c = load_ok(LISTENER);
+	const struct fc_limits *lim = &c->listeners[0].limits;
+
+	cr_expect_eq(lim->request_line, 8192);
+	cr_expect_eq(lim->header_size, 15360);
+	cr_expect_eq(lim->headers, 100);
+	cr_expect_eq(lim->body, 0, "no body limit unless asked");
+	conf_free(c);
+}
+
+CONF_TEST(limits_inherit_from_defaults_key_by_key)
+{
+	struct fc_conf *c = load_ok(
+	    "defaults: { limits = { request_line = 100; body = 5000000000L; }; };\n"
+	    "listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  limits = { headers = 10; header_size = 1024; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n");
+	const struct fc_limits *lim = &c->listeners[0].limits;
+
+	cr_expect_eq(lim->request_line, 100);
+	cr_expect_eq(lim->header_size, 1024);
+	cr_expect_eq(lim->headers, 10);
+	cr_expect_eq(lim->body, 5000000000LL, "64-bit body sizes");
+	conf_free(c);
+}
+
+CONF_TEST(limits_out_of_range_name_file_and_line)
+{
+	expect_error("listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  limits = { header_size = 16384; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n", 3,
+	    "listener \"web\" limits: \"header_size\" must be between 1024 and 15360");
+	expect_error("listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  limits = { headers = 0; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n", 3,
+	    "listener \"web\" limits: \"headers\" must be between 1 and 100");
+	expect_error("defaults: { limits = { requestline = 10; }; };\n" LISTENER, 1,
+	    "unknown key \"requestline\" in defaults limits");
+}
