@@ -210,7 +210,7 @@ def _excepthook(exc_type, exc, tb):
 sys.excepthook = _excepthook
 signal.signal(signal.SIGTERM, _on_term)
 signal.signal(signal.SIGALRM, _on_alarm)
-signal.alarm(int(os.environ.get("FC_TEST_TIMEOUT", "90")))
+signal.alarm(int(os.environ.get("FC_TEST_TIMEOUT") or "90"))
 
 
 def tmpdir(prefix="fctest-"):
@@ -608,7 +608,10 @@ class Fulcrum:
         _instances.append(self)
         self._log = open(self.log_path, "wb")
         self.t_start = time.monotonic()
-        self.proc = spawn([FULCRUM, "-d", "-f", self.conf_path],
+        if VALGRIND:
+            timeout *= 10
+        argv = [FULCRUM, "-d", "-f", self.conf_path]
+        self.proc = spawn((VALGRIND_ARGV if VALGRIND else []) + argv,
                           stdout=self._log, stderr=subprocess.STDOUT,
                           stdin=subprocess.DEVNULL, start_new_session=True)
         if not wait:
@@ -772,7 +775,18 @@ class Fulcrum:
 
 
 SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
-                          r"runtime error:|UndefinedBehaviorSanitizer")
+                          r"runtime error:|UndefinedBehaviorSanitizer|"
+                          r"==\d+== ERROR SUMMARY: [1-9]|==\d+== (Invalid |"
+                          r"Conditional jump|Use of uninitialised|Syscall param)|"
+                          r"definitely lost: [1-9]")
+
+# make check-valgrind: every fulcrum process runs under valgrind (it follows
+# the master's forks); errors and definite leaks show in the log above.
+VALGRIND = os.environ.get("FC_VALGRIND") == "1"
+VALGRIND_ARGV = ["valgrind", "-q", "--leak-check=full", "--show-leak-kinds=definite",
+                 "--errors-for-leak-kinds=definite", "--error-exitcode=99",
+                 "--soname-synonyms=somalloc=*jemalloc*", "--track-fds=no",
+                 "--suppressions=" + os.path.join(SRCDIR, "t", "valgrind.supp")]
 
 
 def bind_ports(conf_text):

@@ -58,6 +58,10 @@ d = t.tmpdir("fctest-pid-")
 pidfile = os.path.join(d, "fulcrum.pid")
 with t.Fulcrum(conf(port, pidfile), name="term") as fc, \
         t.step("pidfile and SIGTERM"):
+    # Written right after the sockets are bound: it may trail the port by a moment.
+    deadline = time.monotonic() + 5
+    while not os.path.exists(pidfile) and time.monotonic() < deadline:
+        time.sleep(0.01)
     content = open(pidfile).read().strip() if os.path.exists(pidfile) else None
     t.note(f"pidfile {pidfile}: {content!r}, master pid {fc.pid}")
     t.check(content == str(fc.pid), "the pidfile holds the master pid",
