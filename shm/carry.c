@@ -8,6 +8,7 @@
  *    state, its last result and its count towards rise/fall, so the new
  *    checker carries on instead of flapping it (checked servers start UP).
  *  - Sessions: every live learned session whose server still exists.
+ *  - HA state: as the ha process last wrote it, until it writes here.
  *  - Counters: the old segment's retired block plus its workers' blocks
  *    become the new segment's retired block.  Gauges (current
  *    connections) are not carried: they belong to processes still running
@@ -138,4 +139,6 @@ void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms)
 	session_import(next, prev, map, now_ms);
 	free(map);
 	shm_fold_retired(next, prev);
+	/* Until the ha process writes the new segment itself. */
+	memcpy(&next->hdr->ha, &prev->hdr->ha, sizeof(next->hdr->ha));
 }
