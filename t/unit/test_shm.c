@@ -1784,3 +1784,22 @@ Test(reload, report_of_next_adds_the_retired_block)
 	jfree(&j);
 	free(b.p);
 }
+
+/* fulcrum-stat -w holds a mapping across reloads: it must see the rename. */
+Test(reload, a_reader_sees_its_segment_replaced)
+{
+	char err[256] = "";
+	struct fc_shm ro, again;
+
+	create_segment();
+	cr_assert_eq(shm_attach_ro(&ro, seg.name, err, sizeof(err)), 0, "%s", err);
+	cr_expect(shm_name_is_ours(&ro), "just attached");
+	reload_to(next_text, 2);
+	cr_expect_not(shm_name_is_ours(&ro), "the name is generation 2's now");
+	cr_expect(shm_instance_alive(&ro), "the master still holds generation 1");
+	cr_assert_eq(shm_attach_ro(&again, seg.name, err, sizeof(err)), 0, "%s", err);
+	cr_expect(shm_name_is_ours(&again));
+	cr_expect_eq(again.hdr->generation, 2);
+	shm_detach(&again);
+	shm_detach(&ro);
+}
