@@ -8,8 +8,10 @@
   reload -> 3    1 worker; web loses a, b's weight is 1 again, the server
                  timeout is long again; as root tcp_migrate_req reads 1 (the
                  sockets of slots 1-3 were closed)
-  broken twice   a syntax error, then an unknown balance: FILE:LINE errors
-                 and "reload failed", the same workers serve, generation 3
+  broken thrice  a syntax error, an unknown balance: FILE:LINE errors; a
+                 port held by another process: "cannot listen", and the new
+                 port opened before it is closed again.  Each time "reload
+                 failed", the same workers serve, generation 3 stays
   reload -> 4    fixed, and "old" removed: its port refuses connections
   reload -> 5, 6 the same file again
 Traffic runs on "web" through it all, one fresh connection per request: not
@@ -22,6 +24,7 @@ the sysctl starts at 0 there and the host's is never changed.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -346,6 +349,30 @@ with t.Fulcrum(GEN1, name="reload") as fc:
         t.check(fc.stat_json()["instance"]["generation"] == 3,
                 "fulcrum-stat: still generation 3")
 
+    with t.step("a port another process holds: the reload fails, and the "
+                "new port it had opened meanwhile is closed again"):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        p_busy, p_extra = holder.getsockname()[1], t.free_port()
+        busy = conf(1, [("web", P_WEB, 10000, [("b", b, 1), ("c", c, 1)]),
+                        OLD, NEW, ("extra", p_extra, 10000, [("c", c, 1)]),
+                        ("busy", p_busy, 10000, [("c", c, 1)])])
+        mark = len(fc.log_text())
+        gen = fc.reload(busy)
+        log = log_since(fc, mark)
+        holder.close()
+        t.check(gen is None, "reload failed", log)
+        t.check(re.search(rf"listener busy: cannot listen on 127.0.0.1:{p_busy}",
+                          log), "the log names the listener and the address",
+                log)
+        t.check(not t.port_accepts(p_extra),
+                "the port of listener extra, opened first, is closed again")
+        t.check(fc.worker_pids() == before and fc.children() == kids,
+                "the same processes serve", f"{fc.children()}")
+        t.check(fc.stat_json()["instance"]["generation"] == 3,
+                "fulcrum-stat: still generation 3")
+
     with t.step("fixed -> 4: 2 workers, listener old removed"):
         reloaded(fc, sampler, GEN4, 4)
         workers = fc.wait_settled(2)
@@ -366,7 +393,7 @@ with t.Fulcrum(GEN1, name="reload") as fc:
         t.check(workers is not None, "2 workers, one checker, nothing else",
                 f"{fc.children()}")
 
-    with t.step("traffic through 5 reloads and 2 failed ones"):
+    with t.step("traffic through 5 reloads and 3 failed ones"):
         traffic.stop()
         sampler.stop()
         t.note(f"{traffic.sent} requests sent, {len(sampler.samples)} samples "
