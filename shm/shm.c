@@ -335,8 +335,7 @@ int shm_create_next(struct fc_shm *next, const struct fc_shm *prev,
 	return 0;
 }
 
-/* Our own segment only: another instance may have replaced the name. */
-static bool name_is_ours(const struct fc_shm *shm)
+bool shm_name_is_ours(const struct fc_shm *shm)
 {
 	struct stat st;
 	bool ours;
@@ -354,7 +353,8 @@ void shm_destroy(struct fc_shm *shm)
 	if (shm->hdr == NULL)
 		return;
 	munmap(shm->hdr, shm->size);
-	if (name_is_ours(shm))
+	/* Our own segment only: another instance may have replaced the name. */
+	if (shm_name_is_ours(shm))
 		shm_unlink(shm->name);
 	close(shm->fd);
 	shm->fd = -1;
@@ -409,6 +409,8 @@ int shm_attach_ro(struct fc_shm *shm, const char *name, char *err, size_t errlen
 	shm->hdr = p;
 	shm->fd = fd;			/* kept for shm_instance_alive() */
 	shm->size = (size_t)st.st_size;
+	shm->dev = st.st_dev;		/* for shm_name_is_ours() */
+	shm->ino = st.st_ino;
 	if (check_header(shm->hdr, shm->size, err, errlen) < 0) {
 		shm_detach(shm);
 		return -1;

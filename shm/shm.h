@@ -73,6 +73,12 @@ int shm_attach_ro(struct fc_shm *shm, const char *name, char *err, size_t errlen
 void shm_detach(struct fc_shm *shm);
 /* Is the instance that created this segment still running (its lock held)? */
 bool shm_instance_alive(const struct fc_shm *shm);
+/*
+ * Is this mapping still the segment under its name?  Not once a reload has
+ * renamed the next generation's segment over it (a tool that watches
+ * attaches again), nor once the instance has stopped and removed it.
+ */
+bool shm_name_is_ours(const struct fc_shm *shm);
 
 /*
  * Lists the names of live instances (segments whose master is alive), at

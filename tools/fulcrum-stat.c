@@ -303,11 +303,31 @@ static void watch_signals(sigset_t *waitmask)
 }
 
 /*
+ * A reload renames the next generation's segment over the name, and the
+ * old one goes when its last process does: move to the new one, once it is
+ * there and alive.
+ */
+static void follow_reload(struct fc_shm *shm)
+{
+	struct fc_shm next;
+	char err[256];
+
+	if (shm_name_is_ours(shm) || shm_attach_ro(&next, shm->name, err, sizeof(err)) < 0)
+		return;
+	if (!shm_instance_alive(&next)) {
+		shm_detach(&next);
+		return;
+	}
+	shm_detach(shm);
+	*shm = next;
+}
+
+/*
  * -w: redraws every `secs` until INT or TERM (exit 0).  On a terminal each
  * frame clears the screen first, like top; into a pipe the frames follow
  * each other, so `--json -w 1 | jq` reads a stream of objects.
  */
-static int watch(const struct fc_shm *shm, enum fc_report_fmt fmt, double secs)
+static int watch(struct fc_shm *shm, enum fc_report_fmt fmt, double secs)
 {
 	const char *clear = isatty(STDOUT_FILENO) ? "\033[H\033[2J" : NULL;
 	struct timespec ts = { .tv_sec = (time_t)secs,
@@ -316,6 +336,7 @@ static int watch(const struct fc_shm *shm, enum fc_report_fmt fmt, double secs)
 
 	watch_signals(&waitmask);
 	while (!stop) {
+		follow_reload(shm);
 		if (!shm_instance_alive(shm))
 			return instance_gone(shm);
 		if (print_report(shm, fmt, clear) != 0)

@@ -15,6 +15,7 @@ Exit codes follow automake: 0 pass, 1 fail, 77 skip.
 Paths come from the environment (set by `make check`), with defaults for a
 source-tree build:
     FULCRUM         the fulcrum binary        ($FC_SRCDIR/fulcrum)
+    FULCRUM_STAT    fulcrum-stat              (beside FULCRUM)
     FC_TESTBACKEND  the test backend          ($FC_SRCDIR/t/fc-testbackend)
     FC_SRCDIR       the source tree           (two levels above this file)
     FC_TEST_TIMEOUT seconds before a scenario is aborted (default 90)
@@ -26,6 +27,7 @@ whatever way the script ends.
 import atexit
 import hashlib
 from http import client as httpclient
+import json
 import os
 import re
 import shutil
@@ -42,6 +44,8 @@ import traceback
 SRCDIR = os.environ.get("FC_SRCDIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FULCRUM = os.environ.get("FULCRUM") or os.path.join(SRCDIR, "fulcrum")
+FULCRUM_STAT = os.environ.get("FULCRUM_STAT") or os.path.join(
+    os.path.dirname(FULCRUM), "fulcrum-stat")
 TESTBACKEND = os.environ.get("FC_TESTBACKEND") or os.path.join(
     SRCDIR, "t", "fc-testbackend")
 
@@ -687,15 +691,52 @@ class Fulcrum:
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
 
-    def stat_json(self):
+    def stat_json(self, timeout=10):
         """fulcrum-stat -f <conf> --json, parsed."""
-        import json
-        stat = os.environ.get("FULCRUM_STAT") or os.path.join(
-            os.path.dirname(FULCRUM), "fulcrum-stat")
-        rc, out = run([stat, "-f", self.conf_path, "--json"])
-        if rc != 0:
-            raise AssertionError(f"fulcrum-stat --json exited {rc}: {out}")
-        return json.loads(out)
+        p = subprocess.run([FULCRUM_STAT, "-f", self.conf_path, "--json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+        if p.returncode != 0:
+            raise AssertionError(f"fulcrum-stat --json exited {p.returncode}: "
+                                 + p.stderr.decode("utf-8", "replace"))
+        return json.loads(p.stdout)
+
+    def reload(self, conf_text=None, timeout=5.0):
+        """Rewrites the config file with conf_text (if given), sends USR2 and
+        waits for the master's verdict in the log.  Returns the number of the
+        generation it started, or None when it logged "reload failed"."""
+        if conf_text is not None:
+            with open(self.conf_path, "w") as f:
+                f.write(conf_text)
+        seen = len(self.log_text())
+        self.signal(signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(r"generation (\d+) started|reload failed",
+                          self.log_text()[seen:])
+            if m:
+                return int(m.group(1)) if m.group(1) else None
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no verdict on the reload in {timeout} s")
+            time.sleep(0.02)
+
+    def wait_settled(self, nworkers, timeout=8.0):
+        """After a reload: waits until the master's children are exactly the
+        current generation's nworkers workers (the pids fulcrum-stat lists)
+        and one checker -- the old generations are gone.  Returns the
+        workers' pids, or None on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.remember_children()
+            workers = self.worker_pids()
+            current = sorted(w["pid"] for w in self.stat_json()["workers"])
+            if (len(workers) == nworkers and workers == current and
+                    len(self.checker_pids()) == 1 and
+                    len(self.children()) == nworkers + 1):
+                return workers
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
     def server_requests(self, listener, name):
         """Requests relayed to server listener/name, from fulcrum-stat."""

@@ -2,7 +2,9 @@
  * Unit tests of shm/: the layout (sizes and offsets pinned, so that a change
  * without a version bump is noticed), real segments created and attached
  * (stale ones replaced, live ones refused, other versions refused), and the
- * reports rendered from a synthetic segment whose every counter is known.
+ * reports rendered from a synthetic segment whose every counter is known,
+ * and the next generation's segment a reload builds (shm_create_next):
+ * health, counters and sessions carried by name, the name taken over.
  *
  * Each test loads its own config from a fresh temporary directory, so its
  * segment name (derived from the file's real path) is its own.  The JSON is
@@ -27,6 +29,7 @@
 #include "lib/clock.h"
 #include "lib/sbuf.h"
 #include "shm/report.h"
+#include "shm/session.h"
 #include "shm/shm.h"
 
 #define NWORKERS	3
@@ -1362,4 +1365,441 @@ Test(report, names)
 	cr_expect_str_eq(report_ha_name(1, 1), "BACKUP");
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		cr_expect_neq(strcmp(report_error_name(k), "unknown"), 0, "kind %d", k);
+}
+
+/* ================================================================ reload */
+
+/*
+ * shm_create_next(): the segment of conf_text (3 workers) followed by the
+ * one of next_text (2 workers).  Listener "web" is reordered: webA stays as
+ * it was, webB moves to another address, webC is new.  Listener "api" lost
+ * api1 and gained api2, and a "webA" that shares only its name with web's.
+ * Indices in next: webC 0, webB 1, webA 2, api2 3, api/webA 4.
+ */
+static const char next_text[] =
+	"global: { workers = 2; };\n"
+	"listeners = (\n"
+	"  { name = \"web\"; bind = \"127.0.0.1:18080\";\n"
+	"    check = { request = \"HEAD /check.txt HTTP/1.0\"; };\n"
+	"    servers = ( { name = \"webC\"; address = \"127.0.0.1:18083\"; check = true; },\n"
+	"                { name = \"webB\"; address = \"127.0.0.1:18092\"; check = true; },\n"
+	"                { name = \"webA\"; address = \"127.0.0.1:18081\"; check = true; } ); },\n"
+	"  { name = \"api\"; bind = \"127.0.0.1:18090\";\n"
+	"    servers = ( { name = \"api2\"; address = \"127.0.0.1:18093\"; },\n"
+	"                { name = \"webA\"; address = \"127.0.0.1:18081\"; } ); }\n"
+	");\n";
+
+#define NEXT_WEBC	0
+#define NEXT_WEBB	1
+#define NEXT_WEBA	2
+#define NEXT_API2	3
+#define NEXT_API_WEBA	4
+
+static struct fc_conf *next_conf, *third_conf;
+static struct fc_shm next, third;	/* generations 2 and 3 */
+
+static void reload_teardown(void)
+{
+	shm_destroy(&third);
+	shm_destroy(&next);
+	shm_destroy(&seg);
+	conf_free(third_conf);
+	conf_free(next_conf);
+	third_conf = next_conf = NULL;
+	teardown();
+}
+
+TestSuite(reload, .init = setup, .fini = reload_teardown);
+
+/* The test's config file rewritten with text, and loaded: what USR2 does. */
+static struct fc_conf *load_text(const char *text)
+{
+	char *errors = NULL;
+	struct fc_conf *c;
+	FILE *fp;
+
+	cr_assert_not_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	c = conf_load(path, &errors);
+	cr_assert_not_null(c, "config refused:\n%s", errors ? errors : "");
+	return c;
+}
+
+/* The next generation of seg, for text. */
+static void reload_to(const char *text, int nworkers)
+{
+	char err[256] = "";
+
+	next_conf = load_text(text);
+	cr_assert_eq(shm_create_next(&next, &seg, next_conf, nworkers, err, sizeof(err)), 0,
+	    "%s", err);
+}
+
+/* What an earlier reload left in seg's retired block: counter f of server i. */
+static uint64_t retired_value(int i, int f)
+{
+	return 100000u * (unsigned)(f + 1) + (unsigned)i + 1;
+}
+
+static void fill_retired(void)
+{
+	struct fc_shm_worker *r = shm_retired(&seg);
+
+	r->total_conns = 700;
+	r->requests = 50000;
+	r->bytes_in = 1u << 20;
+	r->bytes_out = 2u << 20;
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		r->errors[k] = 100u + (uint64_t)k;
+	for (int i = 0; i < 3; i++)
+		for (int f = 1; f < 8; f++)	/* no gauge in a retired block */
+			*(uint64_t *)((char *)&r->srv[i] + counter_off[f]) = retired_value(i, f);
+}
+
+static uint64_t counter(const struct fc_shm_srv_counters *c, int f)
+{
+	return *(const uint64_t *)((const char *)c + counter_off[f]);
+}
+
+/* Prev's server i, counter f: its three workers' and its retired block's. */
+static uint64_t prev_sum(int i, int f)
+{
+	return 3000u * (unsigned)(f + 1) + 60 + 3u * (unsigned)(i + 1) + retired_value(i, f);
+}
+
+static void mark_down(struct fc_shm_server *sv, uint64_t changed_us)
+{
+	sv->state = FC_SRV_DOWN;
+	sv->check_result = FC_CHK_CONNECT;
+	sv->check_code = -1;
+	sv->check_count = 5;
+	sv->checks = 40;
+	sv->check_failures = 9;
+	sv->last_check_us = changed_us + 1000;
+	sv->last_change_us = changed_us;
+	snprintf(sv->check_desc, sizeof(sv->check_desc), "connection refused");
+}
+
+Test(reload, health_is_carried_by_listener_name_and_address)
+{
+	uint64_t changed = clock_wall_us() - 60000000, before;
+	const struct fc_shm_server *sv;
+
+	create_segment();
+	mark_down(shm_server(&seg, 0), changed);	/* webA */
+	mark_down(shm_server(&seg, 1), changed);	/* webB */
+	before = clock_wall_us();
+	reload_to(next_text, 2);
+	cr_assert_eq(next.hdr->nservers, 5);
+
+	sv = shm_server(&next, NEXT_WEBA);
+	cr_assert_str_eq(sv->name, "webA");
+	cr_expect_eq(sv->state, FC_SRV_DOWN, "same name and address: stays DOWN");
+	cr_expect_eq(sv->check_count, 5, "its count towards rise carries on");
+	cr_expect_eq(sv->last_change_us, changed, "last change not reset");
+	cr_expect_eq(sv->check_result, FC_CHK_CONNECT);
+	cr_expect_eq(sv->checks, 40);
+	cr_expect_eq(sv->check_failures, 9);
+	cr_expect_str_eq(sv->check_desc, "connection refused");
+
+	sv = shm_server(&next, NEXT_WEBB);
+	cr_assert_str_eq(sv->name, "webB");
+	cr_expect_str_eq(sv->address, "127.0.0.1:18092");
+	cr_expect_eq(sv->state, FC_SRV_UP, "another address: another server, starts UP");
+	cr_expect_eq(sv->check_count, 0);
+	cr_expect_eq(sv->check_result, FC_CHK_NONE);
+	cr_expect_eq(sv->checks, 0);
+	cr_expect_geq(sv->last_change_us, before);
+
+	sv = shm_server(&next, NEXT_WEBC);
+	cr_assert_str_eq(sv->name, "webC");
+	cr_expect_eq(sv->state, FC_SRV_UP, "a new server starts UP");
+	cr_expect_eq(sv->check_count, 0);
+
+	sv = shm_server(&next, NEXT_API_WEBA);
+	cr_assert_str_eq(sv->listener, "api");
+	cr_expect_eq(sv->state, FC_SRV_UP, "web/webA's state went to api/webA");
+	cr_expect_eq(sv->checks, 0);
+
+	for (uint32_t i = 0; i < next.hdr->nservers; i++)
+		cr_expect_str_neq(shm_server(&next, i)->name, "api1", "a removed server is kept");
+}
+
+/* A server no longer checked is UP: its past checks do not apply. */
+Test(reload, health_is_not_carried_when_check_is_turned_off)
+{
+	const char *unchecked = strstr(next_text, "\"127.0.0.1:18081\"; check = true;");
+	char text[sizeof(next_text) + 8];
+
+	cr_assert_not_null(unchecked);
+	snprintf(text, sizeof(text), "%.*s\"127.0.0.1:18081\"; check = false;%s",
+	    (int)(unchecked - next_text), next_text,
+	    unchecked + strlen("\"127.0.0.1:18081\"; check = true;"));
+	create_segment();
+	mark_down(shm_server(&seg, 0), clock_wall_us() - 60000000);
+	reload_to(text, 2);
+	cr_expect_eq(shm_server(&next, NEXT_WEBA)->checked, 0);
+	cr_expect_eq(shm_server(&next, NEXT_WEBA)->state, FC_SRV_UP,
+	    "an unchecked server is UP, whatever its past");
+}
+
+Test(reload, counters_are_folded_into_retired_by_name)
+{
+	const struct fc_shm_worker *r;
+	uint64_t kept = 0;
+
+	create_segment();
+	fill_workers(clock_mono_ms());
+	fill_retired();
+	reload_to(next_text, 2);
+	r = shm_retired(&next);
+
+	/* Totals: everything the old segment knew, removed servers' too. */
+	cr_expect_eq(r->requests, 6021 + 50000);
+	cr_expect_eq(r->total_conns, 600 + 700);
+	cr_expect_eq(r->bytes_in, 3 * (UINT64_C(1) << 60) + 3 + (1u << 20));
+	cr_expect_eq(r->bytes_out, 15003 + (2u << 20));
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		cr_expect_eq(r->errors[k], 6u * (uint64_t)k + 100 + (uint64_t)k, "errors[%d]", k);
+	cr_expect_eq(r->cur_conns, 0, "gauges stay with the old processes");
+
+	/* Per server: by listener and name, whatever the new index. */
+	for (int f = 1; f < 8; f++) {
+		cr_expect_eq(counter(&r->srv[NEXT_WEBA], f), prev_sum(0, f), "webA field %d", f);
+		cr_expect_eq(counter(&r->srv[NEXT_WEBB], f), prev_sum(1, f), "webB field %d", f);
+		cr_expect_eq(counter(&r->srv[NEXT_WEBC], f), 0, "new webC field %d", f);
+		cr_expect_eq(counter(&r->srv[NEXT_API2], f), 0, "new api2 field %d", f);
+		cr_expect_eq(counter(&r->srv[NEXT_API_WEBA], f), 0, "api/webA field %d", f);
+	}
+	for (int i = 0; i < 5; i++) {
+		cr_expect_eq(r->srv[i].cur_conns, 0, "server %d: gauge carried", i);
+		kept += r->srv[i].requests;
+	}
+	cr_expect_eq(kept, prev_sum(0, 2) + prev_sum(1, 2), "api1's requests are gone "
+	    "from the servers (they stay in the totals)");
+	for (uint32_t w = 0; w < next.hdr->nworkers; w++)
+		cr_expect_eq(shm_worker(&next, w)->requests, 0, "the new workers start at 0");
+}
+
+Test(reload, refolding_adds_what_the_old_workers_counted_since)
+{
+	struct fc_shm_worker *r, *w1;
+	uint64_t requests, webA;
+
+	create_segment();
+	fill_workers(clock_mono_ms());
+	reload_to(next_text, 2);
+	r = shm_retired(&next);
+	requests = r->requests;
+	webA = r->srv[NEXT_WEBA].requests;
+
+	shm_fold_retired(&next, &seg);
+	cr_expect_eq(r->requests, requests, "a fold with nothing new changes nothing");
+	cr_expect_eq(r->srv[NEXT_WEBA].requests, webA);
+
+	/* The old worker 1 finishes 5 requests to webA and 3 to api1. */
+	w1 = shm_worker(&seg, 1);
+	w1->requests += 8;
+	w1->srv[0].requests += 5;
+	w1->srv[2].requests += 3;
+	shm_fold_retired(&next, &seg);
+	cr_expect_eq(r->requests, requests + 8);
+	cr_expect_eq(r->srv[NEXT_WEBA].requests, webA + 5);
+	cr_expect_eq(r->srv[NEXT_WEBB].requests, 9066, "webB: nothing new");
+}
+
+/* Reloaded twice while generation 1 still drains: 1 -> 2 -> 3. */
+Test(reload, a_second_reload_folds_through_the_chain)
+{
+	char err[256] = "";
+	uint64_t requests;
+
+	create_segment();
+	fill_workers(clock_mono_ms());
+	reload_to(next_text, 2);
+	shm_worker(&next, 0)->requests = 11;
+	shm_worker(&next, 0)->srv[NEXT_WEBA].requests = 4;
+	third_conf = load_text(conf_text);
+	cr_assert_eq(shm_create_next(&third, &next, third_conf, 3, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_expect_eq(third.hdr->generation, 3);
+	requests = shm_retired(&third)->requests;
+	cr_expect_eq(requests, 6021 + 11);
+	cr_expect_eq(shm_retired(&third)->srv[0].requests, 9063 + 4, "webA, index 0 again");
+	cr_expect_eq(shm_retired(&third)->srv[2].requests, 0, "api1 is new again");
+
+	/* Generation 1 counts more: the master folds oldest first. */
+	shm_worker(&seg, 2)->requests += 7;
+	shm_worker(&seg, 2)->srv[0].requests += 7;
+	shm_fold_retired(&next, &seg);
+	shm_fold_retired(&third, &next);
+	cr_expect_eq(shm_retired(&third)->requests, requests + 7);
+	cr_expect_eq(shm_retired(&third)->srv[0].requests, 9063 + 4 + 7);
+}
+
+Test(reload, next_generation_takes_the_name_and_the_old_mapping_stays)
+{
+	char err[256] = "", tmp[FC_SHM_NAME_LEN + 16];
+	struct fc_shm ro;
+
+	create_segment();
+	seg.hdr->start_us = 123456789;
+	shm_server(&seg, 2)->checks = 12;
+	shm_worker(&seg, 1)->requests = 99;
+	reload_to(next_text, 2);
+
+	cr_expect_eq(next.hdr->generation, seg.hdr->generation + 1);
+	cr_expect_eq(next.hdr->generation, 2);
+	cr_expect_str_eq(next.name, seg.name, "the instance keeps its segment name");
+	cr_expect_eq(next.hdr->start_us, 123456789, "the instance's start time");
+	cr_expect_eq(next.hdr->master_pid, seg.hdr->master_pid);
+	cr_expect_eq(next.hdr->nworkers, 2);
+	cr_expect_eq(next.hdr->nservers, 5);
+	cr_expect_eq(next.hdr->off_retired, next.hdr->off_workers +
+	    2 * (uint64_t)next.hdr->worker_stride);
+
+	/* The old generation still works in its own mapping. */
+	cr_expect_eq(seg.hdr->magic, FC_SHM_MAGIC);
+	cr_expect_eq(seg.hdr->generation, 1);
+	cr_expect_eq(seg.hdr->nworkers, NWORKERS);
+	cr_expect_str_eq(shm_server(&seg, 2)->name, "api1");
+	cr_expect_eq(shm_server(&seg, 2)->checks, 12);
+	cr_expect_eq(shm_worker(&seg, 1)->requests, 99);
+	shm_worker(&seg, 1)->requests = 100;	/* and writable for it */
+
+	/* A reader opening the name finds the new one, alive; no .next is left. */
+	cr_assert_eq(shm_attach_ro(&ro, seg.name, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(ro.hdr->generation, 2);
+	cr_expect_eq(ro.size, next.size);
+	cr_expect(shm_instance_alive(&ro));
+	shm_detach(&ro);
+	snprintf(tmp, sizeof(tmp), "/dev/shm%s.next", seg.name);
+	cr_expect_neq(access(tmp, F_OK), 0, "%s left behind", tmp);
+}
+
+/* web: s1, s2, s3.  Next: "api" first (web's listener index becomes 1),
+ * s2 gone, s3 before s1, s4 new; 3 workers instead of 2. */
+static const char stick_text[] =
+	"global: { workers = 2; };\n"
+	"listeners = (\n"
+	"  { name = \"web\"; bind = \"127.0.0.1:18080\";\n"
+	"    stick = { cookie = \"SID\"; size = 64; expire = 60; };\n"
+	"    servers = ( { name = \"s1\"; address = \"127.0.0.1:18081\"; },\n"
+	"                { name = \"s2\"; address = \"127.0.0.1:18082\"; },\n"
+	"                { name = \"s3\"; address = \"127.0.0.1:18083\"; } ); }\n"
+	");\n";
+
+static const char stick_next_text[] =
+	"global: { workers = 3; };\n"
+	"listeners = (\n"
+	"  { name = \"api\"; bind = \"127.0.0.1:18090\";\n"
+	"    stick = { cookie = \"SID\"; size = 64; };\n"
+	"    servers = ( { name = \"s1\"; address = \"127.0.0.1:18091\"; } ); },\n"
+	"  { name = \"web\"; bind = \"127.0.0.1:18080\";\n"
+	"    stick = { cookie = \"SID\"; size = 64; expire = 60; };\n"
+	"    servers = ( { name = \"s3\"; address = \"127.0.0.1:18083\"; },\n"
+	"                { name = \"s1\"; address = \"127.0.0.1:18081\"; },\n"
+	"                { name = \"s4\"; address = \"127.0.0.1:18084\"; } ); }\n"
+	");\n";
+
+static int lookup_in(const struct fc_shm *shm, uint32_t listener, const char *key,
+    uint64_t now_ms)
+{
+	return session_lookup(shm, listener, key, strlen(key), now_ms);
+}
+
+Test(reload, learned_sessions_follow_their_server)
+{
+	uint64_t t0;
+
+	conf_free(conf);
+	conf = load_text(stick_text);
+	create_segment();
+	/* The import reads the real clock: so do the sessions here. */
+	t0 = clock_mono_ms();
+	cr_assert_gt(t0, 20000);
+	cr_assert_eq(session_push(&seg, 0, "k1", 2, 0, 60, t0 - 1000), 0);	/* s1 */
+	cr_assert_eq(session_push(&seg, 1, "k2", 2, 1, 60, t0 - 1000), 0);	/* s2 */
+	cr_assert_eq(session_push(&seg, 1, "k3", 2, 2, 60, t0 - 1000), 0);	/* s3 */
+	cr_assert_eq(session_push(&seg, 0, "old", 3, 0, 5, t0 - 10000), 0);	/* expired */
+	session_drain(&seg, t0);
+	cr_assert_eq(session_count(&seg), 4);
+	cr_assert_eq(lookup_in(&seg, 0, "k1", t0), 0);
+
+	reload_to(stick_next_text, 3);
+	cr_assert_eq(next.hdr->nsessions, 128);
+	cr_expect_eq(lookup_in(&next, 1, "k1", t0), 2, "k1 -> s1, now web's server 2");
+	cr_expect_eq(lookup_in(&next, 1, "k3", t0), 1, "k3 -> s3, now web's server 1");
+	cr_expect_eq(lookup_in(&next, 1, "k2", t0), -1, "s2 is gone: its session too");
+	cr_expect_eq(lookup_in(&next, 0, "k1", t0), -1, "api never learned k1");
+	cr_expect_eq(session_count(&next), 2, "only k1 and k3: expired and orphaned "
+	    "sessions are not carried");
+	/* It keeps its last use: it expires when it would have. */
+	cr_expect_eq(lookup_in(&next, 1, "k1", t0 + 58000), 2);
+	cr_expect_eq(lookup_in(&next, 1, "k1", t0 + 59000), -1, "expiry moved by the reload");
+	/* The new generation's workers push into fresh rings. */
+	cr_expect_eq(session_push(&next, 2, "k4", 2, 3, 60, t0), 0);
+	session_drain(&next, t0);
+	cr_expect_eq(lookup_in(&next, 1, "k4", t0), 3);
+}
+
+Test(reload, report_of_next_adds_the_retired_block)
+{
+	struct fc_report r;
+	struct fc_sbuf b = { 0 };
+	struct fc_shm_worker *w;
+	struct jv j;
+
+	create_segment();
+	fill_workers(clock_mono_ms());
+	reload_to(next_text, 2);
+	w = shm_worker(&next, 0);
+	w->pid = getpid();
+	w->heartbeat_ms = clock_mono_ms();
+	w->cur_conns = 2;
+	w->requests = 11;
+	w->total_conns = 10;
+	w->srv[NEXT_WEBA].requests = 4;
+	w->srv[NEXT_WEBC].requests = 7;
+
+	report_snapshot(&r, &next);
+	cr_expect(r.has_retired);
+	cr_expect_eq(r.nworkers, 2);
+	cr_expect_eq(r.requests, 6021 + 11, "the old generation's requests, then ours");
+	cr_expect_eq(r.total_conns, 600 + 10);
+	cr_expect_eq(r.cur_conns, 2, "gauges: only the live workers'");
+	cr_expect_eq(r.servers[NEXT_WEBA].sum.requests, 9063 + 4);
+	cr_expect_eq(r.servers[NEXT_WEBB].sum.requests, 9066);
+	cr_expect_eq(r.servers[NEXT_WEBC].sum.requests, 7);
+	cr_expect_eq(r.servers[NEXT_API2].sum.requests, 0);
+	report_render(&r, FC_REPORT_JSON, -1, &b);
+	report_free(&r);
+	cr_assert_not_null(b.p);
+	jparse(&j, b.p);
+	cr_expect_eq(jnum(&j, "instance.generation"), 2);
+	cr_expect_eq(jnum(&j, "totals.requests"), 6032);
+	cr_expect_str_eq(jstr(&j, "servers.2.name"), "webA");
+	cr_expect_eq(jnum(&j, "servers.2.counters.requests"), 9067);
+	jfree(&j);
+	free(b.p);
+}
+
+/* fulcrum-stat -w holds a mapping across reloads: it must see the rename. */
+Test(reload, a_reader_sees_its_segment_replaced)
+{
+	char err[256] = "";
+	struct fc_shm ro, again;
+
+	create_segment();
+	cr_assert_eq(shm_attach_ro(&ro, seg.name, err, sizeof(err)), 0, "%s", err);
+	cr_expect(shm_name_is_ours(&ro), "just attached");
+	reload_to(next_text, 2);
+	cr_expect_not(shm_name_is_ours(&ro), "the name is generation 2's now");
+	cr_expect(shm_instance_alive(&ro), "the master still holds generation 1");
+	cr_assert_eq(shm_attach_ro(&again, seg.name, err, sizeof(err)), 0, "%s", err);
+	cr_expect(shm_name_is_ours(&again));
+	cr_expect_eq(again.hdr->generation, 2);
+	shm_detach(&again);
+	shm_detach(&ro);
 }
