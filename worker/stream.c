@@ -21,6 +21,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "worker/cookie.h"
 #include "worker/stats.h"
 #include "worker/stream.h"
 
@@ -40,6 +41,7 @@ static void stream_run(struct fc_stream *s);
 static void stream_defer(struct fc_stream *s);
 static void stream_close(struct fc_stream *s);
 static void stream_connect(struct fc_stream *s);
+static const bool *pick_mask(struct fc_stream *s, bool skip_tried);
 static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 
 /* ------------------------------------------------------------- buffers */
@@ -516,6 +518,40 @@ static void out_header(struct out *o, const struct fc_http_header *h)
 	out_put(o, "\r\n", 2);
 }
 
+/* Takes what a worker/cookie.h writer put in o's free room: n bytes, -1 if full. */
+static void out_wrote(struct out *o, ssize_t n)
+{
+	if (n < 0)
+		o->overflow = true;
+	else
+		o->len += (size_t)n;
+}
+
+/* Seconds of wall clock for cookie dates: the transaction's start is enough. */
+static uint64_t txn_wall_s(const struct fc_stream *s)
+{
+	return s->accept_wall_us / 1000000u;
+}
+
+/* A Cookie header as the server gets it: persistence prefix or cookie removed. */
+static void out_cookie(struct out *o, const struct fc_cookie *ck, const struct fc_http_header *h)
+{
+	size_t mark = o->len;
+	ssize_t n;
+
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	if (o->overflow)
+		return;
+	n = cookie_req_strip(ck, h->value, h->value_len, o->p + o->len, o->cap - o->len);
+	if (n == 0) {
+		o->len = mark;		/* nothing left in it: no header */
+		return;
+	}
+	out_wrote(o, n);
+	out_put(o, "\r\n", 2);
+}
+
 static void out_forwarded_for(struct out *o, const struct fc_stream *s,
     const struct fc_http_msg *m)
 {
@@ -556,7 +592,9 @@ static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
 static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
+	const struct fc_cookie *ck = &s->px->l->cookie;
 	bool xff = s->px->l->forwardfor;
+	bool strip = ck->mode == FC_COOKIE_PREFIX || (ck->mode == FC_COOKIE_INSERT && ck->indirect);
 
 	out_put(&o, m->first_line, m->first_line_len);
 	out_put(&o, "\r\n", 2);
@@ -565,7 +603,10 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 
 		if (is_hop_by_hop(m, h) || (xff && name_is(h, "x-forwarded-for")))
 			continue;
-		out_header(&o, h);
+		if (strip && name_is(h, "cookie"))
+			out_cookie(&o, ck, h);
+		else
+			out_header(&o, h);
 	}
 	if (xff)
 		out_forwarded_for(&o, s, m);
@@ -577,15 +618,83 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 	return head_replace(&s->req, &o, hlen);
 }
 
+/*
+ * A Set-Cookie of the persistence cookie, as the client must see it (or
+ * dropped).  Returns false for any other cookie, which the caller copies.
+ */
+static bool out_set_cookie(struct out *o, const struct fc_stream *s,
+    const struct fc_http_header *h)
+{
+	const struct fc_listener *l = s->px->l;
+	size_t mark = o->len, n = 0;
+
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	if (o->overflow)
+		return true;
+	switch (cookie_set_rewrite(&l->cookie, l->servers[s->server].cookie, h->value,
+	    h->value_len, o->p + o->len, o->cap - o->len, &n)) {
+	case FC_CK_OTHER:
+		o->len = mark;
+		return false;
+	case FC_CK_DROP:
+		o->len = mark;
+		return true;
+	case FC_CK_NOROOM:
+		o->overflow = true;
+		return true;
+	default:
+		o->len += n;
+		out_put(o, "\r\n", 2);
+		return true;
+	}
+}
+
+/*
+ * The Set-Cookie fulcrum adds itself: insert mode's cookie, or where a
+ * moved session lives now.  A cache must not hand it to someone else.
+ */
+static void out_persist(struct out *o, const struct fc_stream *s, bool server_set,
+    bool cc_private)
+{
+	const struct fc_listener *l = s->px->l;
+
+	if (!cookie_rsp_needs_set(&l->cookie, &s->ck, s->server, server_set))
+		return;
+	out_str(o, "Set-Cookie: ");
+	if (o->overflow)
+		return;
+	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[s->server].cookie, &s->ck,
+	    txn_wall_s(s), o->p + o->len, o->cap - o->len));
+	out_put(o, "\r\n", 2);
+	if (l->cookie.nocache && !cc_private)
+		out_str(o, "Cache-Control: private\r\n");
+}
+
 static size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
+	bool persist = s->px->l->cookie.mode != FC_COOKIE_NONE && m->status >= 200 &&
+	    s->server >= 0;
+	bool server_set = false, cc_private = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
 	out_put(&o, "\r\n", 2);
-	for (size_t i = 0; i < m->nheaders; i++)
-		if (!is_hop_by_hop(m, &m->headers[i]))
-			out_header(&o, &m->headers[i]);
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (is_hop_by_hop(m, h))
+			continue;
+		if (persist && name_is(h, "set-cookie") && out_set_cookie(&o, s, h)) {
+			server_set = true;
+			continue;
+		}
+		if (persist && name_is(h, "cache-control"))
+			cc_private |= cookie_cc_private(h->value, h->value_len);
+		out_header(&o, h);
+	}
+	if (persist)
+		out_persist(&o, s, server_set, cc_private);
 	if (m->status >= 200) {
 		if (!s->cli_keepalive)
 			out_str(&o, "Connection: close\r\n");
@@ -604,6 +713,7 @@ static void txn_begin(struct fc_stream *s)
 
 	s->server = -1;
 	s->retries = 0;
+	cookie_req_init(&s->ck);
 	if (s->tried != NULL)
 		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
 	s->is_head = s->rsp_started = s->close_after = false;
@@ -673,6 +783,24 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	return true;
 }
 
+/*
+ * Reads the request's cookies before the head is rewritten: the server its
+ * persistence cookie names, if UP.
+ */
+static void persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
+{
+	const struct fc_listener *l = s->px->l;
+	const bool *down;
+
+	if (l->cookie.mode == FC_COOKIE_NONE)
+		return;
+	down = pick_mask(s, false);
+	for (int i = http_find_header(m, "cookie", 0); i >= 0;
+	    i = http_find_header(m, "cookie", (size_t)i + 1))
+		cookie_req_scan(l, m->headers[i].value, m->headers[i].value_len, down,
+		    txn_wall_s(s), &s->ck);
+}
+
 /* A complete request head is in the buffer: decide, rewrite, connect. */
 static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
@@ -688,6 +816,7 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	s->srv_keepalive = !l->httpclose;
 	if (l->stats.uri != NULL && serve_stats(s, m, hlen))
 		return;
+	persist_scan(s, m);
 	if ((newlen = rewrite_request(s, m, hlen)) == 0) {
 		respond_error(s, 431, 'P', 'R');
 		return;
@@ -748,11 +877,26 @@ static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
 	return px->excluded;
 }
 
+/*
+ * Persistence first: the server the request's cookie names, unless it is
+ * DOWN or was tried (then: redispatch).
+ */
+static int persist_pick(const struct fc_stream *s, const bool *excluded)
+{
+	if (s->ck.server >= 0 && !excluded[s->ck.server])
+		return s->ck.server;
+	return -1;
+}
+
 static int pick_server(struct fc_stream *s)
 {
 	struct fc_proxy *px = s->px;
 	int n = px->l->nservers, idx;
 	uint32_t hash = 0;
+	const bool *excluded = pick_mask(s, true);
+
+	if ((idx = persist_pick(s, excluded)) >= 0)
+		return idx;
 
 	if (px->l->balance == FC_BALANCE_SOURCE) {
 		const unsigned char *p = (const unsigned char *)&s->peer;
@@ -761,7 +905,7 @@ static int pick_server(struct fc_stream *s)
 		for (size_t i = 0; i < sizeof(s->peer); i++)
 			hash = (hash ^ p[i]) * 16777619u;
 	}
-	idx = lb_pick(&px->lb, pick_mask(s, true), hash);
+	idx = lb_pick(&px->lb, excluded, hash);
 	if (idx < 0 && s->tried != NULL) {
 		/* Every usable server was tried once: start over (redispatch). */
 		memset(s->tried, 0, (size_t)n * sizeof(*s->tried));

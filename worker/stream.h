@@ -17,6 +17,7 @@
 #include "lib/sbuf.h"
 #include "shm/shm.h"
 #include "worker/balance.h"
+#include "worker/cookie.h"
 #include "worker/http.h"
 
 #define FC_BUFSZ	16384
@@ -121,6 +122,7 @@ struct fc_stream {
 	struct fc_stream *runq_next;
 	int status;
 	char term[3];			/* termination state, HAProxy letters */
+	struct fc_ck_req ck;		/* what its persistence cookie says */
 	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
 	uint64_t accept_wall_us;
 	char reqline[FC_LOGLINE];
