@@ -414,11 +414,6 @@ static void logs_open(void)
 /* Say what the file asks for that this version does not do yet. */
 static void warn_unsupported(const struct fc_conf *conf)
 {
-	for (int i = 0; i < conf->nlisteners; i++)
-		if (conf->listeners[i].stick.cookie[0] != '\0')
-			log_warnx("listener %s: learned sessions are not wired to requests "
-			    "in this version: \"stick\" only sizes the table",
-			    conf->listeners[i].name);
 	if (conf->ha.enabled)
 		log_warnx("the ha section is not implemented in this version: "
 		    "no VRRP, the VIPs are not managed");

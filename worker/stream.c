@@ -21,6 +21,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "shm/session.h"
 #include "worker/cookie.h"
 #include "worker/stats.h"
 #include "worker/stream.h"
@@ -714,6 +715,8 @@ static void txn_begin(struct fc_stream *s)
 	s->server = -1;
 	s->retries = 0;
 	cookie_req_init(&s->ck);
+	s->stick_server = -1;
+	s->stick_hash = 0;
 	if (s->tried != NULL)
 		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
 	s->is_head = s->rsp_started = s->close_after = false;
@@ -783,22 +786,50 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	return true;
 }
 
+/* FNV-1a: tells a session id seen in the request from another one. */
+static uint64_t id_hash(struct fc_ck_span v)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (size_t i = 0; i < v.len; i++)
+		h = (h ^ (unsigned char)v.p[i]) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+/* The learned session's server, if the table knows the id (and extends it). */
+static void stick_lookup(struct fc_stream *s, struct fc_ck_span id)
+{
+	struct fc_proxy *px = s->px;
+	int g = session_use(fc_w->shm, fc_w->slot, (uint32_t)px->index, id.p, id.len,
+	    ev_now(fc_w->ev));
+
+	s->stick_hash = id_hash(id);
+	if (g >= (int)px->srv_base && g - (int)px->srv_base < px->l->nservers)
+		s->stick_server = g - (int)px->srv_base;
+}
+
 /*
  * Reads the request's cookies before the head is rewritten: the server its
- * persistence cookie names, if UP.
+ * persistence cookie names (if UP), and the one its learned session has.
  */
 static void persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
 {
 	const struct fc_listener *l = s->px->l;
-	const bool *down;
+	bool ck = l->cookie.mode != FC_COOKIE_NONE, stick = l->stick.cookie[0] != '\0';
+	const bool *down = ck ? pick_mask(s, false) : NULL;
+	struct fc_ck_span id;
 
-	if (l->cookie.mode == FC_COOKIE_NONE)
-		return;
-	down = pick_mask(s, false);
-	for (int i = http_find_header(m, "cookie", 0); i >= 0;
-	    i = http_find_header(m, "cookie", (size_t)i + 1))
-		cookie_req_scan(l, m->headers[i].value, m->headers[i].value_len, down,
-		    txn_wall_s(s), &s->ck);
+	for (int i = http_find_header(m, "cookie", 0); i >= 0 && (ck || stick);
+	    i = http_find_header(m, "cookie", (size_t)i + 1)) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (ck)
+			cookie_req_scan(l, h->value, h->value_len, down, txn_wall_s(s), &s->ck);
+		if (stick && cookie_find(h->value, h->value_len, l->stick.cookie, &id)) {
+			stick_lookup(s, id);
+			stick = false;		/* the first one only */
+		}
+	}
 }
 
 /* A complete request head is in the buffer: decide, rewrite, connect. */
@@ -878,13 +909,15 @@ static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
 }
 
 /*
- * Persistence first: the server the request's cookie names, unless it is
- * DOWN or was tried (then: redispatch).
+ * Persistence first: the server the request's cookie names, else its
+ * learned session's, unless it is DOWN or was tried (then: redispatch).
  */
 static int persist_pick(const struct fc_stream *s, const bool *excluded)
 {
 	if (s->ck.server >= 0 && !excluded[s->ck.server])
 		return s->ck.server;
+	if (s->stick_server >= 0 && !excluded[s->stick_server])
+		return s->stick_server;
 	return -1;
 }
 
@@ -1092,6 +1125,31 @@ static bool request_step(struct fc_stream *s)
 
 /* ----------------------------------------------------------- response */
 
+/*
+ * The server set the stick cookie: push "id -> server" into this worker's
+ * ring, for the checker to apply.  Not for a deletion, nor for the id the
+ * request already had on this very server.
+ */
+static void stick_learn(struct fc_stream *s, const struct fc_http_msg *m)
+{
+	const struct fc_listener *l = s->px->l;
+	struct fc_ck_span id;
+
+	for (int i = http_find_header(m, "set-cookie", 0); i >= 0;
+	    i = http_find_header(m, "set-cookie", (size_t)i + 1)) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (!cookie_set_match(h->value, h->value_len, l->stick.cookie, &id) ||
+		    id.len == 0 || cookie_set_deletes(h->value, h->value_len))
+			continue;
+		if (s->stick_server == s->server && s->stick_hash == id_hash(id))
+			continue;
+		session_push(fc_w->shm, fc_w->slot, id.p, id.len,
+		    s->px->srv_base + (uint32_t)s->server, (uint32_t)l->stick.expire,
+		    ev_now(fc_w->ev));
+	}
+}
+
 static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct fc_chan *ch = &s->rsp;
@@ -1105,6 +1163,8 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 	}
 	if (m->status >= 200) {
 		s->status = m->status;
+		if (s->px->l->stick.cookie[0] != '\0' && s->server >= 0)
+			stick_learn(s, m);
 		s->cli_keepalive = s->cli_keepalive && m->body != FC_BODY_EOF &&
 		    !fc_w->draining;
 		s->srv_keepalive = s->srv_keepalive && !m->conn_close &&

@@ -123,6 +123,8 @@ struct fc_stream {
 	int status;
 	char term[3];			/* termination state, HAProxy letters */
 	struct fc_ck_req ck;		/* what its persistence cookie says */
+	int stick_server;		/* its learned session's server, -1: none */
+	uint64_t stick_hash;		/* of that session id: learned already */
 	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
 	uint64_t accept_wall_us;
 	char reqline[FC_LOGLINE];
@@ -137,6 +139,7 @@ struct fc_worker {
 	int nconn, maxconn;
 	bool draining;
 	struct fc_shm *shm;
+	int slot;			/* which worker: its block and session ring */
 	struct fc_shm_worker *blk;	/* this worker's counters */
 	struct fc_stream *streams;	/* live streams */
 	struct fc_stream *graveyard;	/* freed after the loop pass */
