@@ -223,7 +223,22 @@ static int insert_server(const struct fc_listener *l, struct fc_ck_span v, uint6
 	return server_by_cookie(l, d.srv);
 }
 
-/* Prefix: SERVER~app; the app part is kept to re-set a moved session. */
+/* RFC 6265 cookie-octet: what fulcrum may write back in a Set-Cookie value. */
+static bool all_cookie_octets(struct fc_ck_span s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if (c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Prefix: SERVER~app.  The app part of the first cookie is kept to re-set
+ * a moved session, if it is something a Set-Cookie may carry.
+ */
 static int prefix_server(const struct fc_listener *l, struct fc_ck_span v,
     struct fc_ck_req *r)
 {
@@ -235,7 +250,7 @@ static int prefix_server(const struct fc_listener *l, struct fc_ck_span v,
 		idx = server_by_cookie(l, (struct fc_ck_span){ v.p, (size_t)(d - v.p) });
 		app = (struct fc_ck_span){ d + 1, (size_t)(v.p + v.len - (d + 1)) };
 	}
-	if (!r->present && app.len > 0 && app.len <= sizeof(r->app)) {
+	if (!r->present && app.len > 0 && app.len <= sizeof(r->app) && all_cookie_octets(app)) {
 		memcpy(r->app, app.p, app.len);
 		r->app_len = app.len;
 		r->app_ok = true;

@@ -44,7 +44,7 @@ struct fc_ck_req {
 	bool refresh;		/* insert: server's cookie lacks or has stale dates */
 	uint64_t first;		/* insert: its session's first date (s), 0: none */
 	size_t app_len;		/* prefix: the first cookie's value, prefix removed */
-	bool app_ok;		/* app holds it (non-empty, at most FC_CK_APP_MAX) */
+	bool app_ok;		/* app holds it: 1..FC_CK_APP_MAX cookie-octets */
 	char app[FC_CK_APP_MAX];
 };
 

@@ -255,6 +255,20 @@ Test(cookie, prefix_of_an_unknown_server_is_stripped_anyway)
 	cr_expect_eq(scan("JSESSIONID=a~x").server, -1);	/* exact case */
 }
 
+Test(cookie, only_cookie_octets_are_kept_to_be_written_back)
+{
+	const char *bad[] = { "JSESSIONID=A~a b", "JSESSIONID=A~a,b", "JSESSIONID=A~a\\b",
+	    "JSESSIONID=A~a\"b", "JSESSIONID=A~a\tb", "JSESSIONID=A~\xe9" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fc_ck_req r = scan(bad[i]);
+
+		cr_expect_eq(r.server, 0, "%s", bad[i]);
+		cr_expect_not(r.app_ok, "%s", bad[i]);
+	}
+	cr_expect(scan("JSESSIONID=A~!#$%&'()*+-./09:<=>?@AZ[]^_`az{|}~").app_ok);
+}
+
 Test(cookie, prefix_truncated_after_the_delimiter)
 {
 	struct fc_ck_req r = scan("JSESSIONID=A~");
