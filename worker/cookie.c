@@ -289,45 +289,54 @@ void cookie_req_scan(const struct fc_listener *l, const char *v, size_t len,
 
 /* --------------------------------------------------- request: strip */
 
-/*
- * Cuts a removed pair out: the bytes before it were written, the next pair
- * starts at p->next.  A pair removed at the end leaves "a=1; " behind:
- * the separator goes too.
- */
-static void strip_trailing_separator(struct wr *w)
+static bool is_separator(char c)
 {
-	while (w->len > 0 && (is_blank(w->dst[w->len - 1]) || w->dst[w->len - 1] == ';'))
-		w->len--;
+	return is_blank(c) || c == ';';
 }
 
+/*
+ * Everything is written once and only what is kept, so that the room
+ * needed is exactly the result's length.  A removed pair takes the
+ * separator after it; the separator before it waits (sep) until more is
+ * kept after it, so that "a=1; S=A" gives "a=1", not "a=1; ".
+ */
 ssize_t cookie_req_strip(const struct fc_cookie *ck, const char *v, size_t len,
     char *dst, size_t cap)
 {
 	bool remove = ck->mode == FC_COOKIE_INSERT && ck->indirect;
 	bool prefix = ck->mode == FC_COOKIE_PREFIX;
 	struct wr w = { dst, 0, cap, false };
-	size_t pos = 0, done = 0;
-	bool cut_end = false;
+	size_t pos = 0, done = 0, sep = 0, nsep = 0;
 	struct pair p;
 
 	while ((remove || prefix) && pair_next(v, len, &pos, &p)) {
 		struct fc_ck_span val = unquote(p.value);
 		const char *d;
+		size_t e;
 
 		if (!span_is(p.name, ck->name))
 			continue;
-		if (remove) {
-			put(&w, v + done, p.start - done);
-			done = p.next;
-			cut_end = p.next == len;
-		} else if ((d = find(val.p, val.len, FC_CK_DELIM)) != NULL) {
-			put(&w, v + done, (size_t)(val.p - v) - done);
-			done = (size_t)(d + 1 - v);
+		if (prefix) {
+			if ((d = find(val.p, val.len, FC_CK_DELIM)) != NULL) {
+				put(&w, v + done, (size_t)(val.p - v) - done);
+				done = (size_t)(d + 1 - v);
+			}
+			continue;
 		}
+		for (e = p.start; e > done && is_separator(v[e - 1]); e--)
+			;
+		if (e > done) {
+			put(&w, v + sep, nsep);
+			put(&w, v + done, e - done);
+			sep = e;
+			nsep = p.start - e;
+		}
+		done = p.next;
 	}
-	put(&w, v + done, len - done);
-	if (cut_end && !w.full)
-		strip_trailing_separator(&w);
+	if (done < len) {
+		put(&w, v + sep, nsep);
+		put(&w, v + done, len - done);
+	}
 	return wr_result(&w);
 }
 

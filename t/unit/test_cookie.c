@@ -416,6 +416,11 @@ Test(cookie, insert_indirect_removes_the_cookie_at_any_position)
 	cr_expect_str_eq(strip("SERVERIDX=A; xSERVERID=A"), "SERVERIDX=A; xSERVERID=A");
 	cr_expect_null(strip_cap("a=1; SERVERID=A; b=2", 7));
 	cr_expect_str_eq(strip_cap("a=1; SERVERID=A; b=2", 8), "a=1; b=2");
+	/* The room needed is the result's length, not the input's. */
+	cr_expect_str_eq(strip_cap("a=1; SERVERID=A", 3), "a=1");
+	cr_expect_null(strip_cap("a=1; SERVERID=A", 2));
+	cr_expect_str_eq(strip_cap("a=1; SERVERID=A; SERVERID=B", 3), "a=1");
+	cr_expect_str_eq(strip_cap("a=1; SERVERID=A; SERVERID=B; b=2", 8), "a=1; b=2");
 }
 
 Test(cookie, insert_maxidle_expires_and_refreshes)
