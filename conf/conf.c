@@ -58,6 +58,7 @@
 #define CHECK_MAX		3600000		/* one hour, in ms */
 #define COOKIE_AGE_MAX		31536000	/* one year, in seconds */
 #define STICK_SIZE_MAX		10000000	/* 192 bytes each in shared memory */
+#define DOMAIN_MAX		253		/* cookie.domain: a DNS name */
 
 #define CTX_MAX			160	/* "listener "NAME" timeout" and such */
 
@@ -787,6 +788,32 @@ static void key_cookie_mode(struct loader *ld, const config_setting_t *s,
 		c->mode = (enum fc_cookie_mode)v;
 }
 
+static bool is_domain_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+/* Copied into every inserted Set-Cookie: a host name, nothing that could
+ * end the attribute or the header line. */
+static void key_cookie_domain(struct loader *ld, const config_setting_t *s,
+    const char *ctx, const struct key *k, void *obj)
+{
+	struct fc_cookie *c = obj;
+	const char *v = get_str(ld, s, ctx);
+
+	(void)k;
+	if (v == NULL)
+		return;
+	if (strlen(v) > DOMAIN_MAX || !all_chars(v, is_domain_char)) {
+		errat(ld, s, "%s: \"domain\" must be a host name of 1 to %d characters"
+		    " (letters, digits, '.', '-')", ctx, DOMAIN_MAX);
+		return;
+	}
+	free(c->domain);
+	c->domain = xstrdup(v);
+}
+
 static const struct key cookie_keys[] = {
 	FUNC("name", key_cookie_name, REQ),
 	FUNC("mode", key_cookie_mode, REQ),
@@ -794,7 +821,7 @@ static const struct key cookie_keys[] = {
 	BOOL("nocache", struct fc_cookie, nocache),
 	BOOL("httponly", struct fc_cookie, httponly),
 	BOOL("secure", struct fc_cookie, secure),
-	STR("domain", struct fc_cookie, domain),
+	FUNC("domain", key_cookie_domain, 0),
 	INT("maxidle", struct fc_cookie, maxidle, 0, COOKIE_AGE_MAX, 0),
 	INT("maxlife", struct fc_cookie, maxlife, 0, COOKIE_AGE_MAX, 0),
 	END,
@@ -1103,6 +1130,10 @@ static void parse_listener(struct loader *ld, const config_setting_t *e,
 	}
 	object_ctx(ctx, sizeof(ctx), "listener", e, i);
 	walk(ld, e, ctx, listener_keys, l);
+	/* One cookie cannot be both rewritten by fulcrum and learned as is. */
+	if (l->cookie.mode != FC_COOKIE_NONE && strcmp(l->cookie.name, l->stick.cookie) == 0)
+		errat(ld, e, "%s: \"stick.cookie\" and \"cookie.name\" must differ (both are"
+		    " \"%s\")", ctx, l->stick.cookie);
 	for (j = 0; j < i && l->name[0] != '\0'; j++)
 		if (strcmp(conf->listeners[j].name, l->name) == 0)
 			errat(ld, e, "duplicate listener name \"%s\" (first at line %d)",

@@ -833,16 +833,6 @@ static void reload(void)
 /* Say what the file asks for that this version does not do yet. */
 static void warn_unsupported(const struct fc_conf *conf)
 {
-	for (int i = 0; i < conf->nlisteners; i++) {
-		const struct fc_listener *l = &conf->listeners[i];
-
-		if (l->cookie.mode != FC_COOKIE_NONE)
-			log_warnx("listener %s: cookie persistence is not implemented in "
-			    "this version: \"cookie\" is ignored", l->name);
-		if (l->stick.cookie[0] != '\0')
-			log_warnx("listener %s: learned sessions are not wired to requests "
-			    "in this version: \"stick\" only sizes the table", l->name);
-	}
 	if (conf->ha.enabled)
 		log_warnx("the ha section is not implemented in this version: "
 		    "no VRRP, the VIPs are not managed");

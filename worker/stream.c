@@ -21,6 +21,8 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "shm/session.h"
+#include "worker/cookie.h"
 #include "worker/stats.h"
 #include "worker/stream.h"
 
@@ -41,7 +43,8 @@ static void stream_run(struct fc_stream *s);
 static void stream_defer(struct fc_stream *s);
 static void stream_close(struct fc_stream *s);
 static void stream_connect(struct fc_stream *s);
-static void queue_kick(struct fc_proxy *px);
+static void queue_kick(struct fc_proxy *px, int server);
+static const bool *down_mask(struct fc_stream *s);
 static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 
 /* ------------------------------------------------------------- buffers */
@@ -418,7 +421,7 @@ static void detach_server(struct fc_stream *s, bool reuse)
 	s->srv = NULL;
 	s->px->srv[c->server].cur--;
 	if (s->px->srv[c->server].maxconn > 0)
-		queue_kick(s->px);
+		queue_kick(s->px, c->server);
 	shm_add(&srv_counters(s, c->server)->cur_conns, -1);
 	lb_conn_add(&s->px->lb, c->server, -1);
 	if (reuse)
@@ -531,6 +534,40 @@ static void out_header(struct out *o, const struct fc_http_header *h)
 	out_put(o, "\r\n", 2);
 }
 
+/* Takes what a worker/cookie.h writer put in o's free room: n bytes, -1 if full. */
+static void out_wrote(struct out *o, ssize_t n)
+{
+	if (n < 0)
+		o->overflow = true;
+	else
+		o->len += (size_t)n;
+}
+
+/* Seconds of wall clock for cookie dates: the transaction's start is enough. */
+static uint64_t txn_wall_s(const struct fc_stream *s)
+{
+	return s->accept_wall_us / 1000000u;
+}
+
+/* A Cookie header as the server gets it: persistence prefix or cookie removed. */
+static void out_cookie(struct out *o, const struct fc_cookie *ck, const struct fc_http_header *h)
+{
+	size_t mark = o->len;
+	ssize_t n;
+
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	if (o->overflow)
+		return;
+	n = cookie_req_strip(ck, h->value, h->value_len, o->p + o->len, o->cap - o->len);
+	if (n == 0) {
+		o->len = mark;		/* nothing left in it: no header */
+		return;
+	}
+	out_wrote(o, n);
+	out_put(o, "\r\n", 2);
+}
+
 static void out_forwarded_for(struct out *o, const struct fc_stream *s,
     const struct fc_http_msg *m)
 {
@@ -571,7 +608,9 @@ static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
 static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
+	const struct fc_cookie *ck = &s->px->l->cookie;
 	bool xff = s->px->l->forwardfor;
+	bool strip = ck->mode == FC_COOKIE_PREFIX || (ck->mode == FC_COOKIE_INSERT && ck->indirect);
 
 	out_put(&o, m->first_line, m->first_line_len);
 	out_put(&o, "\r\n", 2);
@@ -580,7 +619,10 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 
 		if (is_hop_by_hop(m, h) || (xff && name_is(h, "x-forwarded-for")))
 			continue;
-		out_header(&o, h);
+		if (strip && name_is(h, "cookie"))
+			out_cookie(&o, ck, h);
+		else
+			out_header(&o, h);
 	}
 	if (xff)
 		out_forwarded_for(&o, s, m);
@@ -592,15 +634,83 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 	return head_replace(&s->req, &o, hlen);
 }
 
+/*
+ * A Set-Cookie of the persistence cookie, as the client must see it (or
+ * dropped).  Returns false for any other cookie, which the caller copies.
+ */
+static bool out_set_cookie(struct out *o, const struct fc_stream *s,
+    const struct fc_http_header *h)
+{
+	const struct fc_listener *l = s->px->l;
+	size_t mark = o->len, n = 0;
+
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	if (o->overflow)
+		return true;
+	switch (cookie_set_rewrite(&l->cookie, l->servers[s->server].cookie, h->value,
+	    h->value_len, o->p + o->len, o->cap - o->len, &n)) {
+	case FC_CK_OTHER:
+		o->len = mark;
+		return false;
+	case FC_CK_DROP:
+		o->len = mark;
+		return true;
+	case FC_CK_NOROOM:
+		o->overflow = true;
+		return true;
+	default:
+		o->len += n;
+		out_put(o, "\r\n", 2);
+		return true;
+	}
+}
+
+/*
+ * The Set-Cookie fulcrum adds itself: insert mode's cookie, or where a
+ * moved session lives now.  A cache must not hand it to someone else.
+ */
+static void out_persist(struct out *o, const struct fc_stream *s, bool server_set,
+    bool cc_private)
+{
+	const struct fc_listener *l = s->px->l;
+
+	if (!cookie_rsp_needs_set(&l->cookie, &s->ck, s->server, server_set))
+		return;
+	out_str(o, "Set-Cookie: ");
+	if (o->overflow)
+		return;
+	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[s->server].cookie, &s->ck,
+	    txn_wall_s(s), o->p + o->len, o->cap - o->len));
+	out_put(o, "\r\n", 2);
+	if (l->cookie.nocache && !cc_private)
+		out_str(o, "Cache-Control: private\r\n");
+}
+
 static size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
+	bool persist = s->px->l->cookie.mode != FC_COOKIE_NONE && m->status >= 200 &&
+	    s->server >= 0;
+	bool server_set = false, cc_private = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
 	out_put(&o, "\r\n", 2);
-	for (size_t i = 0; i < m->nheaders; i++)
-		if (!is_hop_by_hop(m, &m->headers[i]))
-			out_header(&o, &m->headers[i]);
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (is_hop_by_hop(m, h))
+			continue;
+		if (persist && name_is(h, "set-cookie") && out_set_cookie(&o, s, h)) {
+			server_set = true;
+			continue;
+		}
+		if (persist && name_is(h, "cache-control"))
+			cc_private |= cookie_cc_private(h->value, h->value_len);
+		out_header(&o, h);
+	}
+	if (persist)
+		out_persist(&o, s, server_set, cc_private);
 	if (m->status >= 200) {
 		if (!s->cli_keepalive)
 			out_str(&o, "Connection: close\r\n");
@@ -619,6 +729,9 @@ static void txn_begin(struct fc_stream *s)
 
 	s->server = -1;
 	s->retries = 0;
+	cookie_req_init(&s->ck);
+	s->stick_server = -1;
+	s->stick_hash = 0;
 	if (s->tried != NULL)
 		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
 	s->is_head = s->rsp_started = s->close_after = false;
@@ -688,6 +801,52 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	return true;
 }
 
+/* FNV-1a: tells a session id seen in the request from another one. */
+static uint64_t id_hash(struct fc_ck_span v)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (size_t i = 0; i < v.len; i++)
+		h = (h ^ (unsigned char)v.p[i]) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+/* The learned session's server, if the table knows the id (and extends it). */
+static void stick_lookup(struct fc_stream *s, struct fc_ck_span id)
+{
+	struct fc_proxy *px = s->px;
+	int g = session_use(fc_w->shm, fc_w->slot, (uint32_t)px->index, id.p, id.len,
+	    ev_now(fc_w->ev));
+
+	s->stick_hash = id_hash(id);
+	if (g >= (int)px->srv_base && g - (int)px->srv_base < px->l->nservers)
+		s->stick_server = g - (int)px->srv_base;
+}
+
+/*
+ * Reads the request's cookies before the head is rewritten: the server its
+ * persistence cookie names (if UP), and the one its learned session has.
+ */
+static void persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
+{
+	const struct fc_listener *l = s->px->l;
+	bool ck = l->cookie.mode != FC_COOKIE_NONE, stick = l->stick.cookie[0] != '\0';
+	const bool *down = ck ? down_mask(s) : NULL;
+	struct fc_ck_span id;
+
+	for (int i = http_find_header(m, "cookie", 0); i >= 0 && (ck || stick);
+	    i = http_find_header(m, "cookie", (size_t)i + 1)) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (ck)
+			cookie_req_scan(l, h->value, h->value_len, down, txn_wall_s(s), &s->ck);
+		if (stick && cookie_find(h->value, h->value_len, l->stick.cookie, &id)) {
+			stick_lookup(s, id);
+			stick = false;		/* the first one only */
+		}
+	}
+}
+
 /* A complete request head is in the buffer: decide, rewrite, connect. */
 static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
@@ -708,6 +867,7 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 		respond_error(s, 413, 'P', 'R');
 		return;
 	}
+	persist_scan(s, m);
 	if ((newlen = rewrite_request(s, m, hlen)) == 0) {
 		respond_error(s, 431, 'P', 'R');
 		return;
@@ -788,12 +948,16 @@ static bool worth_queueing(const struct fc_proxy *px)
 	return false;
 }
 
-/* front: a stream that was woken but lost its slot keeps its place and deadline. */
-static void queue_add(struct fc_stream *s, bool front)
+/*
+ * want: the server persistence ties the request to (-1: any).  front: a
+ * stream that was woken but lost its slot keeps its place and deadline.
+ */
+static void queue_add(struct fc_stream *s, int want, bool front)
 {
 	struct fc_proxy *px = s->px;
 
 	s->in_queue = true;
+	s->qwant = want;
 	if (front && px->qhead != NULL) {
 		s->qprev = NULL;
 		s->qnext = px->qhead;
@@ -834,11 +998,16 @@ static void queue_del(struct fc_stream *s)
 	px->queued--;
 }
 
-/* A server slot freed: the stream waiting longest tries again, soon. */
-static void queue_kick(struct fc_proxy *px)
+/*
+ * A slot of server freed: the stream waiting longest that may use it tries
+ * again, soon.  One tied to another server by persistence keeps waiting.
+ */
+static void queue_kick(struct fc_proxy *px, int server)
 {
 	struct fc_stream *s = px->qhead;
 
+	while (s != NULL && s->qwant >= 0 && s->qwant != server)
+		s = s->qnext;
 	if (s == NULL)
 		return;
 	queue_del(s);
@@ -846,18 +1015,67 @@ static void queue_kick(struct fc_proxy *px)
 	stream_defer(s);
 }
 
-/* Servers not to pick: DOWN ones, and those tried already if asked. */
+static bool server_down(const struct fc_proxy *px, int i)
+{
+	return shm_load_acq(&shm_server(fc_w->shm, px->srv_base + (uint32_t)i)->state) <
+	    FC_SRV_UP;
+}
+
+/* Servers persistence may not send to: the DOWN ones. */
+static const bool *down_mask(struct fc_stream *s)
+{
+	struct fc_proxy *px = s->px;
+
+	for (int i = 0; i < px->l->nservers; i++)
+		px->excluded[i] = server_down(px, i);
+	return px->excluded;
+}
+
+/* Servers not to pick: DOWN or full ones, and those tried already if asked. */
 static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
 {
 	struct fc_proxy *px = s->px;
 
-	for (int i = 0; i < px->l->nservers; i++) {
-		const struct fc_shm_server *sv = shm_server(fc_w->shm, px->srv_base + (uint32_t)i);
-
-		px->excluded[i] = shm_load_acq(&sv->state) < FC_SRV_UP || server_full(px, i) ||
+	for (int i = 0; i < px->l->nservers; i++)
+		px->excluded[i] = server_down(px, i) || server_full(px, i) ||
 		    (skip_tried && s->tried != NULL && s->tried[i]);
-	}
 	return px->excluded;
+}
+
+#define PICK_WAIT	(-2)		/* the persistent server is full: queue */
+
+/*
+ * Persistence first: the server the request's cookie names, else its
+ * learned session's, unless it is DOWN or was tried (then: redispatch).
+ * A persistent server at its maxconn is waited for (PICK_WAIT), as HAProxy
+ * does: moving the session would cost it.
+ */
+static int persist_pick(const struct fc_stream *s, const bool *excluded)
+{
+	int target[2] = { s->ck.server, s->stick_server };
+
+	for (int k = 0; k < 2; k++) {
+		int t = target[k];
+
+		if (t < 0)
+			continue;
+		if (!excluded[t])
+			return t;
+		if (server_full(s->px, t) && !server_down(s->px, t) &&
+		    !(s->tried != NULL && s->tried[t]))
+			return PICK_WAIT;
+	}
+	return -1;
+}
+
+/* The server a waiting request is tied to, or -1. */
+static int persist_want(const struct fc_stream *s)
+{
+	if (s->ck.server >= 0 && !server_down(s->px, s->ck.server))
+		return s->ck.server;
+	if (s->stick_server >= 0 && !server_down(s->px, s->stick_server))
+		return s->stick_server;
+	return -1;
 }
 
 static int pick_server(struct fc_stream *s)
@@ -865,6 +1083,10 @@ static int pick_server(struct fc_stream *s)
 	struct fc_proxy *px = s->px;
 	int n = px->l->nservers, idx;
 	uint32_t hash = 0;
+	const bool *excluded = pick_mask(s, true);
+
+	if ((idx = persist_pick(s, excluded)) != -1)
+		return idx;
 
 	if (px->l->balance == FC_BALANCE_SOURCE) {
 		const unsigned char *p = (const unsigned char *)&s->peer;
@@ -873,7 +1095,7 @@ static int pick_server(struct fc_stream *s)
 		for (size_t i = 0; i < sizeof(s->peer); i++)
 			hash = (hash ^ p[i]) * 16777619u;
 	}
-	idx = lb_pick(&px->lb, pick_mask(s, true), hash);
+	idx = lb_pick(&px->lb, excluded, hash);
 	if (idx < 0 && s->tried != NULL) {
 		/* Every usable server was tried once: start over (redispatch). */
 		memset(s->tried, 0, (size_t)n * sizeof(*s->tried));
@@ -959,8 +1181,8 @@ static void stream_connect(struct fc_stream *s)
 	struct fc_conn *c;
 	int idx = pick_server(s);
 
-	if (idx < 0 && worth_queueing(px)) {
-		queue_add(s, s->dequeued);
+	if (idx == PICK_WAIT || (idx < 0 && worth_queueing(px))) {
+		queue_add(s, idx == PICK_WAIT ? persist_want(s) : -1, s->dequeued);
 		s->dequeued = false;
 		return;
 	}
@@ -1066,6 +1288,31 @@ static bool request_step(struct fc_stream *s)
 
 /* ----------------------------------------------------------- response */
 
+/*
+ * The server set the stick cookie: push "id -> server" into this worker's
+ * ring, for the checker to apply.  Not for a deletion, nor for the id the
+ * request already had on this very server.
+ */
+static void stick_learn(struct fc_stream *s, const struct fc_http_msg *m)
+{
+	const struct fc_listener *l = s->px->l;
+	struct fc_ck_span id;
+
+	for (int i = http_find_header(m, "set-cookie", 0); i >= 0;
+	    i = http_find_header(m, "set-cookie", (size_t)i + 1)) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (!cookie_set_match(h->value, h->value_len, l->stick.cookie, &id) ||
+		    id.len == 0 || cookie_set_deletes(h->value, h->value_len))
+			continue;
+		if (s->stick_server == s->server && s->stick_hash == id_hash(id))
+			continue;
+		session_push(fc_w->shm, fc_w->slot, id.p, id.len,
+		    s->px->srv_base + (uint32_t)s->server, (uint32_t)l->stick.expire,
+		    ev_now(fc_w->ev));
+	}
+}
+
 static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct fc_chan *ch = &s->rsp;
@@ -1079,6 +1326,8 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 	}
 	if (m->status >= 200) {
 		s->status = m->status;
+		if (s->px->l->stick.cookie[0] != '\0' && s->server >= 0)
+			stick_learn(s, m);
 		s->cli_keepalive = s->cli_keepalive && m->body != FC_BODY_EOF &&
 		    !fc_w->draining;
 		s->srv_keepalive = s->srv_keepalive && !m->conn_close &&

@@ -17,6 +17,7 @@
 #include "lib/sbuf.h"
 #include "shm/shm.h"
 #include "worker/balance.h"
+#include "worker/cookie.h"
 #include "worker/http.h"
 
 #define FC_BUFSZ	16384
@@ -124,6 +125,7 @@ struct fc_stream {
 	bool idempotent;		/* the method may be sent twice (RFC 9110 9.2.2) */
 	bool in_queue;			/* in px's queue: every usable server is full */
 	bool dequeued;			/* a server slot freed: connect on the next run */
+	int qwant;			/* in the queue for this server, -1: any */
 	struct fc_stream *qnext, *qprev;
 	unsigned int ntxn;		/* transactions completed on this connection */
 	struct fc_sbuf payload;		/* a response fulcrum makes itself (stats) */
@@ -133,6 +135,9 @@ struct fc_stream {
 	struct fc_stream *runq_next;
 	int status;
 	char term[3];			/* termination state, HAProxy letters */
+	struct fc_ck_req ck;		/* what its persistence cookie says */
+	int stick_server;		/* its learned session's server, -1: none */
+	uint64_t stick_hash;		/* of that session id: learned already */
 	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
 	uint64_t accept_wall_us;
 	char reqline[FC_LOGLINE];
@@ -147,6 +152,7 @@ struct fc_worker {
 	int nconn, maxconn;
 	bool draining;
 	struct fc_shm *shm;
+	int slot;			/* which worker: its block and session ring */
 	struct fc_shm_worker *blk;	/* this worker's counters */
 	struct fc_stream *streams;	/* live streams */
 	struct fc_stream *graveyard;	/* freed after the loop pass */

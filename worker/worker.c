@@ -218,6 +218,7 @@ static void block_init(struct fc_shm *shm, int slot)
 	struct fc_shm_worker *b = shm_worker(shm, (uint32_t)slot);
 
 	worker.shm = shm;
+	worker.slot = slot;
 	worker.blk = b;
 	shm_store(&b->cur_conns, 0);
 	for (uint32_t i = 0; i < shm->hdr->nservers; i++)

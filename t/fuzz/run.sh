@@ -12,7 +12,7 @@
 #                     Given one, corpora grow from one run to the next.
 #
 # Environment: FUZZ_CC (default clang), FUZZ_TARGETS (default "request
-# response chunked config"), FUZZ_FLAGS (extra libFuzzer flags).
+# response chunked config cookie"), FUZZ_FLAGS (extra libFuzzer flags).
 #
 # Exit status: 0 when every target ran clean, or when clang or its fuzzer
 # runtime is missing (SKIP); 1 on any crash, broken invariant, leak,
@@ -24,7 +24,7 @@ seconds=${1:-30}
 builddir=${2:-}
 outdir=${3:-}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-request response chunked config}
+targets=${FUZZ_TARGETS:-request response chunked config cookie}
 srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 fuzzdir=$srcdir/t/fuzz
 
@@ -87,6 +87,7 @@ sources() {
 	case $1 in
 	request|response|chunked) echo "$srcdir/worker/http.c" ;;
 	config) echo "$srcdir/conf/conf.c $srcdir/lib/net.c $srcdir/lib/alloc.c" ;;
+	cookie) echo "$srcdir/worker/cookie.c" ;;
 	*) echo "run.sh: unknown target $1" >&2; return 1 ;;
 	esac
 }

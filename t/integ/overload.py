@@ -84,6 +84,38 @@ with t.step("timeout.queue: 503 when no slot frees in time"):
                 "logged with termination state sQ", fc.log_text()[-1500:])
 
 
+with t.step("a persistent request waits for its full server instead of moving"):
+    b = t.Backend("b")
+    port = t.free_port()
+    conf = f"""
+global: {{ workers = 1; }};
+listeners = ( {{
+  name = "p"; bind = [ "127.0.0.1:{port}" ];
+  cookie = {{ name = "SERVERID"; mode = "insert"; }};
+  servers = ( {{ name = "a"; address = "{a.addr}"; maxconn = 1; }},
+              {{ name = "b"; address = "{b.addr}"; }} );
+}} );
+"""
+    with t.Fulcrum(conf, name="persist-queue"):
+        out = [None] * 3
+
+        def one(i):
+            st, h, _ = t.http(port, "GET", "/delay?ms=400",
+                              headers={"Cookie": "SERVERID=a"})
+            out[i] = (st, h.get("x-backend"))
+
+        t0 = time.monotonic()
+        th = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+        for x in th:
+            x.start()
+        for x in th:
+            x.join(10)
+        took = time.monotonic() - t0
+        t.note(f"3 x 400 ms with SERVERID=a, a's maxconn 1: {took:.2f} s, {out}")
+        t.check(out == [(200, "a")] * 3, "all three answered by a", f"{out}")
+        t.check(took >= 1.1, "one at a time (at least 1.2 s)", f"{took:.2f} s")
+
+
 def rss_kb(pids):
     total = 0
     for p in pids:

@@ -20,7 +20,13 @@
  *                          sizes cycling 1, 100, 4096, 65536, 7
  *   /upload                hashes the request body as it streams in, replies
  *                          "len=N sha256=HEX\n"
- *   /setcookie?name=X&value=Y   adds "Set-Cookie: X=Y; Path=/"
+ *   /setcookie?name=X&value=Y[&n=N][&cc=Z]   adds "Set-Cookie: X=Y; Path=/"
+ *                          (N times, 1..100) and "Cache-Control: Z"
+ *   /session?name=X        like an application server: a request carrying
+ *                          cookie X=NAME-K (one of ours) is answered with
+ *                          "X-Session: NAME-K"; any other gets a new
+ *                          session, "Set-Cookie: X=NAME-K; Path=/" and
+ *                          "X-Session: NAME-K"
  *   /status?code=N         that status; body "NAME\n" except for 204 and 304
  *   /close                 "Connection: close", closes after the response
  *   /bad                   a malformed status line, then closes
@@ -595,6 +601,46 @@ cookie_safe(const char *s)
 	return 1;
 }
 
+/*
+ * The value of the first cookie called name in the request's Cookie
+ * headers, into out.  Returns 1 when found, 0 when not, -1 when too long.
+ */
+static int
+request_cookie(const struct request *r, const char *name, char *out, size_t outlen)
+{
+	const char *p = r->head, *end = r->head + r->head_len;
+	size_t nlen = strlen(name);
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *le = eol ? eol : end;
+
+		if (le - p > 7 && strncasecmp(p, "cookie:", 7) == 0) {
+			const char *q = p + 7;
+			while (q < le) {
+				while (q < le && (*q == ' ' || *q == '\t' || *q == ';'))
+					q++;
+				const char *semi = memchr(q, ';', (size_t)(le - q));
+				const char *pe = semi ? semi : le;
+				while (pe > q && (pe[-1] == '\r' || pe[-1] == ' '))
+					pe--;
+				if ((size_t)(pe - q) > nlen && strncmp(q, name, nlen) == 0 &&
+				    q[nlen] == '=') {
+					size_t vlen = (size_t)(pe - q) - nlen - 1;
+					if (vlen + 1 > outlen)
+						return -1;
+					memcpy(out, q + nlen + 1, vlen);
+					out[vlen] = '\0';
+					return 1;
+				}
+				q = semi ? semi + 1 : le;
+			}
+		}
+		p = le + 1;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- response */
 
 static const char *
@@ -624,7 +670,7 @@ reason(int code)
 }
 
 struct head {
-	char   buf[4096];
+	char   buf[32768];
 	size_t len;
 	int    overflow;
 };
@@ -781,6 +827,34 @@ send_error(const struct conn *c, int code)
 		(void)write_all(c->fd, buf, (size_t)n);
 }
 
+static atomic_uint_fast64_t tb_session_counter;
+
+/* /session: keeps a session of ours, or opens a new one. */
+static int
+send_session(const struct conn *c, const struct request *r, struct head *h,
+    const char *body, size_t blen)
+{
+	char cn[256], cv[1024], mine[300];
+	int have;
+
+	if (query_get(r->query, "name", cn, sizeof(cn)) != 1 || cn[0] == '\0' ||
+	    !cookie_safe(cn)) {
+		send_error(c, 400);
+		return -1;
+	}
+	have = request_cookie(r, cn, cv, sizeof(cv));
+	snprintf(mine, sizeof(mine), "%s-", tb_name);
+	head_start(h, c, r, 200);
+	if (have == 1 && strncmp(cv, mine, strlen(mine)) == 0 && cookie_safe(cv)) {
+		head_add(h, "X-Session: %s\r\n", cv);
+	} else {
+		unsigned long long k = atomic_fetch_add(&tb_session_counter, 1) + 1;
+		head_add(h, "Set-Cookie: %s=%s%llu; Path=/\r\n", cn, mine, k);
+		head_add(h, "X-Session: %s%llu\r\n", mine, k);
+	}
+	return send_simple(c, r, h, body, blen, 1);
+}
+
 /*
  * Answers one parsed request whose body has been consumed.  Returns 0 to
  * keep the connection, -1 to close it.
@@ -833,16 +907,31 @@ respond(struct conn *c, struct request *r, struct sha *body)
 		if (send_simple(c, r, &h, msg, strlen(msg), 1) < 0)
 			return -1;
 	} else if (strcmp(r->path, "/setcookie") == 0) {
-		char cn[256], cv[1024];
+		char cn[256], cv[1024], cc[256];
+		uint64_t n = 1;
 		if (query_get(r->query, "name", cn, sizeof(cn)) != 1 ||
 		    query_get(r->query, "value", cv, sizeof(cv)) != 1 ||
-		    cn[0] == '\0' || !cookie_safe(cn) || !cookie_safe(cv)) {
+		    cn[0] == '\0' || !cookie_safe(cn) || !cookie_safe(cv) ||
+		    (query_get(r->query, "n", cc, sizeof(cc)) == 1 &&
+		     (query_u64(r->query, "n", &n) < 0 || n < 1 || n > 100))) {
+			send_error(c, 400);
+			return -1;
+		}
+		if (query_get(r->query, "cc", cc, sizeof(cc)) != 1)
+			cc[0] = '\0';
+		else if (!cookie_safe(cc)) {
 			send_error(c, 400);
 			return -1;
 		}
 		head_start(&h, c, r, 200);
-		head_add(&h, "Set-Cookie: %s=%s; Path=/\r\n", cn, cv);
+		for (uint64_t k = 0; k < n; k++)
+			head_add(&h, "Set-Cookie: %s=%s; Path=/\r\n", cn, cv);
+		if (cc[0] != '\0')
+			head_add(&h, "Cache-Control: %s\r\n", cc);
 		if (send_simple(c, r, &h, name_body, nblen, 1) < 0)
+			return -1;
+	} else if (strcmp(r->path, "/session") == 0) {
+		if (send_session(c, r, &h, name_body, nblen) < 0)
 			return -1;
 	} else if (strcmp(r->path, "/status") == 0) {
 		if (query_u64(r->query, "code", &v) < 0 || v < 200 || v > 599) {

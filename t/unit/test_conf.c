@@ -956,6 +956,39 @@ CONF_TEST(cookie_without_mode_is_an_error)
 	    2, "listener \"web\" cookie: missing \"mode\"");
 }
 
+CONF_TEST(cookie_domain_must_be_a_host_name)
+{
+	/* Copied into Set-Cookie: a ';' or a newline would add attributes or lines. */
+	expect_error(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  cookie = { name = \"SERVERID\"; mode = \"insert\";\n"
+	    "    domain = \"example.com; Secure\"; };\n"		/* 3 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    3, "listener \"web\" cookie: \"domain\" must be a host name of 1 to 253"
+	    " characters (letters, digits, '.', '-')");
+	expect_error(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  cookie = { name = \"SERVERID\"; mode = \"insert\";\n"
+	    "    domain = \"a.example\\r\\nX-Evil: 1\"; };\n"		/* 3 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    3, "listener \"web\" cookie: \"domain\" must be a host name of 1 to 253"
+	    " characters (letters, digits, '.', '-')");
+}
+
+CONF_TEST(stick_cookie_must_differ_from_the_persistence_cookie)
+{
+	expect_error(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"	/* 1 */
+	    "  cookie = { name = \"JSESSIONID\"; mode = \"prefix\"; };\n"
+	    "  stick = { cookie = \"JSESSIONID\"; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    1, "listener \"web\": \"stick.cookie\" and \"cookie.name\" must differ"
+	    " (both are \"JSESSIONID\")");
+}
+
 CONF_TEST(stats_auth_without_colon_is_an_error)
 {
 	expect_error(
