@@ -141,6 +141,19 @@ with t.Fulcrum(conf(port, short_port), name="stick") as fc:
         st, hdrs, body, srv = request(port, "/", "PHPSESSID=unknown")
         t.check(st == 200 and srv in NAMES, "an unknown session is balanced as usual")
 
+    with t.step("the table survives a reload (USR2)"):
+        gen = fc.reload()
+        t.check(gen is not None, "the reload applied", f"{gen}")
+        t.check(stat(fc)["sessions"]["size"] >= 31,
+                "the new generation's table holds the sessions",
+                f"{stat(fc)['sessions']}")
+        bad = []
+        for sid, srv in where.items():
+            st, hdrs, body, got = request(port, "/", f"PHPSESSID={sid}")
+            if (st, got) != (200, srv):
+                bad.append((sid, srv, st, got))
+        t.check(not bad, "each session still goes to its server", f"{bad[:5]}")
+
     with t.step("the table survives a worker crash"):
         victim = fc.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
