@@ -3,7 +3,8 @@
  * slot) and keeps them all open for its whole life, so that a crashed
  * worker's queued connections wait for its successor instead of being reset.
  *
- * Children are rows of one table -- the workers and the health checker --
+ * Children are rows of one table -- the workers, the health checker and,
+ * with an "ha" section, the VRRP process --
  * each saying what the child runs and when it may be started again.  The
  * shared-memory segment is created before the first fork and inherited.  Signals are blocked and taken with
  * sigtimedwait() in the main loop, so no handler runs in an odd place:
@@ -32,6 +33,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
+#include "ha/ha.h"
 #include "health/health.h"
 #include "master/master.h"
 #include "shm/shm.h"
@@ -45,7 +47,7 @@
 #define CHECKER_STALE_MS 5000		/* no heartbeat this long: the checker is wedged */
 #define SUPERVISE_MS	1000
 
-enum proc_kind { PROC_WORKER, PROC_CHECKER };
+enum proc_kind { PROC_WORKER, PROC_CHECKER, PROC_HA };
 
 struct child {
 	enum proc_kind kind;
@@ -86,6 +88,8 @@ static const char *proc_name(enum proc_kind kind)
 		return "worker";
 	case PROC_CHECKER:
 		return "checker";
+	case PROC_HA:
+		return "ha";
 	}
 	return "child";
 }
@@ -200,6 +204,31 @@ static int run_checker(void)
 	return health_main(m.conf, &m.shm);
 }
 
+/*
+ * The ha process keeps root for now: it needs CAP_NET_RAW (VRRP and ARP
+ * sockets) and CAP_NET_ADMIN (the VIPs).  It writes only the header page.
+ */
+static int run_ha(void)
+{
+	sockets_close();
+	if (shm_protect_ha(&m.shm) < 0)
+		fatal("mprotect of the shared segment");
+	return ha_main(m.conf, &m.shm);
+}
+
+static int run_child(const struct child *c)
+{
+	switch (c->kind) {
+	case PROC_WORKER:
+		return run_worker(c);
+	case PROC_CHECKER:
+		return run_checker();
+	case PROC_HA:
+		return run_ha();
+	}
+	return 1;
+}
+
 static void child_start(struct child *c)
 {
 	pid_t pid = fork();
@@ -211,7 +240,7 @@ static void child_start(struct child *c)
 	}
 	if (pid == 0) {
 		child_setup(c);
-		_exit(c->kind == PROC_WORKER ? run_worker(c) : run_checker());
+		_exit(run_child(c));
 	}
 	c->pid = pid;
 	c->started_ms = clock_mono_ms();
@@ -220,11 +249,13 @@ static void child_start(struct child *c)
 
 static void children_init(void)
 {
-	m.nchildren = m.nworkers + 1;
+	m.nchildren = m.nworkers + 1 + (m.conf->ha.enabled ? 1 : 0);
 	m.children = xcalloc((size_t)m.nchildren, sizeof(*m.children));
 	for (int i = 0; i < m.nworkers; i++)
 		m.children[i] = (struct child){ .kind = PROC_WORKER, .slot = i };
 	m.children[m.nworkers] = (struct child){ .kind = PROC_CHECKER, .slot = 0 };
+	if (m.conf->ha.enabled)
+		m.children[m.nworkers + 1] = (struct child){ .kind = PROC_HA, .slot = 0 };
 }
 
 static void describe_exit(int status, char *buf, size_t len)
@@ -424,9 +455,6 @@ static void warn_unsupported(const struct fc_conf *conf)
 			log_warnx("listener %s: learned sessions are not wired to requests "
 			    "in this version: \"stick\" only sizes the table", l->name);
 	}
-	if (conf->ha.enabled)
-		log_warnx("the ha section is not implemented in this version: "
-		    "no VRRP, the VIPs are not managed");
 }
 
 /* Before binding: a second instance of the same file is refused here. */

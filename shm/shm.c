@@ -431,3 +431,10 @@ int shm_protect_checker(struct fc_shm *shm)
 		return -1;
 	return 0;
 }
+
+int shm_protect_ha(struct fc_shm *shm)
+{
+	char *base = (char *)shm->hdr;
+
+	return mprotect(base + FC_SHM_PAGE, shm->size - FC_SHM_PAGE, PROT_READ);
+}

@@ -70,6 +70,9 @@ int shm_protect_worker(struct fc_shm *shm, int slot);
  */
 int shm_protect_checker(struct fc_shm *shm);
 
+/* The ha process writes its block in the header page, nothing else. */
+int shm_protect_ha(struct fc_shm *shm);
+
 static inline struct fc_shm_server *shm_server(const struct fc_shm *shm, uint32_t i)
 {
 	return (struct fc_shm_server *)((char *)shm->hdr + shm->hdr->off_servers) + i;

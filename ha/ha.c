@@ -1,0 +1,496 @@
+/*
+ * The ha process (ha.h): one VRRPv3 virtual router (RFC 5798 6.4) over
+ * IPv4, on lib/ev timers.
+ *
+ *   INIT --healthy--> BACKUP --master down--> MASTER
+ *                       ^  <--higher advert----'
+ *   any --no worker heartbeat for 2 adverts--> FAULT --healthy--> BACKUP
+ *
+ * MASTER adds the VIPs (rtnetlink) and sends gratuitous ARP, garp_count
+ * rounds garp_repeat_ms apart; leaving MASTER removes them.  FAULT is
+ * keepalived's word for a node that must not be master: its proxy is dead,
+ * so it resigns with a priority-0 advert (the backup takes over after its
+ * skew time, not after 3 adverts) and waits for a worker heartbeat.
+ *
+ * Two raw sockets: adverts leave from one bound to the node's own address
+ * (the checksum and the HMAC cover the source, so it must be known), and
+ * arrive on one bound to the interface and joined to 224.0.0.18.
+ *
+ * This process is the single writer of the shm ha block.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/ev.h"
+#include "lib/log.h"
+#include "ha/ha.h"
+#include "ha/vip.h"
+#include "ha/vrrp.h"
+
+#define HEALTH_MIN_MS	10	/* worker heartbeats are looked at this often, at most */
+#define STALE_MIN_MS	200	/* workers beat every 100 ms: never judge faster */
+
+static struct {
+	const struct fc_ha *cfg;
+	struct fc_shm *shm;
+	struct fc_shm_ha *blk;
+	struct fc_ev *ev;
+	struct fc_ev_signals sigs;
+	struct fc_ev_io rx;
+	int tx;
+	struct vip_link link;
+	uint32_t src, dst;		/* network order; dst: group or first peer */
+	struct vrrp_key key;
+	struct vrrp_replay replay;
+	uint64_t seq;
+	uint32_t vips[VRRP_MAX_ADDRS];
+	int nvips;
+	enum fc_ha_state state;
+	uint16_t adver_cs;		/* ours */
+	uint16_t master_adver_cs;	/* the master's, as it advertises it */
+	struct fc_ev_timer adver, down, garp, health;
+	int garp_left;
+	bool master_resigned;		/* its last advert had priority 0 */
+	uint64_t stale_ms;
+	bool stopping;
+} ha;
+
+static const char *state_name(enum fc_ha_state s)
+{
+	static const char *const names[] = { "INIT", "BACKUP", "MASTER", "FAULT" };
+
+	return names[s];
+}
+
+/* ------------------------------------------------------------- adverts */
+
+static void send_advert(uint8_t priority)
+{
+	struct vrrp_advert a = { .vrid = (uint8_t)ha.cfg->vrid, .priority = priority,
+	    .interval_cs = ha.adver_cs, .naddrs = (uint8_t)ha.nvips };
+	uint8_t msg[VRRP_MSG_MAX];
+	uint64_t now = clock_wall_us();
+	int n = ha.cfg->npeers > 0 ? ha.cfg->npeers : 1;
+
+	/* Strictly increasing, and above anything a previous life of ours sent. */
+	ha.seq = now > ha.seq ? now : ha.seq + 1;
+	a.seq = ha.seq;
+	memcpy(a.addrs, ha.vips, sizeof(uint32_t) * (size_t)ha.nvips);
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in to = { .sin_family = AF_INET };
+		size_t len;
+
+		to.sin_addr.s_addr = ha.cfg->npeers > 0 ?
+		    ((struct sockaddr_in *)&ha.cfg->peers[i].ss)->sin_addr.s_addr : ha.dst;
+		len = vrrp_encode(&a, ha.src, to.sin_addr.s_addr, &ha.key, msg);
+		if (sendto(ha.tx, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			log_warn("VRID %d: cannot send an advert", ha.cfg->vrid);
+	}
+}
+
+/* ------------------------------------------------------------- the VIPs */
+
+static void vips_set(bool add)
+{
+	char err[160];
+
+	for (int i = 0; i < ha.cfg->nvips; i++)
+		if (vip_change(&ha.link, ha.vips[i], ha.cfg->vips[i].prefixlen, add, 0,
+		    err, sizeof(err)) < 0)
+			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
+}
+
+static void garp_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	char err[160];
+
+	for (int i = 0; i < ha.nvips; i++)
+		if (vip_garp(&ha.link, ha.vips[i], err, sizeof(err)) < 0)
+			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
+	if (--ha.garp_left > 0)
+		ev_timer_arm(ev, t, ev_now(ev) + (uint64_t)ha.cfg->garp_repeat_ms);
+}
+
+/* ------------------------------------------------------------- notify */
+
+/*
+ * Runs "notify STATE VRID PRIORITY" without waiting for it: the child is
+ * reaped by reap_notify() on a later health tick.
+ */
+static void run_notify(enum fc_ha_state s)
+{
+	char vrid[8], prio[8];
+	sigset_t none;
+	pid_t pid;
+
+	if (ha.cfg->notify == NULL)
+		return;
+	snprintf(vrid, sizeof(vrid), "%d", ha.cfg->vrid);
+	snprintf(prio, sizeof(prio), "%d", ha.cfg->priority);
+	if ((pid = fork()) < 0) {
+		log_warn("cannot fork the notify script");
+		return;
+	}
+	if (pid == 0) {
+		/* The script gets a clean signal state, not the master's mask. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execl(ha.cfg->notify, ha.cfg->notify, state_name(s), vrid, prio, (char *)NULL);
+		_exit(127);
+	}
+	log_debug("notify %s %s (pid %d)", ha.cfg->notify, state_name(s), (int)pid);
+}
+
+static void reap_notify(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_warnx("notify script (pid %d) failed: status 0x%x", (int)pid, status);
+}
+
+/* ---------------------------------------------------------- transitions */
+
+static uint64_t adver_ms(uint16_t cs)
+{
+	return (uint64_t)cs * 10;
+}
+
+/* RFC 5798 6.1: Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256. */
+static uint64_t skew_ms(void)
+{
+	return (uint64_t)(256 - ha.cfg->priority) * adver_ms(ha.master_adver_cs) / 256;
+}
+
+static uint64_t master_down_ms(void)
+{
+	return 3 * adver_ms(ha.master_adver_cs) + skew_ms();
+}
+
+static void set_state(enum fc_ha_state s, const char *why)
+{
+	if (s == ha.state)
+		return;
+	log_notice("VRID %d: %s -> %s (%s)", ha.cfg->vrid, state_name(ha.state),
+	    state_name(s), why);
+	ha.state = s;
+	shm_store(&ha.blk->since_us, clock_wall_us());
+	shm_store(&ha.blk->priority, s == FC_HA_FAULT ? 0u : (uint32_t)ha.cfg->priority);
+	shm_store_rel(&ha.blk->state, (uint32_t)s);
+	run_notify(s);
+}
+
+/* Leaving MASTER for any reason: stop advertising, give the VIPs back. */
+static void leave_master(bool resign)
+{
+	if (ha.state != FC_HA_MASTER)
+		return;
+	if (resign)
+		send_advert(0);
+	ev_timer_stop(ha.ev, &ha.adver);
+	ev_timer_stop(ha.ev, &ha.garp);
+	vips_set(false);
+}
+
+static void to_backup(const char *why)
+{
+	leave_master(false);
+	set_state(FC_HA_BACKUP, why);
+	ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + master_down_ms());
+}
+
+static void to_master(const char *why)
+{
+	ev_timer_stop(ha.ev, &ha.down);
+	send_advert((uint8_t)ha.cfg->priority);
+	vips_set(true);
+	set_state(FC_HA_MASTER, why);
+	ev_timer_arm(ha.ev, &ha.adver, ev_now(ha.ev) + adver_ms(ha.adver_cs));
+	ha.garp_left = ha.cfg->garp_count;
+	if (ha.garp_left > 0)
+		garp_cb(ha.ev, &ha.garp);
+}
+
+static void to_fault(const char *why)
+{
+	leave_master(true);
+	ev_timer_stop(ha.ev, &ha.down);
+	set_state(FC_HA_FAULT, why);
+}
+
+static void adver_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	send_advert((uint8_t)ha.cfg->priority);
+	ev_timer_arm(ev, t, ev_now(ev) + adver_ms(ha.adver_cs));
+}
+
+static void down_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	(void)ev;
+	(void)t;
+	to_master(ha.master_resigned ? "the master resigned (priority 0)" :
+	    "no advert from a master for the master down interval");
+	ha.master_resigned = false;
+}
+
+/* ------------------------------------------------------------- receive */
+
+static void publish_peer(uint32_t src, const struct vrrp_advert *a)
+{
+	shm_store(&ha.blk->peer_addr, src);
+	shm_store(&ha.blk->peer_priority, (uint32_t)a->priority);
+	shm_store(&ha.blk->peer_seen_us, clock_wall_us());
+}
+
+/* RFC 5798 6.4.2. */
+static void backup_got(const struct vrrp_advert *a)
+{
+	if (a->priority == 0) {
+		ha.master_resigned = true;
+		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + skew_ms());
+		return;
+	}
+	ha.master_resigned = false;
+	if (!ha.cfg->preempt || a->priority >= ha.cfg->priority) {
+		ha.master_adver_cs = a->interval_cs;
+		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + master_down_ms());
+	}
+	/* else: a lower master we preempt when the down timer fires */
+}
+
+/* RFC 5798 6.4.3: the higher priority wins, then the higher address. */
+static void master_got(uint32_t src, const struct vrrp_advert *a)
+{
+	char why[96], addr[INET_ADDRSTRLEN];
+
+	if (a->priority == 0) {
+		adver_cb(ha.ev, &ha.adver);
+		return;
+	}
+	if (a->priority > ha.cfg->priority ||
+	    (a->priority == ha.cfg->priority && ntohl(src) > ntohl(ha.src))) {
+		inet_ntop(AF_INET, &src, addr, sizeof(addr));
+		snprintf(why, sizeof(why), "advert from %s with priority %d", addr, a->priority);
+		ha.master_adver_cs = a->interval_cs;
+		to_backup(why);
+	}
+}
+
+static bool from_peer(uint32_t src)
+{
+	if (ha.cfg->npeers == 0)
+		return true;
+	for (int i = 0; i < ha.cfg->npeers; i++)
+		if (((struct sockaddr_in *)&ha.cfg->peers[i].ss)->sin_addr.s_addr == src)
+			return true;
+	return false;
+}
+
+static void got_datagram(const uint8_t *pkt, size_t len)
+{
+	struct vrrp_advert a;
+	uint32_t src, dst;
+	char addr[INET_ADDRSTRLEN];
+	int err = vrrp_decode(pkt, len, &ha.key, &a, &src, &dst);
+
+	if (err == VRRP_OK && (src == ha.src || a.vrid != ha.cfg->vrid))
+		return;		/* ours looped back, or another router's */
+	if (err == VRRP_OK && !from_peer(src))
+		err = -1;
+	if (err == VRRP_OK && ha.key.len > 0 && !vrrp_replay_accept(&ha.replay, src, a.seq))
+		err = -2;
+	if (err != VRRP_OK) {
+		inet_ntop(AF_INET, &src, addr, sizeof(addr));
+		log_debug("VRID %d: advert from %s dropped: %s", ha.cfg->vrid, addr,
+		    err == -1 ? "not from a peer" : err == -2 ? "replayed" : vrrp_strerror(err));
+		return;
+	}
+	publish_peer(src, &a);
+	if (ha.state == FC_HA_BACKUP)
+		backup_got(&a);
+	else if (ha.state == FC_HA_MASTER)
+		master_got(src, &a);
+}
+
+static void rx_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	uint8_t buf[2048];
+	ssize_t n;
+
+	(void)ev;
+	(void)events;
+	while ((n = recv(io->fd, buf, sizeof(buf), 0)) > 0)
+		got_datagram(buf, (size_t)n);
+}
+
+/* ------------------------------------------------------- proxy tracking */
+
+static bool proxy_alive(void)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (!ha.cfg->track_proxy)
+		return true;
+	for (uint32_t k = 0; k < ha.shm->hdr->nworkers; k++) {
+		struct fc_shm_worker *w = shm_worker(ha.shm, k);
+		uint64_t beat = shm_load(&w->heartbeat_ms);
+
+		if (shm_load(&w->pid) != 0 && beat + ha.stale_ms > now)
+			return true;
+	}
+	return false;
+}
+
+static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	bool alive = proxy_alive();
+
+	reap_notify();
+	if (!alive && ha.state != FC_HA_FAULT)
+		to_fault("no worker heartbeat: the proxy is down");
+	else if (alive && (ha.state == FC_HA_FAULT || ha.state == FC_HA_INIT))
+		to_backup(ha.state == FC_HA_INIT ? "started" : "a worker is alive again");
+	ev_timer_arm(ev, t, ev_now(ev) + ha.stale_ms / 4);
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static int open_tx(void)
+{
+	struct ip_mreqn mif = { .imr_ifindex = ha.link.ifindex };
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr.s_addr = ha.src };
+	int ttl = VRRP_TTL, off = 0, tos = 0xc0;	/* internetwork control */
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, VRRP_PROTO);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &off, sizeof(off)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof(mif)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0)
+		fatal("VRRP send socket on %s", ha.cfg->interface);
+	return fd;
+}
+
+static int open_rx(void)
+{
+	struct ip_mreqn mreq = { .imr_ifindex = ha.link.ifindex };
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, VRRP_PROTO);
+
+	mreq.imr_multiaddr.s_addr = htonl(VRRP_MCAST_GROUP);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ha.cfg->interface,
+	    (socklen_t)strlen(ha.cfg->interface)) < 0)
+		fatal("VRRP receive socket on %s", ha.cfg->interface);
+	if (ha.cfg->npeers == 0 &&
+	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) < 0)
+		fatal("joining 224.0.0.18 on %s", ha.cfg->interface);
+	return fd;
+}
+
+static void addresses_init(void)
+{
+	char err[160], text[INET_ADDRSTRLEN];
+
+	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
+		ha.vips[ha.nvips++] =
+		    ((struct sockaddr_in *)&ha.cfg->vips[i].addr.ss)->sin_addr.s_addr;
+	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
+		fatalx("ha interface %s: %s", ha.cfg->interface, err);
+	if (ha.cfg->has_unicast_src)
+		ha.src = ((struct sockaddr_in *)&ha.cfg->unicast_src.ss)->sin_addr.s_addr;
+	else if (vip_primary_addr(ha.cfg->interface, ha.vips, ha.nvips, &ha.src) < 0)
+		fatalx("ha interface %s has no IPv4 address of its own", ha.cfg->interface);
+	ha.dst = htonl(VRRP_MCAST_GROUP);
+	inet_ntop(AF_INET, &ha.src, text, sizeof(text));
+	log_info("VRID %d on %s from %s, priority %d, advert %d ms, %s%s", ha.cfg->vrid,
+	    ha.cfg->interface, text, ha.cfg->priority, ha.cfg->advert_ms,
+	    ha.cfg->npeers > 0 ? "unicast" : "multicast",
+	    ha.key.len > 0 ? ", authenticated" : "");
+}
+
+static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
+{
+	ha.cfg = &conf->ha;
+	ha.shm = shm;
+	ha.blk = &shm->hdr->ha;
+	ha.adver_cs = ha.master_adver_cs = (uint16_t)(conf->ha.advert_ms / 10);
+	ha.stale_ms = 2 * (uint64_t)conf->ha.advert_ms;
+	if (ha.stale_ms < STALE_MIN_MS)
+		ha.stale_ms = STALE_MIN_MS;
+	if (conf->ha.auth_key != NULL)
+		ha.key = (struct vrrp_key){ (const uint8_t *)conf->ha.auth_key,
+		    strlen(conf->ha.auth_key) };
+	addresses_init();
+	ha.tx = open_tx();
+	ha.rx.fd = open_rx();
+	ha.rx.cb = rx_cb;
+	ha.adver.cb = adver_cb;
+	ha.down.cb = down_cb;
+	ha.garp.cb = garp_cb;
+	ha.health.cb = health_cb;
+}
+
+static void on_signal(int signo)
+{
+	(void)signo;
+	ha.stopping = true;
+}
+
+static void publish_init(void)
+{
+	shm_store(&ha.blk->vrid, (uint32_t)ha.cfg->vrid);
+	shm_store(&ha.blk->priority, (uint32_t)ha.cfg->priority);
+	shm_store(&ha.blk->since_us, clock_wall_us());
+	shm_store_rel(&ha.blk->state, (uint32_t)FC_HA_INIT);
+	shm_store(&ha.blk->enabled, 1u);
+}
+
+int ha_main(const struct fc_conf *conf, struct fc_shm *shm)
+{
+	log_set_ident("ha");
+	if ((ha.ev = ev_new()) == NULL)
+		fatal("epoll_create");
+	if (ev_signals_open(ha.ev, &ha.sigs, on_signal) < 0)
+		fatal("signalfd");
+	ha_init(conf, shm);
+	/* A previous life of ours may have died holding them. */
+	vips_set(false);
+	ha.state = FC_HA_INIT;
+	publish_init();
+	if (ev_io_add(ha.ev, &ha.rx, EPOLLIN) < 0)
+		fatal("epoll_ctl");
+	health_cb(ha.ev, &ha.health);
+	while (!ha.stopping)
+		if (ev_run_once(ha.ev, -1) < 0)
+			fatal("epoll_wait");
+	/* A clean stop: priority 0 hands over at once (RFC 5798 6.4.3). */
+	if (ha.state == FC_HA_MASTER)
+		log_notice("VRID %d: stopping: resigning mastership", ha.cfg->vrid);
+	leave_master(true);
+	set_state(FC_HA_INIT, "stopping");
+	reap_notify();
+	vip_close(&ha.link);
+	close(ha.tx);
+	close(ha.rx.fd);
+	close(ha.sigs.io.fd);
+	ev_free(ha.ev);
+	log_flush();
+	return 0;
+}
