@@ -584,7 +584,7 @@ class Fulcrum:
     goes to <dir>/<name>.log."""
 
     def __init__(self, conf_text, name="fulcrum", ports=None, wait=True,
-                 timeout=5.0):
+                 timeout=5.0, prefix=None):
         require_fulcrum()
         self.name = name
         self.dir = tmpdir(f"fctest-{name}-")
@@ -603,7 +603,9 @@ class Fulcrum:
         _instances.append(self)
         self._log = open(self.log_path, "wb")
         self.t_start = time.monotonic()
-        self.proc = spawn([FULCRUM, "-d", "-f", self.conf_path],
+        # prefix: ["ip", "netns", "exec", NS] runs it in a namespace (the
+        # master keeps its pid: ip execs it); pass ports=[] then.
+        self.proc = spawn((prefix or []) + [FULCRUM, "-d", "-f", self.conf_path],
                           stdout=self._log, stderr=subprocess.STDOUT,
                           stdin=subprocess.DEVNULL, start_new_session=True)
         if not wait:
@@ -638,6 +640,9 @@ class Fulcrum:
         """The master's workers: children named fulcrum-wN (the checker is
         fulcrum-c0, the ha process fulcrum-h0)."""
         return [k for k in self.children() if re.match(r"fulcrum-w\d", title(k))]
+
+    def ha_pids(self):
+        return [k for k in self.children() if re.match(r"fulcrum-h\d", title(k))]
 
     def checker_pids(self):
         return [k for k in self.children() if re.match(r"fulcrum-c\d", title(k))]
@@ -767,3 +772,157 @@ def run(argv, timeout=10, **kw):
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        stdin=subprocess.DEVNULL, timeout=timeout, **kw)
     return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+# ------------------------------------------------------------------ netns
+#
+# A LAN of network namespaces for the HA tests (see netns.md): every host
+# has eth0 on a bridge that lives in a namespace of its own, all names carry
+# a per-run suffix, and everything is torn down at exit, failed or not.
+
+NETNS_DIR = "/run/netns"
+_CLONE_NEWNET = 0x40000000
+
+
+def require_netns():
+    """Skips the scenario unless we are root and `ip netns` works."""
+    if os.geteuid() != 0:
+        skip("network namespaces need root")
+    if shutil.which("ip") is None:
+        skip("ip (iproute2) not found: cannot build network namespaces")
+    probe = f"fcprobe-{os.getpid()}"
+    st, out = run(["ip", "netns", "add", probe])
+    if st != 0:
+        skip(f"ip netns unavailable: {out.strip()}")
+    run(["ip", "netns", "del", probe])
+
+
+class Lab:
+    """hosts: {"lb1": "192.0.2.11/24", ...}.  Each host is a namespace
+    NAME-SUFFIX with lo and eth0 up; the bridge is in sw-SUFFIX, its port
+    to host h is v-h."""
+
+    def __init__(self, hosts):
+        import ctypes
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.suffix = f"{os.getpid()}"
+        self.sw = f"sw-{self.suffix}"
+        self.hosts = dict(hosts)
+        self.procs = []
+        self.made = []
+        atexit.register(self.teardown)
+        self._ip("netns", "add", self.sw)
+        self.made.append(self.sw)
+        self._ip("-n", self.sw, "link", "add", "br0", "type", "bridge")
+        self._ip("-n", self.sw, "link", "set", "br0", "up")
+        for h, addr in self.hosts.items():
+            ns = self.ns(h)
+            self._ip("netns", "add", ns)
+            self.made.append(ns)
+            self._ip("-n", self.sw, "link", "add", f"v-{h}", "type", "veth",
+                     "peer", "name", "eth0", "netns", ns)
+            self._ip("-n", self.sw, "link", "set", f"v-{h}", "master", "br0",
+                     "up")
+            self._ip("-n", ns, "link", "set", "lo", "up")
+            self._ip("-n", ns, "link", "set", "eth0", "up")
+            self._ip("-n", ns, "addr", "add", addr, "dev", "eth0")
+
+    def _ip(self, *args):
+        st, out = run(["ip"] + list(args))
+        if st != 0:
+            raise RuntimeError(f"ip {' '.join(args)}: {out.strip()}")
+        return out
+
+    def ns(self, host):
+        return f"{host}-{self.suffix}"
+
+    def ip(self, host, *args):
+        """`ip -n HOST ARGS`; returns its output, raises on failure."""
+        return self._ip("-n", self.ns(host), *args)
+
+    def exec_prefix(self, host):
+        return ["ip", "netns", "exec", self.ns(host)]
+
+    def spawn(self, host, argv, **kw):
+        """A process inside host's namespace, killed at exit by its pid."""
+        p = spawn(self.exec_prefix(host) + argv, **kw)
+        self.procs.append(p)
+        return p
+
+    def addrs(self, host):
+        """IPv4 addresses on host's eth0."""
+        out = self.ip(host, "-4", "-o", "addr", "show", "dev", "eth0")
+        return re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+
+    def isolate(self, host, on):
+        """Isolated bridge ports cannot talk to each other, only to the rest."""
+        self._ip("netns", "exec", self.sw, "bridge", "link", "set", "dev",
+                 f"v-{host}", "isolated", "on" if on else "off")
+
+    def socket(self, host, *args):
+        """socket.socket(*args) created inside host's namespace: the thread
+        enters it, makes the socket, and comes back (a socket stays in the
+        namespace it was made in)."""
+        mine = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        there = os.open(os.path.join(NETNS_DIR, self.ns(host)), os.O_RDONLY)
+        try:
+            if self._libc.setns(there, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes_errno(), "setns")
+            try:
+                return socket.socket(*args)
+            finally:
+                if self._libc.setns(mine, _CLONE_NEWNET) != 0:
+                    raise OSError(ctypes_errno(), "setns back")
+        finally:
+            os.close(mine)
+            os.close(there)
+
+    def http(self, host, addr, port=80, path="/", timeout=2.0):
+        """GET path from inside host; returns (status, body) or raises."""
+        s = self.socket(host, socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.settimeout(timeout)
+            s.connect((addr, port))
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {addr}\r\n"
+                      "Connection: close\r\n\r\n".encode())
+            data = b""
+            deadline = time.monotonic() + timeout
+            while True:
+                s.settimeout(max(0.001, deadline - time.monotonic()))
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+                resp, _ = parse_responses(data, eof=False)
+                if resp:
+                    return resp[0][0], resp[0][2]
+            resp, _ = parse_responses(data)
+            if not resp:
+                raise OSError("no HTTP response")
+            return resp[0][0], resp[0][2]
+        finally:
+            s.close()
+
+    def teardown(self):
+        # fulcrum instances first (by the pids we know), then the rest.
+        for fc in list(_instances):
+            for pid in [fc.pid] + sorted(fc.known_children):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                    p.wait(timeout=5)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass
+        for ns in reversed(self.made):
+            run(["ip", "netns", "del", ns])
+        self.made = []
+
+
+def ctypes_errno():
+    import ctypes
+    return ctypes.get_errno()

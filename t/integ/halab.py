@@ -1,0 +1,155 @@
+"""halab: the two-balancer lab shared by the t/integ/ha_*.py scenarios.
+
+    client 192.0.2.100 --+                 +-- web1 192.0.2.21 (fc-testbackend)
+                         +-- sw: br0 ------+-- web2 192.0.2.22 (fc-testbackend)
+    lb1 192.0.2.11 ------+                 |
+    lb2 192.0.2.12 ------------------------+      VIP 192.0.2.50: the master's
+
+fulcrum runs on lb1 and lb2 (`ip netns exec`), VRRP VRID 51 on eth0.
+"""
+import json
+import os
+import signal
+import statistics
+import time
+
+import fctest as t
+
+VIP = "192.0.2.50"
+HOSTS = {"lb1": "192.0.2.11/24", "lb2": "192.0.2.12/24",
+         "client": "192.0.2.100/24", "web1": "192.0.2.21/24",
+         "web2": "192.0.2.22/24"}
+FULCRUM_STAT = os.environ.get("FULCRUM_STAT") or os.path.join(
+    t.SRCDIR, "fulcrum-stat")
+
+
+def conf(priority, preempt=True, advert_ms=100, extra="", workers=2):
+    """lb1 and lb2 differ only by priority (and what a scenario adds)."""
+    # TODO(issue 4): once cookie persistence lands, add
+    #   cookie = { name = "JSESSIONID"; mode = "prefix"; };
+    # and cookie = "A" / "B" to the servers, and check in ha_failover.py that
+    # a session stays on its web server across the failover.
+    return f"""
+global: {{ workers = {workers}; }};
+listeners = ( {{
+  name = "webfarm"; bind = [ "{VIP}:80" ]; balance = "roundrobin";
+  forwardfor = true;
+  servers = ( {{ name = "web1"; address = "192.0.2.21:80"; }},
+              {{ name = "web2"; address = "192.0.2.22:80"; }} );
+}} );
+ha: {{ interface = "eth0"; vrid = 51; priority = {priority};
+  advert_ms = {advert_ms}; preempt = {"true" if preempt else "false"};
+  vips = [ "{VIP}/24" ]; {extra} }};
+"""
+
+
+def lab_up():
+    """The namespaces and the two web servers."""
+    t.require_netns()
+    t.require_fulcrum()
+    t.require_backend()
+    lab = t.Lab(HOSTS)
+    for w in ("web1", "web2"):
+        addr = HOSTS[w].split("/")[0]
+        lab.spawn(w, [t.TESTBACKEND, "-l", f"{addr}:80", "-n", w],
+                  stdout=open(os.devnull, "wb"))
+    for w in ("web1", "web2"):
+        addr = HOSTS[w].split("/")[0]
+        if not wait(lambda: _answers(lab, addr), 5):
+            t.fail(f"{w} answers on {addr}:80")
+    return lab
+
+
+def _answers(lab, addr):
+    try:
+        return lab.http("client", addr, timeout=0.5)[0] == 200
+    except OSError:
+        return False
+
+
+def wait(cond, timeout, step=0.01):
+    deadline = time.monotonic() + timeout
+    while True:
+        if cond():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
+def start(lab, host, text, name=None):
+    """fulcrum -d on host; returns once its ha process runs."""
+    fc = t.Fulcrum(text, name=name or host, ports=[],
+                   prefix=lab.exec_prefix(host))
+    if not wait(lambda: fc.remember_children() and fc.ha_pids(), 5):
+        t.fail(f"fulcrum on {host} starts its ha process",
+               fc.log_text())
+    return fc
+
+
+def ha(fc):
+    """The ha block as fulcrum-stat --json shows it ({} when unreadable)."""
+    st, out = t.run([FULCRUM_STAT, "-f", fc.conf_path, "--json"], timeout=5)
+    if st != 0:
+        return {}
+    try:
+        return json.loads(out)["ha"]
+    except (ValueError, KeyError):
+        return {}
+
+
+def state(fc):
+    return ha(fc).get("state")
+
+
+def wait_state(fc, want, timeout=5.0):
+    return wait(lambda: state(fc) == want, timeout, 0.02)
+
+
+def kill_node(fc):
+    """kill -9 of every fulcrum process of a node, all at once.  The children
+    go first: a master killed first would have the kernel send its ha
+    process SIGTERM (PR_SET_PDEATHSIG), and a clean resignation is not the
+    silent death this stands for."""
+    kids = fc.remember_children()
+    for pid in kids + [fc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    fc.wait_exit(5)
+    fc.stop(quiet=True)
+
+
+def first_answer(lab, t0, timeout=5.0, attempt=0.1):
+    """Seconds from t0 to the first 200 through the VIP, or None."""
+    while time.monotonic() - t0 < timeout:
+        try:
+            if lab.http("client", VIP, timeout=attempt)[0] == 200:
+                return time.monotonic() - t0
+        except OSError:
+            time.sleep(0.002)
+    return None
+
+
+def all_answer(lab, n=20):
+    """n requests through the VIP, each on a new connection: the failures."""
+    bad = []
+    for i in range(n):
+        try:
+            st, body = lab.http("client", VIP, timeout=2)
+            if st != 200 or body not in (b"web1\n", b"web2\n"):
+                bad.append(f"request {i}: {st} {body!r}")
+        except OSError as e:
+            bad.append(f"request {i}: {e!r}")
+    return bad
+
+
+def figures(name, times):
+    """Prints median, min and max in ms; returns the median."""
+    ms = [x * 1000 for x in times]
+    med = statistics.median(ms)
+    t.note(f"{name}: median {med:.0f} ms, min {min(ms):.0f} ms, "
+           f"max {max(ms):.0f} ms over {len(ms)} trials "
+           f"({', '.join(f'{x:.0f}' for x in ms)})")
+    return med
