@@ -290,6 +290,18 @@ static void master_got(uint32_t src, const struct vrrp_advert *a)
 		snprintf(why, sizeof(why), "advert from %s with priority %d", addr, a->priority);
 		ha.master_adver_cs = a->interval_cs;
 		to_backup(why);
+		return;
+	}
+	/*
+	 * Another master below us: a healed split.  RFC 5798 just drops its
+	 * advert; answering at once (as keepalived does) makes it step down
+	 * now rather than at our next advert, and one round of gratuitous ARP
+	 * takes back the caches it may have turned.
+	 */
+	adver_cb(ha.ev, &ha.adver);
+	if (ha.garp_left <= 0 && ha.cfg->garp_count > 0) {
+		ha.garp_left = 1;
+		garp_cb(ha.ev, &ha.garp);
 	}
 }
 
