@@ -43,6 +43,7 @@
 
 #define HEALTH_MIN_MS	10	/* worker heartbeats are looked at this often, at most */
 #define STALE_MIN_MS	200	/* workers beat every 100 ms: never judge faster */
+#define REFUSED_LOG_MS	5000
 
 static struct {
 	const struct fc_ha *cfg;
@@ -315,23 +316,48 @@ static bool from_peer(uint32_t src)
 	return false;
 }
 
+enum { REFUSED_PEER = VRRP_EMAX, REFUSED_REPLAY, REFUSED_MAX };
+
+/*
+ * A refused advert may be an attack: say so, per reason at most every
+ * REFUSED_LOG_MS, so that a flood cannot fill the logs.
+ */
+static void refused(uint32_t src, int why)
+{
+	static uint64_t last_ms[REFUSED_MAX];
+	static unsigned quiet[REFUSED_MAX];
+	char addr[INET_ADDRSTRLEN];
+	uint64_t now = clock_mono_ms();
+
+	if (last_ms[why] != 0 && now - last_ms[why] < REFUSED_LOG_MS) {
+		quiet[why]++;
+		return;
+	}
+	inet_ntop(AF_INET, &src, addr, sizeof(addr));
+	log_warnx("VRID %d: advert from %s refused: %s (%u more refused since the last"
+	    " message)", ha.cfg->vrid, addr, why == REFUSED_PEER ? "not from a peer" :
+	    why == REFUSED_REPLAY ? "replayed" : vrrp_strerror(why), quiet[why]);
+	last_ms[why] = now;
+	quiet[why] = 0;
+}
+
 static void got_datagram(const uint8_t *pkt, size_t len)
 {
 	struct vrrp_advert a;
-	uint32_t src, dst;
-	char addr[INET_ADDRSTRLEN];
+	uint32_t src = 0, dst;
 	int err = vrrp_decode(pkt, len, &ha.key, &a, &src, &dst);
 
-	if (err == VRRP_OK && (src == ha.src || a.vrid != ha.cfg->vrid))
-		return;		/* ours looped back, or another router's */
+	size_t ihl = len > 0 ? (size_t)(pkt[0] & 0x0f) * 4 : 0;
+
+	/* Another virtual router's (whatever it speaks), or ours looped back. */
+	if ((len > ihl + 1 && pkt[ihl + 1] != ha.cfg->vrid) || (err == VRRP_OK && src == ha.src))
+		return;
 	if (err == VRRP_OK && !from_peer(src))
-		err = -1;
+		err = REFUSED_PEER;
 	if (err == VRRP_OK && ha.key.len > 0 && !vrrp_replay_accept(&ha.replay, src, a.seq))
-		err = -2;
+		err = REFUSED_REPLAY;
 	if (err != VRRP_OK) {
-		inet_ntop(AF_INET, &src, addr, sizeof(addr));
-		log_debug("VRID %d: advert from %s dropped: %s", ha.cfg->vrid, addr,
-		    err == -1 ? "not from a peer" : err == -2 ? "replayed" : vrrp_strerror(err));
+		refused(src, err);
 		return;
 	}
 	publish_peer(src, &a);

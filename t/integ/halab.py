@@ -7,10 +7,14 @@
 
 fulcrum runs on lb1 and lb2 (`ip netns exec`), VRRP VRID 51 on eth0.
 """
+import hashlib
+import hmac
 import json
 import os
 import signal
+import socket
 import statistics
+import struct
 import time
 
 import fctest as t
@@ -153,3 +157,67 @@ def figures(name, times):
            f"max {max(ms):.0f} ms over {len(ms)} trials "
            f"({', '.join(f'{x:.0f}' for x in ms)})")
     return med
+
+
+# ------------------------------------------------------- hand-made adverts
+
+def _csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def advert(src, dst="224.0.0.18", vrid=51, priority=254, interval_cs=10,
+           vips=(VIP,), key=None, seq=1):
+    """A whole IPv4 datagram carrying a VRRPv3 advert, TTL 255.  With key,
+    fulcrum's authenticated form (sequence + HMAC-SHA256, see ha/vrrp.h)."""
+    s, d = socket.inet_aton(src), socket.inet_aton(dst)
+    msg = struct.pack("!BBBBHH", 0x31, vrid, priority, len(vips),
+                      interval_cs & 0x0fff, 0)
+    msg += b"".join(socket.inet_aton(a) for a in vips)
+    if key is not None:
+        msg += struct.pack("!Q", seq)
+        msg += hmac.new(key, s + d + msg, hashlib.sha256).digest()
+    pseudo = s + d + struct.pack("!BBH", 0, 112, len(msg))
+    msg = msg[:6] + struct.pack("!H", _csum(pseudo + msg)) + msg[8:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xc0, 20 + len(msg), 0, 0, 255,
+                     112, 0, s, d)
+    return ip + msg
+
+
+def send_raw(lab, host, datagrams, gap=0.02):
+    """Sends whole IPv4 datagrams (our own IP header: any source) from host."""
+    s = lab.socket(host, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    try:
+        # No multicast route in the lab: 224.0.0.18 leaves by eth0.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+        for pkt in datagrams:
+            s.sendto(pkt, (socket.inet_ntoa(pkt[16:20]), 0))
+            time.sleep(gap)
+    finally:
+        s.close()
+
+
+def capture(lab, host, src, n=3, timeout=3.0):
+    """The next n VRRP datagrams from src seen on host (joined to 224.0.0.18)."""
+    s = lab.socket(host, socket.AF_INET, socket.SOCK_RAW, 112)
+    got = []
+    try:
+        me = HOSTS[host].split("/")[0]
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                     socket.inet_aton("224.0.0.18") + socket.inet_aton(me))
+        deadline = time.monotonic() + timeout
+        while len(got) < n and time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                pkt = s.recv(2048)
+            except socket.timeout:
+                break
+            if socket.inet_ntoa(pkt[12:16]) == src:
+                got.append(pkt)
+    finally:
+        s.close()
+    return got
