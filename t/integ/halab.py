@@ -28,7 +28,8 @@ FULCRUM_STAT = os.environ.get("FULCRUM_STAT") or os.path.join(
 
 
 def conf(priority, preempt=True, advert_ms=100, extra="", workers=2):
-    """lb1 and lb2 differ only by priority (and what a scenario adds)."""
+    """lb1 and lb2 differ only by priority (and what a scenario adds).
+    priority None: no ha section (another program owns the VIP)."""
     # TODO(issue 4): once cookie persistence lands, add
     #   cookie = { name = "JSESSIONID"; mode = "prefix"; };
     # and cookie = "A" / "B" to the servers, and check in ha_failover.py that
@@ -41,10 +42,11 @@ listeners = ( {{
   servers = ( {{ name = "web1"; address = "192.0.2.21:80"; }},
               {{ name = "web2"; address = "192.0.2.22:80"; }} );
 }} );
+""" + ("" if priority is None else f"""
 ha: {{ interface = "eth0"; vrid = 51; priority = {priority};
   advert_ms = {advert_ms}; preempt = {"true" if preempt else "false"};
   vips = [ "{VIP}/24" ]; {extra} }};
-"""
+""")
 
 
 def lab_up():
@@ -82,24 +84,36 @@ def wait(cond, timeout, step=0.01):
 
 
 def start(lab, host, text, name=None):
-    """fulcrum -d on host; returns once its ha process runs."""
+    """fulcrum -d on host; returns once its ha process (or, without an ha
+    section, its workers) runs."""
     fc = t.Fulcrum(text, name=name or host, ports=[],
                    prefix=lab.exec_prefix(host))
-    if not wait(lambda: fc.remember_children() and fc.ha_pids(), 5):
+    want = fc.ha_pids if "ha:" in text else fc.worker_pids
+    if not wait(lambda: fc.remember_children() and want(), 5):
         t.fail(f"fulcrum on {host} starts its ha process",
                fc.log_text())
     return fc
 
 
-def ha(fc):
-    """The ha block as fulcrum-stat --json shows it ({} when unreadable)."""
+def stat(fc):
+    """fulcrum-stat --json of fc ({} when unreadable)."""
     st, out = t.run([FULCRUM_STAT, "-f", fc.conf_path, "--json"], timeout=5)
     if st != 0:
         return {}
     try:
-        return json.loads(out)["ha"]
-    except (ValueError, KeyError):
+        return json.loads(out)
+    except ValueError:
         return {}
+
+
+def ha(fc):
+    """The ha block as fulcrum-stat --json shows it."""
+    return stat(fc).get("ha", {})
+
+
+def requests(fc):
+    """Requests fc has relayed (every worker)."""
+    return stat(fc).get("totals", {}).get("requests", -1)
 
 
 def state(fc):
