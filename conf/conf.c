@@ -1152,6 +1152,11 @@ static void key_vips(struct loader *ld, const config_setting_t *s, const char *c
 		errat(ld, s, "%s: \"vips\" must hold at least one address", ctx);
 		return;
 	}
+	if (n > FC_VIPS_MAX) {
+		errat(ld, s, "%s: \"vips\" holds at most %d addresses (one VRRP advert)",
+		    ctx, FC_VIPS_MAX);
+		return;
+	}
 	ha->vips = xcalloc((size_t)n, sizeof(*ha->vips));
 	ha->nvips = n;
 	for (i = 0; i < n; i++) {

@@ -18,6 +18,7 @@
 #define FC_NAME_MAX	64	/* listener, server, cookie names: 1..63 bytes */
 #define FC_IFNAME_MAX	16
 #define FC_WORKERS_MAX	64
+#define FC_VIPS_MAX	16	/* ha.vips: what one VRRP advert carries here */
 #define FC_AUTH_KEY_MIN	16	/* ha.auth_key: 16..64 bytes */
 #define FC_AUTH_KEY_MAX	64	/* global.workers: 1..64, 0 in the file: one per CPU */
 

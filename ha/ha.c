@@ -67,6 +67,8 @@ static struct {
 	int garp_left;
 	bool master_resigned;		/* its last advert had priority 0 */
 	uint64_t stale_ms;
+	uint64_t started_ms;
+	bool send_failing;
 	bool stopping;
 } ha;
 
@@ -98,8 +100,15 @@ static void send_advert(uint8_t priority)
 		to.sin_addr.s_addr = ha.cfg->npeers > 0 ?
 		    ((struct sockaddr_in *)&ha.cfg->peers[i].ss)->sin_addr.s_addr : ha.dst;
 		len = vrrp_encode(&a, ha.src, to.sin_addr.s_addr, &ha.key, msg);
-		if (sendto(ha.tx, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-			log_warn("VRID %d: cannot send an advert", ha.cfg->vrid);
+		if (sendto(ha.tx, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+			/* Once per failing streak: a link down must not flood the log. */
+			if (!ha.send_failing)
+				log_warn("VRID %d: cannot send an advert", ha.cfg->vrid);
+			ha.send_failing = true;
+		} else if (ha.send_failing) {
+			log_notice("VRID %d: adverts leave again", ha.cfg->vrid);
+			ha.send_failing = false;
+		}
 	}
 }
 
@@ -109,7 +118,7 @@ static void vips_set(bool add)
 {
 	char err[160];
 
-	for (int i = 0; i < ha.cfg->nvips; i++)
+	for (int i = 0; i < ha.nvips; i++)
 		if (vip_change(&ha.link, ha.vips[i], ha.cfg->vips[i].prefixlen, add, 0,
 		    err, sizeof(err)) < 0)
 			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
@@ -401,7 +410,10 @@ static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	bool alive = proxy_alive();
 
 	reap_notify();
-	if (!alive && ha.state != FC_HA_FAULT)
+	/* At start the workers may not have beaten yet: give them stale_ms. */
+	if (!alive && ha.state == FC_HA_INIT && ev_now(ev) < ha.started_ms + ha.stale_ms)
+		;
+	else if (!alive && ha.state != FC_HA_FAULT)
 		to_fault("no worker heartbeat: the proxy is down");
 	else if (alive && (ha.state == FC_HA_FAULT || ha.state == FC_HA_INIT))
 		to_backup(ha.state == FC_HA_INIT ? "started" : "a worker is alive again");
@@ -414,7 +426,7 @@ static int open_tx(void)
 {
 	struct ip_mreqn mif = { .imr_ifindex = ha.link.ifindex };
 	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr.s_addr = ha.src };
-	int ttl = VRRP_TTL, off = 0, tos = 0xc0;	/* internetwork control */
+	int ttl = VRRP_TTL, off = 0, tos = 0xc0, rcvbuf = 0;	/* tos: internetwork control */
 	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, VRRP_PROTO);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
@@ -422,7 +434,9 @@ static int open_tx(void)
 	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
 	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &off, sizeof(off)) < 0 ||
 	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof(mif)) < 0 ||
-	    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0)
+	    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0 ||
+	    /* Never read: adverts arrive on the receive socket. */
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
 		fatal("VRRP send socket on %s", ha.cfg->interface);
 	return fd;
 }
@@ -485,6 +499,25 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 	ha.health.cb = health_cb;
 }
 
+void ha_release_vips(const struct fc_conf *conf)
+{
+	struct vip_link link;
+	char err[160];
+
+	if (vip_open(&link, conf->ha.interface, err, sizeof(err)) < 0) {
+		log_warnx("ha interface %s: %s", conf->ha.interface, err);
+		return;
+	}
+	for (int i = 0; i < conf->ha.nvips && i < VRRP_MAX_ADDRS; i++) {
+		uint32_t a = ((struct sockaddr_in *)&conf->ha.vips[i].addr.ss)->sin_addr.s_addr;
+
+		if (vip_change(&link, a, conf->ha.vips[i].prefixlen, false, 0, err,
+		    sizeof(err)) < 0)
+			log_warnx("%s", err);
+	}
+	vip_close(&link);
+}
+
 static void on_signal(int signo)
 {
 	(void)signo;
@@ -511,6 +544,7 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm)
 	/* A previous life of ours may have died holding them. */
 	vips_set(false);
 	ha.state = FC_HA_INIT;
+	ha.started_ms = ev_now(ha.ev);
 	publish_init();
 	if (ev_io_add(ha.ev, &ha.rx, EPOLLIN) < 0)
 		fatal("epoll_ctl");

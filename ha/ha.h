@@ -11,4 +11,11 @@
 /* Runs until TERM, INT or QUIT; resigns mastership on the way out. */
 int ha_main(const struct fc_conf *conf, struct fc_shm *shm);
 
+/*
+ * For the master, when the ha process died: removes the VIPs from the
+ * interface, so that a node whose VRRP is dead stops answering for them
+ * while the peer takes over.  Logs what fails.
+ */
+void ha_release_vips(const struct fc_conf *conf);
+
 #endif

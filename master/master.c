@@ -284,6 +284,9 @@ static void child_died(struct child *c, int status)
 			delay = BACKOFF_MAX_MS;
 	}
 	c->respawn_ms = now + delay;
+	/* Nobody advertises for the VIPs any more: the peer takes them. */
+	if (c->kind == PROC_HA && !m.stopping && WIFSIGNALED(status))
+		ha_release_vips(m.conf);
 	if (m.stopping)
 		log_info("%s %d (pid %d) %s", proc_name(c->kind), c->slot, (int)c->pid, how);
 	else

@@ -947,6 +947,18 @@ CONF_TEST(empty_vips_is_an_error)
 	    7, "ha: \"vips\" must hold at least one address");
 }
 
+CONF_TEST(more_than_16_vips_is_an_error)
+{
+	expect_error(
+	    LISTENER
+	    "ha: { interface = \"eth0\"; vrid = 1; vips = [\n"
+	    "  \"192.0.2.1\", \"192.0.2.2\", \"192.0.2.3\", \"192.0.2.4\", \"192.0.2.5\",\n"
+	    "  \"192.0.2.6\", \"192.0.2.7\", \"192.0.2.8\", \"192.0.2.9\", \"192.0.2.10\",\n"
+	    "  \"192.0.2.11\", \"192.0.2.12\", \"192.0.2.13\", \"192.0.2.14\", \"192.0.2.15\",\n"
+	    "  \"192.0.2.16\", \"192.0.2.17\" ]; };\n",
+	    6, "ha: \"vips\" holds at most 16 addresses (one VRRP advert)");
+}
+
 CONF_TEST(ipv6_vips_are_refused_for_now)
 {
 	expect_error(
