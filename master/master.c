@@ -285,8 +285,10 @@ static void child_died(struct child *c, int status)
 	}
 	c->respawn_ms = now + delay;
 	/* Nobody advertises for the VIPs any more: the peer takes them. */
-	if (c->kind == PROC_HA && !m.stopping && WIFSIGNALED(status))
+	if (c->kind == PROC_HA && !m.stopping && WIFSIGNALED(status)) {
+		log_warnx("the ha process died: removing the VIPs until it is back");
 		ha_release_vips(m.conf);
+	}
 	if (m.stopping)
 		log_info("%s %d (pid %d) %s", proc_name(c->kind), c->slot, (int)c->pid, how);
 	else

@@ -79,6 +79,16 @@ try:
                 "lb1 stays MASTER while the master respawns its workers",
                 lb1.log_text())
 
+    with t.step("kill -9 of lb1's ha process alone: the master drops the VIP"):
+        os.kill(lb1.ha_pids()[0], signal.SIGKILL)
+        t.check(lb1.wait_log(r"the ha process died: removing the VIPs", 2),
+                "the master removes the VIPs", lb1.log_text())
+        t.check(h.wait(lambda: lb1.remember_children() and lb1.ha_pids(), 2),
+                "and respawns the ha process")
+        t.check(h.wait_state(lb1, "MASTER", 5) and h.wait_state(lb2, "BACKUP", 2),
+                "which takes the VIP back", lb1.log_text())
+        t.check(VIP in lab.addrs("lb1") and not h.all_answer(lab, 5), "the VIP answers")
+
     with t.step(f"proxy death: lb1's workers stopped, master and ha alive, {TRIALS} trials"):
         times = []
         for trial in range(TRIALS):
