@@ -160,6 +160,10 @@ static void privileges_drop(void)
 		return;
 	if (setgroups(1, &m.gid) < 0 || setgid(m.gid) < 0 || setuid(m.uid) < 0)
 		fatal("cannot drop privileges to %s", m.conf->user);
+	/* The kernel clears the parent-death signal on a uid or gid change:
+	 * without this, a child of a killed master would live on. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != m.pid)
+		_exit(0);
 }
 
 /* ------------------------------------------------------------ children */
