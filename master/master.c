@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -209,14 +211,36 @@ static int run_checker(void)
 }
 
 /*
- * The ha process keeps root for now: it needs CAP_NET_RAW (VRRP and ARP
- * sockets) and CAP_NET_ADMIN (the VIPs).  It writes only the header page.
+ * The ha process becomes global.user like the others, but keeps
+ * CAP_NET_RAW (VRRP and ARP sockets) and CAP_NET_ADMIN (the VIPs), and
+ * nothing else: KEEPCAPS carries the permitted set over setuid(), then
+ * capset() trims it to those two and makes them effective.
  */
+static void privileges_drop_keep_net(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	uint32_t keep = 1u << CAP_NET_ADMIN | 1u << CAP_NET_RAW;
+
+	if (!m.drop)
+		return;
+	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
+		fatal("PR_SET_KEEPCAPS");
+	privileges_drop();
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = keep;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fatal("cannot keep CAP_NET_RAW and CAP_NET_ADMIN");
+	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+}
+
+/* The ha process writes only the header page (its ha block). */
 static int run_ha(void)
 {
 	sockets_close();
 	if (shm_protect_ha(&m.shm) < 0)
 		fatal("mprotect of the shared segment");
+	privileges_drop_keep_net();
 	return ha_main(m.conf, &m.shm);
 }
 

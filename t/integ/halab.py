@@ -27,7 +27,8 @@ FULCRUM_STAT = os.environ.get("FULCRUM_STAT") or os.path.join(
     t.SRCDIR, "fulcrum-stat")
 
 
-def conf(priority, preempt=True, advert_ms=100, extra="", workers=2):
+def conf(priority, preempt=True, advert_ms=100, extra="", workers=2,
+         user=None):
     """lb1 and lb2 differ only by priority (and what a scenario adds).
     priority None: no ha section (another program owns the VIP)."""
     # TODO(issue 4): once cookie persistence lands, add
@@ -35,7 +36,7 @@ def conf(priority, preempt=True, advert_ms=100, extra="", workers=2):
     # and cookie = "A" / "B" to the servers, and check in ha_failover.py that
     # a session stays on its web server across the failover.
     return f"""
-global: {{ workers = {workers}; }};
+global: {{ workers = {workers}; {f'user = "{user}";' if user else ""} }};
 listeners = ( {{
   name = "webfarm"; bind = [ "{VIP}:80" ]; balance = "roundrobin";
   forwardfor = true;
@@ -129,6 +130,8 @@ def kill_node(fc):
     go first: a master killed first would have the kernel send its ha
     process SIGTERM (PR_SET_PDEATHSIG), and a clean resignation is not the
     silent death this stands for."""
+    # Stopped first, the master cannot respawn what dies under it.
+    os.kill(fc.pid, signal.SIGSTOP)
     kids = fc.remember_children()
     for pid in kids + [fc.pid]:
         try:
@@ -137,6 +140,20 @@ def kill_node(fc):
             pass
     fc.wait_exit(5)
     fc.stop(quiet=True)
+
+
+def since_log(fc, what, wall0):
+    """ms from wall0 (time.time()) to the last log line of fc containing what."""
+    import datetime
+    for line in reversed(fc.log_text().splitlines()):
+        if what in line:
+            hms = line.split()[0]
+            day = datetime.datetime.fromtimestamp(wall0)
+            h_, m_, s_ = hms.split(":")
+            when = day.replace(hour=int(h_), minute=int(m_), second=int(float(s_)),
+                               microsecond=int(round(float(s_) % 1 * 1e6)) % 1000000)
+            return (when.timestamp() - wall0) * 1000
+    return float("nan")
 
 
 def first_answer(lab, t0, timeout=5.0, attempt=0.1):
