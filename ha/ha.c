@@ -44,6 +44,8 @@
 #define HEALTH_MIN_MS	10	/* worker heartbeats are looked at this often, at most */
 #define STALE_MIN_MS	200	/* workers beat every 100 ms: never judge faster */
 #define REFUSED_LOG_MS	5000
+#define LEASE_ADVERTS	10	/* a VIP lives this many adverts unrenewed... */
+#define LEASE_MIN_S	2	/* ...and at least this long */
 
 static struct {
 	const struct fc_ha *cfg;
@@ -67,6 +69,7 @@ static struct {
 	int garp_left;
 	bool master_resigned;		/* its last advert had priority 0 */
 	uint64_t stale_ms;
+	uint32_t lease_s;		/* VIP lifetime, renewed every advert */
 	uint64_t started_ms;
 	bool send_failing;
 	bool stopping;
@@ -114,13 +117,19 @@ static void send_advert(uint8_t priority)
 
 /* ------------------------------------------------------------- the VIPs */
 
+/*
+ * The VIPs are a lease: added with a lifetime of lease_s that every advert
+ * renews, so that if every fulcrum process of the node dies (kill -9, OOM)
+ * the kernel removes them by itself instead of answering ARP for them
+ * beside the new master forever.
+ */
 static void vips_set(bool add)
 {
 	char err[160];
 
 	for (int i = 0; i < ha.nvips; i++)
-		if (vip_change(&ha.link, ha.vips[i], ha.cfg->vips[i].prefixlen, add, 0,
-		    err, sizeof(err)) < 0)
+		if (vip_change(&ha.link, ha.vips[i], ha.cfg->vips[i].prefixlen, add,
+		    add ? ha.lease_s : 0, err, sizeof(err)) < 0)
 			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
 }
 
@@ -248,6 +257,7 @@ static void to_fault(const char *why)
 static void adver_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	send_advert((uint8_t)ha.cfg->priority);
+	vips_set(true);		/* renews the lease */
 	ev_timer_arm(ev, t, ev_now(ev) + adver_ms(ha.adver_cs));
 }
 
@@ -483,6 +493,10 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 	ha.shm = shm;
 	ha.blk = &shm->hdr->ha;
 	ha.adver_cs = ha.master_adver_cs = (uint16_t)(conf->ha.advert_ms / 10);
+	/* Many adverts of margin, whole seconds (the kernel's unit). */
+	ha.lease_s = (uint32_t)(conf->ha.advert_ms * LEASE_ADVERTS / 1000);
+	if (ha.lease_s < LEASE_MIN_S)
+		ha.lease_s = LEASE_MIN_S;
 	ha.stale_ms = 2 * (uint64_t)conf->ha.advert_ms;
 	if (ha.stale_ms < STALE_MIN_MS)
 		ha.stale_ms = STALE_MIN_MS;

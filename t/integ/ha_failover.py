@@ -7,8 +7,11 @@
     answers from lb2 (median under 400 ms), every request started after the
     takeover succeeds, and lb1 restarted takes the VIP back (preempt);
   - one worker crash is no failover: the master respawns it at once;
+  - a killed ha process: the master removes the VIPs, the new one takes over;
   - proxy death, 5 trials: lb1's workers stopped (master and ha alive): lb1
-    resigns (FAULT), lb2 takes over, and lb1 preempts again once they run.
+    resigns (FAULT), lb2 takes over, and lb1 preempts again once they run;
+  - a clean stop hands over at once (priority 0);
+  - the VIP is a lease: a node whose every process died loses it by itself.
 Failover times are printed (median, min, max).
 """
 import os
@@ -137,7 +140,15 @@ try:
             t.note(f"failover after a clean stop: {took * 1000:.0f} ms")
         t.check(lb2.wait_log(r"BACKUP -> MASTER \(the master resigned", 1),
                 "lb2 took over because lb1 resigned", lb2.log_text())
-        lb2.stop()
+
+    with t.step("the VIP is a lease: a node killed with -9 loses it by itself"):
+        t.check(VIP in lab.addrs("lb2"), "lb2 holds the VIP")
+        t0 = time.monotonic()
+        h.kill_node(lb2)
+        gone = h.wait(lambda: VIP not in lab.addrs("lb2"), 5, 0.05)
+        t.check(gone, "the VIP expires on lb2 within 5 s (lease 2 s)")
+        if gone:
+            t.note(f"VIP expired {time.monotonic() - t0:.1f} s after the kill")
 finally:
     lab.teardown()
 t.finish()
