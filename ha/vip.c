@@ -79,7 +79,8 @@ void vip_close(struct vip_link *l)
 
 static void put_attr(struct nlmsghdr *n, unsigned short type, const void *data, size_t len)
 {
-	struct rtattr *rta = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
+	char *base = (char *)n;
+	struct rtattr *rta = (struct rtattr *)(base + NLMSG_ALIGN(n->nlmsg_len));
 
 	rta->rta_type = type;
 	rta->rta_len = (unsigned short)RTA_LENGTH(len);
@@ -111,24 +112,25 @@ static int read_ack(int nl, uint32_t seq)
 int vip_change(struct vip_link *l, uint32_t addr, int prefixlen, bool add,
     uint32_t lease_s, char *err, size_t errlen)
 {
-	struct {
+	/* One buffer the attributes are appended to (the union keeps it aligned). */
+	union {
 		struct nlmsghdr n;
-		struct ifaddrmsg ifa;
-		char attrs[128];
+		char buf[NLMSG_SPACE(sizeof(struct ifaddrmsg)) + 128];
 	} req;
+	struct ifaddrmsg *ifa = NLMSG_DATA(&req.n);
 	char text[INET_ADDRSTRLEN];
 	int e;
 
 	memset(&req, 0, sizeof(req));
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifa));
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(*ifa));
 	req.n.nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
 	/* REPLACE: adding again renews a lease instead of failing. */
 	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
 	req.n.nlmsg_seq = ++l->nlseq;
-	req.ifa.ifa_family = AF_INET;
-	req.ifa.ifa_prefixlen = (unsigned char)prefixlen;
-	req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
-	req.ifa.ifa_index = (unsigned)l->ifindex;
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)prefixlen;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned)l->ifindex;
 	put_attr(&req.n, IFA_LOCAL, &addr, 4);
 	put_attr(&req.n, IFA_ADDRESS, &addr, 4);
 	if (add && lease_s > 0) {
