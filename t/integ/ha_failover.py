@@ -47,6 +47,11 @@ try:
         t.check(seen == {b"web1\n", b"web2\n"}, "roundrobin reaches web1 and web2",
                 str(seen))
         t.check(not h.all_answer(lab), "20 more requests all succeed")
+        st, out = t.run([h.FULCRUM_STAT, "-f", lb2.conf_path])
+        t.check(st == 0 and "HA BACKUP" in out, "fulcrum-stat shows lb2's state", out)
+        st, page = lab.http("client", VIP, path="/fulcrum?stats")
+        t.check(st == 200 and b"HA <b>MASTER</b>" in page and b"192.0.2.12" in page,
+                "lb1's stats page shows MASTER and its peer", page[:300])
         with open(f"/proc/{lb1.ha_pids()[0]}/status") as f:
             status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
         t.check(status["Uid"].split()[0] != "0" and

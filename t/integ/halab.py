@@ -39,7 +39,7 @@ def conf(priority, preempt=True, advert_ms=100, extra="", workers=2,
 global: {{ workers = {workers}; {f'user = "{user}";' if user else ""} }};
 listeners = ( {{
   name = "webfarm"; bind = [ "{VIP}:80" ]; balance = "roundrobin";
-  forwardfor = true;
+  forwardfor = true; stats = {{ uri = "/fulcrum?stats"; }};
   servers = ( {{ name = "web1"; address = "192.0.2.21:80"; }},
               {{ name = "web2"; address = "192.0.2.22:80"; }} );
 }} );
