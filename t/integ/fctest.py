@@ -160,11 +160,8 @@ def _cleanup():
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-    for extra in _extra_pids:
-        try:
-            os.kill(extra, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    for extra in list(_extra_pids):
+        kill_ours(extra, signal.SIGKILL)
     for d in _tmpdirs:
         if _failed or os.environ.get("FC_KEEP"):
             _out(f"# files kept in {d}")
@@ -172,8 +169,31 @@ def _cleanup():
             shutil.rmtree(d, ignore_errors=True)
 
 
-_extra_pids = set()    # children of fulcrum seen alive: killed at exit too
+_extra_pids = {}       # children of fulcrum seen alive -> start time: killed at exit too
 atexit.register(_cleanup)
+
+
+def _start_time(pid):
+    """Field 22 of /proc/PID/stat (clock ticks since boot), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read().decode("latin-1")
+    except OSError:
+        return None
+    return int(s[s.rfind(")") + 2:].split()[19])
+
+
+def kill_ours(pid, sig):
+    """Signals pid only if it is still the process we saw (same start time):
+    a pid that died long ago may belong to someone else's process now."""
+    want = _extra_pids.get(pid)
+    if want is not None and _start_time(pid) != want:
+        return False
+    try:
+        os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def _on_term(sig, frame):
@@ -649,7 +669,10 @@ class Fulcrum:
 
     def remember_children(self):
         kids = self.children()
-        _extra_pids.update(kids)
+        for k in kids:
+            st = _start_time(k)
+            if st is not None:
+                _extra_pids[k] = st
         self.known_children.update(kids)
         return kids
 
@@ -716,10 +739,7 @@ class Fulcrum:
             left = [k for k in left if pid_alive(k)]
         if left:
             for k in left:
-                try:
-                    os.kill(k, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_ours(k, signal.SIGKILL)
             if not quiet:
                 check(False, f"no child of fulcrum {self.name} outlives it",
                       f"still alive: {left}")
@@ -906,11 +926,10 @@ class Lab:
     def teardown(self):
         # fulcrum instances first (by the pids we know), then the rest.
         for fc in list(_instances):
-            for pid in [fc.pid] + sorted(fc.known_children):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            if fc.proc.poll() is None:
+                os.kill(fc.pid, signal.SIGKILL)
+            for pid in sorted(fc.known_children):
+                kill_ours(pid, signal.SIGKILL)
         for p in reversed(self.procs):
             if p.poll() is None:
                 try:

@@ -133,11 +133,9 @@ def kill_node(fc):
     # Stopped first, the master cannot respawn what dies under it.
     os.kill(fc.pid, signal.SIGSTOP)
     kids = fc.remember_children()
-    for pid in kids + [fc.pid]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    for pid in kids:
+        t.kill_ours(pid, signal.SIGKILL)
+    os.kill(fc.pid, signal.SIGKILL)
     fc.wait_exit(5)
     fc.stop(quiet=True)
 
