@@ -23,13 +23,15 @@ try:
         t.check(not h.all_answer(lab, 5), "the VIP answers")
 
     with t.step("an advert from a non-peer is refused"):
+        moves = lb1.log_text().count(" -> ") + lb2.log_text().count(" -> ")
         h.send_raw(lab, "client", [h.advert("192.0.2.100", dst="192.0.2.12",
                                             priority=254)] * 5)
         h.send_raw(lab, "client", [h.advert("192.0.2.100", dst="192.0.2.11",
                                             priority=254)] * 5)
         time.sleep(0.3)
-        t.check(h.state(lb1) == "MASTER" and h.state(lb2) == "BACKUP",
-                "nothing changes")
+        t.check(h.state(lb1) == "MASTER" and h.state(lb2) == "BACKUP" and
+                lb1.log_text().count(" -> ") + lb2.log_text().count(" -> ") == moves,
+                "nothing changes", lb1.log_text())
         t.check(lb1.wait_log(r"advert from 192\.0\.2\.100 refused: not from a peer", 1),
                 "lb1 logs the refusal")
 
