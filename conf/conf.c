@@ -50,6 +50,8 @@
 #define DEF_WEIGHT		1
 #define DEF_PRIORITY		100
 #define DEF_ADVERT_MS		1000
+#define DEF_GARP_COUNT		5
+#define DEF_GARP_REPEAT_MS	1000
 #define DEF_STICK_EXPIRE	1800	/* seconds */
 #define DEF_STICK_SIZE		100000	/* entries */
 
@@ -1210,6 +1212,11 @@ static void key_vips(struct loader *ld, const config_setting_t *s, const char *c
 		errat(ld, s, "%s: \"vips\" must hold at least one address", ctx);
 		return;
 	}
+	if (n > FC_VIPS_MAX) {
+		errat(ld, s, "%s: \"vips\" holds at most %d addresses (one VRRP advert)",
+		    ctx, FC_VIPS_MAX);
+		return;
+	}
 	ha->vips = xcalloc((size_t)n, sizeof(*ha->vips));
 	ha->nvips = n;
 	for (i = 0; i < n; i++) {
@@ -1255,6 +1262,70 @@ static void key_peers(struct loader *ld, const config_setting_t *s, const char *
 	}
 }
 
+/* A host address, no prefix. */
+static void key_unicast_src(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_ha *ha = obj;
+	const char *v = get_str(ld, s, ctx);
+	char err[160];
+	int plen;
+
+	(void)k;
+	if (v == NULL)
+		return;
+	if (net_parse_prefix(v, &ha->unicast_src, &plen, err, sizeof(err)) < 0) {
+		errat(ld, s, "%s unicast_src: %s", ctx, err);
+		return;
+	}
+	if (ha->unicast_src.ss.ss_family != AF_INET || plen != 32) {
+		errat(ld, s, "%s: \"unicast_src\" must be an IPv4 host address", ctx);
+		return;
+	}
+	ha->has_unicast_src = true;
+}
+
+/* Checked at load time: a typo would otherwise surface at the first failover. */
+static void key_notify(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_ha *ha = obj;
+	const char *v = get_str(ld, s, ctx);
+
+	(void)k;
+	if (v == NULL)
+		return;
+	if (v[0] != '/') {
+		errat(ld, s, "%s: \"notify\" must be an absolute path", ctx);
+		return;
+	}
+	if (access(v, X_OK) < 0) {
+		errat(ld, s, "%s: \"notify\": %s is not an executable file (%s)", ctx, v,
+		    strerror(errno));
+		return;
+	}
+	free(ha->notify);
+	ha->notify = xstrdup(v);
+}
+
+static void key_auth_key(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_ha *ha = obj;
+	const char *v = get_str(ld, s, ctx);
+
+	(void)k;
+	if (v == NULL)
+		return;
+	if (strlen(v) < FC_AUTH_KEY_MIN || strlen(v) > FC_AUTH_KEY_MAX) {
+		errat(ld, s, "%s: \"auth_key\" must be %d to %d characters long", ctx,
+		    FC_AUTH_KEY_MIN, FC_AUTH_KEY_MAX);
+		return;
+	}
+	free(ha->auth_key);
+	ha->auth_key = xstrdup(v);
+}
+
 static const struct key ha_keys[] = {
 	ARR("interface", struct fc_ha, interface, key_ifname, REQ),
 	INT("vrid", struct fc_ha, vrid, 1, 255, REQ),
@@ -1264,6 +1335,11 @@ static const struct key ha_keys[] = {
 	BOOL("track_proxy", struct fc_ha, track_proxy),
 	FUNC("vips", key_vips, REQ),
 	FUNC("peers", key_peers, 0),
+	FUNC("unicast_src", key_unicast_src, 0),
+	INT("garp_count", struct fc_ha, garp_count, 0, 100, 0),
+	INT("garp_repeat_ms", struct fc_ha, garp_repeat_ms, 10, 600000, 0),
+	FUNC("notify", key_notify, 0),
+	FUNC("auth_key", key_auth_key, 0),
 	END,
 };
 
@@ -1289,6 +1365,9 @@ static void check_ha_families(struct loader *ld, const config_setting_t *s,
 			    " as \"vips\"");
 			return;
 		}
+	if (family == AF_INET6)
+		errat(ld, config_setting_get_member(s, "vips"),
+		    "ha: IPv6 \"vips\" are not supported yet (VRRPv3 over IPv4 only)");
 }
 
 static void parse_ha(struct loader *ld, const config_setting_t *s, struct fc_ha *ha)
@@ -1298,6 +1377,8 @@ static void parse_ha(struct loader *ld, const config_setting_t *s, struct fc_ha 
 	ha->advert_ms = DEF_ADVERT_MS;
 	ha->preempt = true;
 	ha->track_proxy = true;
+	ha->garp_count = DEF_GARP_COUNT;
+	ha->garp_repeat_ms = DEF_GARP_REPEAT_MS;
 	walk(ld, s, "ha", ha_keys, ha);
 	check_ha_families(ld, s, ha);
 }
@@ -1464,5 +1545,39 @@ void conf_free(struct fc_conf *conf)
 	free(conf->listeners);
 	free(conf->ha.vips);
 	free(conf->ha.peers);
+	free(conf->ha.notify);
+	free(conf->ha.auth_key);
 	free(conf);
+}
+
+static bool addr_equal(const struct fc_addr *a, const struct fc_addr *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+bool conf_ha_equal(const struct fc_ha *a, const struct fc_ha *b)
+{
+	if (a->enabled != b->enabled || strcmp(a->interface, b->interface) != 0 ||
+	    a->vrid != b->vrid || a->priority != b->priority ||
+	    a->advert_ms != b->advert_ms || a->preempt != b->preempt ||
+	    a->track_proxy != b->track_proxy || a->nvips != b->nvips ||
+	    a->npeers != b->npeers || a->has_unicast_src != b->has_unicast_src ||
+	    a->garp_count != b->garp_count || a->garp_repeat_ms != b->garp_repeat_ms ||
+	    !str_equal(a->notify, b->notify) || !str_equal(a->auth_key, b->auth_key))
+		return false;
+	if (a->has_unicast_src && !addr_equal(&a->unicast_src, &b->unicast_src))
+		return false;
+	for (int i = 0; i < a->nvips; i++)
+		if (a->vips[i].prefixlen != b->vips[i].prefixlen ||
+		    !addr_equal(&a->vips[i].addr, &b->vips[i].addr))
+			return false;
+	for (int i = 0; i < a->npeers; i++)
+		if (!addr_equal(&a->peers[i], &b->peers[i]))
+			return false;
+	return true;
 }

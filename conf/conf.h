@@ -17,7 +17,10 @@
 
 #define FC_NAME_MAX	64	/* listener, server, cookie names: 1..63 bytes */
 #define FC_IFNAME_MAX	16
-#define FC_WORKERS_MAX	64	/* global.workers: 1..64, 0 in the file: one per CPU */
+#define FC_WORKERS_MAX	64
+#define FC_VIPS_MAX	16	/* ha.vips: what one VRRP advert carries here */
+#define FC_AUTH_KEY_MIN	16	/* ha.auth_key: 16..64 bytes */
+#define FC_AUTH_KEY_MAX	64	/* global.workers: 1..64, 0 in the file: one per CPU */
 
 enum fc_balance {
 	FC_BALANCE_ROUNDROBIN,	/* weighted, smooth */
@@ -138,6 +141,13 @@ struct fc_ha {
 	int nvips;
 	struct fc_addr *peers;		/* empty: multicast 224.0.0.18 */
 	int npeers;
+	bool has_unicast_src;
+	struct fc_addr unicast_src;	/* advert source; default: the interface's
+					 * first IPv4 address that is not a VIP */
+	int garp_count;			/* gratuitous ARP rounds on becoming master */
+	int garp_repeat_ms;		/* between two rounds */
+	char *notify;			/* run as "notify STATE VRID PRIORITY"; NULL: none */
+	char *auth_key;			/* HMAC-SHA256 key (fulcrum extension); NULL: plain VRRPv3 */
 };
 
 struct fc_log {
@@ -168,5 +178,8 @@ struct fc_conf {
  */
 struct fc_conf *conf_load(const char *path, char **errors);
 void conf_free(struct fc_conf *conf);
+
+/* Do two "ha" sections say the same (a reload need not restart the ha process)? */
+bool conf_ha_equal(const struct fc_ha *a, const struct fc_ha *b);
 
 #endif

@@ -4,7 +4,10 @@
  * queued connections wait for its successor instead of being reset.
  *
  * A generation is one loaded configuration with its shared-memory segment
- * and its children (the workers and the health checker).  A reload (USR2)
+ * and its children (the workers and the health checker).  The ha process,
+ * with an "ha" section, outlives reloads that leave that section alone:
+ * it is handed the new segment over a socket instead of being restarted,
+ * so the VIPs do not move.  A reload (USR2)
  * starts a new generation on the same sockets -- same address and slot,
  * same socket -- and retires the old one: its workers stop accepting,
  * finish what they have in flight (bounded by drain_timeout) and exit; its
@@ -24,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
@@ -33,7 +37,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -44,6 +50,7 @@
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/notify.h"
+#include "ha/ha.h"
 #include "health/health.h"
 #include "master/master.h"
 #include "shm/shm.h"
@@ -58,7 +65,7 @@
 #define SUPERVISE_MS	1000
 #define MIGRATE_SYSCTL	"/proc/sys/net/ipv4/tcp_migrate_req"
 
-enum proc_kind { PROC_WORKER, PROC_CHECKER };
+enum proc_kind { PROC_WORKER, PROC_CHECKER, PROC_HA };
 
 /* Who the children run as. */
 struct priv {
@@ -89,6 +96,7 @@ struct child {
 	uint64_t started_ms;
 	uint64_t respawn_ms;		/* when to start it again; 0: now */
 	int fails;			/* quick deaths in a row */
+	int ctl;			/* PROC_HA: the master's end of its socket, -1 */
 };
 
 /* A listening socket of one worker slot. */
@@ -113,7 +121,15 @@ static struct {
 
 static const char *proc_name(enum proc_kind kind)
 {
-	return kind == PROC_WORKER ? "worker" : "checker";
+	switch (kind) {
+	case PROC_WORKER:
+		return "worker";
+	case PROC_CHECKER:
+		return "checker";
+	case PROC_HA:
+		return "ha";
+	}
+	return "child";
 }
 
 /* ---------------------------------------------------------- sockets */
@@ -296,6 +312,34 @@ static void privileges_drop(const struct priv *p)
 		return;
 	if (setgroups(1, &p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0)
 		fatal("cannot drop privileges to %s", p->user);
+	/* The kernel clears the parent-death signal on a uid or gid change:
+	 * without this, a child of a killed master would live on. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != m.pid)
+		_exit(0);
+}
+
+/*
+ * The ha process becomes global.user like the others, but keeps
+ * CAP_NET_RAW (VRRP and ARP sockets) and CAP_NET_ADMIN (the VIPs), and
+ * nothing else: KEEPCAPS carries the permitted set over setuid(), then
+ * capset() trims it to those two and makes them effective.
+ */
+static void privileges_drop_keep_net(const struct priv *p)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	uint32_t keep = 1u << CAP_NET_ADMIN | 1u << CAP_NET_RAW;
+
+	if (!p->drop)
+		return;
+	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
+		fatal("PR_SET_KEEPCAPS");
+	privileges_drop(p);
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = keep;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fatal("cannot keep CAP_NET_RAW and CAP_NET_ADMIN");
+	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
 }
 
 /* ------------------------------------------------------ generations */
@@ -356,7 +400,8 @@ static struct child *child_add(enum proc_kind kind, int slot, struct gen *g)
 		m.cap = m.cap ? 2 * m.cap : 16;
 		m.children = xrealloc(m.children, (size_t)m.cap * sizeof(*m.children));
 	}
-	m.children[m.nchildren] = (struct child){ .kind = kind, .slot = slot, .gen = g };
+	m.children[m.nchildren] = (struct child){ .kind = kind, .slot = slot, .gen = g,
+	    .ctl = -1 };
 	return &m.children[m.nchildren++];
 }
 
@@ -378,6 +423,9 @@ static void child_setup(const struct child *c)
 		_exit(0);
 	snprintf(comm, sizeof(comm), "fulcrum-%c%d", proc_name(c->kind)[0], c->slot);
 	prctl(PR_SET_NAME, comm);
+	for (int i = 0; i < m.nchildren; i++)
+		if (m.children[i].ctl >= 0)
+			close(m.children[i].ctl);
 	/* Retiring generations' segments are not this child's business. */
 	for (struct gen *g = m.oldest; g != NULL; g = g->newer) {
 		if (g == c->gen)
@@ -415,19 +463,60 @@ static int run_checker(const struct child *c)
 	return health_main(c->gen->conf, &c->gen->shm);
 }
 
+/* The ha process writes only the header page (its ha block). */
+static int run_ha(const struct child *c, int ctl)
+{
+	sockets_close();
+	if (shm_protect_ha(&c->gen->shm) < 0)
+		fatal("mprotect of the shared segment");
+	privileges_drop_keep_net(&c->gen->priv);
+	return ha_main(c->gen->conf, &c->gen->shm, ctl);
+}
+
+static int run_child(const struct child *c, int ctl)
+{
+	switch (c->kind) {
+	case PROC_WORKER:
+		return run_worker(c);
+	case PROC_CHECKER:
+		return run_checker(c);
+	case PROC_HA:
+		return run_ha(c, ctl);
+	}
+	return 1;
+}
+
 static void child_start(struct child *c)
 {
-	pid_t pid = fork();
+	int sv[2] = { -1, -1 };
+	pid_t pid;
+
+	/* The ha process learns about a reload's new segment on this socket. */
+	if (c->kind == PROC_HA &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("socketpair for the ha process");
+		sv[0] = sv[1] = -1;
+	}
+	pid = fork();
 
 	if (pid < 0) {
 		log_warn("cannot fork %s %d", proc_name(c->kind), c->slot);
 		c->respawn_ms = clock_mono_ms() + BACKOFF_MAX_MS;
+		if (sv[0] >= 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
 		return;
 	}
 	if (pid == 0) {
+		if (sv[0] >= 0)
+			close(sv[0]);
 		child_setup(c);
-		_exit(c->kind == PROC_WORKER ? run_worker(c) : run_checker(c));
+		_exit(run_child(c, sv[1]));
 	}
+	if (sv[1] >= 0)
+		close(sv[1]);
+	c->ctl = sv[0];
 	c->pid = pid;
 	c->started_ms = clock_mono_ms();
 	log_debug("%s %d started, pid %d", proc_name(c->kind), c->slot, (int)pid);
@@ -459,6 +548,15 @@ static void child_died(struct child *c, int status)
 			delay = BACKOFF_MAX_MS;
 	}
 	c->respawn_ms = now + delay;
+	if (c->ctl >= 0) {
+		close(c->ctl);
+		c->ctl = -1;
+	}
+	/* Nobody advertises for the VIPs any more: the peer takes them. */
+	if (c->kind == PROC_HA && !m.stopping && WIFSIGNALED(status)) {
+		log_warnx("the ha process died: removing the VIPs until it is back");
+		ha_release_vips(c->gen->conf);
+	}
 	if (m.stopping || c->gen->retiring)
 		log_info("%s %d (pid %d, generation %u) %s", proc_name(c->kind), c->slot,
 		    (int)c->pid, c->gen->shm.hdr->generation, how);
@@ -521,6 +619,17 @@ static void children_reap(void)
 	children_compact();
 }
 
+/* Children of g (NULL: all) that are running, of kind (-1: any). */
+static int children_alive(const struct gen *g, int kind)
+{
+	int n = 0;
+
+	for (int i = 0; i < m.nchildren; i++)
+		n += m.children[i].pid != 0 && (g == NULL || m.children[i].gen == g) &&
+		    (kind < 0 || m.children[i].kind == (enum proc_kind)kind);
+	return n;
+}
+
 /* Starts the current children that are due; returns ms until the next one is. */
 static int children_respawn(void)
 {
@@ -532,6 +641,9 @@ static int children_respawn(void)
 
 		if (c->pid != 0 || c->gen != m.cur)
 			continue;
+		/* A new ha process waits for the one whose config it replaces. */
+		if (c->kind == PROC_HA && children_alive(NULL, PROC_HA) > 0)
+			continue;
 		if (c->respawn_ms <= now) {
 			child_start(c);
 			continue;
@@ -540,17 +652,6 @@ static int children_respawn(void)
 			wait = (int)(c->respawn_ms - now);
 	}
 	return wait;
-}
-
-/* Children of g (NULL: all) that are running, of kind (-1: any). */
-static int children_alive(const struct gen *g, int kind)
-{
-	int n = 0;
-
-	for (int i = 0; i < m.nchildren; i++)
-		n += m.children[i].pid != 0 && (g == NULL || m.children[i].gen == g) &&
-		    (kind < 0 || m.children[i].kind == (enum proc_kind)kind);
-	return n;
 }
 
 static void children_signal(const struct gen *g, int kind, int sig)
@@ -637,6 +738,40 @@ static void gen_retire(struct gen *g)
 	g->retiring = true;
 	g->retire_ms = clock_mono_ms();
 	children_signal(g, PROC_WORKER, SIGQUIT);
+	/* Still here: its ha section changed or went away.  It resigns. */
+	children_signal(g, PROC_HA, SIGTERM);
+}
+
+static struct child *child_of(const struct gen *g, enum proc_kind kind)
+{
+	for (int i = 0; i < m.nchildren; i++)
+		if (m.children[i].gen == g && m.children[i].kind == kind)
+			return &m.children[i];
+	return NULL;
+}
+
+/*
+ * On reload: an ha process whose section did not change carries on with
+ * the new generation (no VIP flap) and is handed the new segment; else it
+ * retires with the old generation and a new one starts once it is gone.
+ */
+static void ha_reload(struct gen *old, struct gen *g)
+{
+	struct child *h = child_of(old, PROC_HA);
+	bool want = g->conf->ha.enabled;
+
+	if (h != NULL && want && conf_ha_equal(&old->conf->ha, &g->conf->ha)) {
+		h->gen = g;
+		if (h->pid != 0 && (h->ctl < 0 || shm_send(h->ctl, &g->shm) < 0)) {
+			log_warn("cannot hand the new segment to the ha process: restarting it");
+			kill(h->pid, SIGTERM);
+		}
+		return;
+	}
+	if (h != NULL)
+		log_notice("the ha section changed: the ha process restarts");
+	if (want)
+		child_add(PROC_HA, 0, g);
 }
 
 /* -------------------------------------------------------- process */
@@ -821,6 +956,7 @@ static void reload(void)
 	log_access_close();
 	logs_open(g->conf);
 	children_add_gen(g);
+	ha_reload(old, g);
 	children_respawn();		/* the new generation is up first */
 	gen_retire(old);
 	log_notice("generation %u started: %d workers, %d listeners; generation %u "
@@ -828,14 +964,6 @@ static void reload(void)
 	    g->conf->nlisteners, old->shm.hdr->generation, old->conf->drain_timeout);
 	snprintf(status, sizeof(status), "READY=1\nSTATUS=generation %u", g->shm.hdr->generation);
 	notify_send(status);
-}
-
-/* Say what the file asks for that this version does not do yet. */
-static void warn_unsupported(const struct fc_conf *conf)
-{
-	if (conf->ha.enabled)
-		log_warnx("the ha section is not implemented in this version: "
-		    "no VRRP, the VIPs are not managed");
 }
 
 static void main_loop(const sigset_t *set)
@@ -907,7 +1035,6 @@ int master_run(struct fc_conf *conf, bool foreground)
 	if (privileges_resolve(conf, &g->priv) < 0)
 		exit(1);
 	fd_limit_raise(conf);
-	warn_unsupported(conf);
 	/* Before binding: a second instance of the same file is refused here. */
 	if (shm_create(&g->shm, conf, g->nworkers, err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -920,6 +1047,8 @@ int master_run(struct fc_conf *conf, bool foreground)
 	signals_block(&set);
 	pidfile_write(conf->pidfile);
 	children_add_gen(g);
+	if (conf->ha.enabled)
+		child_add(PROC_HA, 0, g);
 	children_respawn();
 	log_notice("fulcrum %s started: %d workers, %d listeners, config %s",
 	    PACKAGE_VERSION, g->nworkers, conf->nlisteners, conf->path);

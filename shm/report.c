@@ -94,7 +94,7 @@ const char *report_error_name(int kind)
 
 const char *report_ha_name(uint32_t enabled, uint32_t state)
 {
-	static const char *const names[] = { "INIT", "BACKUP", "MASTER" };
+	static const char *const names[] = { "INIT", "BACKUP", "MASTER", "FAULT" };
 
 	if (!enabled)
 		return "DISABLED";
@@ -813,7 +813,7 @@ static void prom_totals(struct fc_sbuf *b, const struct fc_report *r)
 /* fulcrum_ha_state as a state set: one series per state, the current one 1. */
 static void prom_ha(struct fc_sbuf *b, const struct fc_report *r)
 {
-	static const char *const states[] = { "INIT", "BACKUP", "MASTER", "DISABLED" };
+	static const char *const states[] = { "INIT", "BACKUP", "MASTER", "FAULT", "DISABLED" };
 	const struct fc_shm_ha *ha = &r->shm->hdr->ha;
 	const char *now = report_ha_name(shm_load(&ha->enabled), shm_load(&ha->state));
 

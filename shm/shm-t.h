@@ -99,10 +99,18 @@ struct fc_shm_sessions {
 	uint64_t bad;			/* ring records refused (corrupt) */
 };
 
+/* VRRP states (RFC 5798 6.4), and FAULT: the node's own proxy is dead. */
+enum fc_ha_state {
+	FC_HA_INIT = 0,
+	FC_HA_BACKUP = 1,
+	FC_HA_MASTER = 2,
+	FC_HA_FAULT = 3,		/* resigned: no worker heartbeat */
+};
+
 /* Written by the ha process (issue 6); all zero while there is none. */
 struct fc_shm_ha {
 	uint32_t enabled;
-	uint32_t state;			/* 0 INIT, 1 BACKUP, 2 MASTER */
+	uint32_t state;			/* enum fc_ha_state */
 	uint64_t since_us;		/* wall clock of the last transition */
 	uint32_t peer_addr;		/* IPv4, network order; 0: none heard */
 	uint32_t peer_priority;

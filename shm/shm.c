@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -492,5 +493,89 @@ int shm_protect_checker(struct fc_shm *shm)
 		return -1;
 	if (rings < shm->size && mprotect(base + rings, shm->size - rings, PROT_READ) < 0)
 		return -1;
+	return 0;
+}
+
+int shm_protect_ha(struct fc_shm *shm)
+{
+	char *base = (char *)shm->hdr;
+
+	return mprotect(base + FC_SHM_PAGE, shm->size - FC_SHM_PAGE, PROT_READ);
+}
+
+struct handover {
+	uint64_t size;
+	char name[FC_SHM_NAME_LEN];
+};
+
+int shm_send(int sock, const struct fc_shm *shm)
+{
+	struct handover h = { .size = shm->size };
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &h, sizeof(h) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c;
+
+	memset(ctl, 0, sizeof(ctl));
+	snprintf(h.name, sizeof(h.name), "%s", shm->name);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &shm->fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(h) ? 0 : -1;
+}
+
+/* The descriptor a message carried, or -1. */
+static int received_fd(struct msghdr *msg)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+	int fd = -1;
+
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+int shm_recv(int sock, struct fc_shm *shm, char *err, size_t errlen)
+{
+	struct handover h;
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &h, sizeof(h) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct stat st;
+	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	int fd = n > 0 ? received_fd(&msg) : -1;
+	void *p;
+
+	memset(shm, 0, sizeof(*shm));
+	shm->fd = -1;
+	if (n != (ssize_t)sizeof(h) || fd < 0 || fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size < h.size || h.size < sizeof(struct fc_shm_header)) {
+		snprintf(err, errlen, "bad segment handover (%zd bytes)", n);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	p = mmap(NULL, h.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "mmap of the handed-over segment: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	shm->hdr = p;
+	shm->size = h.size;
+	shm->fd = fd;
+	shm->dev = st.st_dev;
+	shm->ino = st.st_ino;
+	h.name[sizeof(h.name) - 1] = '\0';
+	snprintf(shm->name, sizeof(shm->name), "%s", h.name);
+	if (check_header(shm->hdr, shm->size, err, errlen) < 0) {
+		shm_detach(shm);
+		return -1;
+	}
 	return 0;
 }

@@ -65,6 +65,14 @@ void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms);
  */
 void shm_fold_retired(struct fc_shm *next, const struct fc_shm *prev);
 
+/*
+ * Master to the ha process, which lives across reloads: the new segment's
+ * descriptor (SCM_RIGHTS) and name over a unix socket.  shm_recv() maps
+ * what came, read-write, after checking its header.  0, or -1.
+ */
+int shm_send(int sock, const struct fc_shm *shm);
+int shm_recv(int sock, struct fc_shm *shm, char *err, size_t errlen);
+
 /* Unmaps and removes the segment (clean stop). */
 void shm_destroy(struct fc_shm *shm);
 
@@ -93,6 +101,9 @@ int shm_protect_worker(struct fc_shm *shm, int slot);
  * read indices writable; the worker blocks and the rings not.
  */
 int shm_protect_checker(struct fc_shm *shm);
+
+/* The ha process writes its block in the header page, nothing else. */
+int shm_protect_ha(struct fc_shm *shm);
 
 static inline struct fc_shm_server *shm_server(const struct fc_shm *shm, uint32_t i)
 {

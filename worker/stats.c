@@ -383,6 +383,7 @@ static const char *ha_state_name(uint32_t state)
 	case 0: return "INIT";
 	case 1: return "BACKUP";
 	case 2: return "MASTER";
+	case 3: return "FAULT";
 	default: return "?";
 	}
 }

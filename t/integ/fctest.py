@@ -164,11 +164,8 @@ def _cleanup():
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-    for extra in _extra_pids:
-        try:
-            os.kill(extra, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    for extra in list(_extra_pids):
+        kill_ours(extra, signal.SIGKILL)
     for d in _tmpdirs:
         if _failed or os.environ.get("FC_KEEP"):
             _out(f"# files kept in {d}")
@@ -176,13 +173,38 @@ def _cleanup():
             shutil.rmtree(d, ignore_errors=True)
 
 
-_extra_pids = set()    # children of fulcrum seen alive: killed at exit too
+_extra_pids = {}       # children of fulcrum seen alive -> start time: killed at exit too
 atexit.register(_cleanup)
 
 
 def remember_pid(pid):
     """A process started outside spawn() (a daemon): killed at exit too."""
-    _extra_pids.add(pid)
+    st = _start_time(pid)
+    if st is not None:
+        _extra_pids[pid] = st
+
+
+def _start_time(pid):
+    """Field 22 of /proc/PID/stat (clock ticks since boot), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read().decode("latin-1")
+    except OSError:
+        return None
+    return int(s[s.rfind(")") + 2:].split()[19])
+
+
+def kill_ours(pid, sig):
+    """Signals pid only if it is still the process we saw (same start time):
+    a pid that died long ago may belong to someone else's process now."""
+    want = _extra_pids.get(pid)
+    if want is not None and _start_time(pid) != want:
+        return False
+    try:
+        os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def _on_term(sig, frame):
@@ -593,7 +615,7 @@ class Fulcrum:
     goes to <dir>/<name>.log."""
 
     def __init__(self, conf_text, name="fulcrum", ports=None, wait=True,
-                 timeout=5.0):
+                 timeout=5.0, prefix=None):
         require_fulcrum()
         self.name = name
         self.dir = tmpdir(f"fctest-{name}-")
@@ -614,8 +636,10 @@ class Fulcrum:
         self.t_start = time.monotonic()
         if VALGRIND:
             timeout *= 10
+        # prefix: ["ip", "netns", "exec", NS] runs it in a namespace (the
+        # master keeps its pid: ip execs it); pass ports=[] then.
         argv = [FULCRUM, "-d", "-f", self.conf_path]
-        self.proc = spawn((VALGRIND_ARGV if VALGRIND else []) + argv,
+        self.proc = spawn((prefix or []) + (VALGRIND_ARGV if VALGRIND else []) + argv,
                           stdout=self._log, stderr=subprocess.STDOUT,
                           stdin=subprocess.DEVNULL, start_new_session=True)
         if not wait:
@@ -651,12 +675,18 @@ class Fulcrum:
         fulcrum-c0, the ha process fulcrum-h0)."""
         return [k for k in self.children() if re.match(r"fulcrum-w\d", title(k))]
 
+    def ha_pids(self):
+        return [k for k in self.children() if re.match(r"fulcrum-h\d", title(k))]
+
     def checker_pids(self):
         return [k for k in self.children() if re.match(r"fulcrum-c\d", title(k))]
 
     def remember_children(self):
         kids = self.children()
-        _extra_pids.update(kids)
+        for k in kids:
+            st = _start_time(k)
+            if st is not None:
+                _extra_pids[k] = st
         self.known_children.update(kids)
         return kids
 
@@ -777,10 +807,7 @@ class Fulcrum:
             left = [k for k in left if pid_alive(k)]
         if left:
             for k in left:
-                try:
-                    os.kill(k, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_ours(k, signal.SIGKILL)
             if not quiet:
                 check(False, f"no child of fulcrum {self.name} outlives it",
                       f"still alive: {left}")
@@ -844,3 +871,162 @@ def run(argv, timeout=10, **kw):
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        stdin=subprocess.DEVNULL, timeout=timeout, **kw)
     return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+# ------------------------------------------------------------------ netns
+#
+# A LAN of network namespaces for the HA tests (see netns.md): every host
+# has eth0 on a bridge that lives in a namespace of its own, all names carry
+# a per-run suffix, and everything is torn down at exit, failed or not.
+
+NETNS_DIR = "/run/netns"
+_CLONE_NEWNET = 0x40000000
+
+
+def require_netns():
+    """Skips the scenario unless we are root and `ip netns` works."""
+    if os.geteuid() != 0:
+        skip("network namespaces need root")
+    if shutil.which("ip") is None:
+        skip("ip (iproute2) not found: cannot build network namespaces")
+    probe = f"fcprobe-{os.getpid()}"
+    st, out = run(["ip", "netns", "add", probe])
+    if st != 0:
+        skip(f"ip netns unavailable: {out.strip()}")
+    run(["ip", "netns", "del", probe])
+
+
+class Lab:
+    """hosts: {"lb1": "192.0.2.11/24", ...}.  Each host is a namespace
+    NAME-SUFFIX with lo and eth0 up; the bridge is in sw-SUFFIX, its port
+    to host h is v-h."""
+
+    def __init__(self, hosts):
+        import ctypes
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.suffix = f"{os.getpid()}"
+        self.sw = f"sw-{self.suffix}"
+        self.hosts = dict(hosts)
+        self.procs = []
+        self.made = []
+        atexit.register(self.teardown)
+        self._ip("netns", "add", self.sw)
+        self.made.append(self.sw)
+        self._ip("-n", self.sw, "link", "add", "br0", "type", "bridge")
+        self._ip("-n", self.sw, "link", "set", "br0", "up")
+        for h, addr in self.hosts.items():
+            ns = self.ns(h)
+            self._ip("netns", "add", ns)
+            self.made.append(ns)
+            self._ip("-n", self.sw, "link", "add", f"v-{h}", "type", "veth",
+                     "peer", "name", "eth0", "netns", ns)
+            self._ip("-n", self.sw, "link", "set", f"v-{h}", "master", "br0",
+                     "up")
+            self._ip("-n", ns, "link", "set", "lo", "up")
+            self._ip("-n", ns, "link", "set", "eth0", "up")
+            self._ip("-n", ns, "addr", "add", addr, "dev", "eth0")
+
+    def _ip(self, *args):
+        st, out = run(["ip"] + list(args))
+        if st != 0:
+            raise RuntimeError(f"ip {' '.join(args)}: {out.strip()}")
+        return out
+
+    def ns(self, host):
+        return f"{host}-{self.suffix}"
+
+    def ip(self, host, *args):
+        """`ip -n HOST ARGS`; returns its output, raises on failure."""
+        return self._ip("-n", self.ns(host), *args)
+
+    def exec_prefix(self, host):
+        return ["ip", "netns", "exec", self.ns(host)]
+
+    def spawn(self, host, argv, **kw):
+        """A process inside host's namespace, killed at exit by its pid."""
+        p = spawn(self.exec_prefix(host) + argv, **kw)
+        self.procs.append(p)
+        return p
+
+    def addrs(self, host):
+        """IPv4 addresses on host's eth0."""
+        out = self.ip(host, "-4", "-o", "addr", "show", "dev", "eth0")
+        return re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+
+    def isolate(self, host, on):
+        """Isolated bridge ports cannot talk to each other, only to the rest."""
+        self._ip("netns", "exec", self.sw, "bridge", "link", "set", "dev",
+                 f"v-{host}", "isolated", "on" if on else "off")
+
+    def socket(self, host, *args):
+        """socket.socket(*args) created inside host's namespace: the thread
+        enters it, makes the socket, and comes back (a socket stays in the
+        namespace it was made in)."""
+        mine = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        there = os.open(os.path.join(NETNS_DIR, self.ns(host)), os.O_RDONLY)
+        try:
+            if self._libc.setns(there, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes_errno(), "setns")
+            try:
+                return socket.socket(*args)
+            finally:
+                if self._libc.setns(mine, _CLONE_NEWNET) != 0:
+                    raise OSError(ctypes_errno(), "setns back")
+        finally:
+            os.close(mine)
+            os.close(there)
+
+    def http(self, host, addr, port=80, path="/", timeout=2.0):
+        """GET path from inside host; returns (status, body) or raises."""
+        st, _, body = self.http_full(host, addr, port, path, timeout)
+        return st, body
+
+    def http_full(self, host, addr, port=80, path="/", timeout=2.0, headers=""):
+        """GET path from inside host with extra header lines ("Name: v\\r\\n");
+        returns (status, headers dict, body) or raises."""
+        s = self.socket(host, socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.settimeout(timeout)
+            s.connect((addr, port))
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}"
+                      "Connection: close\r\n\r\n".encode())
+            data = b""
+            deadline = time.monotonic() + timeout
+            while True:
+                s.settimeout(max(0.001, deadline - time.monotonic()))
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+                resp, _ = parse_responses(data, eof=False)
+                if resp:
+                    return resp[0]
+            resp, _ = parse_responses(data)
+            if not resp:
+                raise OSError("no HTTP response")
+            return resp[0]
+        finally:
+            s.close()
+
+    def teardown(self):
+        # fulcrum instances first (by the pids we know), then the rest.
+        for fc in list(_instances):
+            if fc.proc.poll() is None:
+                os.kill(fc.pid, signal.SIGKILL)
+            for pid in sorted(fc.known_children):
+                kill_ours(pid, signal.SIGKILL)
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                    p.wait(timeout=5)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass
+        for ns in reversed(self.made):
+            run(["ip", "netns", "del", ns])
+        self.made = []
+
+
+def ctypes_errno():
+    import ctypes
+    return ctypes.get_errno()

@@ -111,6 +111,24 @@ with t.Fulcrum(conf(port, 'user = "nobody"; group = "nogroup";'),
     t.check("running as root" not in fc.log_text(),
             "no running-as-root warning")
 
+# ------------------------------------------- a killed master, no orphans
+# The kernel forgets PR_SET_PDEATHSIG when a process changes uid: the
+# children must ask again after dropping privileges.
+port = t.free_port()
+with t.Fulcrum(conf(port, 'user = "nobody"; group = "nogroup";'),
+               name="orphans") as fc, \
+        t.step("kill -9 of the master: its unprivileged children follow it"):
+    kids = fc.remember_children()
+    wait_ready(fc)
+    kids = fc.remember_children()
+    os.kill(fc.pid, 9)
+    fc.wait_exit(5)
+    deadline = time.monotonic() + 3
+    while any(t.pid_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = [k for k in kids if t.pid_alive(k)]
+    t.check(not left, "no child outlives the master", f"still alive: {left}")
+
 # ------------------------------------------------------------- no user
 port = t.free_port()
 with t.Fulcrum(conf(port), name="root") as fc, t.step("no global.user"):

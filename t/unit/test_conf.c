@@ -318,6 +318,29 @@ CONF_TEST(ha_section_gets_its_defaults)
 	cr_expect(c->ha.preempt);
 	cr_expect(c->ha.track_proxy);
 	cr_expect_eq(c->ha.npeers, 0);
+	cr_expect_not(c->ha.has_unicast_src);
+	cr_expect_eq(c->ha.garp_count, 5);
+	cr_expect_eq(c->ha.garp_repeat_ms, 1000);
+	cr_expect_null(c->ha.notify);
+	cr_expect_null(c->ha.auth_key);
+	conf_free(c);
+}
+
+CONF_TEST(ha_failover_keys_are_read)
+{
+	struct fc_conf *c = load_ok(LISTENER
+	    "ha: { interface = \"eth0\"; vrid = 1; vips = [ \"192.0.2.1/24\" ];\n"
+	    "  unicast_src = \"192.0.2.11\"; garp_count = 0; garp_repeat_ms = 10;\n"
+	    "  notify = \"/bin/true\"; auth_key = \"0123456789abcdef\"; };\n");
+	char host[FC_ADDRSTRLEN];
+
+	cr_assert(c->ha.has_unicast_src);
+	cr_expect_str_eq(net_host_str((struct sockaddr *)&c->ha.unicast_src.ss, host,
+	    sizeof(host)), "192.0.2.11");
+	cr_expect_eq(c->ha.garp_count, 0);
+	cr_expect_eq(c->ha.garp_repeat_ms, 10);
+	cr_expect_str_eq(c->ha.notify, "/bin/true");
+	cr_expect_str_eq(c->ha.auth_key, "0123456789abcdef");
 	conf_free(c);
 }
 
@@ -922,6 +945,56 @@ CONF_TEST(empty_vips_is_an_error)
 	    "ha: { interface = \"eth0\"; vrid = 1;\n"
 	    "  vips = [ ]; };\n",				/* 7 */
 	    7, "ha: \"vips\" must hold at least one address");
+}
+
+CONF_TEST(more_than_16_vips_is_an_error)
+{
+	expect_error(
+	    LISTENER
+	    "ha: { interface = \"eth0\"; vrid = 1; vips = [\n"
+	    "  \"192.0.2.1\", \"192.0.2.2\", \"192.0.2.3\", \"192.0.2.4\", \"192.0.2.5\",\n"
+	    "  \"192.0.2.6\", \"192.0.2.7\", \"192.0.2.8\", \"192.0.2.9\", \"192.0.2.10\",\n"
+	    "  \"192.0.2.11\", \"192.0.2.12\", \"192.0.2.13\", \"192.0.2.14\", \"192.0.2.15\",\n"
+	    "  \"192.0.2.16\", \"192.0.2.17\" ]; };\n",
+	    6, "ha: \"vips\" holds at most 16 addresses (one VRRP advert)");
+}
+
+CONF_TEST(ipv6_vips_are_refused_for_now)
+{
+	expect_error(
+	    LISTENER
+	    "ha: { interface = \"eth0\"; vrid = 1;\n"
+	    "  vips = [ \"2001:db8::1/64\" ]; };\n",		/* 7 */
+	    7, "ha: IPv6 \"vips\" are not supported yet (VRRPv3 over IPv4 only)");
+}
+
+CONF_TEST(garp_count_out_of_range_is_an_error)
+{
+	expect_error(HA("  vrid = 1; garp_count = 101;\n"),
+	    9, "ha: \"garp_count\" must be between 0 and 100");
+	expect_error(HA("  vrid = 1; garp_repeat_ms = 5;\n"),
+	    9, "ha: \"garp_repeat_ms\" must be between 10 and 600000");
+}
+
+CONF_TEST(relative_or_missing_notify_is_an_error)
+{
+	expect_error(HA("  vrid = 1; notify = \"notify.sh\";\n"),
+	    9, "ha: \"notify\" must be an absolute path");
+	expect_error(HA("  vrid = 1; notify = \"/nonexistent/notify.sh\";\n"),
+	    9, "ha: \"notify\": /nonexistent/notify.sh is not an executable file"
+	    " (No such file or directory)");
+}
+
+CONF_TEST(short_auth_key_is_an_error)
+{
+	expect_error(HA("  vrid = 1; auth_key = \"short\";\n"),
+	    9, "ha: \"auth_key\" must be 16 to 64 characters long");
+}
+
+CONF_TEST(unicast_src_must_be_an_ipv4_host)
+{
+	expect_error(HA("  vrid = 1; unicast_src = \"192.0.2.11/24\";\n"),
+	    9, "ha: \"unicast_src\" must be an IPv4 host address");
 }
 
 CONF_TEST(mixed_vip_families_are_an_error)

@@ -1363,6 +1363,8 @@ Test(report, names)
 	cr_expect_str_eq(report_error_name(FC_ERR_MAX), "unknown");
 	cr_expect_str_eq(report_ha_name(0, 2), "DISABLED");
 	cr_expect_str_eq(report_ha_name(1, 1), "BACKUP");
+	cr_expect_str_eq(report_ha_name(1, FC_HA_FAULT), "FAULT");
+	cr_expect_str_eq(report_ha_name(1, 4), "UNKNOWN");
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		cr_expect_neq(strcmp(report_error_name(k), "unknown"), 0, "kind %d", k);
 }

@@ -1,0 +1,657 @@
+/*
+ * The ha process (ha.h): one VRRPv3 virtual router (RFC 5798 6.4) over
+ * IPv4, on lib/ev timers.
+ *
+ *   INIT --healthy--> BACKUP --master down--> MASTER
+ *                       ^  <--higher advert----'
+ *   any --no worker heartbeat for 2 adverts--> FAULT --healthy--> BACKUP
+ *
+ * MASTER adds the VIPs (rtnetlink) and sends gratuitous ARP, garp_count
+ * rounds garp_repeat_ms apart; leaving MASTER removes them.  FAULT is
+ * keepalived's word for a node that must not be master: its proxy is dead,
+ * so it resigns with a priority-0 advert (the backup takes over after its
+ * skew time, not after 3 adverts) and waits for a worker heartbeat.
+ *
+ * Two raw sockets: adverts leave from one bound to the node's own address
+ * (the checksum and the HMAC cover the source, so it must be known), and
+ * arrive on one bound to the interface and joined to 224.0.0.18.
+ *
+ * This process is the single writer of the shm ha block.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/alloc.h"
+#include "lib/clock.h"
+#include "lib/ev.h"
+#include "lib/log.h"
+#include "ha/ha.h"
+#include "ha/vip.h"
+#include "ha/vrrp.h"
+
+#define HEALTH_MIN_MS	10	/* worker heartbeats are looked at this often, at most */
+#define STALE_MIN_MS	200	/* workers beat every 100 ms: never judge faster */
+#define REFUSED_LOG_MS	5000
+#define LEASE_ADVERTS	10	/* a VIP lives this many adverts unrenewed... */
+#define LEASE_MIN_S	2	/* ...and at least this long */
+
+static struct {
+	const struct fc_ha *cfg;
+	struct fc_shm *shm;
+	struct fc_shm_ha *blk;
+	struct fc_shm *prev;		/* the segment before a reload, for a while */
+	bool prev_owned;		/* prev was mapped here (not the master's) */
+	bool shm_owned;
+	uint64_t prev_until;
+	struct fc_ev_io ctl;		/* the master's socket */
+	struct fc_ev *ev;
+	struct fc_ev_signals sigs;
+	struct fc_ev_io rx;
+	int tx;
+	struct vip_link link;
+	uint32_t src, dst;		/* network order; dst: group or first peer */
+	struct vrrp_key key;
+	struct vrrp_replay replay;
+	uint64_t seq;
+	uint32_t vips[VRRP_MAX_ADDRS];
+	int nvips;
+	enum fc_ha_state state;
+	uint16_t adver_cs;		/* ours */
+	uint16_t master_adver_cs;	/* the master's, as it advertises it */
+	struct fc_ev_timer adver, down, garp, health;
+	int garp_left;
+	bool master_resigned;		/* its last advert had priority 0 */
+	uint64_t stale_ms;
+	uint32_t lease_s;		/* VIP lifetime, renewed every advert */
+	uint64_t started_ms;
+	bool send_failing;
+	bool stopping;
+} ha;
+
+static const char *state_name(enum fc_ha_state s)
+{
+	static const char *const names[] = { "INIT", "BACKUP", "MASTER", "FAULT" };
+
+	return names[s];
+}
+
+/* ------------------------------------------------------------- adverts */
+
+static void send_advert(uint8_t priority)
+{
+	struct vrrp_advert a = { .vrid = (uint8_t)ha.cfg->vrid, .priority = priority,
+	    .interval_cs = ha.adver_cs, .naddrs = (uint8_t)ha.nvips };
+	uint8_t msg[VRRP_MSG_MAX];
+	uint64_t now = clock_wall_us();
+	int n = ha.cfg->npeers > 0 ? ha.cfg->npeers : 1;
+
+	/* Strictly increasing, and above anything a previous life of ours sent. */
+	ha.seq = now > ha.seq ? now : ha.seq + 1;
+	a.seq = ha.seq;
+	memcpy(a.addrs, ha.vips, sizeof(uint32_t) * (size_t)ha.nvips);
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in to = { .sin_family = AF_INET };
+		size_t len;
+
+		to.sin_addr.s_addr = ha.cfg->npeers > 0 ?
+		    ((struct sockaddr_in *)&ha.cfg->peers[i].ss)->sin_addr.s_addr : ha.dst;
+		len = vrrp_encode(&a, ha.src, to.sin_addr.s_addr, &ha.key, msg);
+		if (sendto(ha.tx, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+			/* Once per failing streak: a link down must not flood the log. */
+			if (!ha.send_failing)
+				log_warn("VRID %d: cannot send an advert", ha.cfg->vrid);
+			ha.send_failing = true;
+		} else if (ha.send_failing) {
+			log_notice("VRID %d: adverts leave again", ha.cfg->vrid);
+			ha.send_failing = false;
+		}
+	}
+}
+
+/* ------------------------------------------------------------- the VIPs */
+
+/*
+ * The VIPs are a lease: added with a lifetime of lease_s that every advert
+ * renews, so that if every fulcrum process of the node dies (kill -9, OOM)
+ * the kernel removes them by itself instead of answering ARP for them
+ * beside the new master forever.
+ */
+static void vips_set(bool add)
+{
+	char err[160];
+
+	for (int i = 0; i < ha.nvips; i++)
+		if (vip_change(&ha.link, ha.vips[i], ha.cfg->vips[i].prefixlen, add,
+		    add ? ha.lease_s : 0, err, sizeof(err)) < 0)
+			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
+}
+
+static void garp_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	char err[160];
+
+	for (int i = 0; i < ha.nvips; i++)
+		if (vip_garp(&ha.link, ha.vips[i], err, sizeof(err)) < 0)
+			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
+	if (--ha.garp_left > 0)
+		ev_timer_arm(ev, t, ev_now(ev) + (uint64_t)ha.cfg->garp_repeat_ms);
+}
+
+/* ------------------------------------------------------------- notify */
+
+/*
+ * Runs "notify STATE VRID PRIORITY" without waiting for it: the child is
+ * reaped by reap_notify() on a later health tick.
+ */
+static void run_notify(enum fc_ha_state s)
+{
+	char vrid[8], prio[8];
+	sigset_t none;
+	pid_t pid;
+
+	if (ha.cfg->notify == NULL)
+		return;
+	snprintf(vrid, sizeof(vrid), "%d", ha.cfg->vrid);
+	snprintf(prio, sizeof(prio), "%d", ha.cfg->priority);
+	if ((pid = fork()) < 0) {
+		log_warn("cannot fork the notify script");
+		return;
+	}
+	if (pid == 0) {
+		/* The script gets a clean signal state, not the master's mask. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execl(ha.cfg->notify, ha.cfg->notify, state_name(s), vrid, prio, (char *)NULL);
+		_exit(127);
+	}
+	log_debug("notify %s %s (pid %d)", ha.cfg->notify, state_name(s), (int)pid);
+}
+
+static void reap_notify(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_warnx("notify script (pid %d) failed: status 0x%x", (int)pid, status);
+}
+
+/* ---------------------------------------------------------- transitions */
+
+static uint64_t adver_ms(uint16_t cs)
+{
+	return (uint64_t)cs * 10;
+}
+
+/* RFC 5798 6.1: Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256. */
+static uint64_t skew_ms(void)
+{
+	return (uint64_t)(256 - ha.cfg->priority) * adver_ms(ha.master_adver_cs) / 256;
+}
+
+static uint64_t master_down_ms(void)
+{
+	return 3 * adver_ms(ha.master_adver_cs) + skew_ms();
+}
+
+static void set_state(enum fc_ha_state s, const char *why)
+{
+	if (s == ha.state)
+		return;
+	log_notice("VRID %d: %s -> %s (%s)", ha.cfg->vrid, state_name(ha.state),
+	    state_name(s), why);
+	ha.state = s;
+	shm_store(&ha.blk->since_us, clock_wall_us());
+	shm_store(&ha.blk->priority, s == FC_HA_FAULT ? 0u : (uint32_t)ha.cfg->priority);
+	shm_store_rel(&ha.blk->state, (uint32_t)s);
+	run_notify(s);
+}
+
+/* Leaving MASTER for any reason: stop advertising, give the VIPs back. */
+static void leave_master(bool resign)
+{
+	if (ha.state != FC_HA_MASTER)
+		return;
+	if (resign)
+		send_advert(0);
+	ev_timer_stop(ha.ev, &ha.adver);
+	ev_timer_stop(ha.ev, &ha.garp);
+	vips_set(false);
+}
+
+static void to_backup(const char *why)
+{
+	leave_master(false);
+	set_state(FC_HA_BACKUP, why);
+	ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + master_down_ms());
+}
+
+static void to_master(const char *why)
+{
+	ev_timer_stop(ha.ev, &ha.down);
+	send_advert((uint8_t)ha.cfg->priority);
+	vips_set(true);
+	set_state(FC_HA_MASTER, why);
+	ev_timer_arm(ha.ev, &ha.adver, ev_now(ha.ev) + adver_ms(ha.adver_cs));
+	ha.garp_left = ha.cfg->garp_count;
+	if (ha.garp_left > 0)
+		garp_cb(ha.ev, &ha.garp);
+}
+
+static void to_fault(const char *why)
+{
+	leave_master(true);
+	ev_timer_stop(ha.ev, &ha.down);
+	set_state(FC_HA_FAULT, why);
+}
+
+static void adver_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	send_advert((uint8_t)ha.cfg->priority);
+	vips_set(true);		/* renews the lease */
+	ev_timer_arm(ev, t, ev_now(ev) + adver_ms(ha.adver_cs));
+}
+
+static void down_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	(void)ev;
+	(void)t;
+	to_master(ha.master_resigned ? "the master resigned (priority 0)" :
+	    "no advert from a master for the master down interval");
+	ha.master_resigned = false;
+}
+
+/* ------------------------------------------------------------- receive */
+
+static void publish_peer(uint32_t src, const struct vrrp_advert *a)
+{
+	shm_store(&ha.blk->peer_addr, src);
+	shm_store(&ha.blk->peer_priority, (uint32_t)a->priority);
+	shm_store(&ha.blk->peer_seen_us, clock_wall_us());
+}
+
+/* RFC 5798 6.4.2. */
+static void backup_got(const struct vrrp_advert *a)
+{
+	if (a->priority == 0) {
+		ha.master_resigned = true;
+		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + skew_ms());
+		return;
+	}
+	ha.master_resigned = false;
+	if (!ha.cfg->preempt || a->priority >= ha.cfg->priority) {
+		ha.master_adver_cs = a->interval_cs;
+		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + master_down_ms());
+	}
+	/* else: a lower master we preempt when the down timer fires */
+}
+
+/* RFC 5798 6.4.3: the higher priority wins, then the higher address. */
+static void master_got(uint32_t src, const struct vrrp_advert *a)
+{
+	char why[96], addr[INET_ADDRSTRLEN];
+
+	if (a->priority == 0) {
+		adver_cb(ha.ev, &ha.adver);
+		return;
+	}
+	if (a->priority > ha.cfg->priority ||
+	    (a->priority == ha.cfg->priority && ntohl(src) > ntohl(ha.src))) {
+		inet_ntop(AF_INET, &src, addr, sizeof(addr));
+		snprintf(why, sizeof(why), "advert from %s with priority %d", addr, a->priority);
+		ha.master_adver_cs = a->interval_cs;
+		to_backup(why);
+		return;
+	}
+	/*
+	 * Another master below us: a healed split.  RFC 5798 just drops its
+	 * advert; answering at once (as keepalived does) makes it step down
+	 * now rather than at our next advert, and one round of gratuitous ARP
+	 * takes back the caches it may have turned.
+	 */
+	adver_cb(ha.ev, &ha.adver);
+	if (ha.garp_left <= 0 && ha.cfg->garp_count > 0) {
+		ha.garp_left = 1;
+		garp_cb(ha.ev, &ha.garp);
+	}
+}
+
+static bool from_peer(uint32_t src)
+{
+	if (ha.cfg->npeers == 0)
+		return true;
+	for (int i = 0; i < ha.cfg->npeers; i++)
+		if (((struct sockaddr_in *)&ha.cfg->peers[i].ss)->sin_addr.s_addr == src)
+			return true;
+	return false;
+}
+
+enum { REFUSED_PEER = VRRP_EMAX, REFUSED_REPLAY, REFUSED_MAX };
+
+/*
+ * A refused advert may be an attack: say so, per reason at most every
+ * REFUSED_LOG_MS, so that a flood cannot fill the logs.
+ */
+static void refused(uint32_t src, int why)
+{
+	static uint64_t last_ms[REFUSED_MAX];
+	static unsigned quiet[REFUSED_MAX];
+	char addr[INET_ADDRSTRLEN];
+	uint64_t now = clock_mono_ms();
+
+	if (last_ms[why] != 0 && now - last_ms[why] < REFUSED_LOG_MS) {
+		quiet[why]++;
+		return;
+	}
+	inet_ntop(AF_INET, &src, addr, sizeof(addr));
+	log_warnx("VRID %d: advert from %s refused: %s (%u more refused since the last"
+	    " message)", ha.cfg->vrid, addr, why == REFUSED_PEER ? "not from a peer" :
+	    why == REFUSED_REPLAY ? "replayed" : vrrp_strerror(why), quiet[why]);
+	last_ms[why] = now;
+	quiet[why] = 0;
+}
+
+static void got_datagram(const uint8_t *pkt, size_t len)
+{
+	struct vrrp_advert a;
+	uint32_t src = 0, dst;
+	int err = vrrp_decode(pkt, len, &ha.key, &a, &src, &dst);
+
+	size_t ihl = len > 0 ? (size_t)(pkt[0] & 0x0f) * 4 : 0;
+
+	/* Another virtual router's (whatever it speaks), or ours looped back. */
+	if ((len > ihl + 1 && pkt[ihl + 1] != ha.cfg->vrid) || (err == VRRP_OK && src == ha.src))
+		return;
+	if (err == VRRP_OK && !from_peer(src))
+		err = REFUSED_PEER;
+	if (err == VRRP_OK && ha.key.len > 0 && !vrrp_replay_accept(&ha.replay, src, a.seq))
+		err = REFUSED_REPLAY;
+	if (err != VRRP_OK) {
+		refused(src, err);
+		return;
+	}
+	publish_peer(src, &a);
+	if (ha.state == FC_HA_BACKUP)
+		backup_got(&a);
+	else if (ha.state == FC_HA_MASTER)
+		master_got(src, &a);
+}
+
+static void rx_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	uint8_t buf[2048];
+	ssize_t n;
+
+	(void)ev;
+	(void)events;
+	while ((n = recv(io->fd, buf, sizeof(buf), 0)) > 0)
+		got_datagram(buf, (size_t)n);
+}
+
+/* ------------------------------------------------------- proxy tracking */
+
+static bool segment_alive(const struct fc_shm *shm, uint64_t now)
+{
+	for (uint32_t k = 0; k < shm->hdr->nworkers; k++) {
+		struct fc_shm_worker *w = shm_worker(shm, k);
+		uint64_t beat = shm_load(&w->heartbeat_ms);
+
+		if (shm_load(&w->pid) != 0 && beat + ha.stale_ms > now)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Right after a reload the new workers may not have beaten yet while the
+ * old ones still do: either generation alive is the proxy alive.
+ */
+static bool proxy_alive(void)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (!ha.cfg->track_proxy)
+		return true;
+	return segment_alive(ha.shm, now) ||
+	    (ha.prev != NULL && now < ha.prev_until && segment_alive(ha.prev, now));
+}
+
+static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	bool alive = proxy_alive();
+
+	reap_notify();
+	/* At start the workers may not have beaten yet: give them stale_ms. */
+	if (!alive && ha.state == FC_HA_INIT && ev_now(ev) < ha.started_ms + ha.stale_ms)
+		;
+	else if (!alive && ha.state != FC_HA_FAULT)
+		to_fault("no worker heartbeat: the proxy is down");
+	else if (alive && (ha.state == FC_HA_FAULT || ha.state == FC_HA_INIT))
+		to_backup(ha.state == FC_HA_INIT ? "started" : "a worker is alive again");
+	ev_timer_arm(ev, t, ev_now(ev) + ha.stale_ms / 4);
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static int open_tx(void)
+{
+	struct ip_mreqn mif = { .imr_ifindex = ha.link.ifindex };
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr.s_addr = ha.src };
+	int ttl = VRRP_TTL, off = 0, tos = 0xc0, rcvbuf = 0;	/* tos: internetwork control */
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, VRRP_PROTO);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &off, sizeof(off)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof(mif)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0 ||
+	    /* Never read: adverts arrive on the receive socket. */
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+		fatal("VRRP send socket on %s", ha.cfg->interface);
+	return fd;
+}
+
+static int open_rx(void)
+{
+	struct ip_mreqn mreq = { .imr_ifindex = ha.link.ifindex };
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, VRRP_PROTO);
+
+	mreq.imr_multiaddr.s_addr = htonl(VRRP_MCAST_GROUP);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ha.cfg->interface,
+	    (socklen_t)strlen(ha.cfg->interface)) < 0)
+		fatal("VRRP receive socket on %s", ha.cfg->interface);
+	if (ha.cfg->npeers == 0 &&
+	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) < 0)
+		fatal("joining 224.0.0.18 on %s", ha.cfg->interface);
+	return fd;
+}
+
+static void addresses_init(void)
+{
+	char err[160], text[INET_ADDRSTRLEN];
+
+	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
+		ha.vips[ha.nvips++] =
+		    ((struct sockaddr_in *)&ha.cfg->vips[i].addr.ss)->sin_addr.s_addr;
+	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
+		fatalx("ha interface %s: %s", ha.cfg->interface, err);
+	if (ha.cfg->has_unicast_src)
+		ha.src = ((struct sockaddr_in *)&ha.cfg->unicast_src.ss)->sin_addr.s_addr;
+	else if (vip_primary_addr(ha.cfg->interface, ha.vips, ha.nvips, &ha.src) < 0)
+		fatalx("ha interface %s has no IPv4 address of its own", ha.cfg->interface);
+	ha.dst = htonl(VRRP_MCAST_GROUP);
+	inet_ntop(AF_INET, &ha.src, text, sizeof(text));
+	log_info("VRID %d on %s from %s, priority %d, advert %d ms, %s%s", ha.cfg->vrid,
+	    ha.cfg->interface, text, ha.cfg->priority, ha.cfg->advert_ms,
+	    ha.cfg->npeers > 0 ? "unicast" : "multicast",
+	    ha.key.len > 0 ? ", authenticated" : "");
+}
+
+static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
+{
+	ha.cfg = &conf->ha;
+	ha.shm = shm;
+	ha.blk = &shm->hdr->ha;
+	ha.adver_cs = ha.master_adver_cs = (uint16_t)(conf->ha.advert_ms / 10);
+	/* Many adverts of margin, whole seconds (the kernel's unit). */
+	ha.lease_s = (uint32_t)(conf->ha.advert_ms * LEASE_ADVERTS / 1000);
+	if (ha.lease_s < LEASE_MIN_S)
+		ha.lease_s = LEASE_MIN_S;
+	ha.stale_ms = 2 * (uint64_t)conf->ha.advert_ms;
+	if (ha.stale_ms < STALE_MIN_MS)
+		ha.stale_ms = STALE_MIN_MS;
+	if (conf->ha.auth_key != NULL)
+		ha.key = (struct vrrp_key){ (const uint8_t *)conf->ha.auth_key,
+		    strlen(conf->ha.auth_key) };
+	addresses_init();
+	ha.tx = open_tx();
+	ha.rx.fd = open_rx();
+	ha.rx.cb = rx_cb;
+	ha.adver.cb = adver_cb;
+	ha.down.cb = down_cb;
+	ha.garp.cb = garp_cb;
+	ha.health.cb = health_cb;
+}
+
+void ha_release_vips(const struct fc_conf *conf)
+{
+	struct vip_link link;
+	char err[160];
+
+	if (vip_open(&link, conf->ha.interface, err, sizeof(err)) < 0) {
+		log_warnx("ha interface %s: %s", conf->ha.interface, err);
+		return;
+	}
+	for (int i = 0; i < conf->ha.nvips && i < VRRP_MAX_ADDRS; i++) {
+		uint32_t a = ((struct sockaddr_in *)&conf->ha.vips[i].addr.ss)->sin_addr.s_addr;
+
+		if (vip_change(&link, a, conf->ha.vips[i].prefixlen, false, 0, err,
+		    sizeof(err)) < 0)
+			log_warnx("%s", err);
+	}
+	vip_close(&link);
+}
+
+/* ------------------------------------------------------------ reload */
+
+static void drop_prev(void)
+{
+	if (ha.prev == NULL)
+		return;
+	shm_detach(ha.prev);
+	if (ha.prev_owned)
+		free(ha.prev);
+	ha.prev = NULL;
+}
+
+/* The new segment gets the ha block as this process knows it. */
+static void copy_block(struct fc_shm_ha *to, const struct fc_shm_ha *from)
+{
+	shm_store(&to->vrid, shm_load(&from->vrid));
+	shm_store(&to->priority, shm_load(&from->priority));
+	shm_store(&to->since_us, shm_load(&from->since_us));
+	shm_store(&to->peer_addr, shm_load(&from->peer_addr));
+	shm_store(&to->peer_priority, shm_load(&from->peer_priority));
+	shm_store(&to->peer_seen_us, shm_load(&from->peer_seen_us));
+	shm_store(&to->enabled, shm_load(&from->enabled));
+	shm_store_rel(&to->state, shm_load(&from->state));
+}
+
+/* A reload: move to the new generation's segment; state and VIPs stay. */
+static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	struct fc_shm *next = xcalloc(1, sizeof(*next));
+	char err[160];
+
+	if (shm_recv(io->fd, next, err, sizeof(err)) < 0) {
+		free(next);
+		if (events & (EPOLLHUP | EPOLLERR)) {
+			ev_io_del(ev, io);	/* the master is gone: PDEATHSIG follows */
+			close(io->fd);
+			io->fd = -1;
+		} else {
+			log_warnx("%s", err);
+		}
+		return;
+	}
+	if (shm_protect_ha(next) < 0)
+		log_warn("mprotect of the new segment");
+	copy_block(&next->hdr->ha, ha.blk);
+	drop_prev();
+	ha.prev = ha.shm;
+	ha.prev_until = ev_now(ev) + 10 * ha.stale_ms;
+	ha.shm = next;
+	ha.blk = &next->hdr->ha;
+	ha.prev_owned = ha.shm_owned;
+	ha.shm_owned = true;
+	log_info("reload: following generation %u", next->hdr->generation);
+}
+
+static void on_signal(int signo)
+{
+	(void)signo;
+	ha.stopping = true;
+}
+
+static void publish_init(void)
+{
+	shm_store(&ha.blk->vrid, (uint32_t)ha.cfg->vrid);
+	shm_store(&ha.blk->priority, (uint32_t)ha.cfg->priority);
+	shm_store(&ha.blk->since_us, clock_wall_us());
+	shm_store_rel(&ha.blk->state, (uint32_t)FC_HA_INIT);
+	shm_store(&ha.blk->enabled, 1u);
+}
+
+int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
+{
+	log_set_ident("ha");
+	if ((ha.ev = ev_new()) == NULL)
+		fatal("epoll_create");
+	if (ev_signals_open(ha.ev, &ha.sigs, on_signal) < 0)
+		fatal("signalfd");
+	ha_init(conf, shm);
+	/* A previous life of ours may have died holding them. */
+	vips_set(false);
+	ha.state = FC_HA_INIT;
+	ha.started_ms = ev_now(ha.ev);
+	publish_init();
+	if (ev_io_add(ha.ev, &ha.rx, EPOLLIN) < 0)
+		fatal("epoll_ctl");
+	ha.ctl.fd = ctl;
+	ha.ctl.cb = ctl_cb;
+	if (ctl >= 0 && ev_io_add(ha.ev, &ha.ctl, EPOLLIN) < 0)
+		fatal("epoll_ctl");
+	health_cb(ha.ev, &ha.health);
+	while (!ha.stopping)
+		if (ev_run_once(ha.ev, -1) < 0)
+			fatal("epoll_wait");
+	/* A clean stop: priority 0 hands over at once (RFC 5798 6.4.3). */
+	if (ha.state == FC_HA_MASTER)
+		log_notice("VRID %d: stopping: resigning mastership", ha.cfg->vrid);
+	leave_master(true);
+	set_state(FC_HA_INIT, "stopping");
+	reap_notify();
+	vip_close(&ha.link);
+	close(ha.tx);
+	close(ha.rx.fd);
+	close(ha.sigs.io.fd);
+	ev_free(ha.ev);
+	log_flush();
+	return 0;
+}

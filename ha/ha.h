@@ -1,0 +1,26 @@
+/*
+ * The ha process: VRRPv3 election for the node and its VIPs (ha.c).
+ * Started by the master when the configuration has an "ha" section.
+ */
+#ifndef FC_HA_HA_H
+#define FC_HA_HA_H
+
+#include "conf/conf.h"
+#include "shm/shm.h"
+
+/*
+ * Runs until TERM, INT or QUIT; resigns mastership on the way out.  ctl
+ * (-1: none) is the master's socket: on a reload that leaves the ha
+ * section alone, the new generation's segment arrives there (shm_send())
+ * and this process moves to it, keeping its state and the VIPs.
+ */
+int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl);
+
+/*
+ * For the master, when the ha process died: removes the VIPs from the
+ * interface, so that a node whose VRRP is dead stops answering for them
+ * while the peer takes over.  Logs what fails.
+ */
+void ha_release_vips(const struct fc_conf *conf);
+
+#endif

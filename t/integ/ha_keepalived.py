@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""ha_keepalived: fulcrum's VRRPv3 interoperates with keepalived (Debian's
+package, vrrp_version 3, advert_int 0.1, the same VRID 51).  keepalived runs
+on lb2 beside a fulcrum without an ha section that serves the VIP there.
+
+  - fulcrum on lb1 (priority 200) preempts keepalived's mastership, and
+    keepalived gives the VIP up;
+  - kill -9 of fulcrum on lb1: keepalived takes over, the VIP answers;
+  - fulcrum back with priority 100 is BACKUP behind keepalived (150), and
+    shows it as its peer;
+  - kill -9 of keepalived: fulcrum takes over, the VIP answers from lb1.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import fctest as t
+import halab as h
+from halab import VIP
+
+KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
+if not os.access(KEEPALIVED, os.X_OK):
+    t.skip("keepalived not installed (apt-get install keepalived)")
+
+lab = h.lab_up()
+kdir = t.tmpdir("fctest-keepalived-")
+KCONF = os.path.join(kdir, "keepalived.conf")
+with open(KCONF, "w") as f:
+    f.write(f"""
+global_defs {{
+    vrrp_version 3
+    router_id lb2
+}}
+vrrp_instance VI_51 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    virtual_ipaddress {{
+        {VIP}/24
+    }}
+}}
+""")
+
+
+def keepalived_start():
+    log = open(os.path.join(kdir, "keepalived.log"), "ab")
+    p = lab.spawn("lb2", [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", KCONF,
+                          "-p", os.path.join(kdir, "keepalived.pid"),
+                          "-r", os.path.join(kdir, "vrrp.pid")],
+                  stdout=log, stderr=subprocess.STDOUT)
+    return p
+
+
+def keepalived_log():
+    with open(os.path.join(kdir, "keepalived.log"), "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def keepalived_kill(p):
+    """kill -9 of keepalived's VRRP child, then of its parent."""
+    if p is None or p.poll() is not None:
+        return
+    try:
+        with open(os.path.join(kdir, "vrrp.pid")) as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(5)
+
+
+ka = None
+try:
+    with t.step("keepalived on lb2 becomes master; fulcrum on lb1 (200) preempts it"):
+        web2side = h.start(lab, "lb2", h.conf(None), name="lb2-proxy")
+        ka = keepalived_start()
+        t.check(h.wait(lambda: VIP in lab.addrs("lb2"), 5), "keepalived adds the VIP on lb2",
+                keepalived_log())
+        lb1 = h.start(lab, "lb1", h.conf(200))
+        t.check(h.wait_state(lb1, "MASTER", 5), "fulcrum on lb1 becomes MASTER",
+                lb1.log_text())
+        t.check(h.wait(lambda: VIP not in lab.addrs("lb2"), 2),
+                "keepalived accepts fulcrum's advert and removes its VIP",
+                keepalived_log())
+        info = h.ha(lb1)
+        t.check(info.get("peer") == "192.0.2.12" and info.get("peer_priority") == 150,
+                "fulcrum decoded keepalived's adverts (peer 192.0.2.12, priority 150)",
+                str(info))
+        t.check(not h.all_answer(lab, 5), "the VIP answers (through lb1)")
+
+    with t.step("kill -9 of fulcrum on lb1: keepalived takes over"):
+        t0 = time.monotonic()
+        h.kill_node(lb1)
+        took = h.first_answer(lab, t0)
+        t.check(took is not None, "the VIP answers from lb2", keepalived_log())
+        if took is not None:
+            t.note(f"fulcrum -> keepalived failover: {took * 1000:.0f} ms")
+        t.check(VIP in lab.addrs("lb2"), "keepalived holds the VIP")
+        t.check(not h.all_answer(lab, 5), "requests after the takeover succeed")
+
+    with t.step("fulcrum back on lb1 with priority 100 is BACKUP behind keepalived"):
+        lb1 = h.start(lab, "lb1", h.conf(100))
+        t.check(h.wait_state(lb1, "BACKUP", 3), "fulcrum is BACKUP")
+        time.sleep(0.5)
+        info = h.ha(lb1)
+        t.check(info.get("state") == "BACKUP" and info.get("peer") == "192.0.2.12" and
+                info.get("peer_priority") == 150 and info.get("peer_seen_ms_ago", 999) < 500,
+                "and hears keepalived (192.0.2.12, priority 150)", str(info))
+
+    with t.step("kill -9 of keepalived: fulcrum takes over"):
+        before = h.requests(lb1)
+        t0 = time.monotonic()
+        keepalived_kill(ka)
+        t.check(h.wait_state(lb1, "MASTER", 3), "fulcrum on lb1 becomes MASTER",
+                lb1.log_text())
+        took = time.monotonic() - t0
+        t.note(f"keepalived -> fulcrum takeover: {took * 1000:.0f} ms (state seen MASTER)")
+        time.sleep(0.1)
+        t.check(not h.all_answer(lab, 10), "requests through the VIP succeed")
+        t.check(h.requests(lb1) >= before + 10, "and are served by fulcrum on lb1",
+                f"before {before}, after {h.requests(lb1)}")
+    lb1.stop()
+    web2side.stop()
+finally:
+    keepalived_kill(ka)
+    lab.teardown()
+t.finish()
