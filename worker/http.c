@@ -192,6 +192,7 @@ struct parser {
 	bool cl;			/* Content-Length seen */
 	bool te;			/* Transfer-Encoding seen */
 	bool te_chunked;		/* the last transfer coding so far is chunked */
+	bool te_other;			/* a coding other than chunked is listed */
 	const char *authority;		/* of an absolute-form target */
 	size_t authority_len;
 	unsigned int default_port;	/* of its scheme */
@@ -482,9 +483,7 @@ static int on_content_length(struct parser *ps, const struct fc_http_header *h)
  * (RFC 9110 section 5.3).  chunked must come last and once (RFC 9112
  * section 6.1) and takes no parameters (section 7).  Empty list members,
  * which RFC 9110 section 5.6.1 would have us skip, are refused: this field
- * decides framing.  A request must say exactly "chunked": RFC 9112 section
- * 6.1 lets a server refuse codings it does not know with a 501, and having
- * nothing but chunked to pass on keeps us and the server in step.
+ * decides framing.  Other codings are noted: finish_request() refuses them.
  */
 static int on_transfer_encoding(struct parser *ps, const struct fc_http_header *h)
 {
@@ -507,8 +506,8 @@ static int on_transfer_encoding(struct parser *ps, const struct fc_http_header *
 		chunked = ci_eq_str(e, tok, "chunked");
 		if (chunked && tok < n)
 			return -1;
-		if (!ps->response && !chunked)
-			return -1;
+		if (!chunked)
+			ps->te_other = true;
 		ps->te_chunked = chunked;
 	}
 	return 0;
@@ -614,14 +613,17 @@ static void set_connection(struct fc_http_msg *m)
 		m->conn_close = true;
 }
 
-/* Whole-head rules for a request (RFC 9112 sections 3.2 and 6). */
+/*
+ * Whole-head rules for a request (RFC 9112 sections 3.2 and 6): 0, or the
+ * status to answer with.
+ */
 static int finish_request(struct parser *ps)
 {
 	struct fc_http_msg *m = ps->msg;
 	const struct fc_http_header *h;
 
 	if (m->version_minor == 1 && ps->hosts == 0)
-		return -1;
+		return 400;
 	/*
 	 * RFC 9112 section 3.2.2 has the target's authority override Host;
 	 * we rather refuse a request whose two names for the server differ.
@@ -630,16 +632,25 @@ static int finish_request(struct parser *ps)
 		h = &m->headers[m->host];
 		if (!authority_eq(ps->authority, ps->authority_len, h->value, h->value_len,
 		    ps->default_port))
-			return -1;
+			return 400;
 	}
 	if (ps->te) {
 		/*
 		 * Section 6.1: an HTTP/1.0 message with Transfer-Encoding has
 		 * faulty framing.  Section 6.3 (rule 3): with Content-Length
-		 * as well, a server may reject it, and we do.
+		 * as well, a server may reject it, and we do.  Rule 4: a
+		 * request whose last coding is not chunked gets a 400.
 		 */
-		if (m->version_minor == 0 || ps->cl)
-			return -1;
+		if (m->version_minor == 0 || ps->cl || !ps->te_chunked)
+			return 400;
+		/*
+		 * Section 6.1: a coding the server does not understand gets a
+		 * 501.  We pass bodies on without decoding them, and a server
+		 * that knows fewer codings than the client thinks would end
+		 * the body somewhere else: only plain "chunked" goes through.
+		 */
+		if (ps->te_other)
+			return 501;
 		m->body = FC_BODY_CHUNKED;
 	} else if (m->content_length > 0)
 		m->body = FC_BODY_LENGTH;
@@ -652,7 +663,7 @@ int http_parse_request(const char *buf, size_t len, struct fc_http_msg *msg,
 {
 	struct parser ps;
 	const char *p = buf, *end = buf + len, *eol = NULL;
-	int r, n;
+	int r, n, code;
 
 	parser_init(&ps, msg, false);
 	*status = 0;
@@ -693,8 +704,8 @@ int http_parse_request(const char *buf, size_t len, struct fc_http_msg *msg,
 		goto out;
 	}
 	r = parse_fields(&ps, buf, p, len, max_head);
-	if (r > 0 && finish_request(&ps) == -1)
-		r = fail(&ps, 400);
+	if (r > 0 && (code = finish_request(&ps)) != 0)
+		r = fail(&ps, code);
 out:
 	if (r == FC_HTTP_ERROR)
 		*status = ps.status;

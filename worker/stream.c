@@ -330,6 +330,7 @@ static const char *error_reply(int status, size_t *len)
 		R(414, "URI Too Long", "The request line is too long."),
 		R(431, "Request Header Fields Too Large", "The request header section is too large."),
 		R(500, "Internal Server Error", "An internal server error occurred."),
+		R(501, "Not Implemented", "The request method or transfer coding is not supported."),
 		R(502, "Bad Gateway", "The server returned an invalid or incomplete response."),
 		R(503, "Service Unavailable", "No server is available to handle this request."),
 		R(504, "Gateway Time-out", "The server didn't respond in time."),

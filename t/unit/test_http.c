@@ -455,6 +455,19 @@ static const struct bad_case bad_requests[] = {
 	    "Transfer-Encoding: chunked, identity\r\n\r\n", 400),
 	BAD("TE gzip", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
 	BAD("TE gzip, chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+	BAD("TE identity, chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: identity, chunked\r\n\r\n", 501),
+	BAD("TE gzip then TE chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+	BAD("TE gzip;q=1, chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: gzip;q=1, chunked\r\n\r\n", 501),
+	BAD("TE chunked then TE gzip", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+	BAD("TE identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+	BAD("TE gzip, chunked with CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n", 400),
+	BAD("TE gzip, chunked in HTTP/1.0", "POST / HTTP/1.0\r\n"
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n", 400),
 	BAD("TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: xchunked\r\n\r\n", 400),
