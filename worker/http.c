@@ -349,11 +349,23 @@ static int check_absolute_form(struct parser *ps, const char *t, size_t n)
 	return 0;
 }
 
+/* True for a method spelled like lit in another case: "head", "Connect". */
+static bool case_variant(const struct fc_http_msg *m, const char *lit)
+{
+	return ci_eq_str(m->method, m->method_len, lit) &&
+	    memcmp(m->method, lit, m->method_len) != 0;
+}
+
 /*
  * Which request-target forms fit which method (RFC 9112 section 3.2):
  * authority-form for CONNECT and only there, with a port (RFC 9110 section
  * 9.3.6); asterisk-form for OPTIONS only; origin-form or absolute-form for
- * everything else.  Method names are case-sensitive (RFC 9110 section 9.1).
+ * everything else.  Method names are case-sensitive (RFC 9110 section 9.1),
+ * so "get" is a method of its own, passed on.  But HEAD and CONNECT decide
+ * how the response is framed (RFC 9112 section 6.3, rules 1 and 2): a
+ * server that took "head" for HEAD would send no body where we wait for
+ * one, and the next response would be read as this one's.  Their case
+ * variants are refused.
  */
 static int check_target(struct parser *ps)
 {
@@ -362,6 +374,8 @@ static int check_target(struct parser *ps)
 	size_t hostlen;
 	long port;
 
+	if (case_variant(m, "HEAD") || case_variant(m, "CONNECT"))
+		return -1;
 	if (connect)
 		return split_authority(m->target, m->target_len, &hostlen, &port) == 0 &&
 		    hostlen > 0 && port >= 0 ? 0 : -1;
@@ -654,6 +668,12 @@ static int finish_request(struct parser *ps)
 		m->body = FC_BODY_CHUNKED;
 	} else if (m->content_length > 0)
 		m->body = FC_BODY_LENGTH;
+	/*
+	 * CONNECT asks for a tunnel (RFC 9110 section 9.3.6), which a gateway
+	 * to web servers does not open: "not implemented", section 15.6.2.
+	 */
+	if (m->method_len == 7 && memcmp(m->method, "CONNECT", 7) == 0)
+		return 501;
 	set_connection(m);
 	return 0;
 }

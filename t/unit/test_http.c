@@ -293,13 +293,42 @@ Test(http, options_asterisk_is_accepted)
 	cr_assert(span_is(msg.target, msg.target_len, "*"));
 }
 
-Test(http, connect_authority_form_is_accepted)
+/* A well-formed CONNECT is understood, then refused: no tunnels here. */
+Test(http, connect_authority_form_is_parsed_then_501)
 {
 	const char *s = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
 	int st;
 
-	cr_assert_eq(req(s, &msg, &st), (int)strlen(s));
+	cr_assert_eq(req(s, &msg, &st), FC_HTTP_ERROR);
+	cr_assert_eq(st, 501);
 	cr_assert(span_is(msg.target, msg.target_len, "example.com:443"));
+}
+
+/*
+ * Methods are case-sensitive: "get" is another method and passes; case
+ * variants of HEAD and CONNECT, which frame responses, are refused.
+ */
+Test(http, method_case_variants)
+{
+	static const char *pass[] = { "get", "Get", "post", "HEAD", "heads", "HEADX",
+	    "options", "CONNECTED", "hea" };
+	static const char *refuse[] = { "head", "Head", "hEAD", "HeAd", "connect", "Connect",
+	    "CONNECt" };
+	char s[128];
+	int st;
+
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		snprintf(s, sizeof(s), "%s / HTTP/1.1\r\nHost: a\r\n\r\n", pass[i]);
+		cr_expect_eq(req(s, &msg, &st), (int)strlen(s), "%s refused", pass[i]);
+	}
+	for (size_t i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++) {
+		snprintf(s, sizeof(s), "%s a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n", refuse[i]);
+		cr_expect_eq(req(s, &msg, &st), FC_HTTP_ERROR, "%s a:1 accepted", refuse[i]);
+		cr_expect_eq(st, 400, "%s a:1: status %d", refuse[i], st);
+		snprintf(s, sizeof(s), "%s / HTTP/1.1\r\nHost: a\r\n\r\n", refuse[i]);
+		cr_expect_eq(req(s, &msg, &st), FC_HTTP_ERROR, "%s / accepted", refuse[i]);
+		cr_expect_eq(st, 400, "%s /: status %d", refuse[i], st);
+	}
 }
 
 Test(http, empty_host_is_accepted)
