@@ -828,6 +828,7 @@ void http_chunked_init(struct fc_chunked *c)
 	c->state = CS_SIZE;
 	c->left = 0;
 	c->line = 0;
+	c->tr_match = 0;
 	c->done = false;
 }
 
@@ -933,25 +934,70 @@ static int chunk_size_byte(struct fc_chunked *c, unsigned char ch)
 }
 
 /*
+ * RFC 9110 section 6.5.1: fields needed before the content (framing,
+ * routing, connection management) cannot be sent as trailers.  These are
+ * the ones we act on in a head: a trailer holding one is refused rather
+ * than passed on for a server that might merge it into the head, and
+ * hop-by-hop fields would have to be removed, which we cannot do in a body
+ * that streams through.  Other trailers go through as they are.
+ */
+static const char *const bad_trailers[] = {
+	"content-length", "transfer-encoding", "host", "connection", "keep-alive",
+	"proxy-connection", "te", "trailer", "upgrade",
+};
+#define NBAD_TRAILERS	(sizeof(bad_trailers) / sizeof(bad_trailers[0]))
+_Static_assert(NBAD_TRAILERS <= 32, "tr_match holds one bit per name");
+
+/*
+ * Narrows c->tr_match to the names whose byte pos is ch.  A name still in
+ * it matched every byte before pos, so it is at least pos bytes long.
+ */
+static void trailer_name_byte(struct fc_chunked *c, unsigned char ch, size_t pos)
+{
+	for (unsigned int i = 0; i < NBAD_TRAILERS; i++)
+		if ((c->tr_match & (1u << i)) && bad_trailers[i][pos] != lower(ch))
+			c->tr_match &= ~(1u << i);
+}
+
+/* Is the trailer name, len bytes long and fully fed, a forbidden one? */
+static bool trailer_name_bad(const struct fc_chunked *c, size_t len)
+{
+	for (unsigned int i = 0; i < NBAD_TRAILERS; i++)
+		if ((c->tr_match & (1u << i)) && strlen(bad_trailers[i]) == len)
+			return true;
+	return false;
+}
+
+/*
  * trailer-section = *( field-line CRLF ) (RFC 9112 section 7.1.2): checked
  * like head fields (no obs-fold, no space before the colon, no controls),
- * passed on as they are.
+ * passed on as they are, but for the names above.  c->line is the byte's
+ * position in the line, plus one.
  */
 static int chunk_trailer_byte(struct fc_chunked *c, unsigned char ch)
 {
 	switch (c->state) {
 	case CS_TRAILER:
-		if (ch == '\r')
+		if (ch == '\r') {
 			c->state = CS_FINAL_LF;
-		else if (is_tchar(ch))
+		} else if (is_tchar(ch)) {
 			c->state = CS_TR_NAME;
-		else
+			c->tr_match = (1u << NBAD_TRAILERS) - 1;
+			trailer_name_byte(c, ch, 0);
+		} else {
 			return -1;
+		}
 		return 0;
 	case CS_TR_NAME:
-		if (ch == ':')
+		if (ch == ':') {
 			c->state = CS_TR_VALUE;
-		return ch == ':' || is_tchar(ch) ? 0 : -1;
+			return trailer_name_bad(c, c->line - 1) ? -1 : 0;
+		}
+		if (!is_tchar(ch))
+			return -1;
+		if (c->tr_match != 0)
+			trailer_name_byte(c, ch, c->line - 1);
+		return 0;
 	case CS_TR_VALUE:
 		if (ch == '\r')
 			c->state = CS_TR_LF;

@@ -89,11 +89,17 @@ int http_find_header(const struct fc_http_msg *msg, const char *name, size_t fro
 /* True when the comma-separated value holds the token (case-insensitive). */
 bool http_value_has_token(const char *value, size_t len, const char *token);
 
-/* Walks a chunked body (RFC 9112 section 7.1), extensions and trailers included. */
+/*
+ * Walks a chunked body (RFC 9112 section 7.1), extensions and trailers
+ * included.  A trailer field that frames, routes or manages the connection
+ * (Content-Length, Transfer-Encoding, Host, Connection and the hop-by-hop
+ * fields) makes the body malformed.
+ */
 struct fc_chunked {
 	int state;
 	uint64_t left;			/* data bytes left in the current chunk */
 	size_t line;			/* bytes seen in the current size/trailer line */
+	unsigned int tr_match;		/* forbidden trailer names the name may still be */
 	bool done;			/* the last chunk and the trailers were seen */
 };
 

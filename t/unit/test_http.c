@@ -948,6 +948,10 @@ static const struct {
 	CHUNKED("3;a=b;c=d\r\nabc\r\n0\r\nExpires: never\r\nX-Sum:\t abc \r\n\r\n", "abc"),
 	CHUNKED("2\r\n\r\n\r\n0\r\nA:\r\n\r\n", "\r\n"),
 	CHUNKED("1\r\n\0\r\n1\r\n\xff\r\n0\r\n\r\n", "\0\xff"),
+	/* names close to the forbidden ones */
+	CHUNKED("0\r\nContent-Lengths: 1\r\nContent-Length-X: 1\r\nContent-Type: a\r\n"
+	    "Hosts: a\r\nX-Host: a\r\nHos: a\r\nT: a\r\nTE-X: a\r\nTEs: a\r\n"
+	    "Trailers: a\r\nUpgraded: a\r\nConnections: a\r\nKeep: a\r\n\r\n", ""),
 };
 
 static bool payload_is(const struct sink *k, const char *p, size_t n)
@@ -1136,6 +1140,16 @@ static const struct {
 	BADCHUNK("0\r\nX: \x01\r\n\r\n", "control in trailer"),
 	BADCHUNK("0\r\nX: y\ny\r\n\r\n", "bare LF in trailer"),
 	BADCHUNK("0\r\nX: y\rZ: y\r\n\r\n", "bare CR in trailer"),
+	BADCHUNK("0\r\nContent-Length: 5\r\n\r\n", "Content-Length trailer"),
+	BADCHUNK("0\r\ncontent-length:5\r\n\r\n", "content-length trailer"),
+	BADCHUNK("0\r\nX: y\r\nTRANSFER-ENCODING: chunked\r\n\r\n", "Transfer-Encoding trailer"),
+	BADCHUNK("0\r\nHost: a\r\n\r\n", "Host trailer"),
+	BADCHUNK("0\r\nConnection: close\r\n\r\n", "Connection trailer"),
+	BADCHUNK("0\r\nKeep-Alive: 1\r\n\r\n", "Keep-Alive trailer"),
+	BADCHUNK("0\r\nProxy-Connection: 1\r\n\r\n", "Proxy-Connection trailer"),
+	BADCHUNK("0\r\nTE: trailers\r\n\r\n", "TE trailer"),
+	BADCHUNK("0\r\nTrailer: x\r\n\r\n", "Trailer trailer"),
+	BADCHUNK("0\r\nUpgrade: h2c\r\n\r\n", "Upgrade trailer"),
 };
 
 Test(http, malformed_chunked_bodies_are_refused)
