@@ -94,7 +94,7 @@ static bool list_next(const char **it, const char *end, const char **elem, size_
 	return true;
 }
 
-bool http_value_has_token(const char *value, size_t len, const char *token)
+bool http_list_has(const char *value, size_t len, const char *token, size_t toklen)
 {
 	const char *it = value, *e;
 	size_t n;
@@ -102,9 +102,14 @@ bool http_value_has_token(const char *value, size_t len, const char *token)
 	if (len == 0)			/* value may then be NULL */
 		return false;
 	while (list_next(&it, value + len, &e, &n))
-		if (ci_eq_str(e, n, token))
+		if (ci_eq(e, n, token, toklen))
 			return true;
 	return false;
+}
+
+bool http_value_has_token(const char *value, size_t len, const char *token)
+{
+	return http_list_has(value, len, token, strlen(token));
 }
 
 int http_find_header(const struct fc_http_msg *msg, const char *name, size_t from)

@@ -88,6 +88,8 @@ int http_parse_response(const char *buf, size_t len, struct fc_http_msg *msg,
 int http_find_header(const struct fc_http_msg *msg, const char *name, size_t from);
 /* True when the comma-separated value holds the token (case-insensitive). */
 bool http_value_has_token(const char *value, size_t len, const char *token);
+/* The same for a token of toklen bytes, not NUL-terminated. */
+bool http_list_has(const char *value, size_t len, const char *token, size_t toklen);
 
 /*
  * Walks a chunked body (RFC 9112 section 7.1), extensions and trailers

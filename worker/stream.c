@@ -504,7 +504,6 @@ static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_head
 {
 	static const char *fixed[] = { "connection", "keep-alive", "proxy-connection",
 	    "te", "upgrade", "proxy-authenticate", "proxy-authorization" };
-	char name[64];
 	int i;
 
 	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
@@ -512,14 +511,13 @@ static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_head
 			return true;
 	/* Framing stays whatever Connection says: dropping Content-Length or
 	 * Transfer-Encoding would let the body pass as the next request. */
-	if (h->name_len >= sizeof(name) || name_is(h, "content-length") ||
-	    name_is(h, "transfer-encoding") || name_is(h, "host"))
+	if (name_is(h, "content-length") || name_is(h, "transfer-encoding") ||
+	    name_is(h, "host"))
 		return false;
-	memcpy(name, h->name, h->name_len);
-	name[h->name_len] = '\0';
 	for (i = http_find_header(m, "connection", 0); i >= 0;
 	    i = http_find_header(m, "connection", (size_t)i + 1))
-		if (http_value_has_token(m->headers[i].value, m->headers[i].value_len, name))
+		if (http_list_has(m->headers[i].value, m->headers[i].value_len, h->name,
+		    h->name_len))
 			return true;
 	return false;
 }

@@ -867,6 +867,22 @@ Test(http, value_has_token_matches_whole_list_members)
 	cr_assert(http_value_has_token(guarded(LIT("a,close")), 7, "close"));
 }
 
+Test(http, list_has_takes_a_counted_token)
+{
+	static char name[200];
+	char value[256];
+
+	memset(name, 'n', sizeof(name));
+	memcpy(name, "X-", 2);
+	snprintf(value, sizeof(value), "close, %.*s", (int)sizeof(name), name);
+	cr_assert(http_list_has(guarded(value, strlen(value)), strlen(value), name, sizeof(name)));
+	cr_assert_not(http_list_has(guarded(value, strlen(value)), strlen(value), name,
+	    sizeof(name) - 1));
+	cr_assert(http_list_has(guarded(LIT("a, Close")), 8, "close-and-more", 5));
+	cr_assert_not(http_list_has(guarded(LIT("a, Close")), 8, "clos", 4));
+	cr_assert_not(http_list_has(NULL, 0, "a", 1));
+}
+
 /* ------------------------------------------------------------ chunked */
 
 struct sink {
