@@ -530,6 +530,40 @@ static void out_header(struct out *o, const struct fc_http_header *h)
 	out_put(o, "\r\n", 2);
 }
 
+/*
+ * The fields that say where a message ends go out in one form only (RFC
+ * 9112 section 6): the Content-Length the parser settled on, once, however
+ * many identical values, fields or leading zeros came (RFC 9110 section 8.6
+ * lets a recipient do so); a request's Transfer-Encoding, which can only
+ * be chunked, as "chunked".  A server reading "5, 5", "005" or "Chunked"
+ * otherwise than we do cannot then end the body elsewhere.  1xx and 204
+ * responses have no content and must not carry these fields (RFC 9110
+ * sections 8.6 and 15.3.5): they are dropped.  *cl_done: a Content-Length
+ * went out already.
+ */
+static void out_field(struct out *o, const struct fc_http_msg *m,
+    const struct fc_http_header *h, bool *cl_done)
+{
+	bool bodiless = m->status != 0 && (m->status < 200 || m->status == 204);
+	char cl[48];
+
+	if (name_is(h, "content-length")) {
+		if (*cl_done || bodiless)
+			return;
+		*cl_done = true;
+		snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n",
+		    (unsigned long long)m->content_length);
+		out_str(o, cl);
+	} else if (name_is(h, "transfer-encoding")) {
+		if (m->status == 0)
+			out_str(o, "Transfer-Encoding: chunked\r\n");
+		else if (!bodiless)
+			out_header(o, h);
+	} else {
+		out_header(o, h);
+	}
+}
+
 static void out_forwarded_for(struct out *o, const struct fc_stream *s,
     const struct fc_http_msg *m)
 {
@@ -570,7 +604,7 @@ static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
 static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
-	bool xff = s->px->l->forwardfor;
+	bool xff = s->px->l->forwardfor, cl_done = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
 	out_put(&o, "\r\n", 2);
@@ -579,7 +613,7 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 
 		if (is_hop_by_hop(m, h) || (xff && name_is(h, "x-forwarded-for")))
 			continue;
-		out_header(&o, h);
+		out_field(&o, m, h, &cl_done);
 	}
 	if (xff)
 		out_forwarded_for(&o, s, m);
@@ -594,12 +628,13 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 static size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
+	bool cl_done = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
 	out_put(&o, "\r\n", 2);
 	for (size_t i = 0; i < m->nheaders; i++)
 		if (!is_hop_by_hop(m, &m->headers[i]))
-			out_header(&o, &m->headers[i]);
+			out_field(&o, m, &m->headers[i], &cl_done);
 	if (m->status >= 200) {
 		if (!s->cli_keepalive)
 			out_str(&o, "Connection: close\r\n");
