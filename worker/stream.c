@@ -571,8 +571,9 @@ static void out_forwarded_for(struct out *o, const struct fc_stream *s,
 	int i;
 
 	out_str(o, "X-Forwarded-For: ");
-	for (i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
-	    i = http_find_header(m, "x-forwarded-for", (size_t)i + 1)) {
+	/* forwardfor_replace: what the client claims is dropped. */
+	i = s->px->l->forwardfor_replace ? -1 : http_find_header(m, "x-forwarded-for", 0);
+	for (; i >= 0; i = http_find_header(m, "x-forwarded-for", (size_t)i + 1)) {
 		if (m->headers[i].value_len == 0)
 			continue;
 		out_put(o, m->headers[i].value, m->headers[i].value_len);
