@@ -510,7 +510,7 @@ request_body(struct conn *c, const struct request *r, struct sha *sha)
 				d = *p - 'A' + 10;
 			else
 				return -1;
-			if (++digits > 15)
+			if (++digits > 16)
 				return -1;
 			size = size * 16 + (uint64_t)d;
 		}
