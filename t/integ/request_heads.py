@@ -18,7 +18,7 @@ doc/http-strictness.md is the table in prose.
 import re
 
 import fctest as t
-from strictcase import Case, conf, run
+from strictcase import check_doc, Case, conf, run
 
 G = b"GET / HTTP/1.1\r\nHost: x\r\n"
 FWD = G + b"\r\n"                     # a plain GET, as fulcrum forwards it
@@ -177,6 +177,8 @@ XFF_REPLACE = [
          get(b"X-Forwarded-For: 127.0.0.1\r\n")),
     Case("xff-replace-none", FWD, [200], False, get(b"X-Forwarded-For: 127.0.0.1\r\n")),
 ]
+
+check_doc("request_heads.py", [c.name for c in CASES + XFF_OFF + XFF_ON + XFF_REPLACE])
 
 r = t.Backend("r", record=True)
 web, on, rep = t.free_port(), t.free_port(), t.free_port()

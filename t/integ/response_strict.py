@@ -20,7 +20,7 @@ doc/http-strictness.md is the table in prose.
 import collections
 
 import fctest as t
-from strictcase import Prefix, conf, show
+from strictcase import check_doc, Prefix, conf, show
 
 OK = b"HTTP/1.1 200 OK\r\n"
 TE = b"Transfer-Encoding: chunked\r\n"
@@ -142,6 +142,8 @@ def run(port, rec, c):
                     f"server connection {k} is reused by the next client",
                     f"status {st}, X-Conn-Id {h.get('x-conn-id')}")
 
+
+check_doc("response_strict.py", [c.name for c in CASES])
 
 r = t.Backend("r", record=True)
 port = t.free_port()

@@ -15,7 +15,7 @@ as a request of its own: the boundaries agree.
 doc/http-strictness.md is the table in prose.
 """
 import fctest as t
-from strictcase import Case, Prefix, conf, run
+from strictcase import check_doc, Case, Prefix, conf, run
 
 P = b"POST /up HTTP/1.1\r\nHost: x\r\n"
 G2 = b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -192,6 +192,8 @@ CASES = [
          b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + G2, [200], True,
          b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
 ]
+
+check_doc("smuggling.py", [c.name for c in CASES])
 
 r = t.Backend("r", record=True)
 port = t.free_port()

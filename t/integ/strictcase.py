@@ -13,6 +13,7 @@ A request case sends raw bytes to fulcrum on a new connection and states:
 Every refusal must come from fulcrum itself (no X-Backend in the answer).
 """
 import collections
+import os
 
 import fctest as t
 
@@ -76,3 +77,14 @@ def run(port, rec, c, linger=0.3):
             t.check(data == c.backend, "the backend gets exactly "
                     f"{show(c.backend, 160)}", f"got {show(data)}")
         return resps, raw, data
+
+
+def check_doc(script, names):
+    """Every case has its row in doc/http-strictness.md, cited as
+    `script` `name`."""
+    with t.step(f"doc/http-strictness.md has a row for each case of {script}"):
+        with open(os.path.join(t.SRCDIR, "doc", "http-strictness.md")) as f:
+            doc = f.read()
+        missing = [n for n in names if f"| `{script}` `{n}` |" not in doc]
+        t.check(not missing, f"all {len(names)} cases are in the table",
+                f"missing: {missing}")
