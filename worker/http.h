@@ -71,8 +71,9 @@ struct fc_http_msg {
  * invalid Content-Lengths, a Transfer-Encoding that does not end in exactly
  * "chunked", a missing or repeated Host in HTTP/1.1, a case variant of HEAD
  * or CONNECT.  Well-formed but not passed on (*status = 501): CONNECT, a
- * Transfer-Encoding listing a coding before chunked.  A request line longer than max_line gives 414, a head larger
- * than max_head or with more than FC_HTTP_MAX_HEADERS fields gives 431.
+ * Transfer-Encoding listing a coding before chunked.  A request line longer
+ * than max_line gives 414, a head larger than max_head or with more than
+ * FC_HTTP_MAX_HEADERS fields gives 431.
  */
 int http_parse_request(const char *buf, size_t len, struct fc_http_msg *msg,
     size_t max_line, size_t max_head, int *status);
