@@ -664,6 +664,7 @@ static const struct key defaults_keys[] = {
 	FUNC("limits", key_limits, 0),
 	FUNC("balance", key_balance, 0),
 	BOOL("forwardfor", struct fc_listener, forwardfor),
+	BOOL("forwardfor_replace", struct fc_listener, forwardfor_replace),
 	BOOL("httpclose", struct fc_listener, httpclose),
 	END,
 };
@@ -1103,6 +1104,7 @@ static const struct key listener_keys[] = {
 	FUNC("bind", key_bind, REQ),
 	FUNC("balance", key_balance, 0),
 	BOOL("forwardfor", struct fc_listener, forwardfor),
+	BOOL("forwardfor_replace", struct fc_listener, forwardfor_replace),
 	BOOL("httpclose", struct fc_listener, httpclose),
 	INT("retries", struct fc_listener, retries, 0, 100, 0),
 	INT("maxconn", struct fc_listener, maxconn, 1, MAXCONN_MAX, 0),
@@ -1136,6 +1138,8 @@ static void parse_listener(struct loader *ld, const config_setting_t *e,
 	if (l->cookie.mode != FC_COOKIE_NONE && strcmp(l->cookie.name, l->stick.cookie) == 0)
 		errat(ld, e, "%s: \"stick.cookie\" and \"cookie.name\" must differ (both are"
 		    " \"%s\")", ctx, l->stick.cookie);
+	if (l->forwardfor_replace && !l->forwardfor)
+		errat(ld, e, "%s: \"forwardfor_replace\" needs \"forwardfor = true\"", ctx);
 	for (j = 0; j < i && l->name[0] != '\0'; j++)
 		if (strcmp(conf->listeners[j].name, l->name) == 0)
 			errat(ld, e, "duplicate listener name \"%s\" (first at line %d)",

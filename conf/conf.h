@@ -110,6 +110,7 @@ struct fc_listener {
 	int nbinds;
 	enum fc_balance balance;
 	bool forwardfor;
+	bool forwardfor_replace;	/* drop the client's X-Forwarded-For, not append */
 	bool httpclose;
 	int retries;
 	int maxconn;

@@ -94,7 +94,7 @@ static bool list_next(const char **it, const char *end, const char **elem, size_
 	return true;
 }
 
-bool http_value_has_token(const char *value, size_t len, const char *token)
+bool http_list_has(const char *value, size_t len, const char *token, size_t toklen)
 {
 	const char *it = value, *e;
 	size_t n;
@@ -102,9 +102,14 @@ bool http_value_has_token(const char *value, size_t len, const char *token)
 	if (len == 0)			/* value may then be NULL */
 		return false;
 	while (list_next(&it, value + len, &e, &n))
-		if (ci_eq_str(e, n, token))
+		if (ci_eq(e, n, token, toklen))
 			return true;
 	return false;
+}
+
+bool http_value_has_token(const char *value, size_t len, const char *token)
+{
+	return http_list_has(value, len, token, strlen(token));
 }
 
 int http_find_header(const struct fc_http_msg *msg, const char *name, size_t from)
@@ -192,6 +197,7 @@ struct parser {
 	bool cl;			/* Content-Length seen */
 	bool te;			/* Transfer-Encoding seen */
 	bool te_chunked;		/* the last transfer coding so far is chunked */
+	bool te_other;			/* a coding other than chunked is listed */
 	const char *authority;		/* of an absolute-form target */
 	size_t authority_len;
 	unsigned int default_port;	/* of its scheme */
@@ -348,11 +354,23 @@ static int check_absolute_form(struct parser *ps, const char *t, size_t n)
 	return 0;
 }
 
+/* True for a method spelled like lit in another case: "head", "Connect". */
+static bool case_variant(const struct fc_http_msg *m, const char *lit)
+{
+	return ci_eq_str(m->method, m->method_len, lit) &&
+	    memcmp(m->method, lit, m->method_len) != 0;
+}
+
 /*
  * Which request-target forms fit which method (RFC 9112 section 3.2):
  * authority-form for CONNECT and only there, with a port (RFC 9110 section
  * 9.3.6); asterisk-form for OPTIONS only; origin-form or absolute-form for
- * everything else.  Method names are case-sensitive (RFC 9110 section 9.1).
+ * everything else.  Method names are case-sensitive (RFC 9110 section 9.1),
+ * so "get" is a method of its own, passed on.  But HEAD and CONNECT decide
+ * how the response is framed (RFC 9112 section 6.3, rules 1 and 2): a
+ * server that took "head" for HEAD would send no body where we wait for
+ * one, and the next response would be read as this one's.  Their case
+ * variants are refused.
  */
 static int check_target(struct parser *ps)
 {
@@ -361,6 +379,8 @@ static int check_target(struct parser *ps)
 	size_t hostlen;
 	long port;
 
+	if (case_variant(m, "HEAD") || case_variant(m, "CONNECT"))
+		return -1;
 	if (connect)
 		return split_authority(m->target, m->target_len, &hostlen, &port) == 0 &&
 		    hostlen > 0 && port >= 0 ? 0 : -1;
@@ -482,9 +502,7 @@ static int on_content_length(struct parser *ps, const struct fc_http_header *h)
  * (RFC 9110 section 5.3).  chunked must come last and once (RFC 9112
  * section 6.1) and takes no parameters (section 7).  Empty list members,
  * which RFC 9110 section 5.6.1 would have us skip, are refused: this field
- * decides framing.  A request must say exactly "chunked": RFC 9112 section
- * 6.1 lets a server refuse codings it does not know with a 501, and having
- * nothing but chunked to pass on keeps us and the server in step.
+ * decides framing.  Other codings are noted: finish_request() refuses them.
  */
 static int on_transfer_encoding(struct parser *ps, const struct fc_http_header *h)
 {
@@ -507,8 +525,8 @@ static int on_transfer_encoding(struct parser *ps, const struct fc_http_header *
 		chunked = ci_eq_str(e, tok, "chunked");
 		if (chunked && tok < n)
 			return -1;
-		if (!ps->response && !chunked)
-			return -1;
+		if (!chunked)
+			ps->te_other = true;
 		ps->te_chunked = chunked;
 	}
 	return 0;
@@ -614,14 +632,17 @@ static void set_connection(struct fc_http_msg *m)
 		m->conn_close = true;
 }
 
-/* Whole-head rules for a request (RFC 9112 sections 3.2 and 6). */
+/*
+ * Whole-head rules for a request (RFC 9112 sections 3.2 and 6): 0, or the
+ * status to answer with.
+ */
 static int finish_request(struct parser *ps)
 {
 	struct fc_http_msg *m = ps->msg;
 	const struct fc_http_header *h;
 
 	if (m->version_minor == 1 && ps->hosts == 0)
-		return -1;
+		return 400;
 	/*
 	 * RFC 9112 section 3.2.2 has the target's authority override Host;
 	 * we rather refuse a request whose two names for the server differ.
@@ -630,19 +651,34 @@ static int finish_request(struct parser *ps)
 		h = &m->headers[m->host];
 		if (!authority_eq(ps->authority, ps->authority_len, h->value, h->value_len,
 		    ps->default_port))
-			return -1;
+			return 400;
 	}
 	if (ps->te) {
 		/*
 		 * Section 6.1: an HTTP/1.0 message with Transfer-Encoding has
 		 * faulty framing.  Section 6.3 (rule 3): with Content-Length
-		 * as well, a server may reject it, and we do.
+		 * as well, a server may reject it, and we do.  Rule 4: a
+		 * request whose last coding is not chunked gets a 400.
 		 */
-		if (m->version_minor == 0 || ps->cl)
-			return -1;
+		if (m->version_minor == 0 || ps->cl || !ps->te_chunked)
+			return 400;
+		/*
+		 * Section 6.1: a coding the server does not understand gets a
+		 * 501.  We pass bodies on without decoding them, and a server
+		 * that knows fewer codings than the client thinks would end
+		 * the body somewhere else: only plain "chunked" goes through.
+		 */
+		if (ps->te_other)
+			return 501;
 		m->body = FC_BODY_CHUNKED;
 	} else if (m->content_length > 0)
 		m->body = FC_BODY_LENGTH;
+	/*
+	 * CONNECT asks for a tunnel (RFC 9110 section 9.3.6), which a gateway
+	 * to web servers does not open: "not implemented", section 15.6.2.
+	 */
+	if (m->method_len == 7 && memcmp(m->method, "CONNECT", 7) == 0)
+		return 501;
 	set_connection(m);
 	return 0;
 }
@@ -652,7 +688,7 @@ int http_parse_request(const char *buf, size_t len, struct fc_http_msg *msg,
 {
 	struct parser ps;
 	const char *p = buf, *end = buf + len, *eol = NULL;
-	int r, n;
+	int r, n, code;
 
 	parser_init(&ps, msg, false);
 	*status = 0;
@@ -693,8 +729,8 @@ int http_parse_request(const char *buf, size_t len, struct fc_http_msg *msg,
 		goto out;
 	}
 	r = parse_fields(&ps, buf, p, len, max_head);
-	if (r > 0 && finish_request(&ps) == -1)
-		r = fail(&ps, 400);
+	if (r > 0 && (code = finish_request(&ps)) != 0)
+		r = fail(&ps, code);
 out:
 	if (r == FC_HTTP_ERROR)
 		*status = ps.status;
@@ -797,6 +833,7 @@ void http_chunked_init(struct fc_chunked *c)
 	c->state = CS_SIZE;
 	c->left = 0;
 	c->line = 0;
+	c->tr_match = 0;
 	c->done = false;
 }
 
@@ -902,25 +939,70 @@ static int chunk_size_byte(struct fc_chunked *c, unsigned char ch)
 }
 
 /*
+ * RFC 9110 section 6.5.1: fields needed before the content (framing,
+ * routing, connection management) cannot be sent as trailers.  These are
+ * the ones we act on in a head: a trailer holding one is refused rather
+ * than passed on for a server that might merge it into the head, and
+ * hop-by-hop fields would have to be removed, which we cannot do in a body
+ * that streams through.  Other trailers go through as they are.
+ */
+static const char *const bad_trailers[] = {
+	"content-length", "transfer-encoding", "host", "connection", "keep-alive",
+	"proxy-connection", "te", "trailer", "upgrade",
+};
+#define NBAD_TRAILERS	(sizeof(bad_trailers) / sizeof(bad_trailers[0]))
+_Static_assert(NBAD_TRAILERS <= 32, "tr_match holds one bit per name");
+
+/*
+ * Narrows c->tr_match to the names whose byte pos is ch.  A name still in
+ * it matched every byte before pos, so it is at least pos bytes long.
+ */
+static void trailer_name_byte(struct fc_chunked *c, unsigned char ch, size_t pos)
+{
+	for (unsigned int i = 0; i < NBAD_TRAILERS; i++)
+		if ((c->tr_match & (1u << i)) && bad_trailers[i][pos] != lower(ch))
+			c->tr_match &= ~(1u << i);
+}
+
+/* Is the trailer name, len bytes long and fully fed, a forbidden one? */
+static bool trailer_name_bad(const struct fc_chunked *c, size_t len)
+{
+	for (unsigned int i = 0; i < NBAD_TRAILERS; i++)
+		if ((c->tr_match & (1u << i)) && strlen(bad_trailers[i]) == len)
+			return true;
+	return false;
+}
+
+/*
  * trailer-section = *( field-line CRLF ) (RFC 9112 section 7.1.2): checked
  * like head fields (no obs-fold, no space before the colon, no controls),
- * passed on as they are.
+ * passed on as they are, but for the names above.  c->line is the byte's
+ * position in the line, plus one.
  */
 static int chunk_trailer_byte(struct fc_chunked *c, unsigned char ch)
 {
 	switch (c->state) {
 	case CS_TRAILER:
-		if (ch == '\r')
+		if (ch == '\r') {
 			c->state = CS_FINAL_LF;
-		else if (is_tchar(ch))
+		} else if (is_tchar(ch)) {
 			c->state = CS_TR_NAME;
-		else
+			c->tr_match = (1u << NBAD_TRAILERS) - 1;
+			trailer_name_byte(c, ch, 0);
+		} else {
 			return -1;
+		}
 		return 0;
 	case CS_TR_NAME:
-		if (ch == ':')
+		if (ch == ':') {
 			c->state = CS_TR_VALUE;
-		return ch == ':' || is_tchar(ch) ? 0 : -1;
+			return trailer_name_bad(c, c->line - 1) ? -1 : 0;
+		}
+		if (!is_tchar(ch))
+			return -1;
+		if (c->tr_match != 0)
+			trailer_name_byte(c, ch, c->line - 1);
+		return 0;
 	case CS_TR_VALUE:
 		if (ch == '\r')
 			c->state = CS_TR_LF;

@@ -69,7 +69,9 @@ struct fc_http_msg {
  * token or is followed by whitespace, obs-fold, bare CR or LF, NUL or other
  * control bytes, both Content-Length and Transfer-Encoding, differing or
  * invalid Content-Lengths, a Transfer-Encoding that does not end in exactly
- * "chunked", a missing or repeated Host in HTTP/1.1.  A request line longer
+ * "chunked", a missing or repeated Host in HTTP/1.1, a case variant of HEAD
+ * or CONNECT.  Well-formed but not passed on (*status = 501): CONNECT, a
+ * Transfer-Encoding listing a coding before chunked.  A request line longer
  * than max_line gives 414, a head larger than max_head or with more than
  * FC_HTTP_MAX_HEADERS fields gives 431.
  */
@@ -87,12 +89,20 @@ int http_parse_response(const char *buf, size_t len, struct fc_http_msg *msg,
 int http_find_header(const struct fc_http_msg *msg, const char *name, size_t from);
 /* True when the comma-separated value holds the token (case-insensitive). */
 bool http_value_has_token(const char *value, size_t len, const char *token);
+/* The same for a token of toklen bytes, not NUL-terminated. */
+bool http_list_has(const char *value, size_t len, const char *token, size_t toklen);
 
-/* Walks a chunked body (RFC 9112 section 7.1), extensions and trailers included. */
+/*
+ * Walks a chunked body (RFC 9112 section 7.1), extensions and trailers
+ * included.  A trailer field that frames, routes or manages the connection
+ * (Content-Length, Transfer-Encoding, Host, Connection and the hop-by-hop
+ * fields) makes the body malformed.
+ */
 struct fc_chunked {
 	int state;
 	uint64_t left;			/* data bytes left in the current chunk */
 	size_t line;			/* bytes seen in the current size/trailer line */
+	unsigned int tr_match;		/* forbidden trailer names the name may still be */
 	bool done;			/* the last chunk and the trailers were seen */
 };
 

@@ -333,6 +333,7 @@ static const char *error_reply(int status, size_t *len)
 		R(414, "URI Too Long", "The request line is too long."),
 		R(431, "Request Header Fields Too Large", "The request header section is too large."),
 		R(500, "Internal Server Error", "An internal server error occurred."),
+		R(501, "Not Implemented", "The request method or transfer coding is not supported."),
 		R(502, "Bad Gateway", "The server returned an invalid or incomplete response."),
 		R(503, "Service Unavailable", "No server is available to handle this request."),
 		R(504, "Gateway Time-out", "The server didn't respond in time."),
@@ -506,7 +507,6 @@ static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_head
 {
 	static const char *fixed[] = { "connection", "keep-alive", "proxy-connection",
 	    "te", "upgrade", "proxy-authenticate", "proxy-authorization" };
-	char name[64];
 	int i;
 
 	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
@@ -514,14 +514,13 @@ static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_head
 			return true;
 	/* Framing stays whatever Connection says: dropping Content-Length or
 	 * Transfer-Encoding would let the body pass as the next request. */
-	if (h->name_len >= sizeof(name) || name_is(h, "content-length") ||
-	    name_is(h, "transfer-encoding") || name_is(h, "host"))
+	if (name_is(h, "content-length") || name_is(h, "transfer-encoding") ||
+	    name_is(h, "host"))
 		return false;
-	memcpy(name, h->name, h->name_len);
-	name[h->name_len] = '\0';
 	for (i = http_find_header(m, "connection", 0); i >= 0;
 	    i = http_find_header(m, "connection", (size_t)i + 1))
-		if (http_value_has_token(m->headers[i].value, m->headers[i].value_len, name))
+		if (http_list_has(m->headers[i].value, m->headers[i].value_len, h->name,
+		    h->name_len))
 			return true;
 	return false;
 }
@@ -568,6 +567,40 @@ static void out_cookie(struct out *o, const struct fc_cookie *ck, const struct f
 	out_put(o, "\r\n", 2);
 }
 
+/*
+ * The fields that say where a message ends go out in one form only (RFC
+ * 9112 section 6): the Content-Length the parser settled on, once, however
+ * many identical values, fields or leading zeros came (RFC 9110 section 8.6
+ * lets a recipient do so); a request's Transfer-Encoding, which can only
+ * be chunked, as "chunked".  A server reading "5, 5", "005" or "Chunked"
+ * otherwise than we do cannot then end the body elsewhere.  1xx and 204
+ * responses have no content and must not carry these fields (RFC 9110
+ * sections 8.6 and 15.3.5): they are dropped.  *cl_done: a Content-Length
+ * went out already.
+ */
+static void out_field(struct out *o, const struct fc_http_msg *m,
+    const struct fc_http_header *h, bool *cl_done)
+{
+	bool bodiless = m->status != 0 && (m->status < 200 || m->status == 204);
+	char cl[48];
+
+	if (name_is(h, "content-length")) {
+		if (*cl_done || bodiless)
+			return;
+		*cl_done = true;
+		snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n",
+		    (unsigned long long)m->content_length);
+		out_str(o, cl);
+	} else if (name_is(h, "transfer-encoding")) {
+		if (m->status == 0)
+			out_str(o, "Transfer-Encoding: chunked\r\n");
+		else if (!bodiless)
+			out_header(o, h);
+	} else {
+		out_header(o, h);
+	}
+}
+
 static void out_forwarded_for(struct out *o, const struct fc_stream *s,
     const struct fc_http_msg *m)
 {
@@ -575,8 +608,9 @@ static void out_forwarded_for(struct out *o, const struct fc_stream *s,
 	int i;
 
 	out_str(o, "X-Forwarded-For: ");
-	for (i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
-	    i = http_find_header(m, "x-forwarded-for", (size_t)i + 1)) {
+	/* forwardfor_replace: what the client claims is dropped. */
+	i = s->px->l->forwardfor_replace ? -1 : http_find_header(m, "x-forwarded-for", 0);
+	for (; i >= 0; i = http_find_header(m, "x-forwarded-for", (size_t)i + 1)) {
 		if (m->headers[i].value_len == 0)
 			continue;
 		out_put(o, m->headers[i].value, m->headers[i].value_len);
@@ -609,7 +643,7 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
 	const struct fc_cookie *ck = &s->px->l->cookie;
-	bool xff = s->px->l->forwardfor;
+	bool xff = s->px->l->forwardfor, cl_done = false;
 	bool strip = ck->mode == FC_COOKIE_PREFIX || (ck->mode == FC_COOKIE_INSERT && ck->indirect);
 
 	out_put(&o, m->first_line, m->first_line_len);
@@ -622,7 +656,7 @@ static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, 
 		if (strip && name_is(h, "cookie"))
 			out_cookie(&o, ck, h);
 		else
-			out_header(&o, h);
+			out_field(&o, m, h, &cl_done);
 	}
 	if (xff)
 		out_forwarded_for(&o, s, m);
@@ -692,7 +726,7 @@ static size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m,
 	struct out o = { scratch, 0, sizeof(scratch), false };
 	bool persist = s->px->l->cookie.mode != FC_COOKIE_NONE && m->status >= 200 &&
 	    s->server >= 0;
-	bool server_set = false, cc_private = false;
+	bool server_set = false, cc_private = false, cl_done = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
 	out_put(&o, "\r\n", 2);
@@ -707,7 +741,7 @@ static size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m,
 		}
 		if (persist && name_is(h, "cache-control"))
 			cc_private |= cookie_cc_private(h->value, h->value_len);
-		out_header(&o, h);
+		out_field(&o, m, h, &cl_done);
 	}
 	if (persist)
 		out_persist(&o, s, server_set, cc_private);

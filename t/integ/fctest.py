@@ -425,6 +425,72 @@ def exchange(port, data, count=1, timeout=5.0, linger=1.0,
     return resp, rest, closed
 
 
+def exchange_bytes(port, data, count=1, timeout=5.0, linger=0.3,
+                   host="127.0.0.1", head_request=False):
+    """Like exchange(), but also returns every byte received:
+    (responses, raw bytes, closed).  With head_request, the responses are
+    heads only (the answer to a HEAD has no body whatever it says)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    buf = b""
+    closed = False
+
+    def parse(b, eof):
+        try:
+            if head_request:
+                return parse_heads(b)
+            return parse_responses(b, eof=eof)
+        except ValueError:       # unparseable: the raw bytes tell
+            return [], b
+
+    try:
+        s.sendall(data)
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(parse(buf, False)[0]) >= count:
+                deadline = min(deadline, time.monotonic() + linger)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            s.settimeout(left)
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not b:
+                closed = True
+                break
+            buf += b
+    finally:
+        s.close()
+    return parse(buf, True)[0], buf, closed
+
+
+def parse_heads(data):
+    """Splits a byte stream into response heads only (answers to HEAD):
+    a list of (status, headers dict, b"") and the rest."""
+    out = []
+    pos = 0
+    while True:
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            break
+        head = data[pos:end].decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3})", head[0])
+        if not m:
+            break
+        hdrs = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            k = k.strip().lower()
+            hdrs[k] = hdrs[k] + ", " + v.strip() if k in hdrs else v.strip()
+        pos = end + 4
+        out.append((int(m.group(1)), hdrs, b""))
+    return out, data[pos:]
+
+
 def raw(port, data, timeout=5.0, host="127.0.0.1"):
     """All the bytes the server sent until it closed (or timeout)."""
     return raw_exchange(port, data, timeout, host)[0]
@@ -572,16 +638,102 @@ def pid_alive(pid):
     return st is not None and st[0] != "Z"
 
 
-class Backend:
-    """fc-testbackend on 127.0.0.1:<free port>, answering as `name`."""
+class Recorder:
+    """The bytes a recording backend received: fc-testbackend -r DIR writes
+    each TCP connection's input to DIR/conn-K.raw as it arrives (K is the
+    X-Conn-Id of its responses) and creates DIR/conn-K.eof when it closes.
 
-    def __init__(self, name, port=None):
+        m = rec.mark()
+        ... traffic through the proxy ...
+        got = rec.received(m)     # everything that arrived since the mark
+
+    received() waits until nothing has arrived for `settle` seconds, so that
+    "nothing at all reached the backend" can be asserted too."""
+
+    def __init__(self, directory):
+        self.dir = directory
+
+    def _sizes(self):
+        sizes = {}
+        for f in os.listdir(self.dir):
+            m = re.match(r"conn-(\d+)\.raw$", f)
+            if m:
+                try:
+                    sizes[int(m.group(1))] = os.path.getsize(
+                        os.path.join(self.dir, f))
+                except OSError:
+                    pass
+        return sizes
+
+    def mark(self):
+        """Where every connection's input stands now."""
+        return self._sizes()
+
+    def conn_bytes(self, conn_id):
+        """All the bytes connection conn_id received so far."""
+        with open(os.path.join(self.dir, f"conn-{conn_id}.raw"), "rb") as f:
+            return f.read()
+
+    def conns(self):
+        """Ids of every connection accepted so far, in order."""
+        return sorted(self._sizes())
+
+    def closed(self, conn_id):
+        """True once connection conn_id is closed (by either side)."""
+        return os.path.exists(os.path.join(self.dir, f"conn-{conn_id}.eof"))
+
+    def wait_closed(self, conn_id, timeout=2.0):
+        deadline = time.monotonic() + timeout
+        while not self.closed(conn_id) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.closed(conn_id)
+
+    def since(self, mark, settle=0.15, timeout=5.0, want=None):
+        """[(conn id, bytes received since mark)] for every connection that
+        received something, by connection id.  Returns once nothing changed
+        for `settle` seconds (and, when want is given, once the bytes joined
+        equal want), or after timeout."""
+        deadline = time.monotonic() + timeout
+        last, stable_since = None, time.monotonic()
+        while True:
+            now = self._sizes()
+            if now != last:
+                last, stable_since = now, time.monotonic()
+            got = [(k, n - mark.get(k, 0)) for k, n in sorted(now.items())
+                   if n > mark.get(k, 0)]
+            quiet = time.monotonic() - stable_since >= settle
+            if quiet and want is not None:
+                quiet = self._join(got, mark) == want
+            if quiet or time.monotonic() >= deadline:
+                return [(k, self.conn_bytes(k)[mark.get(k, 0):])
+                        for k, _ in got]
+            time.sleep(0.02)
+
+    def _join(self, got, mark):
+        return b"".join(self.conn_bytes(k)[mark.get(k, 0):] for k, _ in got)
+
+    def received(self, mark, settle=0.15, timeout=5.0, want=None):
+        """The bytes received since mark, on every connection, joined in
+        connection order (see since())."""
+        return b"".join(b for _, b in self.since(mark, settle, timeout, want))
+
+
+class Backend:
+    """fc-testbackend on 127.0.0.1:<free port>, answering as `name`.
+    record=True: it records what it receives (self.rec, a Recorder)."""
+
+    def __init__(self, name, port=None, record=False):
         require_backend()
         self.name = name
+        self.rec = None
+        extra = []
+        if record:
+            self.rec = Recorder(tmpdir(f"fctest-rec-{name}-"))
+            extra = ["-r", self.rec.dir]
         for attempt in range(5):
             self.port = port or free_port()
             self.addr = f"127.0.0.1:{self.port}"
-            self.proc = spawn([TESTBACKEND, "-l", self.addr, "-n", name],
+            self.proc = spawn([TESTBACKEND, "-l", self.addr, "-n", name] + extra,
                               stdout=subprocess.DEVNULL)
             if wait_port(self.port, 5.0, self.proc):
                 return

@@ -30,6 +30,10 @@
  *   /status?code=N         that status; body "NAME\n" except for 204 and 304
  *   /close                 "Connection: close", closes after the response
  *   /bad                   a malformed status line, then closes
+ *   /bad?kind=K            the canned response K of bad_kinds[] below (most
+ *                          of them malformed), byte for byte, whatever the
+ *                          method; then keeps the connection open unless K
+ *                          is delimited by the close
  *   /hang                  reads the request and never answers
  *
  * /bytes and /chunked also send "X-Body-Sha256: HEX" (SHA-256 of the body).
@@ -40,11 +44,17 @@
  * Request bodies (Content-Length or chunked) are read and hashed on every
  * path, so pipelined requests and keep-alive work after a POST anywhere.
  *
+ * With -r DIR, every accepted connection's received bytes are appended to
+ * DIR/conn-K.raw (K = X-Conn-Id) as they arrive, unbuffered, before they are
+ * parsed; DIR/conn-K.eof is created once the connection is closed.  Tests
+ * read them to see exactly what a proxy forwarded.
+ *
  * SIGTERM and SIGINT exit at once.  Nothing is printed on stdout but one
  * "listening on ADDR" line at start; errors go to stderr.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -72,6 +82,7 @@
 #define TB_DELAY_MAX  600000           /* longest /delay, ms */
 
 static const char *tb_name = "backend";
+static const char *tb_record_dir;      /* -r: where conn-K.raw files go */
 static atomic_uint_fast64_t tb_conn_counter;
 
 /* ---------------------------------------------------------------- pattern */
@@ -147,6 +158,7 @@ sha_abort(struct sha *s)
 
 struct conn {
 	int            fd;
+	int            rec_fd;     /* -r: DIR/conn-K.raw, or -1 */
 	uint64_t       id;         /* X-Conn-Id */
 	uint64_t       seq;        /* X-Conn-Seq of the current request */
 	size_t         start;      /* unread data: buf[start..end) */
@@ -172,8 +184,13 @@ conn_fill(struct conn *c)
 	do
 		n = read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end);
 	while (n < 0 && errno == EINTR);
-	if (n > 0)
+	if (n > 0) {
+		if (c->rec_fd >= 0 &&
+		    write(c->rec_fd, c->buf + c->end, (size_t)n) != n)
+			fprintf(stderr, "fc-testbackend: recording: %s\n",
+			    strerror(errno));
 		c->end += (size_t)n;
+	}
 	return n;
 }
 
@@ -499,7 +516,7 @@ request_body(struct conn *c, const struct request *r, struct sha *sha)
 				d = *p - 'A' + 10;
 			else
 				return -1;
-			if (++digits > 15)
+			if (++digits > 16)
 				return -1;
 			size = size * 16 + (uint64_t)d;
 		}
@@ -856,6 +873,85 @@ send_session(const struct conn *c, const struct request *r, struct head *h,
 }
 
 /*
+ * /bad?kind=K: canned responses, sent as they are.  Most break RFC 9112 in
+ * one way; a few are valid but easy to get wrong (1xx, repeated identical
+ * Content-Length).  close: the response is delimited by the close (or is
+ * not HTTP at all), so the backend closes after it; the others leave the
+ * connection open, so that a proxy which reused it would be caught.
+ */
+#define OK_HEAD "HTTP/1.1 200 OK\r\n"
+static const struct bad_kind {
+	const char *kind;
+	const char *bytes;
+	size_t      len;
+	int         close;
+} bad_kinds[] = {
+#define BK(k, s, c) { k, s, sizeof(s) - 1, c }
+	BK("cl-te", OK_HEAD "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\n", 0),
+	BK("te-cl", OK_HEAD "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\n", 0),
+	BK("two-cl", OK_HEAD "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 0),
+	BK("cl-list", OK_HEAD "Content-Length: 5, 6\r\n\r\nhello!", 0),
+	BK("same-cl", OK_HEAD "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("same-cl-list", OK_HEAD "Content-Length: 005, 5\r\n\r\nhello", 0),
+	BK("cl-sign", OK_HEAD "Content-Length: +5\r\n\r\nhello", 0),
+	BK("cl-hex", OK_HEAD "Content-Length: 0x5\r\n\r\nhello", 0),
+	BK("bad-chunk", OK_HEAD "Transfer-Encoding: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n", 0),
+	BK("chunk-overrun", OK_HEAD "Transfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhelloEXTRA\r\n0\r\n\r\n", 0),
+	BK("chunk-bare-lf", OK_HEAD "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 0),
+	BK("chunk-ext", OK_HEAD "Transfer-Encoding: chunked\r\n\r\n"
+	    "5;name=\"v;x\"\r\nhello\r\n0\r\n\r\n", 0),
+	BK("trailer", OK_HEAD "Transfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\nX-Checksum: 1234\r\n\r\n", 0),
+	BK("trailer-cl", OK_HEAD "Transfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n", 0),
+	BK("bare-lf", "HTTP/1.1 200 OK\nContent-Length: 5\n\nhello", 0),
+	BK("bare-cr", OK_HEAD "X-A: a\rb\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("obs-fold", OK_HEAD "X-Folded: a\r\n b\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("space-before-colon", OK_HEAD "Content-Length : 5\r\n\r\nhello", 0),
+	BK("nul", OK_HEAD "X-A: a\0b\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("ctl", OK_HEAD "X-A: a\x01" "b\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("del", OK_HEAD "X-A: a\x7f\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("bad-status", "HTTP/1.1 2x0 Broken\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("bad-version", "HTTP/1.2 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("http2-version", "HTTP/2 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("http09", "hello, no status line\n", 1),
+	BK("te-not-chunked", OK_HEAD "Transfer-Encoding: gzip\r\n\r\nuntil the close", 1),
+	BK("te-chunked-gzip", OK_HEAD "Transfer-Encoding: chunked, gzip\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\n", 0),
+	BK("te-http10", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\n", 0),
+	BK("no-length", OK_HEAD "\r\nuntil the close", 1),
+	BK("cl-short", OK_HEAD "Content-Length: 10\r\n\r\nhello", 1),
+	BK("cl-extra", OK_HEAD "Content-Length: 5\r\n\r\nhello"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nforged!", 0),
+	BK("body-for-head", OK_HEAD "Content-Length: 5\r\n\r\nhello", 0),
+	BK("204-body", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", 0),
+	BK("100-200", "HTTP/1.1 100 Continue\r\n\r\n" OK_HEAD "Content-Length: 5\r\n\r\nhello", 0),
+	BK("103-200", "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+	    OK_HEAD "Content-Length: 5\r\n\r\nhello", 0),
+	BK("100-cl", "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n"
+	    OK_HEAD "Content-Length: 5\r\n\r\nhello", 0),
+	BK("101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
+	    "Connection: Upgrade\r\n\r\n", 0),
+	BK("hop-by-hop", OK_HEAD "Connection: X-Secret, keep-alive\r\nX-Secret: s\r\n"
+	    "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n"
+	    "Content-Length: 5\r\n\r\nhello", 0),
+#undef BK
+};
+
+static const struct bad_kind *
+bad_kind(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(bad_kinds) / sizeof(bad_kinds[0]); i++)
+		if (strcmp(bad_kinds[i].kind, kind) == 0)
+			return &bad_kinds[i];
+	return NULL;
+}
+
+/*
  * Answers one parsed request whose body has been consumed.  Returns 0 to
  * keep the connection, -1 to close it.
  */
@@ -952,8 +1048,20 @@ respond(struct conn *c, struct request *r, struct sha *body)
 		return -1;
 	} else if (strcmp(r->path, "/bad") == 0) {
 		static const char bad[] = "HTTP/1.1 2x0 Broken\r\nX: y\r\n\r\n";
-		(void)write_all(c->fd, bad, sizeof(bad) - 1);
-		return -1;
+		const struct bad_kind *k;
+		char kind[64];
+
+		if (query_get(r->query, "kind", kind, sizeof(kind)) != 1) {
+			(void)write_all(c->fd, bad, sizeof(bad) - 1);
+			return -1;
+		}
+		if ((k = bad_kind(kind)) == NULL) {
+			send_error(c, 400);
+			return -1;
+		}
+		if (write_all(c->fd, k->bytes, k->len) < 0 || k->close)
+			return -1;
+		return 0;
 	} else if (strcmp(r->path, "/hang") == 0) {
 		/* Never answer; return once the client goes away. */
 		for (;;) {
@@ -1006,8 +1114,35 @@ conn_main(void *arg)
 			break;
 	}
 	close(c->fd);
+	if (c->rec_fd >= 0) {
+		char path[4096];
+		int fd;
+
+		close(c->rec_fd);
+		snprintf(path, sizeof(path), "%s/conn-%llu.eof", tb_record_dir,
+		    (unsigned long long)c->id);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0)
+			close(fd);
+	}
 	free(c);
 	return NULL;
+}
+
+/* -r DIR: DIR/conn-K.raw, created empty; -1 without -r. */
+static int
+record_open(uint64_t id)
+{
+	char path[4096];
+	int fd;
+
+	if (tb_record_dir == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/conn-%llu.raw", tb_record_dir,
+	    (unsigned long long)id);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fprintf(stderr, "fc-testbackend: %s: %s\n", path, strerror(errno));
+	return fd;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -1022,7 +1157,7 @@ on_signal(int sig)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: fc-testbackend -l ADDR:PORT [-n NAME]\n");
+	fprintf(stderr, "usage: fc-testbackend -l ADDR:PORT [-n NAME] [-r DIR]\n");
 	exit(2);
 }
 
@@ -1087,10 +1222,11 @@ main(int argc, char **argv)
 	pthread_attr_t attr;
 	int opt, lfd;
 
-	while ((opt = getopt(argc, argv, "l:n:h")) != -1) {
+	while ((opt = getopt(argc, argv, "l:n:r:h")) != -1) {
 		switch (opt) {
 		case 'l': laddr = optarg; break;
 		case 'n': tb_name = optarg; break;
+		case 'r': tb_record_dir = optarg; break;
 		default: usage();
 		}
 	}
@@ -1144,10 +1280,13 @@ main(int argc, char **argv)
 		c->id = atomic_fetch_add(&tb_conn_counter, 1) + 1;
 		c->seq = 0;
 		c->start = c->end = 0;
+		c->rec_fd = record_open(c->id);
 
 		pthread_t th;
 		if (pthread_create(&th, &attr, conn_main, c) != 0) {
 			close(fd);
+			if (c->rec_fd >= 0)
+				close(c->rec_fd);
 			free(c);
 		}
 	}

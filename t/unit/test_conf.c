@@ -182,6 +182,7 @@ CONF_TEST(minimal_file_gets_every_default)
 	cr_expect_eq(l->binds[0].ss.ss_family, AF_INET);
 	cr_expect_eq(l->balance, FC_BALANCE_ROUNDROBIN);
 	cr_expect_not(l->forwardfor);
+	cr_expect_not(l->forwardfor_replace);
 	cr_expect_not(l->httpclose);
 	cr_expect_eq(l->retries, 3);
 	cr_expect_eq(l->maxconn, 2000);
@@ -411,6 +412,48 @@ CONF_TEST(defaults_are_inherited_and_overridden_per_listener)
 	cr_expect_eq(b->timeout.server, 333);
 	cr_expect_eq(b->line, 6);
 	conf_free(c);
+}
+
+CONF_TEST(forwardfor_replace_is_inherited_and_needs_forwardfor)
+{
+	struct fc_conf *c = load_ok(
+	    "defaults: { forwardfor = true; forwardfor_replace = true; };\n"
+	    "listeners = (\n"
+	    "  { name = \"a\"; bind = \"127.0.0.1:1\";\n"
+	    "    servers = ( { name = \"s\"; address = \"127.0.0.1:2\"; } ); },\n"
+	    "  { name = \"b\"; bind = \"127.0.0.1:3\"; forwardfor_replace = false;\n"
+	    "    servers = ( { name = \"s\"; address = \"127.0.0.1:2\"; } ); },\n"
+	    "  { name = \"c\"; bind = \"127.0.0.1:4\"; forwardfor = false;\n"
+	    "    forwardfor_replace = false;\n"
+	    "    servers = ( { name = \"s\"; address = \"127.0.0.1:2\"; } ); }\n"
+	    ");\n");
+
+	cr_expect(c->listeners[0].forwardfor && c->listeners[0].forwardfor_replace);
+	cr_expect(c->listeners[1].forwardfor && !c->listeners[1].forwardfor_replace);
+	cr_expect(!c->listeners[2].forwardfor && !c->listeners[2].forwardfor_replace);
+	conf_free(c);
+
+	expect_error(
+	    "listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\";\n"	/* 2 */
+	    "  forwardfor_replace = true;\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    1, "listener \"web\": \"forwardfor_replace\" needs \"forwardfor = true\"");
+	expect_error(
+	    "defaults: { forwardfor = true; forwardfor_replace = true; };\n"
+	    "listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\"; forwardfor = false;\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    2, "listener \"web\": \"forwardfor_replace\" needs \"forwardfor = true\"");
+	expect_error(
+	    "listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\"; forwardfor = true;\n"
+	    "  forwardfor_replace = \"yes\";\n"		/* 3 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    3, "listener \"web\": \"forwardfor_replace\" must be true or false");
 }
 
 CONF_TEST(defaults_apply_even_when_written_after_the_listeners)

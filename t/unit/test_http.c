@@ -293,13 +293,42 @@ Test(http, options_asterisk_is_accepted)
 	cr_assert(span_is(msg.target, msg.target_len, "*"));
 }
 
-Test(http, connect_authority_form_is_accepted)
+/* A well-formed CONNECT is understood, then refused: no tunnels here. */
+Test(http, connect_authority_form_is_parsed_then_501)
 {
 	const char *s = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
 	int st;
 
-	cr_assert_eq(req(s, &msg, &st), (int)strlen(s));
+	cr_assert_eq(req(s, &msg, &st), FC_HTTP_ERROR);
+	cr_assert_eq(st, 501);
 	cr_assert(span_is(msg.target, msg.target_len, "example.com:443"));
+}
+
+/*
+ * Methods are case-sensitive: "get" is another method and passes; case
+ * variants of HEAD and CONNECT, which frame responses, are refused.
+ */
+Test(http, method_case_variants)
+{
+	static const char *pass[] = { "get", "Get", "post", "HEAD", "heads", "HEADX",
+	    "options", "CONNECTED", "hea" };
+	static const char *refuse[] = { "head", "Head", "hEAD", "HeAd", "connect", "Connect",
+	    "CONNECt" };
+	char s[128];
+	int st;
+
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		snprintf(s, sizeof(s), "%s / HTTP/1.1\r\nHost: a\r\n\r\n", pass[i]);
+		cr_expect_eq(req(s, &msg, &st), (int)strlen(s), "%s refused", pass[i]);
+	}
+	for (size_t i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++) {
+		snprintf(s, sizeof(s), "%s a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n", refuse[i]);
+		cr_expect_eq(req(s, &msg, &st), FC_HTTP_ERROR, "%s a:1 accepted", refuse[i]);
+		cr_expect_eq(st, 400, "%s a:1: status %d", refuse[i], st);
+		snprintf(s, sizeof(s), "%s / HTTP/1.1\r\nHost: a\r\n\r\n", refuse[i]);
+		cr_expect_eq(req(s, &msg, &st), FC_HTTP_ERROR, "%s / accepted", refuse[i]);
+		cr_expect_eq(st, 400, "%s /: status %d", refuse[i], st);
+	}
 }
 
 Test(http, empty_host_is_accepted)
@@ -455,6 +484,19 @@ static const struct bad_case bad_requests[] = {
 	    "Transfer-Encoding: chunked, identity\r\n\r\n", 400),
 	BAD("TE gzip", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
 	BAD("TE gzip, chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+	BAD("TE identity, chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: identity, chunked\r\n\r\n", 501),
+	BAD("TE gzip then TE chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+	BAD("TE gzip;q=1, chunked", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: gzip;q=1, chunked\r\n\r\n", 501),
+	BAD("TE chunked then TE gzip", "POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+	BAD("TE identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+	BAD("TE gzip, chunked with CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n", 400),
+	BAD("TE gzip, chunked in HTTP/1.0", "POST / HTTP/1.0\r\n"
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n", 400),
 	BAD("TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: xchunked\r\n\r\n", 400),
@@ -825,6 +867,22 @@ Test(http, value_has_token_matches_whole_list_members)
 	cr_assert(http_value_has_token(guarded(LIT("a,close")), 7, "close"));
 }
 
+Test(http, list_has_takes_a_counted_token)
+{
+	static char name[200];
+	char value[256];
+
+	memset(name, 'n', sizeof(name));
+	memcpy(name, "X-", 2);
+	snprintf(value, sizeof(value), "close, %.*s", (int)sizeof(name), name);
+	cr_assert(http_list_has(guarded(value, strlen(value)), strlen(value), name, sizeof(name)));
+	cr_assert_not(http_list_has(guarded(value, strlen(value)), strlen(value), name,
+	    sizeof(name) - 1));
+	cr_assert(http_list_has(guarded(LIT("a, Close")), 8, "close-and-more", 5));
+	cr_assert_not(http_list_has(guarded(LIT("a, Close")), 8, "clos", 4));
+	cr_assert_not(http_list_has(NULL, 0, "a", 1));
+}
+
 /* ------------------------------------------------------------ chunked */
 
 struct sink {
@@ -906,6 +964,10 @@ static const struct {
 	CHUNKED("3;a=b;c=d\r\nabc\r\n0\r\nExpires: never\r\nX-Sum:\t abc \r\n\r\n", "abc"),
 	CHUNKED("2\r\n\r\n\r\n0\r\nA:\r\n\r\n", "\r\n"),
 	CHUNKED("1\r\n\0\r\n1\r\n\xff\r\n0\r\n\r\n", "\0\xff"),
+	/* names close to the forbidden ones */
+	CHUNKED("0\r\nContent-Lengths: 1\r\nContent-Length-X: 1\r\nContent-Type: a\r\n"
+	    "Hosts: a\r\nX-Host: a\r\nHos: a\r\nT: a\r\nTE-X: a\r\nTEs: a\r\n"
+	    "Trailers: a\r\nUpgraded: a\r\nConnections: a\r\nKeep: a\r\n\r\n", ""),
 };
 
 static bool payload_is(const struct sink *k, const char *p, size_t n)
@@ -1094,6 +1156,16 @@ static const struct {
 	BADCHUNK("0\r\nX: \x01\r\n\r\n", "control in trailer"),
 	BADCHUNK("0\r\nX: y\ny\r\n\r\n", "bare LF in trailer"),
 	BADCHUNK("0\r\nX: y\rZ: y\r\n\r\n", "bare CR in trailer"),
+	BADCHUNK("0\r\nContent-Length: 5\r\n\r\n", "Content-Length trailer"),
+	BADCHUNK("0\r\ncontent-length:5\r\n\r\n", "content-length trailer"),
+	BADCHUNK("0\r\nX: y\r\nTRANSFER-ENCODING: chunked\r\n\r\n", "Transfer-Encoding trailer"),
+	BADCHUNK("0\r\nHost: a\r\n\r\n", "Host trailer"),
+	BADCHUNK("0\r\nConnection: close\r\n\r\n", "Connection trailer"),
+	BADCHUNK("0\r\nKeep-Alive: 1\r\n\r\n", "Keep-Alive trailer"),
+	BADCHUNK("0\r\nProxy-Connection: 1\r\n\r\n", "Proxy-Connection trailer"),
+	BADCHUNK("0\r\nTE: trailers\r\n\r\n", "TE trailer"),
+	BADCHUNK("0\r\nTrailer: x\r\n\r\n", "Trailer trailer"),
+	BADCHUNK("0\r\nUpgrade: h2c\r\n\r\n", "Upgrade trailer"),
 };
 
 Test(http, malformed_chunked_bodies_are_refused)
