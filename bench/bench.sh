@@ -631,7 +631,46 @@ profile_main() {
 			log "perf $t: $(tr -s ' ' <"$OUTDIR/$t.perf.dso.txt" | tr '\n' ',')"
 		fi
 	done
-	log "profile -> $OUTDIR (syscalls.txt, *.perf.txt, *.strace)"
+	[ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null && callgrind_per_request
+	log "profile -> $OUTDIR (syscalls.txt, *.perf.txt, *.strace, callgrind.txt)"
+}
+
+# User-space instructions per request, keep-alive 100 B: the proxy runs under
+# callgrind (deterministic counts, unlike times on a shared machine); the
+# counters are zeroed after a warm-up, then dumped after CG_SECONDS of load.
+callgrind_per_request() {
+	local t port inst d wpid req ir
+	for t in fulcrum haproxy; do
+		inst=${t}_cg
+		port=$((${PORT[$t]} + 2000))
+		d=$TMP/$inst
+		mkdir -p "$d"
+		if [ $t = fulcrum ]; then
+			fulcrum_cfg "$port" 0 0 >"$d/fulcrum.conf"
+			start_bg "$inst" "$PROXY_CPUS" valgrind --tool=callgrind --trace-children=yes \
+				--callgrind-out-file="$OUTDIR/$inst.%p.out" "$FULCRUM" -d -f "$d/fulcrum.conf"
+		else
+			hap_cfg "$port" 0 >"$d/haproxy.cfg"
+			start_bg "$inst" "$PROXY_CPUS" valgrind --tool=callgrind \
+				--callgrind-out-file="$OUTDIR/$inst.%p.out" "$HAPROXY" -db -f "$d/haproxy.cfg"
+		fi
+		for _ in $(seq 300); do port_busy "$port" && break; sleep 0.1; done
+		sleep 3
+		curl -s -o /dev/null "http://127.0.0.1:$port/100b"
+		wpid=${PID[$inst]}	# HAProxy: one process; fulcrum: its worker
+		[ $t = fulcrum ] && wpid=$(for p in $(tree_of "${PID[$inst]}"); do
+			grep -q 'fulcrum-w0' "/proc/$p/comm" 2>/dev/null && echo "$p"; done | head -1)
+		$(pin "$LOAD_CPUS") "$WRK" -t1 -c10 -d2s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
+		callgrind_control -z "$wpid" >/dev/null 2>&1
+		$(pin "$LOAD_CPUS") "$WRK" -t1 -c10 -d"${CG_SECONDS:-5}s" "http://127.0.0.1:$port/100b" >"$OUTDIR/$inst.wrk" 2>&1
+		callgrind_control -d "$wpid" >/dev/null 2>&1
+		sleep 1
+		req=$(awk '/requests in/ { print $1 }' "$OUTDIR/$inst.wrk")
+		ir=$(cat "$OUTDIR/$inst.$wpid.out".* 2>/dev/null | awk '/^(summary|totals):/ { s = $2 } END { print s + 0 }')
+		stop_inst "$inst"
+		echo "== $t: $req requests under callgrind, $(awk -v i="$ir" -v r="$req" 'BEGIN { printf "%.0f", i / (r > 0 ? r : 1) }') user-space instructions per request" |
+			tee -a "$OUTDIR/callgrind.txt"
+	done
 }
 
 case $CMD in
