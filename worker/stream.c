@@ -118,10 +118,17 @@ static void chan_release(struct fc_chan *ch)
 
 /* ------------------------------------------------------------- sockets */
 
-/* Reads what fits; returns bytes read, 0 when nothing came, -1 on error. */
+/*
+ * Reads what fits; returns bytes read, 0 when nothing came, -1 on error.
+ * A read shorter than asked has emptied the socket: with edge-triggered
+ * events the next byte raises a new event, so the connection is marked
+ * not readable without the read that would only return EAGAIN -- unless
+ * the peer's FIN or an error was announced, which a read must still see.
+ */
 static ssize_t chan_recv(struct fc_conn *c, struct fc_chan *ch, size_t limit)
 {
 	struct fc_buf *b;
+	size_t want;
 	ssize_t n;
 
 	if (ch->buf == NULL && (ch->buf = buf_get()) == NULL)
@@ -131,21 +138,23 @@ static ssize_t chan_recv(struct fc_conn *c, struct fc_chan *ch, size_t limit)
 		buf_compact(b);
 	if (b->end >= limit)
 		return 0;
-	n = read(c->io.fd, b->data + b->end, limit - b->end);
+	want = limit - b->end;
+	n = read(c->io.fd, b->data + b->end, want);
 	if (n > 0) {
 		b->end += (size_t)n;
+		if ((size_t)n < want && !c->hup)
+			c->rd = false;
 		return n;
 	}
-	if (n == 0) {
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		c->eof = true;
-		return 0;
+		return -1;
 	}
-	if (errno == EAGAIN || errno == EINTR) {
+	if (n == 0)
+		c->eof = true;
+	else
 		c->rd = false;
-		return 0;
-	}
-	c->eof = true;
-	return -1;
+	return 0;
 }
 
 /* Sends the cleared bytes not sent yet; -1 when the peer is gone. */
@@ -1326,6 +1335,8 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->rd = true;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->hup = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->wr = true;
 	stream_run(c->s);

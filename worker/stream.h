@@ -41,6 +41,7 @@ struct fc_conn {
 	int server;			/* server index, -1 for clients */
 	bool rd, wr;			/* edge-triggered readiness */
 	bool eof;			/* peer closed its side */
+	bool hup;			/* FIN or error announced: read to the end */
 	bool connecting;
 	struct fc_conn *prev, *next;	/* idle pool */
 	uint64_t idle_since;
