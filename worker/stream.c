@@ -1045,7 +1045,11 @@ static bool response_read(struct fc_stream *s)
 	}
 	if (ch->state == CH_HEAD) {
 		response_parse(s);
-		return progress || s->dead || ch->state != CH_HEAD;
+		if (s->dead || ch->state == CH_HEAD)
+			return progress || s->dead;
+		/* The body bytes that came with the head leave with it, in
+		 * one send. */
+		progress = true;
 	}
 	if (chan_frame(ch) < 0) {
 		respond_error(s, 502, 'S', 'D');
