@@ -535,8 +535,9 @@ bench_main() {
 	for row in $MATRIX; do
 		fl=${row##*:}
 		if [ -n "$FULCRUM_BASE" ]; then
-			[[ ",$fl," == *",fulcrum,"* ]] && row="$row,fulcrum_base"
-			[[ ",$fl," == *",fulcrum_close,"* ]] && row="$row,fulcrum_base_close"
+			[[ ",$fl," == *",fulcrum,"* && ",$fl," != *",fulcrum_base,"* ]] && row="$row,fulcrum_base"
+			[[ ",$fl," == *",fulcrum_close,"* && ",$fl," != *",fulcrum_base_close,"* ]] &&
+				row="$row,fulcrum_base_close"
 		fi
 		ROWS+=("$row")
 	done

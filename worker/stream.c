@@ -880,7 +880,9 @@ static void connect_check(struct fc_stream *s)
 
 	if (!c->wr && !c->rd)
 		return;
-	if (net_socket_error(c->io.fd) != 0) {
+	/* Writable with no error or hang-up announced: connected.  Only a
+	 * connect that may have failed needs its SO_ERROR read. */
+	if (c->hup && net_socket_error(c->io.fd) != 0) {
 		connect_failed(s, false);
 		return;
 	}
