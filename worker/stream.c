@@ -124,6 +124,7 @@ static void chan_release(struct fc_chan *ch)
  * events the next byte raises a new event, so the connection is marked
  * not readable without the read that would only return EAGAIN -- unless
  * the peer's FIN or an error was announced, which a read must still see.
+ * recv(), not read(): a socket needs none of the VFS layer's work.
  */
 static ssize_t chan_recv(struct fc_conn *c, struct fc_chan *ch, size_t limit)
 {
@@ -139,7 +140,7 @@ static ssize_t chan_recv(struct fc_conn *c, struct fc_chan *ch, size_t limit)
 	if (b->end >= limit)
 		return 0;
 	want = limit - b->end;
-	n = read(c->io.fd, b->data + b->end, want);
+	n = recv(c->io.fd, b->data + b->end, want, 0);
 	if (n > 0) {
 		b->end += (size_t)n;
 		if ((size_t)n < want && !c->hup)
