@@ -55,7 +55,7 @@ void accesslog_emit(const struct fc_stream *s)
 		return;
 	localtime_r(&secs, &tm);
 	net_host_str((const struct sockaddr *)&s->peer, host, sizeof(host));
-	quote(req, sizeof(req), s->reqline);
+	quote(req, sizeof(req), s->reqline != NULL ? s->reqline : "");
 	n = snprintf(line, sizeof(line),
 	    "%s:%d [%02d/%s/%04d:%02d:%02d:%02d.%03d] %s %s/%s "
 	    "%ld/%d/%ld/%ld/%ld %d %llu - - %c%c-- %d/%d/%d/%d/%d 0/0 \"%s\"",
