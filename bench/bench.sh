@@ -35,6 +35,9 @@
 #   FULCRUM_BASE=path a second fulcrum binary (say, before a change): its
 #                    targets fulcrum_base[_close] join every fulcrum row, so
 #                    a change is measured before/after in the same run
+#   FULCRUM_ALT="name=path ..." more fulcrum binaries, each a target
+#                    fulcrum_<name>[_close] joining every fulcrum row (say,
+#                    one per optimisation step, all in the same run)
 #   COOKIE=auto|0|1  the cookie group in fulcrum's config; auto turns it on
 #                    only if this fulcrum implements it (no warning at start)
 #   ACCESSLOG=0|1    fulcrum and HAProxy log every request (to /dev/null)
@@ -142,8 +145,20 @@ declare -A PORT=([direct]=$B1 [haproxy]=$((BASE_PORT + 11)) [haproxy_close]=$((B
 	[nginx]=$((BASE_PORT + 21)) [nginx_close]=$((BASE_PORT + 22))
 	[fulcrum]=$((BASE_PORT + 31)) [fulcrum_close]=$((BASE_PORT + 32))
 	[fulcrum_base]=$((BASE_PORT + 41)) [fulcrum_base_close]=$((BASE_PORT + 42)))
-declare -A PID=()
+declare -A PID=() BIN=()
 STARTED=()
+FULCRUM_ALT=${FULCRUM_ALT:-}
+ALT_NAMES=()
+i=0
+for alt in $FULCRUM_ALT; do
+	name=${alt%%=*}
+	BIN[fulcrum_$name]=${alt#*=}
+	BIN[fulcrum_${name}_close]=${alt#*=}
+	PORT[fulcrum_$name]=$((BASE_PORT + 51 + 2 * i))
+	PORT[fulcrum_${name}_close]=$((BASE_PORT + 52 + 2 * i))
+	ALT_NAMES+=("$name")
+	i=$((i + 1))
+done
 
 # ------------------------------------------------------------ process control
 children_of() { ps -e -o pid=,ppid= | awk -v p="$1" '$2 == p { print $1 }'; }
@@ -351,9 +366,10 @@ launch_proxy() {
 		ngx_proxy_cfg "$d" "$port" $((1 - close)) >"$d/nginx.conf"
 		start_bg "$inst" "$PROXY_CPUS" "$NGINX" -c "$d/nginx.conf"
 		;;
-	fulcrum | fulcrum_close | fulcrum_base | fulcrum_base_close)
+	fulcrum*)
 		bin=$FULCRUM
 		[[ $t == fulcrum_base* ]] && bin=$FULCRUM_BASE
+		[ -n "${BIN[$t]:-}" ] && bin=${BIN[$t]}
 		fulcrum_cfg "$port" $close "$COOKIE" >"$d/fulcrum.conf"
 		"$bin" -c -f "$d/fulcrum.conf" >/dev/null || { log "bad fulcrum config $inst"; return 1; }
 		if [ "$ACCESSLOG" = 1 ]; then
@@ -539,6 +555,10 @@ bench_main() {
 			[[ ",$fl," == *",fulcrum_close,"* && ",$fl," != *",fulcrum_base_close,"* ]] &&
 				row="$row,fulcrum_base_close"
 		fi
+		for name in "${ALT_NAMES[@]}"; do
+			[[ ",$fl," == *",fulcrum,"* ]] && row="$row,fulcrum_$name"
+			[[ ",$fl," == *",fulcrum_close,"* ]] && row="$row,fulcrum_${name}_close"
+		done
 		ROWS+=("$row")
 	done
 	need=($(for row in "${ROWS[@]}"; do echo "${row##*:}" | tr , '\n'; done | sort -u))
