@@ -24,7 +24,7 @@
 #   MODE=pin|float   pin (default): proxies on cpu1, wrk and backends on cpu0,
 #                    1 worker.  float: no pinning, one worker per core.
 #   WORKERS=N        workers (fulcrum, nginx) / threads (HAProxy)
-#   ROUNDS=5 DURATION=7 WARMUP=2 CONNS=50 THREADS=1 (wrk -t)
+#   ROUNDS=5 DURATION=6 WARMUP=2 CONNS=50 THREADS=1 (wrk -t)
 #   QUICK=1          ~2 min: 2 rounds of 3 s, small idle test, no hold test
 #   MATRIX="scenario:file:target,target ..."  scenario ka (keep-alive
 #                    clients) or close (Connection: close, a new TCP
@@ -70,7 +70,7 @@ else
 	WORKERS=${WORKERS:-$NPROC}
 fi
 ROUNDS=${ROUNDS:-5}
-DURATION=${DURATION:-7}
+DURATION=${DURATION:-6}
 WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-1}
@@ -456,10 +456,16 @@ run_one() {			# scenario file target round record(0/1)
 	p0=$(proc_ticks $ppids); b0=$(proc_ticks $bpids); s0=$(sys_stat)
 	$(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "${hdr[@]}" \
 		"http://127.0.0.1:${PORT[$t]}/$f" >"$out" 2>&1
+	local rc=$?
 	[ "$rec" = 1 ] || return 0
 	p1=$(proc_ticks $ppids); b1=$(proc_ticks $bpids); s1=$(sys_stat)
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
 	total=$(awk '/requests in/ { print $1 }' "$out")
+	if [ $rc -ne 0 ] || [ -z "$total" ] || [ "$total" = 0 ]; then
+		# wrk died (killed from outside, say): no figure rather than a false one
+		log "$sc $f round $r $t: wrk failed (exit $rc), run not counted"
+		return 0
+	fi
 	p50=$(to_ms "$(awk '/^ +50%/ { print $2 }' "$out")")
 	p99=$(to_ms "$(awk '/^ +99%/ { print $2 }' "$out")")
 	err=$(awk -F'[ ,]+' '/Socket errors/ { print $4 + $6 + $8 + $10 }' "$out")
