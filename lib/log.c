@@ -23,6 +23,7 @@
 #define ACC_LINES	128
 
 static char ident[32] = "fulcrum";
+static time_t hdr_time = -1;		/* second of the cached syslog header */
 static enum fc_log_target ev_target = FC_LOG_STDERR;
 
 static struct {
@@ -48,6 +49,7 @@ void log_init(const char *name, enum fc_log_target target, int facility)
 void log_set_ident(const char *name)
 {
 	snprintf(ident, sizeof(ident), "%s", name);
+	hdr_time = -1;			/* a new process: a new pid in the header */
 }
 
 static void vlog(int prio, const char *fmt, va_list ap, int errnum)
@@ -140,6 +142,7 @@ void log_access_open(enum fc_log_target target, int facility, const char *path)
 	acc.on = true;
 	acc.target = target;
 	acc.facility = facility;
+	hdr_time = -1;
 	if (target != FC_LOG_SYSLOG)
 		return;
 	memset(&acc.sun, 0, sizeof(acc.sun));
@@ -162,20 +165,34 @@ bool log_access_enabled(void)
 	return acc.on;
 }
 
-/* Syslog lines carry an RFC 3164 header; stderr lines are bare. */
+/*
+ * Syslog lines carry an RFC 3164 header; stderr lines are bare.  The header
+ * changes once a second: it is made then (localtime_r, and getpid, which is
+ * a system call) and copied for every line of that second.
+ */
 static size_t syslog_header(char *p, size_t room)
 {
 	static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static char hdr[64];
+	static size_t hdr_len;
 	time_t t = time(NULL);
-	struct tm tm;
-	int n;
 
-	localtime_r(&t, &tm);
-	n = snprintf(p, room, "<%d>%s %2d %02d:%02d:%02d fulcrum[%d]: ",
-	    acc.facility | LOG_INFO, mon[tm.tm_mon], tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)getpid());
-	return n > 0 && (size_t)n < room ? (size_t)n : 0;
+	if (t != hdr_time) {
+		struct tm tm;
+		int n;
+
+		localtime_r(&t, &tm);
+		n = snprintf(hdr, sizeof(hdr), "<%d>%s %2d %02d:%02d:%02d fulcrum[%d]: ",
+		    acc.facility | LOG_INFO, mon[tm.tm_mon], tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, (int)getpid());
+		hdr_len = n > 0 && (size_t)n < sizeof(hdr) ? (size_t)n : 0;
+		hdr_time = t;
+	}
+	if (hdr_len >= room)
+		return 0;
+	memcpy(p, hdr, hdr_len);
+	return hdr_len;
 }
 
 void log_access(const char *line, size_t len)

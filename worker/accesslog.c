@@ -40,28 +40,45 @@ static void quote(char *dst, size_t size, const char *src)
 	dst[o] = '\0';
 }
 
-void accesslog_emit(const struct fc_stream *s)
+/*
+ * "25/Nov/2026:11:22:33" for a time in seconds: localtime_r() takes a lock
+ * and walks the zone rules, so the text is made once per second, not once
+ * per request.
+ */
+static const char *log_date(time_t secs)
 {
 	static const char *mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static time_t cached = -1;
+	static char text[32];
+	struct tm tm;
+
+	if (secs != cached) {
+		localtime_r(&secs, &tm);
+		snprintf(text, sizeof(text), "%02d/%s/%04d:%02d:%02d:%02d", tm.tm_mday,
+		    mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached = secs;
+	}
+	return text;
+}
+
+void accesslog_emit(const struct fc_stream *s)
+{
 	const struct fc_listener *l = s->px->l;
 	char line[1024], host[FC_ADDRSTRLEN], req[FC_LOGLINE * 3];
-	time_t secs = (time_t)(s->accept_wall_us / 1000000);
 	uint64_t now = clock_mono_us();
-	struct tm tm;
 	int n;
 
 	if (!log_access_enabled())
 		return;
-	localtime_r(&secs, &tm);
 	net_host_str((const struct sockaddr *)&s->peer, host, sizeof(host));
-	quote(req, sizeof(req), s->reqline);
+	quote(req, sizeof(req), s->reqline != NULL ? s->reqline : "");
 	n = snprintf(line, sizeof(line),
-	    "%s:%d [%02d/%s/%04d:%02d:%02d:%02d.%03d] %s %s/%s "
+	    "%s:%d [%s.%03d] %s %s/%s "
 	    "%ld/%d/%ld/%ld/%ld %d %llu - - %c%c-- %d/%d/%d/%d/%d 0/0 \"%s\"",
 	    host, net_addr_port((const struct sockaddr *)&s->peer),
-	    tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (int)(s->accept_wall_us / 1000 % 1000),
+	    log_date((time_t)(s->accept_wall_us / 1000000)),
+	    (int)(s->accept_wall_us / 1000 % 1000),
 	    l->name, l->name, s->local ? s->local :
 	    s->server >= 0 ? l->servers[s->server].name : "<NOSRV>",
 	    ms_between(s->t_start, s->t_head), 0,

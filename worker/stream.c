@@ -49,6 +49,52 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 
 /* ------------------------------------------------------------- buffers */
 
+/*
+ * The request line kept for the log: a pooled FC_LOGLINE block while a
+ * transaction has one, NULL otherwise, so that an idle connection does
+ * not carry it.
+ */
+union fc_logline {
+	union fc_logline *next;
+	char line[FC_LOGLINE];
+};
+
+static union fc_logline *free_lines;
+static int nfree_lines;
+
+static char *reqline_get(struct fc_stream *s)
+{
+	union fc_logline *l = free_lines;
+
+	if (s->reqline != NULL)
+		return s->reqline;
+	if (l != NULL) {
+		free_lines = l->next;
+		nfree_lines--;
+	} else if ((l = malloc(sizeof(*l))) == NULL) {
+		return NULL;
+	}
+	s->reqline = l->line;
+	s->reqline[0] = '\0';
+	return s->reqline;
+}
+
+static void reqline_put(struct fc_stream *s)
+{
+	union fc_logline *l = (union fc_logline *)(void *)s->reqline;
+
+	if (l == NULL)
+		return;
+	s->reqline = NULL;
+	if (nfree_lines >= MAX_FREE_BUFS) {
+		free(l);
+		return;
+	}
+	l->next = free_lines;
+	free_lines = l;
+	nfree_lines++;
+}
+
 static struct fc_buf *buf_get(void)
 {
 	struct fc_buf *b = fc_w->freebufs;
@@ -122,34 +168,51 @@ static void chan_release(struct fc_chan *ch)
 
 /* ------------------------------------------------------------- sockets */
 
-/* Reads what fits; returns bytes read, 0 when nothing came, -1 on error. */
+/*
+ * Reads what fits; returns bytes read, 0 when nothing came, -1 on error.
+ * A read shorter than asked has emptied the socket: with edge-triggered
+ * events the next byte raises a new event, so the connection is marked
+ * not readable without the read that would only return EAGAIN -- unless
+ * the peer's FIN or an error was announced, which a read must still see.
+ * recv(), not read(): a socket needs none of the VFS layer's work.
+ * A buffer taken for a read that brought nothing goes back to the pool,
+ * so an idle keep-alive connection holds none.
+ */
 static ssize_t chan_recv(struct fc_conn *c, struct fc_chan *ch, size_t limit)
 {
 	struct fc_buf *b;
+	bool fresh = ch->buf == NULL;
+	size_t want;
 	ssize_t n;
 
-	if (ch->buf == NULL && (ch->buf = buf_get()) == NULL)
+	if (fresh && (ch->buf = buf_get()) == NULL)
 		return -1;
 	b = ch->buf;
 	if (b->start > 0 && (ch->state == CH_HEAD || b->end == FC_BUFSZ))
 		buf_compact(b);
 	if (b->end >= limit)
 		return 0;
-	n = read(c->io.fd, b->data + b->end, limit - b->end);
+	want = limit - b->end;
+	n = recv(c->io.fd, b->data + b->end, want, 0);
 	if (n > 0) {
 		b->end += (size_t)n;
+		if ((size_t)n < want && !c->hup)
+			c->rd = false;
 		return n;
 	}
-	if (n == 0) {
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		c->eof = true;
-		return 0;
+		return -1;
 	}
-	if (errno == EAGAIN || errno == EINTR) {
+	if (n == 0)
+		c->eof = true;
+	else
 		c->rd = false;
-		return 0;
+	if (fresh) {
+		buf_put(b);
+		ch->buf = NULL;
 	}
-	c->eof = true;
-	return -1;
+	return 0;
 }
 
 /* Sends the cleared bytes not sent yet; -1 when the peer is gone. */
@@ -445,8 +508,8 @@ static void respond_error(struct fc_stream *s, int status, char who, char when)
 	if ((status == 502 || status == 504) && s->server >= 0 && s->t_connected != 0)
 		shm_add(&srv_counters(s, s->server)->resp_errors, 1);
 	detach_server(s, false);
-	if (s->reqline[0] == '\0')
-		snprintf(s->reqline, sizeof(s->reqline), "<BADREQ>");
+	if (s->reqline == NULL && reqline_get(s) != NULL)
+		snprintf(s->reqline, FC_LOGLINE, "<BADREQ>");
 	if (s->rsp_started) {
 		stream_close(s);
 		return;
@@ -778,7 +841,7 @@ static void txn_begin(struct fc_stream *s)
 	s->t_start = clock_mono_us();
 	s->t_head = s->t_connect = s->t_connected = s->t_rsp = 0;
 	s->accept_wall_us = clock_wall_us();
-	s->reqline[0] = '\0';
+	reqline_put(s);
 	s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.http_request;
 	chan_reset(&s->req);
 	chan_reset(&s->rsp);
@@ -788,12 +851,13 @@ static void keep_reqline(struct fc_stream *s, const struct fc_http_msg *m)
 {
 	size_t n;
 
+	if (reqline_get(s) == NULL)
+		return;
 	if (m->first_line == NULL || m->first_line_len == 0) {
-		snprintf(s->reqline, sizeof(s->reqline), "<BADREQ>");
+		snprintf(s->reqline, FC_LOGLINE, "<BADREQ>");
 		return;
 	}
-	n = m->first_line_len < sizeof(s->reqline) - 1 ?
-	    m->first_line_len : sizeof(s->reqline) - 1;
+	n = m->first_line_len < FC_LOGLINE - 1 ? m->first_line_len : FC_LOGLINE - 1;
 
 	memcpy(s->reqline, m->first_line, n);
 	s->reqline[n] = '\0';
@@ -1244,7 +1308,9 @@ static void connect_check(struct fc_stream *s)
 
 	if (!c->wr && !c->rd)
 		return;
-	if (net_socket_error(c->io.fd) != 0) {
+	/* Writable with no error or hang-up announced: connected.  Only a
+	 * connect that may have failed needs its SO_ERROR read. */
+	if (c->hup && net_socket_error(c->io.fd) != 0) {
 		connect_failed(s, false);
 		return;
 	}
@@ -1436,7 +1502,11 @@ static bool response_read(struct fc_stream *s)
 	}
 	if (ch->state == CH_HEAD) {
 		response_parse(s);
-		return progress || s->dead || ch->state != CH_HEAD;
+		if (s->dead || ch->state == CH_HEAD)
+			return progress || s->dead;
+		/* The body bytes that came with the head leave with it, in
+		 * one send. */
+		progress = true;
 	}
 	if (chan_frame(ch) < 0) {
 		respond_error(s, 502, 'S', 'D');
@@ -1734,6 +1804,8 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->rd = true;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->hup = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->wr = true;
 	stream_run(c->s);
@@ -1778,7 +1850,7 @@ static void stream_close(struct fc_stream *s)
 		return;
 	s->dead = true;
 	queue_del(s);
-	if (s->reqline[0] != '\0')
+	if (s->reqline != NULL)
 		txn_log(s);
 	shm_add(&fc_w->blk->cur_conns, -1);
 	detach_server(s, false);
@@ -1807,6 +1879,7 @@ void stream_reap(void)
 		buf_put(s->req.buf);
 		buf_put(s->rsp.buf);
 		sbuf_free(&s->payload);
+		reqline_put(s);
 		free(s->tried);
 		free(s);
 	}

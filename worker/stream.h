@@ -44,9 +44,10 @@ struct fc_conn {
 	struct fc_stream *s;		/* NULL: idle server connection */
 	struct fc_proxy *px;
 	int server;			/* server index, -1 for clients */
-	bool rd, wr;			/* edge-triggered readiness */
-	bool eof;			/* peer closed its side */
-	bool connecting;
+	bool rd : 1, wr : 1;		/* edge-triggered readiness */
+	bool eof : 1;			/* peer closed its side */
+	bool hup : 1;			/* FIN or error announced: read to the end */
+	bool connecting : 1;
 	struct fc_conn *prev, *next;	/* idle pool */
 	uint64_t idle_since;
 };
@@ -140,7 +141,7 @@ struct fc_stream {
 	uint64_t stick_hash;		/* of that session id: learned already */
 	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
 	uint64_t accept_wall_us;
-	char reqline[FC_LOGLINE];
+	char *reqline;			/* for the log, FC_LOGLINE bytes; NULL: none yet */
 };
 
 /* Worker-wide context shared by the stream code. */

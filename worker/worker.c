@@ -91,7 +91,7 @@ static void fds_exhausted(struct fc_proxy *px)
 /* Accepts up to ACCEPT_BATCH connections; returns how many. */
 static int accept_batch(struct fc_proxy *px, int lfd)
 {
-	int one = 1, k;
+	int k;
 
 	for (k = 0; k < ACCEPT_BATCH; k++) {
 		struct sockaddr_storage peer;
@@ -108,7 +108,6 @@ static int accept_batch(struct fc_proxy *px, int lfd)
 				fds_exhausted(px);
 			break;
 		}
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		stream_accept(px, fd, &peer);
 	}
 	return k;
@@ -142,8 +141,13 @@ static void proxies_init(const struct fc_conf *conf, int nworkers,
 		lb_init(&px->lb, l->balance, l->servers, l->nservers);
 		px->lio = xcalloc((size_t)nsocks, sizeof(*px->lio));
 		for (int k = 0; k < nsocks; k++) {
+			int one = 1;
+
 			if (socks[k].listener != i)
 				continue;
+			/* Accepted sockets inherit TCP_NODELAY from the listening
+			 * one: set once here, not once per connection. */
+			(void)setsockopt(socks[k].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			px->lio[px->nfds].io.fd = socks[k].fd;
 			px->lio[px->nfds].io.cb = accept_cb;
 			px->lio[px->nfds].px = px;

@@ -1,0 +1,707 @@
+#!/usr/bin/env bash
+# fulcrum's benchmark: fulcrum against HAProxy and nginx on loopback, with the
+# same backends, the same worker count and equivalent configurations.
+#
+#   bench/bench.sh            run the matrix, print the summary (default ~12 min)
+#   bench/bench.sh profile    strace -c and perf record of the keep-alive 100 B
+#                             path, fulcrum and HAProxy (see profile_main below)
+#   make bench                the same as the first, with this build's fulcrum
+#
+# What it measures, per row (scenario x file size) and target:
+#   requests/s, p50 and p99 latency (wrk), and the proxy's CPU time per
+#   request: utime+stime of every process of the proxy (master, workers,
+#   checker) over the run, divided by the requests wrk completed.  On two
+#   cores the load generator and the backends compete with the proxy, so
+#   requests/s mostly measures them: the CPU per request is the figure that
+#   compares proxies.  Targets run interleaved, the order rotating every
+#   round (A B C, B C A, ...), because the machine is shared and noisy;
+#   the summary gives medians over rounds and the median of the per-round
+#   ratios to HAProxy.  Then: resident memory per idle client connection
+#   (RSS slope between IDLE_N1 and IDLE_N2 idle connections, fresh
+#   instances), and HOLD_N idle connections held by fulcrum and HAProxy.
+#
+# Knobs (environment):
+#   MODE=pin|float   pin (default): proxies on cpu1, wrk and backends on cpu0,
+#                    1 worker.  float: no pinning, one worker per core.
+#   WORKERS=N        workers (fulcrum, nginx) / threads (HAProxy)
+#   ROUNDS=5 DURATION=6 WARMUP=2 CONNS=50 THREADS=1 (wrk -t)
+#   QUICK=1          ~2 min: 2 rounds of 3 s, small idle test, no hold test
+#   MATRIX="scenario:file:target,target ..."  scenario ka (keep-alive
+#                    clients) or close (Connection: close, a new TCP
+#                    connection per request); file 100b or 10k; targets
+#                    direct haproxy haproxy_close nginx nginx_close fulcrum
+#                    fulcrum_close fulcrum_base fulcrum_base_close
+#   FULCRUM=path     the binary under test (default: ../fulcrum from here)
+#   FULCRUM_BASE=path a second fulcrum binary (say, before a change): its
+#                    targets fulcrum_base[_close] join every fulcrum row, so
+#                    a change is measured before/after in the same run
+#   FULCRUM_ALT="name=path ..." more fulcrum binaries, each a target
+#                    fulcrum_<name>[_close] joining every fulcrum row (say,
+#                    one per optimisation step, all in the same run)
+#   COOKIE=auto|0|1  the cookie group in fulcrum's config; auto turns it on
+#                    only if this fulcrum implements it (no warning at start)
+#   ACCESSLOG=0|1    fulcrum and HAProxy log every request (to /dev/null)
+#   IDLE_TEST=1 IDLE_N1=1000 IDLE_N2=5000   memory per idle connection
+#   HOLD_TEST=1 HOLD_N=10000                idle connections held
+#   BASE_PORT=21400 OUTDIR=... KEEP_TMP=0
+#   profile: PROFILE_SECONDS=10 PROFILE_CONNS=50 PROFILE_RATE (wrk2 absent:
+#            plain wrk, closed loop) PERF=1
+#
+# Everything it starts is tracked by PID and killed on exit (TERM, then KILL),
+# Ctrl-C included.  Traffic goes to 127.0.0.1 only.
+set -u
+export LC_ALL=C
+HERE=$(cd "$(dirname "$0")" && pwd)
+CMD=${1:-run}
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	: "${ROUNDS:=2}" "${DURATION:=3}" "${WARMUP:=1}" "${IDLE_N1:=300}" "${IDLE_N2:=1300}" "${HOLD_TEST:=0}"
+fi
+NPROC=$(nproc)
+MODE=${MODE:-pin}
+if [ "$MODE" = pin ]; then
+	LOAD_CPUS=${LOAD_CPUS:-0}
+	PROXY_CPUS=${PROXY_CPUS:-$((NPROC - 1))}
+	WORKERS=${WORKERS:-1}
+else
+	LOAD_CPUS=${LOAD_CPUS:-}
+	PROXY_CPUS=${PROXY_CPUS:-}
+	WORKERS=${WORKERS:-$NPROC}
+fi
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-6}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-50}
+THREADS=${THREADS:-1}
+FULCRUM=${FULCRUM:-$HERE/../fulcrum}
+FULCRUM_BASE=${FULCRUM_BASE:-}
+COOKIE=${COOKIE:-auto}
+ACCESSLOG=${ACCESSLOG:-0}
+IDLE_TEST=${IDLE_TEST:-1}
+IDLE_N1=${IDLE_N1:-1000}
+IDLE_N2=${IDLE_N2:-5000}
+HOLD_TEST=${HOLD_TEST:-1}
+HOLD_N=${HOLD_N:-10000}
+BASE_PORT=${BASE_PORT:-21400}
+KEEP_TMP=${KEEP_TMP:-0}
+HAPROXY=${HAPROXY:-haproxy}
+NGINX=${NGINX:-nginx}
+WRK=${WRK:-wrk}
+if [ -z "${MATRIX:-}" ]; then
+	MATRIX="ka:100b:direct,fulcrum,haproxy,nginx ka:10k:direct,fulcrum,haproxy,nginx"
+	MATRIX="$MATRIX close:100b:direct,fulcrum_close,haproxy_close,nginx_close"
+	MATRIX="$MATRIX close:10k:direct,fulcrum_close,haproxy_close,nginx_close"
+fi
+OUTDIR=${OUTDIR:-/tmp/fulcrum-bench/$(date +%Y%m%d-%H%M%S)-$CMD-$MODE-w$WORKERS}
+
+# What the benchmark needs beyond the build (not part of `make check`).
+BENCH_DEPS="haproxy nginx wrk curl python3 util-linux procps iproute2"
+PROFILE_DEPS="strace linux-perf"
+
+log() { echo "[$(date +%T)] $*" | tee -a "$OUTDIR/log.txt" >&2; }
+die() { log "$*"; exit 1; }
+
+install_deps() {
+	local missing=() p
+	command -v dpkg-query >/dev/null || return 0
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bench: missing packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+		exit 1
+	fi
+	echo "bench: installing ${missing[*]}" >&2
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		{ echo "bench: apt-get install failed" >&2; exit 1; }
+	# Debian starts nginx and haproxy as services when installed: not ours, not wanted.
+	for p in nginx haproxy; do
+		command -v systemctl >/dev/null && systemctl stop "$p" >/dev/null 2>&1
+	done
+	return 0
+}
+
+mkdir -p "$OUTDIR"
+install_deps $BENCH_DEPS
+[ "$CMD" = profile ] && install_deps $PROFILE_DEPS
+[ -x "$FULCRUM" ] || die "no fulcrum binary at $FULCRUM (build first, or set FULCRUM)"
+FULCRUM=$(cd "$(dirname "$FULCRUM")" && pwd)/$(basename "$FULCRUM")
+[ -z "$FULCRUM_BASE" ] || [ -x "$FULCRUM_BASE" ] || die "FULCRUM_BASE=$FULCRUM_BASE is not executable"
+# Room for HOLD_N idle connections on both sides of loopback.  HAProxy
+# refuses a maxconn whose two fds per connection exceed the limit.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+HAP_MAXCONN=$(((NOFILE - 200) / 2))
+[ $HAP_MAXCONN -gt 40000 ] && HAP_MAXCONN=40000
+
+TMP=$(mktemp -d /tmp/fulcrum-bench-run.XXXXXX)
+chmod 755 "$TMP"
+
+B1=$((BASE_PORT + 1)); B2=$((BASE_PORT + 2))
+declare -A PORT=([direct]=$B1 [haproxy]=$((BASE_PORT + 11)) [haproxy_close]=$((BASE_PORT + 12))
+	[nginx]=$((BASE_PORT + 21)) [nginx_close]=$((BASE_PORT + 22))
+	[fulcrum]=$((BASE_PORT + 31)) [fulcrum_close]=$((BASE_PORT + 32))
+	[fulcrum_base]=$((BASE_PORT + 41)) [fulcrum_base_close]=$((BASE_PORT + 42)))
+declare -A PID=() BIN=()
+STARTED=()
+FULCRUM_ALT=${FULCRUM_ALT:-}
+ALT_NAMES=()
+i=0
+for alt in $FULCRUM_ALT; do
+	name=${alt%%=*}
+	BIN[fulcrum_$name]=${alt#*=}
+	BIN[fulcrum_${name}_close]=${alt#*=}
+	PORT[fulcrum_$name]=$((BASE_PORT + 51 + 2 * i))
+	PORT[fulcrum_${name}_close]=$((BASE_PORT + 52 + 2 * i))
+	ALT_NAMES+=("$name")
+	i=$((i + 1))
+done
+
+# ------------------------------------------------------------ process control
+children_of() { ps -e -o pid=,ppid= | awk -v p="$1" '$2 == p { print $1 }'; }
+tree_of() {			# a pid and all its descendants
+	local p=$1 c
+	echo "$p"
+	for c in $(children_of "$p"); do tree_of "$c"; done
+}
+kill_tree() {			# TERM the roots, wait 5 s, KILL what is left
+	local all=() p i alive
+	for p in "$@"; do [ -d "/proc/$p" ] && all+=($(tree_of "$p")); done
+	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+	for i in $(seq 50); do
+		alive=0
+		for p in "${all[@]}"; do [ -d "/proc/$p" ] && alive=1; done
+		[ $alive = 0 ] && return 0
+		sleep 0.1
+	done
+	for p in "${all[@]}"; do [ -d "/proc/$p" ] && kill -KILL "$p" 2>/dev/null; done
+	return 0
+}
+cleanup() {
+	[ ${#STARTED[@]} -gt 0 ] && kill_tree "${STARTED[@]}"
+	wait 2>/dev/null
+	[ "$KEEP_TMP" = 1 ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pin() { [ -n "$1" ] && echo "taskset -c $1"; }
+port_busy() { ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
+wait_port() {
+	local i
+	for i in $(seq 100); do port_busy "$1" && return 0; sleep 0.1; done
+	log "port $1 never came up"
+	return 1
+}
+start_bg() {			# name cpus cmd...
+	local name=$1 cpus=$2
+	shift 2
+	$(pin "$cpus") "$@" >"$TMP/$name.out" 2>&1 &
+	PID[$name]=$!
+	STARTED+=($!)
+}
+stop_inst() { kill_tree "${PID[$1]}"; }
+
+# ------------------------------------------------------------ content, configs
+mkdir -p "$TMP/www"
+head -c 100 /dev/zero | tr '\0' 'a' >"$TMP/www/100b"
+head -c 10240 /dev/zero | tr '\0' 'b' >"$TMP/www/10k"
+
+nginx_common() {		# dir [client keep-alive timeout]
+	mkdir -p "$1/tmp"
+	cat <<EOF
+user root;
+daemon off;
+master_process on;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+worker_rlimit_nofile 40000;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  default_type text/plain;
+  client_body_temp_path $1/tmp/body; proxy_temp_path $1/tmp/proxy; fastcgi_temp_path $1/tmp/fcgi;
+  uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
+  keepalive_requests 10000000; keepalive_timeout ${2:-120s};
+EOF
+}
+
+backend_cfg() {		# n
+	local d=$TMP/backend$1
+	mkdir -p "$d"
+	{
+		echo "worker_processes 1;"
+		nginx_common "$d"
+		cat <<EOF
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  open_file_cache max=100 inactive=600s; open_file_cache_valid 600s;
+  server { listen 127.0.0.1:$((BASE_PORT + $1)) backlog=4096; root $TMP/www;
+           location / { add_header X-Backend b$1; } }
+}
+EOF
+	} >"$d/nginx.conf"
+}
+
+hap_cfg() {			# port close(0/1)
+	cat <<EOF
+global
+  nbthread $WORKERS
+  maxconn $HAP_MAXCONN
+EOF
+	[ "$ACCESSLOG" = 1 ] && echo "  log stdout format raw local0"
+	cat <<EOF
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout http-keep-alive 120s
+  timeout http-request 10s
+  option forwardfor
+  http-reuse always
+  maxconn $HAP_MAXCONN
+EOF
+	[ "$ACCESSLOG" = 1 ] && printf '  log global\n  option httplog\n'
+	[ "$2" = 1 ] && echo "  option httpclose"
+	cat <<EOF
+frontend fe
+  bind 127.0.0.1:$1
+  default_backend be
+backend be
+  balance roundrobin
+  cookie JSESSIONID prefix nocache
+  option httpchk GET /100b
+  server s1 127.0.0.1:$B1 cookie s1 check inter 2s
+  server s2 127.0.0.1:$B2 cookie s2 check inter 2s
+EOF
+}
+
+ngx_proxy_cfg() {		# dir port keepalive(0/1)
+	local ka_up="" ka_hdr="" cli_ka="120s"
+	if [ "$3" = 1 ]; then
+		ka_up="keepalive 256; keepalive_requests 10000000; keepalive_timeout 120s;"
+		ka_hdr='proxy_http_version 1.1; proxy_set_header Connection "";'
+	else
+		cli_ka=0	# no keep-alive on either side, like httpclose
+	fi
+	echo "worker_processes $WORKERS;"
+	nginx_common "$1" "$cli_ka"
+	cat <<EOF
+  upstream be { server 127.0.0.1:$B1; server 127.0.0.1:$B2; $ka_up }
+  server { listen 127.0.0.1:$2 reuseport backlog=4096;
+           location / { proxy_pass http://be; $ka_hdr
+                        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } }
+}
+EOF
+}
+
+# fulcrum's configuration, from the same parameters as HAProxy's.
+fulcrum_cfg() {			# port close(0/1) cookie(0/1)
+	cat <<EOF
+# generated by bench/bench.sh
+global: {
+	workers = $WORKERS;
+	maxconn = 40000;
+EOF
+	[ "$ACCESSLOG" = 1 ] && echo '	log = { facility = "local0"; };'
+	cat <<EOF
+};
+defaults: {
+	retries = 3;
+	maxconn = 40000;
+	timeout = { connect = 5000; client = 120000; server = 120000; http_request = 10000; };
+};
+listeners = ( {
+	name = "bench";
+	bind = [ "127.0.0.1:$1" ];
+	balance = "roundrobin";
+	forwardfor = true;
+	httpclose = $([ "$2" = 1 ] && echo true || echo false);
+EOF
+	[ "$3" = 1 ] && echo '	cookie = { name = "JSESSIONID"; mode = "prefix"; };'
+	cat <<EOF
+	check = { request = "GET /100b HTTP/1.0"; interval = 2000; };
+	servers = (
+		{ name = "s1"; address = "127.0.0.1:$B1"; cookie = "s1"; check = true; },
+		{ name = "s2"; address = "127.0.0.1:$B2"; cookie = "s2"; check = true; }
+	);
+} );
+EOF
+}
+
+# COOKIE=auto: on only when this fulcrum accepts the group and does not warn
+# at start that cookie persistence is not implemented.
+cookie_decide() {
+	local d=$TMP/cookieprobe port=$((BASE_PORT + 99)) out p
+	[ "$COOKIE" = auto ] || return 0
+	mkdir -p "$d"
+	fulcrum_cfg "$port" 0 1 >"$d/fulcrum.conf"
+	if ! out=$("$FULCRUM" -c -f "$d/fulcrum.conf" 2>&1) || grep -qi "not implemented" <<<"$out"; then
+		COOKIE=0
+		return 0
+	fi
+	start_bg cookieprobe "" "$FULCRUM" -d -f "$d/fulcrum.conf"
+	wait_port "$port"
+	sleep 0.3
+	stop_inst cookieprobe
+	if grep -qi "cookie.*not implemented" "$TMP/cookieprobe.out"; then COOKIE=0; else COOKIE=1; fi
+}
+
+# launch_proxy <target> <port> <instance>: writes the config under
+# $TMP/<instance>/ and starts it in the foreground (PID[<instance>]).
+launch_proxy() {
+	local t=$1 port=$2 inst=$3 d=$TMP/$3 close=0 bin
+	mkdir -p "$d"
+	[[ $t == *_close ]] && close=1
+	case $t in
+	haproxy | haproxy_close)
+		hap_cfg "$port" $close >"$d/haproxy.cfg"
+		"$HAPROXY" -c -q -f "$d/haproxy.cfg" || { log "bad haproxy config $inst"; return 1; }
+		start_bg "$inst" "$PROXY_CPUS" "$HAPROXY" -db -f "$d/haproxy.cfg"
+		;;
+	nginx | nginx_close)
+		ngx_proxy_cfg "$d" "$port" $((1 - close)) >"$d/nginx.conf"
+		start_bg "$inst" "$PROXY_CPUS" "$NGINX" -c "$d/nginx.conf"
+		;;
+	fulcrum*)
+		bin=$FULCRUM
+		[[ $t == fulcrum_base* ]] && bin=$FULCRUM_BASE
+		[ -n "${BIN[$t]:-}" ] && bin=${BIN[$t]}
+		fulcrum_cfg "$port" $close "$COOKIE" >"$d/fulcrum.conf"
+		"$bin" -c -f "$d/fulcrum.conf" >/dev/null || { log "bad fulcrum config $inst"; return 1; }
+		if [ "$ACCESSLOG" = 1 ]; then
+			start_bg "$inst" "$PROXY_CPUS" sh -c "exec \"$bin\" -d -f \"$d/fulcrum.conf\" 2>/dev/null"
+		else
+			start_bg "$inst" "$PROXY_CPUS" "$bin" -d -f "$d/fulcrum.conf"
+		fi
+		;;
+	*) log "unknown target $t"; return 1 ;;
+	esac
+}
+
+# ------------------------------------------------------------ measurement helpers
+sumfield() {			# field pids...: sum of a /proc/PID/status field (kB)
+	local f=$1 s=0 p v
+	shift
+	for p; do
+		v=$(awk -v f="$f:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null)
+		s=$((s + ${v:-0}))
+	done
+	echo $s
+}
+proc_ticks() {			# utime+stime of the pids, in clock ticks
+	local s=0 p v
+	for p; do
+		v=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) && s=$((s + ${v:-0}))
+	done
+	echo $s
+}
+sys_stat() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6, $9 }' /proc/stat; }
+group_pids() {
+	case $1 in
+	direct) echo "" ;;
+	*) tree_of "${PID[$1]}" ;;
+	esac
+}
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) { sub(/us/, "", v); print v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms/, "", v); print v + 0 }
+		else if (v ~ /s$/) { sub(/s/, "", v); print v * 1000 }
+		else print "nan" }'
+}
+
+machine() {
+	echo "# machine: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $NPROC cores," \
+		"$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)," \
+		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# mode=$MODE workers=$WORKERS load_cpus=${LOAD_CPUS:-all} proxy_cpus=${PROXY_CPUS:-all}" \
+		"rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s conns=$CONNS wrk_threads=$THREADS" \
+		"cookie=$COOKIE accesslog=$ACCESSLOG"
+	echo "# $("$FULCRUM" -v 2>&1 | head -1) | $("$HAPROXY" -v | head -1 | cut -d' ' -f1-3) |" \
+		"$("$NGINX" -v 2>&1) | $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+}
+
+start_backends() {
+	backend_cfg 1
+	backend_cfg 2
+	start_bg backend1 "$LOAD_CPUS" "$NGINX" -c "$TMP/backend1/nginx.conf"
+	start_bg backend2 "$LOAD_CPUS" "$NGINX" -c "$TMP/backend2/nginx.conf"
+	wait_port $B1 && wait_port $B2 || { cat "$TMP"/backend*.out; exit 1; }
+}
+
+# every target answers 200 with the right size
+sanity() {
+	local t f r want
+	for t; do
+		for f in 100b 10k; do
+			r=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:${PORT[$t]}/$f")
+			want=$([ $f = 100b ] && echo 100 || echo 10240)
+			[ "$r" = "200 $want" ] || { log "sanity FAILED $t $f: $r"; cat "$TMP/$t.out" 2>/dev/null; exit 1; }
+		done
+	done
+}
+
+# ------------------------------------------------------------ the interleaved runs
+run_one() {			# scenario file target round record(0/1)
+	local sc=$1 f=$2 t=$3 r=$4 rec=$5 dur hdr=() out=$TMP/wrk.out
+	local ppids bpids p0 b0 s0 p1 b1 s1 rps p50 p99 err n2 total line
+	dur=$([ "$rec" = 1 ] && echo "$DURATION" || echo "$WARMUP")
+	[ "$sc" = close ] && hdr=(-H "Connection: close")
+	ppids=$(group_pids "$t")
+	bpids="$(tree_of "${PID[backend1]}") $(tree_of "${PID[backend2]}")"
+	p0=$(proc_ticks $ppids); b0=$(proc_ticks $bpids); s0=$(sys_stat)
+	$(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "${hdr[@]}" \
+		"http://127.0.0.1:${PORT[$t]}/$f" >"$out" 2>&1
+	local rc=$?
+	[ "$rec" = 1 ] || return 0
+	p1=$(proc_ticks $ppids); b1=$(proc_ticks $bpids); s1=$(sys_stat)
+	rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
+	total=$(awk '/requests in/ { print $1 }' "$out")
+	if [ $rc -ne 0 ] || [ -z "$total" ] || [ "$total" = 0 ]; then
+		# wrk died (killed from outside, say): no figure rather than a false one
+		log "$sc $f round $r $t: wrk failed (exit $rc), run not counted"
+		return 0
+	fi
+	p50=$(to_ms "$(awk '/^ +50%/ { print $2 }' "$out")")
+	p99=$(to_ms "$(awk '/^ +99%/ { print $2 }' "$out")")
+	err=$(awk -F'[ ,]+' '/Socket errors/ { print $4 + $6 + $8 + $10 }' "$out")
+	n2=$(awk '/Non-2xx/ { print $NF }' "$out")
+	read -r sb0 si0 st0 <<<"$s0"
+	read -r sb1 si1 st1 <<<"$s1"
+	line=$(awk -v sc="$sc" -v f="$f" -v r="$r" -v t="$t" -v rps="${rps:-0}" -v p50="$p50" -v p99="$p99" \
+		-v err="${err:-0}" -v n2="${n2:-0}" -v dp=$((p1 - p0)) -v db=$((b1 - b0)) -v tot="${total:-0}" \
+		-v dur="$DURATION" -v dsb=$((sb1 - sb0)) -v dsi=$((si1 - si0)) -v dst=$((st1 - st0)) \
+		-v hz="$(getconf CLK_TCK)" -v direct=$([ "$t" = direct ] && echo 1 || echo 0) 'BEGIN {
+		tot = (tot > 0 ? tot : 1); all = dsb + dsi; all = (all > 0 ? all : 1)
+		pc = direct ? "-" : sprintf("%.0f", 100 * dp / hz / dur)
+		pu = direct ? "-" : sprintf("%.2f", 1e6 * dp / hz / tot)
+		printf "%s\t%s\t%s\t%s\t%.0f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\t%.1f\t%.0f\t%.1f\n",
+			sc, f, r, t, rps, p50, p99, err, n2, pc, pu, 1e6 * db / hz / tot, 100 * dsb / all, 100 * dst / all }')
+	echo "$line" >>"$OUTDIR/runs.tsv"
+	log "$(echo "$line" | cut -f1-11)"
+}
+
+run_matrix() {
+	local row sc f tl tg n r i t
+	echo -e "scenario\tfile\tround\ttarget\trps\tp50_ms\tp99_ms\terrors\tnon2xx\tproxy_cpu_pct\tproxy_us_per_req\tbackend_us_per_req\tsys_busy_pct\tsteal_pct" \
+		>"$OUTDIR/runs.tsv"
+	for row in "${ROWS[@]}"; do
+		IFS=: read -r sc f tl <<<"$row"
+		IFS=, read -r -a tg <<<"$tl"
+		n=${#tg[@]}
+		for t in "${tg[@]}"; do run_one "$sc" "$f" "$t" 0 0; done	# warm-up
+		for r in $(seq "$ROUNDS"); do
+			for i in $(seq 0 $((n - 1))); do	# A B C, B C A, C A B ...
+				t=${tg[$(((i + r - 1) % n))]}
+				run_one "$sc" "$f" "$t" "$r" 1
+				sleep 0.3
+			done
+		done
+	done
+}
+
+# ------------------------------------------------------------ memory
+# Fresh instances, so that pools warmed by the load do not absorb the cost.
+# request mode: one GET answered, then the connection stays idle (keep-alive).
+# connect mode: TCP connect only, nothing sent.
+idle_tests() {
+	local t mode ip inst pp base r1 r2 per kper held ok served n
+	echo -e "target\tidle_mode\tconns\tfresh_rss_kb\trss_kb_at_n1\trss_kb_at_n2\tuser_bytes_per_conn\tkernel_slab_bytes_per_conn" \
+		>"$OUTDIR/memory.tsv"
+	echo -e "target\tconns_held\tconns_alive_after\tfresh_rss_kb\trss_kb_held\tuser_bytes_per_conn\tserved_meanwhile" \
+		>"$OUTDIR/hold.tsv"
+	for t in "$@"; do
+		ip=$((${PORT[$t]} + 1000))
+		if [ "$IDLE_TEST" = 1 ]; then
+			for mode in request connect; do
+				inst=${t}_idle_$mode
+				port_busy $ip && { log "idle test port $ip busy, skipping $t"; continue; }
+				launch_proxy "$t" "$ip" "$inst" && wait_port "$ip" || { log "idle instance $inst failed"; continue; }
+				sleep 2.5	# health checks
+				curl -s -o /dev/null "http://127.0.0.1:$ip/100b"
+				sleep 0.3
+				pp=$(tree_of "${PID[$inst]}" | tr '\n' ' ')
+				read -r base r1 r2 per kper <<<"$(python3 "$HERE/idle.py" slope "$ip" "$IDLE_N1" "$IDLE_N2" "$mode" $pp)"
+				echo -e "$t\t$mode\t$IDLE_N1->$IDLE_N2\t$base\t$r1\t$r2\t$per\t$kper" >>"$OUTDIR/memory.tsv"
+				log "idle $t $mode: fresh ${base} kB, ${IDLE_N1}: ${r1} kB, ${IDLE_N2}: ${r2} kB -> ${per} B/conn (kernel slab ${kper} B/conn)"
+				stop_inst "$inst"
+			done
+		fi
+		if [ "$HOLD_TEST" = 1 ]; then
+			inst=${t}_hold
+			launch_proxy "$t" "$ip" "$inst" && wait_port "$ip" || { log "hold instance $inst failed"; continue; }
+			sleep 2.5
+			curl -s -o /dev/null "http://127.0.0.1:$ip/100b"
+			pp=$(tree_of "${PID[$inst]}" | tr '\n' ' ')
+			n=$HOLD_N
+			[[ $t == haproxy* ]] && [ $n -gt $((HAP_MAXCONN - 100)) ] && n=$((HAP_MAXCONN - 100))
+			read -r base held per ok served <<<"$(python3 "$HERE/idle.py" hold "$ip" "$n" 0 request $pp)"
+			echo -e "$t\t$n\t$ok\t$base\t$held\t$per\t$served" >>"$OUTDIR/hold.tsv"
+			log "hold $t: $n idle connections, $ok still answer after 5 s; RSS $base -> $held kB ($per B/conn); new requests meanwhile: $served"
+			stop_inst "$inst"
+		fi
+	done
+}
+
+# ------------------------------------------------------------ main: run
+bench_main() {
+	local row t need=() proxies=() fl
+	cookie_decide
+	machine | tee "$OUTDIR/meta.txt"
+	log "results -> $OUTDIR"
+	ROWS=()
+	for row in $MATRIX; do
+		fl=${row##*:}
+		if [ -n "$FULCRUM_BASE" ]; then
+			[[ ",$fl," == *",fulcrum,"* && ",$fl," != *",fulcrum_base,"* ]] && row="$row,fulcrum_base"
+			[[ ",$fl," == *",fulcrum_close,"* && ",$fl," != *",fulcrum_base_close,"* ]] &&
+				row="$row,fulcrum_base_close"
+		fi
+		for name in "${ALT_NAMES[@]}"; do
+			[[ ",$fl," == *",fulcrum,"* ]] && row="$row,fulcrum_$name"
+			[[ ",$fl," == *",fulcrum_close,"* ]] && row="$row,fulcrum_${name}_close"
+		done
+		ROWS+=("$row")
+	done
+	need=($(for row in "${ROWS[@]}"; do echo "${row##*:}" | tr , '\n'; done | sort -u))
+	for t in "${need[@]}"; do
+		[ -n "${PORT[$t]:-}" ] || die "unknown target $t"
+		port_busy "${PORT[$t]}" && die "port ${PORT[$t]} already in use (BASE_PORT moves them)"
+	done
+	port_busy $B2 && die "port $B2 already in use"
+	start_backends
+	for t in "${need[@]}"; do
+		[ "$t" = direct ] && continue
+		launch_proxy "$t" "${PORT[$t]}" "$t" || exit 1
+		proxies+=("$t")
+	done
+	for t in "${proxies[@]}"; do wait_port "${PORT[$t]}" || { cat "$TMP/$t.out"; exit 1; }; done
+	sleep 2.5		# the first health checks
+	sanity "${need[@]}"
+	for t in "${proxies[@]}"; do cp "$TMP/$t"/*.c* "$OUTDIR/$t.conf" 2>/dev/null; done
+	cp "$TMP/backend1/nginx.conf" "$OUTDIR/backend.nginx.conf"
+	log "sanity ok: ${need[*]}"
+	run_matrix
+	for t in "${proxies[@]}"; do
+		echo -e "$t\t$(sumfield VmHWM $(group_pids "$t"))"
+	done >"$OUTDIR/peak_rss.tsv"
+	for t in "${proxies[@]}"; do stop_inst "$t"; done
+	local idle=()
+	for t in fulcrum haproxy fulcrum_base; do
+		[[ " ${proxies[*]} " == *" $t "* ]] && idle+=("$t")
+	done
+	[ ${#idle[@]} -gt 0 ] && idle_tests "${idle[@]}"
+	python3 "$HERE/report.py" "$OUTDIR" | tee "$OUTDIR/summary.txt"
+}
+
+# ------------------------------------------------------------ main: profile
+# Where fulcrum's CPU goes on the keep-alive 100 B path, next to HAProxy's:
+# syscalls per request (strace -c -f for PROFILE_SECONDS under wrk load) and
+# a perf profile of the pinned worker (perf record -g, then perf report).
+profile_main() {
+	local t wpid sc tgs=() hdr=() wrkpid spid
+	PROFILE_SECONDS=${PROFILE_SECONDS:-10}
+	PROFILE_ROWS=${PROFILE_ROWS:-ka close}
+	COOKIE=${COOKIE/auto/0}
+	machine | tee "$OUTDIR/meta.txt"
+	start_backends
+	for sc in $PROFILE_ROWS; do
+		[ "$sc" = ka ] && tgs+=(fulcrum haproxy) || tgs+=(fulcrum_close haproxy_close)
+	done
+	for t in "${tgs[@]}"; do
+		launch_proxy "$t" "${PORT[$t]}" "$t" || exit 1
+		wait_port "${PORT[$t]}" || exit 1
+	done
+	sleep 2.5
+	sanity "${tgs[@]}"
+	for t in "${tgs[@]}"; do
+		hdr=()
+		[[ $t == *_close ]] && hdr=(-H "Connection: close")
+		# the process that serves requests: fulcrum's worker, HAProxy's only process
+		if [[ $t == fulcrum* ]]; then
+			wpid=$(ps -e -o pid=,comm= | awk -v l="$(tree_of "${PID[$t]}" | tr '\n' ' ')" '
+				BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) in_tree[a[i]] = 1 }
+				in_tree[$1] && $2 ~ /fulcrum-w0/ { print $1; exit }')
+		else
+			wpid=${PID[$t]}
+		fi
+		[ -n "$wpid" ] || die "no worker process for $t"
+		# strace: syscalls per request.  strace slows the proxy down, so it
+		# is attached for the whole wrk run and the counts are divided by
+		# the requests wrk completed.
+		strace -c -f -p "$wpid" -o "$OUTDIR/$t.strace" 2>/dev/null &
+		spid=$!
+		STARTED+=($spid)
+		sleep 1
+		$(pin "$LOAD_CPUS") "$WRK" -t1 -c"$CONNS" -d"${PROFILE_SECONDS}s" "${hdr[@]}" \
+			"http://127.0.0.1:${PORT[$t]}/100b" >"$OUTDIR/$t.strace.wrk" 2>&1
+		kill -INT $spid
+		wait $spid
+		python3 "$HERE/report.py" --strace "$OUTDIR/$t.strace" "$OUTDIR/$t.strace.wrk" "$t" |
+			tee -a "$OUTDIR/syscalls.txt"
+		if [ "${PERF:-1}" = 1 ] && command -v perf >/dev/null; then
+			$(pin "$LOAD_CPUS") "$WRK" -t1 -c"$CONNS" -d"$((PROFILE_SECONDS + 3))s" "${hdr[@]}" \
+				"http://127.0.0.1:${PORT[$t]}/100b" >"$OUTDIR/$t.perf.wrk" 2>&1 &
+			wrkpid=$!
+			sleep 1.5
+			perf record -q -g -F 2999 -p "$wpid" -o "$OUTDIR/$t.perf.data" -- sleep "$PROFILE_SECONDS" \
+				>/dev/null 2>&1
+			wait $wrkpid
+			perf report -i "$OUTDIR/$t.perf.data" --no-children --percent-limit 0.5 --stdio \
+				--sort dso,sym -g none 2>/dev/null | grep -v '^$' | grep -v '^#' | head -60 >"$OUTDIR/$t.perf.txt"
+			perf report -i "$OUTDIR/$t.perf.data" --no-children --stdio --sort dso -g none 2>/dev/null |
+				grep -v '^$' | grep -v '^#' | head -8 >"$OUTDIR/$t.perf.dso.txt"
+			log "perf $t: $(tr -s ' ' <"$OUTDIR/$t.perf.dso.txt" | tr '\n' ',')"
+		fi
+	done
+	[ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null && callgrind_per_request
+	log "profile -> $OUTDIR (syscalls.txt, *.perf.txt, *.strace, callgrind.txt)"
+}
+
+# User-space instructions per request, keep-alive 100 B: the proxy runs under
+# callgrind (deterministic counts, unlike times on a shared machine); the
+# counters are zeroed after a warm-up, then dumped after CG_SECONDS of load.
+callgrind_per_request() {
+	local t port inst d wpid req ir
+	for t in fulcrum haproxy; do
+		inst=${t}_cg
+		port=$((${PORT[$t]} + 2000))
+		d=$TMP/$inst
+		mkdir -p "$d"
+		if [ $t = fulcrum ]; then
+			fulcrum_cfg "$port" 0 0 >"$d/fulcrum.conf"
+			start_bg "$inst" "$PROXY_CPUS" valgrind --tool=callgrind --trace-children=yes \
+				--callgrind-out-file="$OUTDIR/$inst.%p.out" "$FULCRUM" -d -f "$d/fulcrum.conf"
+		else
+			hap_cfg "$port" 0 >"$d/haproxy.cfg"
+			start_bg "$inst" "$PROXY_CPUS" valgrind --tool=callgrind \
+				--callgrind-out-file="$OUTDIR/$inst.%p.out" "$HAPROXY" -db -f "$d/haproxy.cfg"
+		fi
+		for _ in $(seq 300); do port_busy "$port" && break; sleep 0.1; done
+		sleep 3
+		curl -s -o /dev/null "http://127.0.0.1:$port/100b"
+		wpid=${PID[$inst]}	# HAProxy: one process; fulcrum: its worker
+		[ $t = fulcrum ] && wpid=$(for p in $(tree_of "${PID[$inst]}"); do
+			grep -q 'fulcrum-w0' "/proc/$p/comm" 2>/dev/null && echo "$p"; done | head -1)
+		$(pin "$LOAD_CPUS") "$WRK" -t1 -c10 -d2s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
+		callgrind_control -z "$wpid" >/dev/null 2>&1
+		$(pin "$LOAD_CPUS") "$WRK" -t1 -c10 -d"${CG_SECONDS:-5}s" "http://127.0.0.1:$port/100b" >"$OUTDIR/$inst.wrk" 2>&1
+		callgrind_control -d "$wpid" >/dev/null 2>&1
+		sleep 1
+		req=$(awk '/requests in/ { print $1 }' "$OUTDIR/$inst.wrk")
+		ir=$(cat "$OUTDIR/$inst.$wpid.out".* 2>/dev/null | awk '/^(summary|totals):/ { s = $2 } END { print s + 0 }')
+		stop_inst "$inst"
+		echo "== $t: $req requests under callgrind, $(awk -v i="$ir" -v r="$req" 'BEGIN { printf "%.0f", i / (r > 0 ? r : 1) }') user-space instructions per request" |
+			tee -a "$OUTDIR/callgrind.txt"
+	done
+}
+
+case $CMD in
+run) bench_main ;;
+profile) profile_main ;;
+*) echo "usage: $0 [run|profile]" >&2; exit 2 ;;
+esac

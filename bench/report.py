@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The summary of a bench.sh run, and the syscalls-per-request table of a profile.
+
+  report.py OUTDIR                       summary of OUTDIR/runs.tsv, memory.tsv, hold.tsv
+  report.py --strace FILE WRKOUT NAME    strace -c counts divided by wrk's requests
+"""
+import csv
+import os
+import re
+import statistics as st
+import sys
+from collections import defaultdict
+
+REF = {"ka": "haproxy", "close": "haproxy_close"}
+LABEL = {"ka": "keep-alive", "close": "httpclose (new connection per request)"}
+FILES = {"100b": "100 B", "10k": "10 KiB"}
+
+
+def med(xs):
+    return st.median(xs) if xs else float("nan")
+
+
+def fmt(v, spec):
+    return "-" if v != v else format(v, spec)  # NaN -> "-"
+
+
+def num(r, k):
+    try:
+        return float(r[k])
+    except (ValueError, KeyError):
+        return None
+
+
+def read_tsv(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def family(t):
+    """fulcrum_close -> fulcrum: the same proxy in the other mode."""
+    return t[:-6] if t.endswith("_close") else t
+
+
+def summary(outdir):
+    rows = read_tsv(os.path.join(outdir, "runs.tsv"))
+    meta = os.path.join(outdir, "meta.txt")
+    if os.path.exists(meta):
+        print(open(meta).read().rstrip())
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["scenario"], r["file"])].append(r)
+    compact = []
+    for (sc, f), rs in groups.items():
+        targets = list(dict.fromkeys(r["target"] for r in rs))
+        ref = REF[sc] if REF[sc] in targets else None
+        rounds = defaultdict(dict)
+        for r in rs:
+            rounds[r["round"]][r["target"]] = r
+        print(f"\n== {LABEL[sc]}, {FILES.get(f, f)}  ({len(rounds)} rounds; ratios are the median of "
+              f"per-round ratios to {ref})")
+        print(f"{'target':19s} {'req/s':>7s} {'min':>7s} {'max':>7s} {'p50 ms':>7s} {'p99 ms':>7s} "
+              f"{'CPU us/req':>10s} {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s} {'pxCPU%':>6s} "
+              f"{'be us/req':>9s} {'err':>4s} {'busy%':>5s}")
+        for t in targets:
+            xs = [r for r in rs if r["target"] == t]
+            rps = [num(r, "rps") for r in xs]
+
+            def vals(k):
+                return [v for v in (num(r, k) for r in xs) if v is not None]
+
+            def ratio(k):
+                out = []
+                for b in rounds.values():
+                    if ref and t in b and ref in b:
+                        a, c = num(b[t], k), num(b[ref], k)
+                        if a is not None and c:
+                            out.append(a / c)
+                return med(out)
+
+            cpu = med(vals("proxy_us_per_req"))
+            line = dict(target=t, rps=med(rps), p50=med(vals("p50_ms")), p99=med(vals("p99_ms")), cpu=cpu,
+                        cpu_x=ratio("proxy_us_per_req"), rps_x=ratio("rps"), p99_x=ratio("p99_ms"))
+            errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in xs)
+            print(f"{t:19s} {line['rps']:7.0f} {min(rps):7.0f} {max(rps):7.0f} {line['p50']:7.3f} "
+                  f"{line['p99']:7.3f} {fmt(cpu, '10.2f'):>10s} {fmt(line['cpu_x'], '6.2f'):>6s} "
+                  f"{fmt(line['rps_x'], '6.2f'):>6s} {fmt(line['p99_x'], '6.2f'):>6s} "
+                  f"{fmt(med(vals('proxy_cpu_pct')), '6.0f'):>6s} {med(vals('backend_us_per_req')):9.1f} "
+                  f"{errs:4d} {med(vals('sys_busy_pct')):5.0f}")
+            compact.append((sc, f, line))
+
+    # One line per row: fulcrum next to HAProxy and nginx.
+    print("\n== summary: CPU us/req | req/s | p99 ms   (fulcrum's ratios to HAProxy, same rounds;"
+          " target: CPU x <= 0.85, rps x >= 1, p99 x <= 1)")
+    cols = ["fulcrum", "fulcrum_base", "haproxy", "nginx", "direct"]
+    present = [c for c in cols if any(family(l["target"]) == c for _, _, l in compact)]
+    print(f"{'row':22s} " + " ".join(f"{c:>24s}" for c in present) + f" {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s}")
+    for key in dict.fromkeys((sc, f) for sc, f, _ in compact):
+        by = {family(l["target"]): l for sc, f, l in compact if (sc, f) == key}
+        cells = []
+        for c in present:
+            l = by.get(c)
+            cells.append("-" if l is None else
+                         f"{fmt(l['cpu'], '.1f')} | {l['rps']:.0f} | {l['p99']:.2f}")
+        fl = by.get("fulcrum", {})
+        print(f"{LABEL[key[0]].split(' ')[0] + ' ' + FILES.get(key[1], key[1]):22s} "
+              + " ".join(f"{c:>24s}" for c in cells)
+              + f" {fmt(fl.get('cpu_x', float('nan')), '6.2f'):>6s} {fmt(fl.get('rps_x', float('nan')), '6.2f'):>6s}"
+              + f" {fmt(fl.get('p99_x', float('nan')), '6.2f'):>6s}")
+
+    mem = read_tsv(os.path.join(outdir, "memory.tsv"))
+    if mem:
+        print("\n== memory per idle client connection (RSS slope over all the proxy's processes;"
+              " kernel slab counts both loopback ends)")
+        print(f"{'target':14s} {'mode':8s} {'conns':>12s} {'fresh kB':>9s} {'user B/conn':>11s} {'kernel B/conn':>13s}")
+        for m in mem:
+            print(f"{m['target']:14s} {m['idle_mode']:8s} {m['conns']:>12s} {m['fresh_rss_kb']:>9s} "
+                  f"{m['user_bytes_per_conn']:>11s} {m['kernel_slab_bytes_per_conn']:>13s}")
+    hold = read_tsv(os.path.join(outdir, "hold.tsv"))
+    if hold:
+        print("\n== idle connections held")
+        for h in hold:
+            print(f"{h['target']:14s} {h['conns_held']} held, {h['conns_alive_after']} still answering; "
+                  f"RSS {h['fresh_rss_kb']} -> {h['rss_kb_held']} kB ({h['user_bytes_per_conn']} B/conn); "
+                  f"new clients served meanwhile: {h['served_meanwhile']}/20")
+    peak = os.path.join(outdir, "peak_rss.tsv")
+    if os.path.exists(peak):
+        print("\n== peak RSS under load (VmHWM summed over the proxy's processes): " +
+              ", ".join(f"{t} {kb} kB" for t, kb in (l.split() for l in open(peak) if l.strip())))
+    print(f"\n(raw: {outdir}/runs.tsv)")
+
+
+def strace_table(path, wrkout, name):
+    text = open(wrkout).read()
+    m = re.search(r"(\d+) requests in", text)
+    reqs = int(m.group(1)) if m else 0
+    calls = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 5 and re.match(r"^[\d.]+$", f[0]) and f[-1] != "total":
+            # % time, seconds, usecs/call, calls, [errors], syscall
+            calls[f[-1]] = int(f[3])
+    total = sum(calls.values())
+    print(f"== {name}: {reqs} requests, {total} syscalls: {total / max(reqs, 1):.2f} per request")
+    for sc, n in sorted(calls.items(), key=lambda kv: -kv[1]):
+        if n / max(reqs, 1) >= 0.005:
+            print(f"   {sc:18s} {n / max(reqs, 1):6.3f}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--strace":
+        strace_table(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        summary(sys.argv[1])
