@@ -25,7 +25,7 @@
 #                    1 worker.  float: no pinning, one worker per core.
 #   WORKERS=N        workers (fulcrum, nginx) / threads (HAProxy)
 #   ROUNDS=5 DURATION=6 WARMUP=2 CONNS=50 THREADS=1 (wrk -t)
-#   QUICK=1          ~2 min: 2 rounds of 3 s, small idle test, no hold test
+#   QUICK=1          ~2.5 min: 2 rounds of 2 s, small idle test, no hold test
 #   MATRIX="scenario:file:target,target ..."  scenario ka (keep-alive
 #                    clients) or close (Connection: close, a new TCP
 #                    connection per request); file 100b or 10k; targets
@@ -56,7 +56,7 @@ CMD=${1:-run}
 
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	: "${ROUNDS:=2}" "${DURATION:=3}" "${WARMUP:=1}" "${IDLE_N1:=300}" "${IDLE_N2:=1300}" "${HOLD_TEST:=0}"
+	: "${ROUNDS:=2}" "${DURATION:=2}" "${WARMUP:=1}" "${IDLE_N1:=300}" "${IDLE_N2:=1300}" "${HOLD_TEST:=0}"
 fi
 NPROC=$(nproc)
 MODE=${MODE:-pin}
@@ -119,7 +119,11 @@ install_deps() {
 		{ echo "bench: apt-get install failed" >&2; exit 1; }
 	# Debian starts nginx and haproxy as services when installed: not ours, not wanted.
 	for p in nginx haproxy; do
-		command -v systemctl >/dev/null && systemctl stop "$p" >/dev/null 2>&1
+		if command -v systemctl >/dev/null && systemctl is-active -q "$p" 2>/dev/null; then
+			systemctl stop "$p" >/dev/null 2>&1
+		elif command -v service >/dev/null; then
+			service "$p" stop >/dev/null 2>&1
+		fi
 	done
 	return 0
 }
@@ -145,7 +149,7 @@ declare -A PORT=([direct]=$B1 [haproxy]=$((BASE_PORT + 11)) [haproxy_close]=$((B
 	[nginx]=$((BASE_PORT + 21)) [nginx_close]=$((BASE_PORT + 22))
 	[fulcrum]=$((BASE_PORT + 31)) [fulcrum_close]=$((BASE_PORT + 32))
 	[fulcrum_base]=$((BASE_PORT + 41)) [fulcrum_base_close]=$((BASE_PORT + 42)))
-declare -A PID=() BIN=()
+declare -A PID=() BIN=() TREE=()
 STARTED=()
 FULCRUM_ALT=${FULCRUM_ALT:-}
 ALT_NAMES=()
@@ -451,8 +455,8 @@ run_one() {			# scenario file target round record(0/1)
 	local ppids bpids p0 b0 s0 p1 b1 s1 rps p50 p99 err n2 total line
 	dur=$([ "$rec" = 1 ] && echo "$DURATION" || echo "$WARMUP")
 	[ "$sc" = close ] && hdr=(-H "Connection: close")
-	ppids=$(group_pids "$t")
-	bpids="$(tree_of "${PID[backend1]}") $(tree_of "${PID[backend2]}")"
+	ppids=${TREE[$t]}
+	bpids=${TREE[backends]}
 	p0=$(proc_ticks $ppids); b0=$(proc_ticks $bpids); s0=$(sys_stat)
 	$(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "${hdr[@]}" \
 		"http://127.0.0.1:${PORT[$t]}/$f" >"$out" 2>&1
@@ -585,6 +589,9 @@ bench_main() {
 	for t in "${proxies[@]}"; do cp "$TMP/$t"/*.c* "$OUTDIR/$t.conf" 2>/dev/null; done
 	cp "$TMP/backend1/nginx.conf" "$OUTDIR/backend.nginx.conf"
 	log "sanity ok: ${need[*]}"
+	# the process trees, once: ps per run would cost more than a 2 s run
+	for t in "${need[@]}"; do TREE[$t]=$(group_pids "$t" | tr '\n' ' '); done
+	TREE[backends]="$(tree_of "${PID[backend1]}" | tr '\n' ' ') $(tree_of "${PID[backend2]}" | tr '\n' ' ')"
 	run_matrix
 	for t in "${proxies[@]}"; do
 		echo -e "$t\t$(sumfield VmHWM $(group_pids "$t"))"
