@@ -389,11 +389,10 @@ def raw_exchange(port, data, timeout=5.0, host="127.0.0.1", shut_wr=False):
         s.close()
 
 
-def exchange(port, data, count=1, timeout=5.0, linger=1.0,
-             host="127.0.0.1"):
-    """Sends data in one send(), reads until `count` complete responses have
-    arrived, then waits up to `linger` seconds for the server to close.
-    Returns (responses as parse_responses gives them, extra bytes, closed)."""
+def _converse(port, data, done, timeout, linger, host):
+    """Sends data in one send(), reads until done(bytes so far) says the
+    answers are complete, then waits up to `linger` seconds for the server
+    to close.  Returns (every byte received, closed)."""
     s = socket.create_connection((host, port), timeout=timeout)
     buf = b""
     closed = False
@@ -401,8 +400,7 @@ def exchange(port, data, count=1, timeout=5.0, linger=1.0,
         s.sendall(data)
         deadline = time.monotonic() + timeout
         while True:
-            resp, rest = parse_responses(buf, eof=False)
-            if len(resp) >= count:
+            if done(buf):
                 deadline = min(deadline, time.monotonic() + linger)
             left = deadline - time.monotonic()
             if left <= 0:
@@ -421,6 +419,17 @@ def exchange(port, data, count=1, timeout=5.0, linger=1.0,
             buf += b
     finally:
         s.close()
+    return buf, closed
+
+
+def exchange(port, data, count=1, timeout=5.0, linger=1.0,
+             host="127.0.0.1"):
+    """Sends data in one send(), reads until `count` complete responses have
+    arrived, then waits up to `linger` seconds for the server to close.
+    Returns (responses as parse_responses gives them, extra bytes, closed)."""
+    buf, closed = _converse(
+        port, data, lambda b: len(parse_responses(b, eof=False)[0]) >= count,
+        timeout, linger, host)
     resp, rest = parse_responses(buf)
     return resp, rest, closed
 
@@ -430,10 +439,6 @@ def exchange_bytes(port, data, count=1, timeout=5.0, linger=0.3,
     """Like exchange(), but also returns every byte received:
     (responses, raw bytes, closed).  With head_request, the responses are
     heads only (the answer to a HEAD has no body whatever it says)."""
-    s = socket.create_connection((host, port), timeout=timeout)
-    buf = b""
-    closed = False
-
     def parse(b, eof):
         try:
             if head_request:
@@ -442,29 +447,8 @@ def exchange_bytes(port, data, count=1, timeout=5.0, linger=0.3,
         except ValueError:       # unparseable: the raw bytes tell
             return [], b
 
-    try:
-        s.sendall(data)
-        deadline = time.monotonic() + timeout
-        while True:
-            if len(parse(buf, False)[0]) >= count:
-                deadline = min(deadline, time.monotonic() + linger)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            s.settimeout(left)
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not b:
-                closed = True
-                break
-            buf += b
-    finally:
-        s.close()
+    buf, closed = _converse(port, data, lambda b: len(parse(b, False)[0]) >= count,
+                            timeout, linger, host)
     return parse(buf, True)[0], buf, closed
 
 
