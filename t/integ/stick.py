@@ -78,15 +78,29 @@ def wait_sessions(fc, n, timeout=3.0):
         time.sleep(0.05)
 
 
-def learn(port, sid, want=None):
-    """The server sets PHPSESSID=sid (through want if given): returns it."""
+def learn(port, sid):
+    """The server that answers sets PHPSESSID=sid: returns that server."""
+    st, hdrs, body, srv = request(port, f"/setcookie?name=PHPSESSID&value={sid}")
+    t.check(st == 200 and [v for k, v in hdrs if k == "Set-Cookie"] ==
+            [f"PHPSESSID={sid}; Path=/"],
+            f"{srv} set PHPSESSID={sid}; fulcrum passed it untouched")
+    return srv
+
+
+def learn_on(fc, port, stem, want):
+    """Has `want` set a session: a new id per try, so that the servers
+    answering the tries before never share it.  Returns (id, the workers
+    that served the last try)."""
     for i in range(40):
+        sid = f"{stem}-{i}"
+        before = per_worker(fc)
         st, hdrs, body, srv = request(port, f"/setcookie?name=PHPSESSID&value={sid}")
-        if want is None or srv == want:
+        if srv == want:
+            after = per_worker(fc)
             t.check(st == 200 and [v for k, v in hdrs if k == "Set-Cookie"] ==
                     [f"PHPSESSID={sid}; Path=/"],
                     f"{srv} set PHPSESSID={sid}; fulcrum passed it untouched")
-            return srv
+            return sid, [p for p in after if after[p] > before.get(p, 0)]
     t.fail(f"{want} answers within 40 requests")
 
 
@@ -117,19 +131,20 @@ with t.Fulcrum(conf(port, short_port), name="stick") as fc:
         time.sleep(0.05)
 
     with t.step("a session learned through one worker is honoured by the others"):
-        before = per_worker(fc)
-        x = learn(port, "sess-1", "webB")
-        after = per_worker(fc)
-        learner = [p for p in after if after[p] > before.get(p, 0)]
-        t.note(f"learned through worker(s) {learner}; table: {wait_sessions(fc, 1)} entries")
-        t.check(wait_sessions(fc, 1) >= 1, "the checker applied it to the table")
-        used = sticks(fc, port, "sess-1", x)
+        x = "webB"
+        sess, learner = learn_on(fc, port, "sess", x)
+        tries = int(sess.rsplit("-", 1)[1]) + 1
+        t.note(f"learned through worker(s) {learner}; table: "
+               f"{wait_sessions(fc, tries)} entries")
+        t.check(wait_sessions(fc, tries) >= tries, "the checker applied it to the table")
+        time.sleep(0.3)		# the rings are applied in one batch; let it settle
+        used = sticks(fc, port, sess, x)
         t.check(set(used) - set(learner), "workers other than the learner honoured it")
 
     with t.step("30 sessions learned on the servers that created them"):
         where = {f"s{k}": learn(port, f"s{k}") for k in range(30)}
         t.note(f"servers: { {n: list(where.values()).count(n) for n in NAMES} }")
-        wait_sessions(fc, 31)
+        wait_sessions(fc, tries + 30)
         bad = []
         for sid, srv in where.items():
             for i in range(5):
@@ -144,7 +159,7 @@ with t.Fulcrum(conf(port, short_port), name="stick") as fc:
     with t.step("the table survives a reload (USR2)"):
         gen = fc.reload()
         t.check(gen is not None, "the reload applied", f"{gen}")
-        t.check(stat(fc)["sessions"]["size"] >= 31,
+        t.check(stat(fc)["sessions"]["size"] >= tries + 30,
                 "the new generation's table holds the sessions",
                 f"{stat(fc)['sessions']}")
         bad = []
@@ -164,32 +179,33 @@ with t.Fulcrum(conf(port, short_port), name="stick") as fc:
         fc.remember_children()
         t.check(victim not in fc.worker_pids() and len(fc.worker_pids()) == 4,
                 f"worker {victim} killed and replaced")
-        sticks(fc, port, "sess-1", x, n=50, min_workers=2)
+        sticks(fc, port, sess, x, n=50, min_workers=2)
 
     with t.step(f"{x} goes DOWN: its sessions are rebalanced, then stick to the new"
                 " server"):
         backends[x].stop()
         t.check(fc.wait_log(rf"server web/{x} is DOWN", 5.0) is not None,
                 f"{x} stopped and marked DOWN")
-        got = {request(port, f"/?d={i}", "PHPSESSID=sess-1")[3] for i in range(12)}
-        t.check(x not in got and got <= set(NAMES), f"sess-1 goes elsewhere: {sorted(got)}")
-        y = learn(port + 0, "sess-1")
-        t.check(y != x, f"{y} set PHPSESSID=sess-1 again")
+        got = {request(port, f"/?d={i}", f"PHPSESSID={sess}")[3] for i in range(12)}
+        t.check(x not in got and got <= set(NAMES), f"{sess} goes elsewhere: {sorted(got)}")
+        y = learn(port, sess)
+        t.check(y != x, f"{y} set PHPSESSID={sess} again")
         wait_sessions(fc, 1)
         time.sleep(0.3)		# the checker applies rings every 100 ms
-        sticks(fc, port, "sess-1", y)
+        sticks(fc, port, sess, y)
         backends[x] = t.Backend(x, port=backends[x].port)
         t.check(fc.wait_log(rf"server web/{x} is UP", 5.0) is not None,
                 f"{x} restarted and marked UP")
-        sticks(fc, port, "sess-1", y, n=50, min_workers=2)
+        sticks(fc, port, sess, y, n=50, min_workers=2)
 
     with t.step("expire = 1: an unused session is forgotten"):
-        z = learn(short_port, "brief", "webC")
+        z = "webC"
+        brief, _ = learn_on(fc, short_port, "brief", z)
         time.sleep(0.3)
-        st, hdrs, body, srv = request(short_port, "/", "PHPSESSID=brief")
+        st, hdrs, body, srv = request(short_port, "/", f"PHPSESSID={brief}")
         t.check(srv == z, f"used at once: {z}")
         time.sleep(1.6)
-        got = {request(short_port, f"/?e={i}", "PHPSESSID=brief")[3] for i in range(12)}
+        got = {request(short_port, f"/?e={i}", f"PHPSESSID={brief}")[3] for i in range(12)}
         t.check(len(got) > 1, f"1.6 s later it is balanced again: {sorted(got)}")
 
 t.finish()
