@@ -1033,16 +1033,18 @@ static bool server_full(const struct fc_proxy *px, int i)
 	return px->srv[i].maxconn > 0 && px->srv[i].cur >= px->srv[i].maxconn;
 }
 
+static bool server_down(const struct fc_proxy *px, int i)
+{
+	return shm_load_acq(&shm_server(fc_w->shm, px->srv_base + (uint32_t)i)->state) <
+	    FC_SRV_UP;
+}
+
 /* Would some server take the request if it were not full? */
 static bool worth_queueing(const struct fc_proxy *px)
 {
-	for (int i = 0; i < px->l->nservers; i++) {
-		const struct fc_shm_server *sv = shm_server(fc_w->shm, px->srv_base + (uint32_t)i);
-
-		if (server_full(px, i) && px->l->servers[i].weight > 0 &&
-		    shm_load_acq(&sv->state) >= FC_SRV_UP)
+	for (int i = 0; i < px->l->nservers; i++)
+		if (server_full(px, i) && px->l->servers[i].weight > 0 && !server_down(px, i))
 			return true;
-	}
 	return false;
 }
 
@@ -1111,12 +1113,6 @@ static void queue_kick(struct fc_proxy *px, int server)
 	queue_del(s);
 	s->dequeued = true;
 	stream_defer(s);
-}
-
-static bool server_down(const struct fc_proxy *px, int i)
-{
-	return shm_load_acq(&shm_server(fc_w->shm, px->srv_base + (uint32_t)i)->state) <
-	    FC_SRV_UP;
 }
 
 /* Servers persistence may not send to: the DOWN ones. */

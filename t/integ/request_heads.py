@@ -18,7 +18,7 @@ doc/http-strictness.md is the table in prose.
 import re
 
 import fctest as t
-from strictcase import check_doc, Case, conf, run
+from strictcase import check_alive, check_doc, Case, conf, run
 
 G = b"GET / HTTP/1.1\r\nHost: x\r\n"
 FWD = G + b"\r\n"                     # a plain GET, as fulcrum forwards it
@@ -208,9 +208,6 @@ with t.Fulcrum(conf(web, r, more=more), name="heads") as fc:
         t.check("6.6.6.6" not in log and "7.7.7.7" not in log,
                 "the client-supplied addresses appear nowhere in the log")
 
-    with t.step("fulcrum stayed up"):
-        t.check(fc.alive(), "master alive")
-        t.check(fc.worker_pids() == workers, "same worker (no crash)",
-                f"before {workers}, now {fc.worker_pids()}")
+    check_alive(fc, workers)
 
 t.finish()

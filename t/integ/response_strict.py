@@ -20,7 +20,7 @@ doc/http-strictness.md is the table in prose.
 import collections
 
 import fctest as t
-from strictcase import check_doc, Prefix, conf, show
+from strictcase import check_alive, check_doc, Prefix, conf, show
 
 OK = b"HTTP/1.1 200 OK\r\n"
 TE = b"Transfer-Encoding: chunked\r\n"
@@ -152,9 +152,6 @@ with t.Fulcrum(conf(port, r), name="rspstrict") as fc:
     for c in CASES:
         run(port, r.rec, c)
 
-    with t.step("fulcrum stayed up"):
-        t.check(fc.alive(), "master alive")
-        t.check(fc.worker_pids() == workers, "same worker (no crash)",
-                f"before {workers}, now {fc.worker_pids()}")
+    check_alive(fc, workers)
 
 t.finish()

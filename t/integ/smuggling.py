@@ -15,7 +15,7 @@ as a request of its own: the boundaries agree.
 doc/http-strictness.md is the table in prose.
 """
 import fctest as t
-from strictcase import check_doc, Case, Prefix, conf, run
+from strictcase import check_alive, check_doc, Case, Prefix, conf, run
 
 P = b"POST /up HTTP/1.1\r\nHost: x\r\n"
 G2 = b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -202,9 +202,6 @@ with t.Fulcrum(conf(port, r), name="smuggling") as fc:
     for c in CASES:
         run(port, r.rec, c)
 
-    with t.step("fulcrum stayed up"):
-        t.check(fc.alive(), "master alive")
-        t.check(fc.worker_pids() == workers, "same worker (no crash)",
-                f"before {workers}, now {fc.worker_pids()}")
+    check_alive(fc, workers)
 
 t.finish()

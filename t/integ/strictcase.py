@@ -79,6 +79,14 @@ def run(port, rec, c, linger=0.3):
         return resps, raw, data
 
 
+def check_alive(fc, workers):
+    """After all the cases: the master and the same worker are still there."""
+    with t.step("fulcrum stayed up"):
+        t.check(fc.alive(), "master alive")
+        t.check(fc.worker_pids() == workers, "same worker (no crash)",
+                f"before {workers}, now {fc.worker_pids()}")
+
+
 def check_doc(script, names):
     """Every case has its row in doc/http-strictness.md, cited as
     `script` `name`."""
