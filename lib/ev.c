@@ -20,7 +20,8 @@
 
 struct fc_ev {
 	int epfd;
-	uint64_t now;
+	uint64_t now;			/* ms */
+	uint64_t now_us, wall_us;	/* read with it */
 	struct fc_ev_timer **heap;	/* heap[0] expires first */
 	size_t nheap, cap;
 	struct epoll_event events[EV_BATCH];
@@ -35,7 +36,7 @@ struct fc_ev *ev_new(void)
 		free(ev);
 		return NULL;
 	}
-	ev->now = clock_mono_ms();
+	ev_update_now(ev);
 	return ev;
 }
 
@@ -184,9 +185,21 @@ uint64_t ev_now(const struct fc_ev *ev)
 	return ev->now;
 }
 
+uint64_t ev_now_us(const struct fc_ev *ev)
+{
+	return ev->now_us;
+}
+
+uint64_t ev_wall_us(const struct fc_ev *ev)
+{
+	return ev->wall_us;
+}
+
 uint64_t ev_update_now(struct fc_ev *ev)
 {
-	return ev->now = clock_mono_ms();
+	ev->now_us = clock_mono_us();
+	ev->wall_us = clock_wall_us();
+	return ev->now = ev->now_us / 1000u;
 }
 
 static int next_wait(struct fc_ev *ev, int max_wait_ms)

@@ -5,7 +5,10 @@
  * reads and writes until EAGAIN and keeps "ready" flags itself), or
  * level-triggered for listening sockets.  Timers are one-shot; re-arming a
  * timer that is already pending moves it.  ev_now() is the monotonic time in
- * milliseconds, read once per loop pass.
+ * milliseconds, read once per loop pass; ev_now_us() the same instant in
+ * microseconds and ev_wall_us() the wall clock read with it.  A worker
+ * stamps its requests with these: one clock read per pass serves the
+ * dozens of events a busy pass handles.
  */
 #ifndef FC_LIB_EV_H
 #define FC_LIB_EV_H
@@ -53,6 +56,8 @@ struct fc_ev_signals {
 int ev_signals_open(struct fc_ev *ev, struct fc_ev_signals *sigs, void (*cb)(int signo));
 
 uint64_t ev_now(const struct fc_ev *ev);
+uint64_t ev_now_us(const struct fc_ev *ev);
+uint64_t ev_wall_us(const struct fc_ev *ev);
 uint64_t ev_update_now(struct fc_ev *ev);
 
 /*

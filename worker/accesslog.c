@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "worker/stream.h"
@@ -66,7 +65,7 @@ void accesslog_emit(const struct fc_stream *s)
 {
 	const struct fc_listener *l = s->px->l;
 	char line[1024], host[FC_ADDRSTRLEN], req[FC_LOGLINE * 3];
-	uint64_t now = clock_mono_us();
+	uint64_t now = ev_now_us(fc_w->ev);
 	int n;
 
 	if (!log_access_enabled())

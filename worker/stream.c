@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "shm/session.h"
@@ -838,9 +837,9 @@ static void txn_begin(struct fc_stream *s)
 	s->cli_in = 0;
 	s->status = 0;
 	memcpy(s->term, "--", 3);
-	s->t_start = clock_mono_us();
+	s->t_start = ev_now_us(fc_w->ev);
 	s->t_head = s->t_connect = s->t_connected = s->t_rsp = 0;
-	s->accept_wall_us = clock_wall_us();
+	s->accept_wall_us = ev_wall_us(fc_w->ev);
 	reqline_put(s);
 	s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.http_request;
 	chan_reset(&s->req);
@@ -890,7 +889,7 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	s->req.state = CH_DONE;
 	s->rsp.state = CH_DONE;
 	s->rsp_started = true;
-	s->t_rsp = clock_mono_us();
+	s->t_rsp = ev_now_us(fc_w->ev);
 	if (!keepalive) {
 		/* An unread body stays in the socket: linger, then close. */
 		s->cli_keepalive = false;
@@ -951,7 +950,7 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	const struct fc_listener *l = s->px->l;
 	size_t newlen;
 
-	s->t_head = clock_mono_us();
+	s->t_head = ev_now_us(fc_w->ev);
 	keep_reqline(s, m);
 	s->is_head = m->method_len == 4 && memcmp(m->method, "HEAD", 4) == 0;
 	s->idempotent = method_idempotent(m);
@@ -1263,7 +1262,7 @@ static void connect_new(struct fc_stream *s, int idx)
 	}
 	shm_add(&srv_counters(s, idx)->total_conns, 1);
 	attach_server(s, c);
-	s->t_connect = clock_mono_us();
+	s->t_connect = ev_now_us(fc_w->ev);
 	s->t_connected = 0;
 	s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.connect;
 }
@@ -1286,7 +1285,7 @@ static void stream_connect(struct fc_stream *s)
 		return;
 	}
 	s->server = idx;
-	s->t_connect = clock_mono_us();
+	s->t_connect = ev_now_us(fc_w->ev);
 	s->srv_reused = false;
 	if (s->srv_keepalive && (c = idle_take(px, idx)) != NULL) {
 		attach_server(s, c);
@@ -1312,7 +1311,7 @@ static void connect_check(struct fc_stream *s)
 	}
 	c->connecting = false;
 	c->wr = true;
-	s->t_connected = clock_mono_us();
+	s->t_connected = ev_now_us(fc_w->ev);
 }
 
 /*
@@ -1415,7 +1414,7 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 	size_t newlen;
 
 	if (s->t_rsp == 0)
-		s->t_rsp = clock_mono_us();
+		s->t_rsp = ev_now_us(fc_w->ev);
 	if (m->status == 101) {		/* Upgrade is removed from requests */
 		respond_error(s, 502, 'P', 'H');
 		return;
