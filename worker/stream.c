@@ -683,21 +683,33 @@ static void out_forwarded_for(struct out *o, const struct fc_stream *s,
 }
 
 /*
- * Replaces the head at fwd (hlen bytes) by the rewritten one in place; the
- * bytes behind it (body, pipelined requests) move.  Returns the new length,
- * or 0 when it does not fit.
+ * Replaces the head at fwd (hlen bytes) by the rewritten one in place.
+ * A head that got shorter -- a response losing its Connection field, the
+ * common case -- is laid down right-aligned where the old one ended, and
+ * the few bytes before it (usually none) move instead of the body behind
+ * it: a 10 KiB body that came with its head is not copied.  Otherwise the
+ * bytes behind it (body, pipelined requests) move.  Returns the new
+ * length, or 0 when it does not fit.
  */
 static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
 {
 	struct fc_buf *b = ch->buf;
-	char *head = b->data + b->start + ch->fwd;
-	size_t rest = b->end - (b->start + ch->fwd + hlen);
+	size_t at = b->start + ch->fwd, rest = b->end - (at + hlen), gap;
 
-	if (o->overflow || b->start + ch->fwd + o->len + rest > FC_BUFSZ)
+	if (o->overflow)
 		return 0;
-	memmove(head + o->len, head + hlen, rest);
-	memcpy(head, o->p, o->len);
-	b->end = b->start + ch->fwd + o->len + rest;
+	if (o->len <= hlen && ch->fwd <= rest) {
+		gap = hlen - o->len;
+		memmove(b->data + b->start + gap, b->data + b->start, ch->fwd);
+		b->start += gap;
+		memcpy(b->data + at + gap, o->p, o->len);
+		return o->len;
+	}
+	if (at + o->len + rest > FC_BUFSZ)
+		return 0;
+	memmove(b->data + at + o->len, b->data + at + hlen, rest);
+	memcpy(b->data + at, o->p, o->len);
+	b->end = at + o->len + rest;
 	return o->len;
 }
 
