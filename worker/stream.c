@@ -1308,13 +1308,42 @@ static void stream_connect(struct fc_stream *s)
 	connect_new(s, idx);
 }
 
+/*
+ * Before epoll has said anything about a new connection, the request is
+ * sent at once: on a nearby server (loopback, the same LAN) the handshake
+ * is usually over by then, and the request leaves one loop pass earlier.
+ * A connect still in progress answers EAGAIN (the writable event comes
+ * later); a refused one answers its error, which is the connect's failure.
+ * Once per connection: the next passes wait for epoll.
+ */
+static void connect_try_send(struct fc_stream *s)
+{
+	struct fc_conn *c = s->srv;
+	ssize_t n;
+
+	if (c->early_tried || !chan_pending(&s->req))
+		return;
+	c->early_tried = true;
+	c->wr = true;
+	if ((n = chan_send(c, &s->req)) < 0) {
+		connect_failed(s, false);
+		return;
+	}
+	if (n == 0)
+		return;			/* EAGAIN: chan_send cleared wr */
+	c->connecting = false;
+	s->t_connected = ev_now_us(fc_w->ev);
+}
+
 /* Was the connect in progress successful? */
 static void connect_check(struct fc_stream *s)
 {
 	struct fc_conn *c = s->srv;
 
-	if (!c->wr && !c->rd)
+	if (!c->wr && !c->rd) {
+		connect_try_send(s);
 		return;
+	}
 	/* Writable with no error or hang-up announced: connected.  Only a
 	 * connect that may have failed needs its SO_ERROR read. */
 	if (c->hup && net_socket_error(c->io.fd) != 0) {

@@ -48,6 +48,7 @@ struct fc_conn {
 	bool eof : 1;			/* peer closed its side */
 	bool hup : 1;			/* FIN or error announced: read to the end */
 	bool connecting : 1;
+	bool early_tried : 1;		/* a send before the connect completed */
 	struct fc_conn *prev, *next;	/* idle pool */
 	uint64_t idle_since;
 };
