@@ -7,9 +7,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define FC_ADDRSTRLEN 64	/* "[ffff:...:ffff]:65535" fits */
+
+/* A client's address as accept() gives it: IPv4 or IPv6, no more room. */
+union fc_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
 
 struct fc_addr {
 	struct sockaddr_storage ss;

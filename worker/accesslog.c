@@ -70,12 +70,12 @@ void accesslog_emit(const struct fc_stream *s)
 
 	if (!log_access_enabled())
 		return;
-	net_host_str((const struct sockaddr *)&s->peer, host, sizeof(host));
+	net_host_str(&s->peer.sa, host, sizeof(host));
 	quote(req, sizeof(req), s->reqline != NULL ? s->reqline : "");
 	n = snprintf(line, sizeof(line),
 	    "%s:%d [%s.%03d] %s %s/%s "
 	    "%ld/%d/%ld/%ld/%ld %d %llu - - %c%c-- %d/%d/%d/%d/%d 0/0 \"%s\"",
-	    host, net_addr_port((const struct sockaddr *)&s->peer),
+	    host, net_addr_port(&s->peer.sa),
 	    log_date((time_t)(s->accept_wall_us / 1000000)),
 	    (int)(s->accept_wall_us / 1000 % 1000),
 	    l->name, l->name, s->local ? s->local :

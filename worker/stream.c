@@ -49,49 +49,69 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 /* ------------------------------------------------------------- buffers */
 
 /*
- * The request line kept for the log: a pooled FC_LOGLINE block while a
- * transaction has one, NULL otherwise, so that an idle connection does
- * not carry it.
+ * Fixed-size blocks a transaction holds only while it runs -- the request
+ * line for the log, the cookie persistence state -- come from free lists,
+ * so that an idle keep-alive connection carries none of them.  A free
+ * block's first word links the next.
  */
-union fc_logline {
-	union fc_logline *next;
-	char line[FC_LOGLINE];
+struct pool {
+	void *free;
+	int nfree;
+	size_t size;
 };
 
-static union fc_logline *free_lines;
-static int nfree_lines;
+static struct pool line_pool = { NULL, 0, FC_LOGLINE };
+static struct pool ck_pool = { NULL, 0, sizeof(struct fc_ck_req) };
+
+static void *pool_get(struct pool *p)
+{
+	void *o = p->free;
+
+	if (o == NULL)
+		return malloc(p->size);
+	p->free = *(void **)o;
+	p->nfree--;
+	return o;
+}
+
+static void pool_put(struct pool *p, void *o)
+{
+	if (o == NULL)
+		return;
+	if (p->nfree >= MAX_FREE_BUFS) {
+		free(o);
+		return;
+	}
+	*(void **)o = p->free;
+	p->free = o;
+	p->nfree++;
+}
 
 static char *reqline_get(struct fc_stream *s)
 {
-	union fc_logline *l = free_lines;
-
-	if (s->reqline != NULL)
-		return s->reqline;
-	if (l != NULL) {
-		free_lines = l->next;
-		nfree_lines--;
-	} else if ((l = malloc(sizeof(*l))) == NULL) {
-		return NULL;
-	}
-	s->reqline = l->line;
-	s->reqline[0] = '\0';
+	if (s->reqline == NULL && (s->reqline = pool_get(&line_pool)) != NULL)
+		s->reqline[0] = '\0';
 	return s->reqline;
 }
 
 static void reqline_put(struct fc_stream *s)
 {
-	union fc_logline *l = (union fc_logline *)(void *)s->reqline;
-
-	if (l == NULL)
-		return;
+	pool_put(&line_pool, s->reqline);
 	s->reqline = NULL;
-	if (nfree_lines >= MAX_FREE_BUFS) {
-		free(l);
-		return;
-	}
-	l->next = free_lines;
-	free_lines = l;
-	nfree_lines++;
+}
+
+/* The transaction's cookie state; none reads as "no persistence cookie came". */
+static const struct fc_ck_req *txn_ck(const struct fc_stream *s)
+{
+	static const struct fc_ck_req none = { .server = -1 };
+
+	return s->ck != NULL ? s->ck : &none;
+}
+
+static void ck_put(struct fc_stream *s)
+{
+	pool_put(&ck_pool, s->ck);
+	s->ck = NULL;
 }
 
 static struct fc_buf *buf_get(void)
@@ -678,7 +698,7 @@ static void out_forwarded_for(struct out *o, const struct fc_stream *s,
 		out_put(o, m->headers[i].value, m->headers[i].value_len);
 		out_put(o, ", ", 2);
 	}
-	out_str(o, net_host_str((const struct sockaddr *)&s->peer, host, sizeof(host)));
+	out_str(o, net_host_str(&s->peer.sa, host, sizeof(host)));
 	out_put(o, "\r\n", 2);
 }
 
@@ -783,12 +803,12 @@ static void out_persist(struct out *o, const struct fc_stream *s, bool server_se
 {
 	const struct fc_listener *l = s->px->l;
 
-	if (!cookie_rsp_needs_set(&l->cookie, &s->ck, s->server, server_set))
+	if (!cookie_rsp_needs_set(&l->cookie, txn_ck(s), s->server, server_set))
 		return;
 	out_str(o, "Set-Cookie: ");
 	if (o->overflow)
 		return;
-	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[s->server].cookie, &s->ck,
+	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[s->server].cookie, txn_ck(s),
 	    txn_wall_s(s), o->p + o->len, o->cap - o->len));
 	out_put(o, "\r\n", 2);
 	if (l->cookie.nocache && !cc_private)
@@ -837,7 +857,7 @@ static void txn_begin(struct fc_stream *s)
 
 	s->server = -1;
 	s->retries = 0;
-	cookie_req_init(&s->ck);
+	ck_put(s);
 	s->stick_server = -1;
 	s->stick_hash = 0;
 	if (s->tried != NULL)
@@ -940,15 +960,20 @@ static void persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
 {
 	const struct fc_listener *l = s->px->l;
 	bool ck = l->cookie.mode != FC_COOKIE_NONE, stick = l->stick.cookie[0] != '\0';
-	const bool *down = ck ? down_mask(s) : NULL;
+	const bool *down;
 	struct fc_ck_span id;
+
+	if (ck && s->ck == NULL && (s->ck = pool_get(&ck_pool)) != NULL)
+		cookie_req_init(s->ck);
+	ck = ck && s->ck != NULL;	/* out of memory: balanced as if none came */
+	down = ck ? down_mask(s) : NULL;
 
 	for (int i = http_find_header(m, "cookie", 0); i >= 0 && (ck || stick);
 	    i = http_find_header(m, "cookie", (size_t)i + 1)) {
 		const struct fc_http_header *h = &m->headers[i];
 
 		if (ck)
-			cookie_req_scan(l, h->value, h->value_len, down, txn_wall_s(s), &s->ck);
+			cookie_req_scan(l, h->value, h->value_len, down, txn_wall_s(s), s->ck);
 		if (stick && cookie_find(h->value, h->value_len, l->stick.cookie, &id)) {
 			stick_lookup(s, id);
 			stick = false;		/* the first one only */
@@ -1149,6 +1174,20 @@ static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
 
 #define PICK_WAIT	(-2)		/* the persistent server is full: queue */
 
+/* balance = "source": the client's address, not its port (FNV-1a). */
+static uint32_t source_hash(const union fc_sockaddr *a)
+{
+	bool v6 = a->sa.sa_family == AF_INET6;
+	const unsigned char *p = v6 ? (const unsigned char *)&a->in6.sin6_addr :
+	    (const unsigned char *)&a->in.sin_addr;
+	size_t n = v6 ? sizeof(a->in6.sin6_addr) : sizeof(a->in.sin_addr);
+	uint32_t hash = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		hash = (hash ^ p[i]) * 16777619u;
+	return hash;
+}
+
 /*
  * Persistence first: the server the request's cookie names, else its
  * learned session's, unless it is DOWN or was tried (then: redispatch).
@@ -1157,7 +1196,7 @@ static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
  */
 static int persist_pick(const struct fc_stream *s, const bool *excluded)
 {
-	int target[2] = { s->ck.server, s->stick_server };
+	int target[2] = { txn_ck(s)->server, s->stick_server };
 
 	for (int k = 0; k < 2; k++) {
 		int t = target[k];
@@ -1176,8 +1215,10 @@ static int persist_pick(const struct fc_stream *s, const bool *excluded)
 /* The server a waiting request is tied to, or -1. */
 static int persist_want(const struct fc_stream *s)
 {
-	if (s->ck.server >= 0 && !server_down(s->px, s->ck.server))
-		return s->ck.server;
+	int ck = txn_ck(s)->server;
+
+	if (ck >= 0 && !server_down(s->px, ck))
+		return ck;
 	if (s->stick_server >= 0 && !server_down(s->px, s->stick_server))
 		return s->stick_server;
 	return -1;
@@ -1193,13 +1234,8 @@ static int pick_server(struct fc_stream *s)
 	if ((idx = persist_pick(s, excluded)) != -1)
 		return idx;
 
-	if (px->l->balance == FC_BALANCE_SOURCE) {
-		const unsigned char *p = (const unsigned char *)&s->peer;
-
-		hash = 2166136261u;
-		for (size_t i = 0; i < sizeof(s->peer); i++)
-			hash = (hash ^ p[i]) * 16777619u;
-	}
+	if (px->l->balance == FC_BALANCE_SOURCE)
+		hash = source_hash(&s->peer);
 	idx = lb_pick(&px->lb, excluded, hash);
 	if (idx < 0 && s->tried != NULL) {
 		/* Every usable server was tried once: start over (redispatch). */
@@ -1847,7 +1883,7 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	stream_run(c->s);
 }
 
-void stream_accept(struct fc_proxy *px, int fd, const struct sockaddr_storage *peer)
+void stream_accept(struct fc_proxy *px, int fd, const union fc_sockaddr *peer)
 {
 	struct fc_stream *s = calloc(1, sizeof(*s));
 
@@ -1916,6 +1952,7 @@ void stream_reap(void)
 		buf_put(s->rsp.buf);
 		sbuf_free(&s->payload);
 		reqline_put(s);
+		ck_put(s);
 		free(s->tried);
 		free(s);
 	}

@@ -14,6 +14,7 @@
 
 #include "conf/conf.h"
 #include "lib/ev.h"
+#include "lib/net.h"
 #include "lib/sbuf.h"
 #include "shm/shm.h"
 #include "worker/balance.h"
@@ -106,28 +107,31 @@ struct fc_stream {
 	struct fc_chan req, rsp;
 	struct fc_ev_timer timer;
 	uint64_t deadline;
-	struct sockaddr_storage peer;
+	union fc_sockaddr peer;
 	struct fc_stream *prev, *next;	/* all streams of the worker */
 	/* the transaction in flight */
 	int server;
 	int retries;			/* retries done */
-	bool *tried;
-	bool is_head;			/* HEAD request: response has no body */
-	bool cli_keepalive, srv_keepalive;
-	bool req_http10;
-	bool close_after;		/* close the client when the response is out */
-	bool dead;
-	bool rsp_started;		/* response head sent to the client */
-	bool srv_reused;		/* server connection came from the idle pool */
-	bool reuse_retried;		/* the request was sent again once */
-	bool logged;
-	bool lingering;			/* waiting for the client to close */
-	bool queued;			/* in the run queue */
-	bool sent_1xx;			/* an interim response went to the client */
-	bool idempotent;		/* the method may be sent twice (RFC 9110 9.2.2) */
-	bool in_queue;			/* in px's queue: every usable server is full */
-	bool dequeued;			/* a server slot freed: connect on the next run */
 	int qwant;			/* in the queue for this server, -1: any */
+	int status;
+	int stick_server;		/* its learned session's server, -1: none */
+	char term[3];			/* termination state, HAProxy letters */
+	bool is_head : 1;		/* HEAD request: response has no body */
+	bool cli_keepalive : 1, srv_keepalive : 1;
+	bool req_http10 : 1;
+	bool close_after : 1;		/* close the client when the response is out */
+	bool dead : 1;
+	bool rsp_started : 1;		/* response head sent to the client */
+	bool srv_reused : 1;		/* server connection came from the idle pool */
+	bool reuse_retried : 1;		/* the request was sent again once */
+	bool logged : 1;
+	bool lingering : 1;		/* waiting for the client to close */
+	bool queued : 1;		/* in the run queue */
+	bool sent_1xx : 1;		/* an interim response went to the client */
+	bool idempotent : 1;		/* the method may be sent twice (RFC 9110 9.2.2) */
+	bool in_queue : 1;		/* in px's queue: every usable server is full */
+	bool dequeued : 1;		/* a server slot freed: connect on the next run */
+	bool *tried;
 	struct fc_stream *qnext, *qprev;
 	unsigned int ntxn;		/* transactions completed on this connection */
 	struct fc_sbuf payload;		/* a response fulcrum makes itself (stats) */
@@ -135,10 +139,7 @@ struct fc_stream {
 	uint64_t cli_in;		/* bytes read from the client in this transaction */
 	const char *local;		/* who answered it, for the log: "<STATS>" */
 	struct fc_stream *runq_next;
-	int status;
-	char term[3];			/* termination state, HAProxy letters */
-	struct fc_ck_req ck;		/* what its persistence cookie says */
-	int stick_server;		/* its learned session's server, -1: none */
+	struct fc_ck_req *ck;		/* what its persistence cookie says; pooled */
 	uint64_t stick_hash;		/* of that session id: learned already */
 	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
 	uint64_t accept_wall_us;
@@ -168,7 +169,7 @@ extern struct fc_worker *fc_w;
 int worker_share(int total, int nworkers);
 /* worker.c: a connection of px ended; resume accepting if it was paused. */
 void worker_conn_released(struct fc_proxy *px);
-void stream_accept(struct fc_proxy *px, int fd, const struct sockaddr_storage *peer);
+void stream_accept(struct fc_proxy *px, int fd, const union fc_sockaddr *peer);
 /* Closes idle keep-alive clients; the others close after their response. */
 void stream_drain_all(void);
 void stream_reap(void);

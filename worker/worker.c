@@ -94,7 +94,7 @@ static int accept_batch(struct fc_proxy *px, int lfd)
 	int k;
 
 	for (k = 0; k < ACCEPT_BATCH; k++) {
-		struct sockaddr_storage peer;
+		union fc_sockaddr peer;
 		socklen_t len = sizeof(peer);
 		int fd;
 
@@ -102,7 +102,7 @@ static int accept_batch(struct fc_proxy *px, int lfd)
 			proxy_pause(px, true);
 			break;
 		}
-		fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				fds_exhausted(px);
