@@ -573,6 +573,7 @@ static const struct key global_keys[] = {
 	INT("maxconn", struct fc_conf, maxconn, 1, MAXCONN_MAX, 0),
 	STR("pidfile", struct fc_conf, pidfile),
 	INT("drain_timeout", struct fc_conf, drain_timeout, 0, 3600000, 0),
+	INT("busy_poll_us", struct fc_conf, busy_poll_us, 0, 10000, 0),
 	FUNC("log", key_log, 0),
 	END,
 };
@@ -582,6 +583,7 @@ static void global_defaults(struct fc_conf *conf)
 	conf->workers = 0;
 	conf->maxconn = DEF_MAXCONN_GLOBAL;
 	conf->drain_timeout = DEF_DRAIN_TIMEOUT;
+	conf->busy_poll_us = 0;
 	conf->log.enabled = false;
 	conf->log.facility = LOG_LOCAL0;
 	conf->log.address = xstrdup(DEF_LOG_ADDRESS);

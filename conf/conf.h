@@ -165,6 +165,7 @@ struct fc_conf {
 	int maxconn;			/* per process (all workers) */
 	char *pidfile;			/* NULL: none */
 	int drain_timeout;		/* ms, graceful stop / reload */
+	int busy_poll_us;		/* workers poll this long after an event, 0: off */
 	struct fc_log log;
 	/* listeners, with "defaults" applied */
 	struct fc_listener *listeners;

@@ -161,6 +161,7 @@ struct fc_worker {
 	struct fc_stream *graveyard;	/* freed after the loop pass */
 	struct fc_buf *freebufs;
 	int nfreebufs;
+	uint64_t last_event_us;		/* busy_poll_us: when the loop last had one */
 };
 
 extern struct fc_worker *fc_w;

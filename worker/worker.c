@@ -233,6 +233,30 @@ static void block_init(struct fc_shm *shm, int slot)
 	shm_store(&b->pid, (int32_t)getpid());
 }
 
+/*
+ * One pass of the event loop.  With global.busy_poll_us, a worker that had
+ * an event less than that long ago polls without sleeping: every sleep in
+ * epoll_wait costs the process that wakes it a cross-CPU wake-up (on a
+ * hypervisor, an exit), and a worker that is faster than its load sleeps
+ * after nearly every request.  Polling trades this worker's CPU for that;
+ * a worker with nothing to do sleeps as usual once the window is over.
+ */
+static int wait_events(bool pending)
+{
+	uint64_t spin = (uint64_t)worker.conf->busy_poll_us;
+	int n = 0;
+
+	if (pending)
+		return ev_run_once(worker.ev, 0);
+	while (n == 0 && spin > 0 && ev_now_us(worker.ev) < worker.last_event_us + spin)
+		n = ev_run_once(worker.ev, 0);
+	if (n == 0)
+		n = ev_run_once(worker.ev, HEARTBEAT_MS);
+	if (n > 0)
+		worker.last_event_us = ev_now_us(worker.ev);
+	return n;
+}
+
 int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nworkers,
     const struct fc_worker_socket *socks, int nsocks)
 {
@@ -253,7 +277,7 @@ int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nw
 	housekeeping.cb = housekeeping_cb;
 	ev_timer_arm(worker.ev, &housekeeping, ev_now(worker.ev) + HOUSEKEEPING_MS);
 	while (!stopping) {
-		if (ev_run_once(worker.ev, pending ? 0 : HEARTBEAT_MS) < 0)
+		if (wait_events(pending) < 0)
 			fatal("epoll_wait");
 		shm_store(&worker.blk->heartbeat_ms, ev_now(worker.ev));
 		pending = stream_run_deferred();

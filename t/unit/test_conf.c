@@ -171,6 +171,7 @@ CONF_TEST(minimal_file_gets_every_default)
 	cr_expect_eq(c->maxconn, 4096);
 	cr_expect_null(c->pidfile);
 	cr_expect_eq(c->drain_timeout, 30000);
+	cr_expect_eq(c->busy_poll_us, 0);
 	cr_expect_not(c->log.enabled);
 	cr_expect_eq(c->log.facility, LOG_LOCAL0);
 	cr_expect_str_eq(c->log.address, "/dev/log");
@@ -219,7 +220,7 @@ CONF_TEST(full_file_sets_every_key)
 {
 	struct fc_conf *c = load_ok(
 	    "global: { user = \"u\"; group = \"g\"; workers = 3; maxconn = 100;\n"
-	    "  pidfile = \"/tmp/x.pid\"; drain_timeout = 0;\n"
+	    "  pidfile = \"/tmp/x.pid\"; drain_timeout = 0; busy_poll_us = 50;\n"
 	    "  log = { facility = \"daemon\"; address = \"/tmp/log.sock\"; }; };\n"
 	    "defaults: { retries = 0; maxconn = 7; balance = \"leastconn\";\n"
 	    "  forwardfor = true; httpclose = true;\n"
@@ -249,6 +250,7 @@ CONF_TEST(full_file_sets_every_key)
 	cr_expect_eq(c->maxconn, 100);
 	cr_expect_str_eq(c->pidfile, "/tmp/x.pid");
 	cr_expect_eq(c->drain_timeout, 0);
+	cr_expect_eq(c->busy_poll_us, 50);
 	cr_expect(c->log.enabled);
 	cr_expect_eq(c->log.facility, LOG_DAEMON);
 	cr_expect_str_eq(c->log.address, "/tmp/log.sock");
@@ -679,6 +681,13 @@ CONF_TEST(weight_out_of_range_is_an_error)
 	    "    weight = 257; } );\n"		/* 6 */
 	    "} );\n",
 	    6, "server \"webA\": \"weight\" must be between 0 and 256");
+}
+
+CONF_TEST(busy_poll_out_of_range_is_an_error)
+{
+	expect_error(
+	    "global: { busy_poll_us = 10001; };\n" LISTENER,
+	    1, "global: \"busy_poll_us\" must be between 0 and 10000");
 }
 
 CONF_TEST(retries_out_of_range_is_an_error)
