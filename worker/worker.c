@@ -246,12 +246,14 @@ static int wait_events(bool pending)
 	uint64_t spin = (uint64_t)worker.conf->busy_poll_us;
 	int n = 0;
 
-	if (pending)
-		return ev_run_once(worker.ev, 0);
-	while (n == 0 && spin > 0 && ev_now_us(worker.ev) < worker.last_event_us + spin)
+	if (pending) {
 		n = ev_run_once(worker.ev, 0);
-	if (n == 0)
-		n = ev_run_once(worker.ev, HEARTBEAT_MS);
+	} else {
+		while (n == 0 && spin > 0 && ev_now_us(worker.ev) < worker.last_event_us + spin)
+			n = ev_run_once(worker.ev, 0);
+		if (n == 0)
+			n = ev_run_once(worker.ev, HEARTBEAT_MS);
+	}
 	if (n > 0)
 		worker.last_event_us = ev_now_us(worker.ev);
 	return n;
