@@ -49,10 +49,10 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 /* ------------------------------------------------------------- buffers */
 
 /*
- * Fixed-size blocks a transaction holds only while it runs -- the request
- * line for the log, the cookie persistence state -- come from free lists,
- * so that an idle keep-alive connection carries none of them.  A free
- * block's first word links the next.
+ * Fixed-size blocks come from free lists: the 16 KiB buffers, and what a
+ * transaction holds only while it runs -- the request line for the log,
+ * the cookie persistence state -- so that an idle keep-alive connection
+ * carries none of them.  A free block's first word links the next.
  */
 struct pool {
 	void *free;
@@ -60,6 +60,7 @@ struct pool {
 	size_t size;
 };
 
+static struct pool buf_pool = { NULL, 0, sizeof(struct fc_buf) };
 static struct pool line_pool = { NULL, 0, FC_LOGLINE };
 static struct pool ck_pool = { NULL, 0, sizeof(struct fc_ck_req) };
 
@@ -116,29 +117,16 @@ static void ck_put(struct fc_stream *s)
 
 static struct fc_buf *buf_get(void)
 {
-	struct fc_buf *b = fc_w->freebufs;
+	struct fc_buf *b = pool_get(&buf_pool);
 
-	if (b != NULL) {
-		fc_w->freebufs = b->next;
-		fc_w->nfreebufs--;
-	} else if ((b = malloc(sizeof(*b))) == NULL) {
-		return NULL;
-	}
-	b->start = b->end = 0;
+	if (b != NULL)
+		b->start = b->end = 0;
 	return b;
 }
 
 static void buf_put(struct fc_buf *b)
 {
-	if (b == NULL)
-		return;
-	if (fc_w->nfreebufs >= MAX_FREE_BUFS) {
-		free(b);
-		return;
-	}
-	b->next = fc_w->freebufs;
-	fc_w->freebufs = b;
-	fc_w->nfreebufs++;
+	pool_put(&buf_pool, b);
 }
 
 static size_t buf_len(const struct fc_buf *b)

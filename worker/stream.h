@@ -31,7 +31,6 @@ _Static_assert(FC_LIMIT_HEADERS_MAX == FC_HTTP_MAX_HEADERS, "limits.headers ceil
 #define FC_LOGLINE	512		/* request line kept for the log */
 
 struct fc_buf {
-	struct fc_buf *next;		/* free list */
 	size_t start, end;
 	char data[FC_BUFSZ];
 };
@@ -159,8 +158,6 @@ struct fc_worker {
 	struct fc_shm_worker *blk;	/* this worker's counters */
 	struct fc_stream *streams;	/* live streams */
 	struct fc_stream *graveyard;	/* freed after the loop pass */
-	struct fc_buf *freebufs;
-	int nfreebufs;
 	uint64_t last_event_us;		/* busy_poll_us: when the loop last had one */
 };
 
