@@ -155,6 +155,9 @@ declare -A PORT=([direct]=$B1 [haproxy]=$((BASE_PORT + 11)) [haproxy_close]=$((B
 declare -A PID=() BIN=() TREE=()
 STARTED=()
 FULCRUM_ALT=${FULCRUM_ALT:-}
+BUSY_POLL_US=${BUSY_POLL_US:-0}
+# the same binary with busy polling on: one more alternative target
+[ "$BUSY_POLL_US" -gt 0 ] && FULCRUM_ALT="$FULCRUM_ALT busy=$FULCRUM"
 ALT_NAMES=()
 i=0
 for alt in $FULCRUM_ALT; do
@@ -166,14 +169,6 @@ for alt in $FULCRUM_ALT; do
 	ALT_NAMES+=("$name")
 	i=$((i + 1))
 done
-BUSY_POLL_US=${BUSY_POLL_US:-0}
-if [ "$BUSY_POLL_US" -gt 0 ]; then
-	BIN[fulcrum_busy]=$FULCRUM
-	BIN[fulcrum_busy_close]=$FULCRUM
-	PORT[fulcrum_busy]=$((BASE_PORT + 51 + 2 * i))
-	PORT[fulcrum_busy_close]=$((BASE_PORT + 52 + 2 * i))
-	ALT_NAMES+=(busy)
-fi
 
 # ------------------------------------------------------------ process control
 children_of() { ps -e -o pid=,ppid= | awk -v p="$1" '$2 == p { print $1 }'; }

@@ -78,12 +78,22 @@ def wait_sessions(fc, n, timeout=3.0):
         time.sleep(0.05)
 
 
-def learn(port, sid):
-    """The server that answers sets PHPSESSID=sid: returns that server."""
+def set_cookie(port, sid):
+    """The server that answers sets PHPSESSID=sid: (status, headers, server)."""
     st, hdrs, body, srv = request(port, f"/setcookie?name=PHPSESSID&value={sid}")
+    return st, hdrs, srv
+
+
+def check_untouched(st, hdrs, srv, sid):
     t.check(st == 200 and [v for k, v in hdrs if k == "Set-Cookie"] ==
             [f"PHPSESSID={sid}; Path=/"],
             f"{srv} set PHPSESSID={sid}; fulcrum passed it untouched")
+
+
+def learn(port, sid):
+    """The server that answers sets PHPSESSID=sid: returns that server."""
+    st, hdrs, srv = set_cookie(port, sid)
+    check_untouched(st, hdrs, srv, sid)
     return srv
 
 
@@ -94,12 +104,10 @@ def learn_on(fc, port, stem, want):
     for i in range(40):
         sid = f"{stem}-{i}"
         before = per_worker(fc)
-        st, hdrs, body, srv = request(port, f"/setcookie?name=PHPSESSID&value={sid}")
+        st, hdrs, srv = set_cookie(port, sid)
         if srv == want:
             after = per_worker(fc)
-            t.check(st == 200 and [v for k, v in hdrs if k == "Set-Cookie"] ==
-                    [f"PHPSESSID={sid}; Path=/"],
-                    f"{srv} set PHPSESSID={sid}; fulcrum passed it untouched")
+            check_untouched(st, hdrs, srv, sid)
             return sid, [p for p in after if after[p] > before.get(p, 0)]
     t.fail(f"{want} answers within 40 requests")
 
