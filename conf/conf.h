@@ -49,7 +49,7 @@ struct fc_timeouts {		/* milliseconds */
  * 413.  The head must fit in one buffer, hence header_size's ceiling.
  */
 #define FC_LIMIT_LINE_MAX	8192
-#define FC_LIMIT_HEAD_MAX	15360	/* FC_BUFSZ - FC_REWRITE (worker/stream.h) */
+#define FC_LIMIT_HEAD_MAX	15360	/* FC_BUFSZ - FC_REWRITE (worker/worker-t.h) */
 #define FC_LIMIT_HEADERS_MAX	100	/* FC_HTTP_MAX_HEADERS (worker/http.h) */
 
 struct fc_limits {

@@ -8,6 +8,9 @@
  *
  * Times are milliseconds (-1: that step did not happen).  fulcrum has no
  * separate frontend and backend, so the listener name stands for both.
+ *
+ * The counters of the worker's shm block are kept here too: a transaction
+ * is counted when it is logged, errors when they are answered.
  */
 #include "config.h"
 
@@ -16,7 +19,7 @@
 
 #include "lib/log.h"
 #include "lib/net.h"
-#include "worker/stream.h"
+#include "worker/accesslog.h"
 
 static long ms_between(uint64_t from_us, uint64_t to_us)
 {
@@ -61,7 +64,7 @@ static const char *log_date(time_t secs)
 	return text;
 }
 
-void accesslog_emit(const struct fc_stream *s)
+static void emit(const struct fc_stream *s)
 {
 	const struct fc_listener *l = s->px->l;
 	char line[1024], host[FC_ADDRSTRLEN], req[FC_LOGLINE * 3];
@@ -90,4 +93,50 @@ void accesslog_emit(const struct fc_stream *s)
 	    s->server >= 0 ? s->px->srv[s->server].cur : 0, s->retries, req);
 	if (n > 0)
 		log_access(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+struct fc_shm_srv_counters *accesslog_srv(const struct fc_proxy *px, int server)
+{
+	return &fc_w->blk->srv[px->srv_base + (uint32_t)server];
+}
+
+void accesslog_error(enum fc_err_kind kind)
+{
+	shm_add(&fc_w->blk->errors[kind], 1);
+}
+
+void accesslog_status_error(int status)
+{
+	switch (status) {
+	case 408: accesslog_error(FC_ERR_REQ_TIMEOUT); break;
+	case 500: accesslog_error(FC_ERR_INTERNAL); break;
+	case 502: accesslog_error(FC_ERR_BADRESP); break;
+	case 503: accesslog_error(FC_ERR_NOSRV); break;
+	case 504: accesslog_error(FC_ERR_SRV_TIMEOUT); break;
+	default: accesslog_error(FC_ERR_BADREQ);
+	}
+}
+
+void accesslog_txn(struct fc_stream *s)
+{
+	struct fc_shm_worker *w = fc_w->blk;
+
+	if (s->logged)
+		return;
+	s->logged = true;
+	shm_add(&w->requests, 1);
+	shm_add(&w->bytes_in, s->cli_in);
+	shm_add(&w->bytes_out, s->rsp.bytes);
+	if (s->term[0] == 'C')
+		accesslog_error(FC_ERR_CLI_ABORT);
+	else if (s->term[0] == 'S' && s->term[1] == 'D')
+		accesslog_error(FC_ERR_SRV_ABORT);
+	if (s->server >= 0 && s->t_rsp != 0) {
+		struct fc_shm_srv_counters *c = accesslog_srv(s->px, s->server);
+
+		shm_add(&c->requests, 1);
+		shm_add(&c->bytes_out, s->req.bytes);
+		shm_add(&c->bytes_in, s->rsp.bytes);
+	}
+	emit(s);
 }

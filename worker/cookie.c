@@ -7,8 +7,8 @@
 #include "config.h"
 
 #include <string.h>
-#include <strings.h>
 
+#include "lib/str.h"
 #include "worker/cookie.h"
 
 #define DATE_DIGITS_MAX	12	/* Unix seconds: enough until year 33658 */
@@ -376,7 +376,7 @@ static bool max_age_expires(struct fc_ck_span av)
 		return false;
 	name = trim(av.p, (size_t)(eq - av.p));
 	val = trim(eq + 1, (size_t)(av.p + av.len - (eq + 1)));
-	if (name.len != 7 || strncasecmp(name.p, "max-age", 7) != 0 || val.len == 0)
+	if (!str_ieq_lit(name.p, name.len, "max-age") || val.len == 0)
 		return false;
 	if (val.p[0] == '-')
 		return val.len > 1 && val.p[1] >= '0' && val.p[1] <= '9';
@@ -506,7 +506,7 @@ bool cookie_cc_private(const char *v, size_t len)
 		struct fc_ck_span t = trim(p, (size_t)((eq != NULL ? eq : stop) - p));
 
 		for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
-			if (t.len == strlen(tokens[i]) && strncasecmp(t.p, tokens[i], t.len) == 0)
+			if (str_ieq_lit(t.p, t.len, tokens[i]))
 				return true;
 		p = stop + 1;
 	} while (comma != NULL);

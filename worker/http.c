@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "lib/str.h"
 #include "worker/http.h"
 
 #define FC_HTTP_MAX_EMPTY_LINES	4	/* CRLFs skipped before a request-line */
@@ -50,27 +51,6 @@ static bool is_line_byte(unsigned char c)
 	return c >= 0x20 ? c != 0x7f : c == '\t';
 }
 
-static int lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
-/* ASCII case-insensitive comparison, immune to the locale. */
-static bool ci_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return false;
-	return true;
-}
-
-static bool ci_eq_str(const char *a, size_t alen, const char *lit)
-{
-	return ci_eq(a, alen, lit, strlen(lit));
-}
-
 /*
  * Steps through a comma-separated list (RFC 9110 section 5.6.1).  Each call
  * gives the next element, OWS trimmed and possibly empty; *it becomes NULL
@@ -102,7 +82,7 @@ bool http_list_has(const char *value, size_t len, const char *token, size_t tokl
 	if (len == 0)			/* value may then be NULL */
 		return false;
 	while (list_next(&it, value + len, &e, &n))
-		if (ci_eq(e, n, token, toklen))
+		if (str_ieq(e, n, token, toklen))
 			return true;
 	return false;
 }
@@ -117,7 +97,7 @@ int http_find_header(const struct fc_http_msg *msg, const char *name, size_t fro
 	size_t len = strlen(name);
 
 	for (size_t i = from; i < msg->nheaders; i++)
-		if (ci_eq(msg->headers[i].name, msg->headers[i].name_len, name, len))
+		if (str_ieq(msg->headers[i].name, msg->headers[i].name_len, name, len))
 			return (int)i;
 	return -1;
 }
@@ -322,7 +302,7 @@ static bool authority_eq(const char *a, size_t alen, const char *b, size_t blen,
 		aport = defport;
 	if (bport < 0)
 		bport = defport;
-	return aport == bport && ci_eq(a, ahost, b, bhost);
+	return aport == bport && str_ieq(a, ahost, b, bhost);
 }
 
 /*
@@ -336,10 +316,10 @@ static int check_absolute_form(struct parser *ps, const char *t, size_t n)
 	size_t hostlen, skip;
 	long port;
 
-	if (n >= 7 && ci_eq(t, 7, "http://", 7)) {
+	if (n >= 7 && str_ieq(t, 7, "http://", 7)) {
 		skip = 7;
 		ps->default_port = 80;
-	} else if (n >= 8 && ci_eq(t, 8, "https://", 8)) {
+	} else if (n >= 8 && str_ieq(t, 8, "https://", 8)) {
 		skip = 8;
 		ps->default_port = 443;
 	} else
@@ -357,7 +337,7 @@ static int check_absolute_form(struct parser *ps, const char *t, size_t n)
 /* True for a method spelled like lit in another case: "head", "Connect". */
 static bool case_variant(const struct fc_http_msg *m, const char *lit)
 {
-	return ci_eq_str(m->method, m->method_len, lit) &&
+	return str_ieq_lit(m->method, m->method_len, lit) &&
 	    memcmp(m->method, lit, m->method_len) != 0;
 }
 
@@ -522,7 +502,7 @@ static int on_transfer_encoding(struct parser *ps, const struct fc_http_header *
 			if (q == e + n || *q != ';')
 				return -1;
 		}
-		chunked = ci_eq_str(e, tok, "chunked");
+		chunked = str_ieq_lit(e, tok, "chunked");
 		if (chunked && tok < n)
 			return -1;
 		if (!chunked)
@@ -549,24 +529,24 @@ static int on_field(struct parser *ps, const struct fc_http_header *h, int idx)
 {
 	switch (h->name_len) {
 	case 4:
-		if (ci_eq_str(h->name, 4, "host"))
+		if (str_ieq_lit(h->name, 4, "host"))
 			return on_host(ps, h, idx);
 		break;
 	case 6:
-		if (!ps->response && ci_eq_str(h->name, 6, "expect") &&
+		if (!ps->response && str_ieq_lit(h->name, 6, "expect") &&
 		    http_value_has_token(h->value, h->value_len, "100-continue"))
 			ps->msg->expect_continue = true;
 		break;
 	case 10:
-		if (ci_eq_str(h->name, 10, "connection"))
+		if (str_ieq_lit(h->name, 10, "connection"))
 			on_connection(ps, h);
 		break;
 	case 14:
-		if (ci_eq_str(h->name, 14, "content-length"))
+		if (str_ieq_lit(h->name, 14, "content-length"))
 			return on_content_length(ps, h);
 		break;
 	case 17:
-		if (ci_eq_str(h->name, 17, "transfer-encoding"))
+		if (str_ieq_lit(h->name, 17, "transfer-encoding"))
 			return on_transfer_encoding(ps, h);
 		break;
 	}
@@ -841,7 +821,7 @@ static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = (unsigned char)lower(c);
+	c = (unsigned char)str_lower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
@@ -960,7 +940,7 @@ _Static_assert(NBAD_TRAILERS <= 32, "tr_match holds one bit per name");
 static void trailer_name_byte(struct fc_chunked *c, unsigned char ch, size_t pos)
 {
 	for (unsigned int i = 0; i < NBAD_TRAILERS; i++)
-		if ((c->tr_match & (1u << i)) && bad_trailers[i][pos] != lower(ch))
+		if ((c->tr_match & (1u << i)) && bad_trailers[i][pos] != str_lower(ch))
 			c->tr_match &= ~(1u << i);
 }
 

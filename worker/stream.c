@@ -1,7 +1,8 @@
 /*
  * The proxy state machine of a worker: reads a request head from the client,
- * picks a server, connects (or reuses an idle connection), rewrites the head
- * in place, streams the body, then does the same for the response.
+ * picks a server (backend.c), connects or reuses an idle connection,
+ * rewrites the head in place (rewrite.c), streams the body, then does the
+ * same for the response, and counts and logs it (accesslog.c).
  *
  * Every socket is registered once, edge-triggered, and the connection keeps
  * its own "readable"/"writable" flags; stream_run() pumps both directions
@@ -20,74 +21,30 @@
 
 #include "lib/log.h"
 #include "lib/net.h"
-#include "shm/session.h"
-#include "worker/cookie.h"
+#include "lib/pool.h"
+#include "worker/accesslog.h"
+#include "worker/backend.h"
+#include "worker/chan.h"
+#include "worker/conn.h"
+#include "worker/rewrite.h"
 #include "worker/stats.h"
 #include "worker/stream.h"
+#include "worker/xprt.h"
 
-#define MAX_FREE_BUFS	256
-#define MAX_IDLE	64		/* idle connections kept per server */
-#define IDLE_MAX_MS	30000		/* closed after this long unused */
 #define LINGER_MS	1000
 #define DRAIN_IDLE_MS	1000		/* draining: an idle client's last chance */
 #define RUN_PASSES	32		/* pump rounds per stream per loop pass */
-#define EV_CONN		(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-struct fc_worker *fc_w;
-static struct fc_conn *dead_conns;
-static struct fc_stream *runq;		/* streams with work left over */
-static char scratch[FC_BUFSZ];		/* where heads are rewritten */
+static struct fc_stream *runq;		/* the run queue: streams with work left over */
+static struct fc_pool line_pool = POOL_INIT(FC_LOGLINE);
 
 static void stream_run(struct fc_stream *s);
 static void stream_defer(struct fc_stream *s);
 static void stream_close(struct fc_stream *s);
 static void stream_connect(struct fc_stream *s);
-static void queue_kick(struct fc_proxy *px, int server);
-static const bool *down_mask(struct fc_stream *s);
 static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 
-/* ------------------------------------------------------------- buffers */
-
-/*
- * Fixed-size blocks come from free lists: the 16 KiB buffers, and what a
- * transaction holds only while it runs -- the request line for the log,
- * the cookie persistence state -- so that an idle keep-alive connection
- * carries none of them.  A free block's first word links the next.
- */
-struct pool {
-	void *free;
-	int nfree;
-	size_t size;
-};
-
-static struct pool buf_pool = { NULL, 0, sizeof(struct fc_buf) };
-static struct pool line_pool = { NULL, 0, FC_LOGLINE };
-static struct pool ck_pool = { NULL, 0, sizeof(struct fc_ck_req) };
-
-static void *pool_get(struct pool *p)
-{
-	void *o = p->free;
-
-	if (o == NULL)
-		return malloc(p->size);
-	p->free = *(void **)o;
-	p->nfree--;
-	return o;
-}
-
-static void pool_put(struct pool *p, void *o)
-{
-	if (o == NULL)
-		return;
-	if (p->nfree >= MAX_FREE_BUFS) {
-		free(o);
-		return;
-	}
-	*(void **)o = p->free;
-	p->free = o;
-	p->nfree++;
-}
-
+/* The request line for the log: pooled, held only while a transaction runs. */
 static char *reqline_get(struct fc_stream *s)
 {
 	if (s->reqline == NULL && (s->reqline = pool_get(&line_pool)) != NULL)
@@ -99,294 +56,6 @@ static void reqline_put(struct fc_stream *s)
 {
 	pool_put(&line_pool, s->reqline);
 	s->reqline = NULL;
-}
-
-/* The transaction's cookie state; none reads as "no persistence cookie came". */
-static const struct fc_ck_req *txn_ck(const struct fc_stream *s)
-{
-	static const struct fc_ck_req none = { .server = -1 };
-
-	return s->ck != NULL ? s->ck : &none;
-}
-
-static void ck_put(struct fc_stream *s)
-{
-	pool_put(&ck_pool, s->ck);
-	s->ck = NULL;
-}
-
-static struct fc_buf *buf_get(void)
-{
-	struct fc_buf *b = pool_get(&buf_pool);
-
-	if (b != NULL)
-		b->start = b->end = 0;
-	return b;
-}
-
-static void buf_put(struct fc_buf *b)
-{
-	pool_put(&buf_pool, b);
-}
-
-static size_t buf_len(const struct fc_buf *b)
-{
-	return b ? b->end - b->start : 0;
-}
-
-static void buf_compact(struct fc_buf *b)
-{
-	if (b->start == 0)
-		return;
-	memmove(b->data, b->data + b->start, b->end - b->start);
-	b->end -= b->start;
-	b->start = 0;
-}
-
-/* Returns the buffer to the pool when nothing in it is waiting. */
-static void chan_trim(struct fc_chan *ch)
-{
-	if (ch->buf != NULL && buf_len(ch->buf) == 0) {
-		buf_put(ch->buf);
-		ch->buf = NULL;
-	}
-}
-
-static void chan_reset(struct fc_chan *ch)
-{
-	ch->fwd = ch->sent = 0;
-	ch->keep = false;
-	ch->state = CH_HEAD;
-	ch->body = FC_BODY_NONE;
-	ch->left = 0;
-	ch->bytes = 0;
-}
-
-/* Drops bytes that were sent but kept for a retry. */
-static void chan_release(struct fc_chan *ch)
-{
-	if (ch->buf != NULL) {
-		ch->buf->start += ch->sent;
-		ch->fwd -= ch->sent;
-	}
-	ch->sent = 0;
-	ch->keep = false;
-}
-
-/* ------------------------------------------------------------- sockets */
-
-/*
- * Reads what fits; returns bytes read, 0 when nothing came, -1 on error.
- * A read shorter than asked has emptied the socket: with edge-triggered
- * events the next byte raises a new event, so the connection is marked
- * not readable without the read that would only return EAGAIN -- unless
- * the peer's FIN or an error was announced, which a read must still see.
- * recv(), not read(): a socket needs none of the VFS layer's work.
- * A buffer taken for a read that brought nothing goes back to the pool,
- * so an idle keep-alive connection holds none.
- */
-static ssize_t chan_recv(struct fc_conn *c, struct fc_chan *ch, size_t limit)
-{
-	struct fc_buf *b;
-	bool fresh = ch->buf == NULL;
-	size_t want;
-	ssize_t n;
-
-	if (fresh && (ch->buf = buf_get()) == NULL)
-		return -1;
-	b = ch->buf;
-	if (b->start > 0 && (ch->state == CH_HEAD || b->end == FC_BUFSZ))
-		buf_compact(b);
-	if (b->end >= limit)
-		return 0;
-	want = limit - b->end;
-	n = recv(c->io.fd, b->data + b->end, want, 0);
-	if (n > 0) {
-		b->end += (size_t)n;
-		if ((size_t)n < want && !c->hup)
-			c->rd = false;
-		return n;
-	}
-	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		c->eof = true;
-		return -1;
-	}
-	if (n == 0)
-		c->eof = true;
-	else
-		c->rd = false;
-	if (fresh) {
-		buf_put(b);
-		ch->buf = NULL;
-	}
-	return 0;
-}
-
-/* Sends the cleared bytes not sent yet; -1 when the peer is gone. */
-static ssize_t chan_send(struct fc_conn *c, struct fc_chan *ch)
-{
-	struct fc_buf *b = ch->buf;
-	size_t n = ch->fwd - ch->sent;
-	ssize_t w;
-
-	if (n == 0 || !c->wr)
-		return 0;
-	w = send(c->io.fd, b->data + b->start + ch->sent, n, MSG_NOSIGNAL);
-	if (w < 0) {
-		if (errno == EAGAIN || errno == EINTR) {
-			c->wr = false;
-			return 0;
-		}
-		return -1;
-	}
-	if ((size_t)w < n)
-		c->wr = false;
-	ch->bytes += (uint64_t)w;
-	if (ch->keep) {
-		ch->sent += (size_t)w;
-	} else {
-		b->start += (size_t)w;
-		ch->fwd -= (size_t)w;
-		if (b->start == b->end)
-			b->start = b->end = 0;
-	}
-	return w;
-}
-
-static bool chan_pending(const struct fc_chan *ch)
-{
-	return ch->fwd > ch->sent;
-}
-
-static void count_data(void *arg, const char *p, size_t n)
-{
-	(void)p;
-	*(uint64_t *)arg += n;
-}
-
-/*
- * Advances fwd over the body bytes that arrived; -1 on a malformed body,
- * -2 when a chunked body grows past max_body.
- */
-static int chan_frame(struct fc_chan *ch)
-{
-	size_t avail = buf_len(ch->buf) - ch->fwd;
-	ssize_t n;
-
-	if (ch->state != CH_BODY || avail == 0)
-		return 0;
-	switch (ch->body) {
-	case FC_BODY_LENGTH:
-		n = (ssize_t)(avail < ch->left ? avail : ch->left);
-		ch->left -= (uint64_t)n;
-		if (ch->left == 0)
-			ch->state = CH_DONE;
-		break;
-	case FC_BODY_CHUNKED:
-		n = http_chunked_feed(&ch->ck, ch->buf->data + ch->buf->start + ch->fwd,
-		    avail, ch->max_body ? count_data : NULL, &ch->decoded);
-		if (n < 0)
-			return -1;
-		if (ch->max_body && ch->decoded > ch->max_body)
-			return -2;
-		if (ch->ck.done)
-			ch->state = CH_DONE;
-		break;
-	case FC_BODY_EOF:
-		n = (ssize_t)avail;
-		break;
-	default:
-		n = 0;
-		ch->state = CH_DONE;
-	}
-	ch->fwd += (size_t)n;
-	return n > 0;
-}
-
-static void conn_free_later(struct fc_conn *c)
-{
-	c->next = dead_conns;
-	dead_conns = c;
-}
-
-static void server_close(struct fc_conn *c)
-{
-	if (c->io.fd >= 0)
-		close(c->io.fd);
-	c->io.fd = -1;
-	c->s = NULL;
-	conn_free_later(c);
-}
-
-/* --------------------------------------------------- idle server pool */
-
-static void idle_unlink(struct fc_conn *c)
-{
-	struct fc_srv_rt *rt = &c->px->srv[c->server];
-
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		rt->idle = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-	rt->nidle--;
-}
-
-static void idle_put(struct fc_conn *c)
-{
-	struct fc_srv_rt *rt = &c->px->srv[c->server];
-
-	if (rt->nidle >= MAX_IDLE || fc_w->draining) {
-		server_close(c);
-		return;
-	}
-	c->s = NULL;
-	c->idle_since = ev_now(fc_w->ev);
-	c->prev = NULL;
-	c->next = rt->idle;
-	if (rt->idle != NULL)
-		rt->idle->prev = c;
-	rt->idle = c;
-	rt->nidle++;
-}
-
-static struct fc_conn *idle_take(struct fc_proxy *px, int server)
-{
-	struct fc_conn *c = px->srv[server].idle;
-
-	if (c != NULL)
-		idle_unlink(c);
-	return c;
-}
-
-/* Anything but "writable" on an idle connection means it is finished. */
-static void idle_event(struct fc_conn *c, uint32_t events)
-{
-	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-		return;
-	idle_unlink(c);
-	server_close(c);
-}
-
-void stream_purge_idle(uint64_t now)
-{
-	for (int p = 0; p < fc_w->nproxies; p++) {
-		struct fc_proxy *px = &fc_w->proxies[p];
-
-		for (int i = 0; i < px->l->nservers; i++) {
-			struct fc_conn *c = px->srv[i].idle, *next;
-
-			for (; c != NULL; c = next) {
-				next = c->next;
-				if (now - c->idle_since >= IDLE_MAX_MS || fc_w->draining) {
-					idle_unlink(c);
-					server_close(c);
-				}
-			}
-		}
-	}
 }
 
 /* ------------------------------------------------------ error replies */
@@ -426,54 +95,7 @@ static const char *error_reply(int status, size_t *len)
 	return out;
 }
 
-/* ----------------------------------------------------------- counters */
-
-static struct fc_shm_srv_counters *srv_counters(const struct fc_stream *s, int server)
-{
-	return &fc_w->blk->srv[s->px->srv_base + (uint32_t)server];
-}
-
-static void count_error(enum fc_err_kind kind)
-{
-	shm_add(&fc_w->blk->errors[kind], 1);
-}
-
-static enum fc_err_kind error_kind(int status)
-{
-	switch (status) {
-	case 408: return FC_ERR_REQ_TIMEOUT;
-	case 500: return FC_ERR_INTERNAL;
-	case 502: return FC_ERR_BADRESP;
-	case 503: return FC_ERR_NOSRV;
-	case 504: return FC_ERR_SRV_TIMEOUT;
-	default: return FC_ERR_BADREQ;
-	}
-}
-
-/* Counts and logs the transaction, once. */
-static void txn_log(struct fc_stream *s)
-{
-	struct fc_shm_worker *w = fc_w->blk;
-
-	if (s->logged)
-		return;
-	s->logged = true;
-	shm_add(&w->requests, 1);
-	shm_add(&w->bytes_in, s->cli_in);
-	shm_add(&w->bytes_out, s->rsp.bytes);
-	if (s->term[0] == 'C')
-		count_error(FC_ERR_CLI_ABORT);
-	else if (s->term[0] == 'S' && s->term[1] == 'D')
-		count_error(FC_ERR_SRV_ABORT);
-	if (s->server >= 0 && s->t_rsp != 0) {
-		struct fc_shm_srv_counters *c = srv_counters(s, s->server);
-
-		shm_add(&c->requests, 1);
-		shm_add(&c->bytes_out, s->req.bytes);
-		shm_add(&c->bytes_in, s->rsp.bytes);
-	}
-	accesslog_emit(s);
-}
+/* ---------------------------------------------------------- answering */
 
 static void set_term(struct fc_stream *s, char who, char when)
 {
@@ -483,22 +105,23 @@ static void set_term(struct fc_stream *s, char who, char when)
 	s->term[1] = when;
 }
 
+/* The stream lets its server connection go: to the idle pool, or closed. */
 static void detach_server(struct fc_stream *s, bool reuse)
 {
 	struct fc_conn *c = s->srv;
+	struct fc_stream *waiter;
 
 	if (c == NULL)
 		return;
 	s->srv = NULL;
-	s->px->srv[c->server].cur--;
-	if (s->px->srv[c->server].maxconn > 0)
-		queue_kick(s->px, c->server);
-	shm_add(&srv_counters(s, c->server)->cur_conns, -1);
-	lb_conn_add(&s->px->lb, c->server, -1);
+	if ((waiter = backend_release(s, c)) != NULL) {
+		waiter->dequeued = true;	/* it connects on its next run */
+		stream_defer(waiter);
+	}
 	if (reuse)
-		idle_put(c);
+		backend_idle_put(c);
 	else
-		server_close(c);
+		conn_close_server(c);
 }
 
 /*
@@ -511,9 +134,9 @@ static void respond_error(struct fc_stream *s, int status, char who, char when)
 	size_t len;
 
 	set_term(s, who, when);
-	count_error(error_kind(status));
+	accesslog_status_error(status);
 	if ((status == 502 || status == 504) && s->server >= 0 && s->t_connected != 0)
-		shm_add(&srv_counters(s, s->server)->resp_errors, 1);
+		shm_add(&accesslog_srv(s->px, s->server)->resp_errors, 1);
 	detach_server(s, false);
 	if (s->reqline == NULL && reqline_get(s) != NULL)
 		snprintf(s->reqline, FC_LOGLINE, "<BADREQ>");
@@ -540,303 +163,6 @@ static void respond_error(struct fc_stream *s, int status, char who, char when)
 	s->rsp_started = true;
 }
 
-/* ------------------------------------------------------ head rewriting */
-
-struct out {
-	char *p;
-	size_t len, cap;
-	bool overflow;
-};
-
-static void out_put(struct out *o, const char *s, size_t n)
-{
-	if (o->len + n > o->cap) {
-		o->overflow = true;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void out_str(struct out *o, const char *s)
-{
-	out_put(o, s, strlen(s));
-}
-
-static bool name_is(const struct fc_http_header *h, const char *name)
-{
-	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
-}
-
-/*
- * Hop-by-hop fields (RFC 9110 section 7.6.1) are for this connection only:
- * the fixed ones and every field the Connection header names.
- * Transfer-Encoding stays: chunked bodies are forwarded as they are.
- */
-static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_header *h)
-{
-	static const char *fixed[] = { "connection", "keep-alive", "proxy-connection",
-	    "te", "upgrade", "proxy-authenticate", "proxy-authorization" };
-	int i;
-
-	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
-		if (name_is(h, fixed[k]))
-			return true;
-	/* Framing stays whatever Connection says: dropping Content-Length or
-	 * Transfer-Encoding would let the body pass as the next request. */
-	if (name_is(h, "content-length") || name_is(h, "transfer-encoding") ||
-	    name_is(h, "host"))
-		return false;
-	for (i = http_find_header(m, "connection", 0); i >= 0;
-	    i = http_find_header(m, "connection", (size_t)i + 1))
-		if (http_list_has(m->headers[i].value, m->headers[i].value_len, h->name,
-		    h->name_len))
-			return true;
-	return false;
-}
-
-static void out_header(struct out *o, const struct fc_http_header *h)
-{
-	out_put(o, h->name, h->name_len);
-	out_put(o, ": ", 2);
-	out_put(o, h->value, h->value_len);
-	out_put(o, "\r\n", 2);
-}
-
-/* Takes what a worker/cookie.h writer put in o's free room: n bytes, -1 if full. */
-static void out_wrote(struct out *o, ssize_t n)
-{
-	if (n < 0)
-		o->overflow = true;
-	else
-		o->len += (size_t)n;
-}
-
-/* Seconds of wall clock for cookie dates: the transaction's start is enough. */
-static uint64_t txn_wall_s(const struct fc_stream *s)
-{
-	return s->accept_wall_us / 1000000u;
-}
-
-/* A Cookie header as the server gets it: persistence prefix or cookie removed. */
-static void out_cookie(struct out *o, const struct fc_cookie *ck, const struct fc_http_header *h)
-{
-	size_t mark = o->len;
-	ssize_t n;
-
-	out_put(o, h->name, h->name_len);
-	out_put(o, ": ", 2);
-	if (o->overflow)
-		return;
-	n = cookie_req_strip(ck, h->value, h->value_len, o->p + o->len, o->cap - o->len);
-	if (n == 0) {
-		o->len = mark;		/* nothing left in it: no header */
-		return;
-	}
-	out_wrote(o, n);
-	out_put(o, "\r\n", 2);
-}
-
-/*
- * The fields that say where a message ends go out in one form only (RFC
- * 9112 section 6): the Content-Length the parser settled on, once, however
- * many identical values, fields or leading zeros came (RFC 9110 section 8.6
- * lets a recipient do so); a request's Transfer-Encoding, which can only
- * be chunked, as "chunked".  A server reading "5, 5", "005" or "Chunked"
- * otherwise than we do cannot then end the body elsewhere.  1xx and 204
- * responses have no content and must not carry these fields (RFC 9110
- * sections 8.6 and 15.3.5): they are dropped.  *cl_done: a Content-Length
- * went out already.
- */
-static void out_field(struct out *o, const struct fc_http_msg *m,
-    const struct fc_http_header *h, bool *cl_done)
-{
-	bool bodiless = m->status != 0 && (m->status < 200 || m->status == 204);
-	char cl[48];
-
-	if (name_is(h, "content-length")) {
-		if (*cl_done || bodiless)
-			return;
-		*cl_done = true;
-		snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n",
-		    (unsigned long long)m->content_length);
-		out_str(o, cl);
-	} else if (name_is(h, "transfer-encoding")) {
-		if (m->status == 0)
-			out_str(o, "Transfer-Encoding: chunked\r\n");
-		else if (!bodiless)
-			out_header(o, h);
-	} else {
-		out_header(o, h);
-	}
-}
-
-static void out_forwarded_for(struct out *o, const struct fc_stream *s,
-    const struct fc_http_msg *m)
-{
-	char host[FC_ADDRSTRLEN];
-	int i;
-
-	out_str(o, "X-Forwarded-For: ");
-	/* forwardfor_replace: what the client claims is dropped. */
-	i = s->px->l->forwardfor_replace ? -1 : http_find_header(m, "x-forwarded-for", 0);
-	for (; i >= 0; i = http_find_header(m, "x-forwarded-for", (size_t)i + 1)) {
-		if (m->headers[i].value_len == 0)
-			continue;
-		out_put(o, m->headers[i].value, m->headers[i].value_len);
-		out_put(o, ", ", 2);
-	}
-	out_str(o, net_host_str(&s->peer.sa, host, sizeof(host)));
-	out_put(o, "\r\n", 2);
-}
-
-/*
- * Replaces the head at fwd (hlen bytes) by the rewritten one in place.
- * A head that got shorter -- a response losing its Connection field, the
- * common case -- is laid down right-aligned where the old one ended, and
- * the few bytes before it (usually none) move instead of the body behind
- * it: a 10 KiB body that came with its head is not copied.  Otherwise the
- * bytes behind it (body, pipelined requests) move.  Returns the new
- * length, or 0 when it does not fit.
- */
-static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
-{
-	struct fc_buf *b = ch->buf;
-	size_t at = b->start + ch->fwd, rest = b->end - (at + hlen), gap;
-
-	if (o->overflow)
-		return 0;
-	if (o->len <= hlen && ch->fwd <= rest) {
-		gap = hlen - o->len;
-		memmove(b->data + b->start + gap, b->data + b->start, ch->fwd);
-		b->start += gap;
-		memcpy(b->data + at + gap, o->p, o->len);
-		return o->len;
-	}
-	if (at + o->len + rest > FC_BUFSZ)
-		return 0;
-	memmove(b->data + at + o->len, b->data + at + hlen, rest);
-	memcpy(b->data + at, o->p, o->len);
-	b->end = at + o->len + rest;
-	return o->len;
-}
-
-static size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
-{
-	struct out o = { scratch, 0, sizeof(scratch), false };
-	const struct fc_cookie *ck = &s->px->l->cookie;
-	bool xff = s->px->l->forwardfor, cl_done = false;
-	bool strip = ck->mode == FC_COOKIE_PREFIX || (ck->mode == FC_COOKIE_INSERT && ck->indirect);
-
-	out_put(&o, m->first_line, m->first_line_len);
-	out_put(&o, "\r\n", 2);
-	for (size_t i = 0; i < m->nheaders; i++) {
-		const struct fc_http_header *h = &m->headers[i];
-
-		if (is_hop_by_hop(m, h) || (xff && name_is(h, "x-forwarded-for")))
-			continue;
-		if (strip && name_is(h, "cookie"))
-			out_cookie(&o, ck, h);
-		else
-			out_field(&o, m, h, &cl_done);
-	}
-	if (xff)
-		out_forwarded_for(&o, s, m);
-	if (!s->srv_keepalive)
-		out_str(&o, "Connection: close\r\n");
-	else if (m->version_minor == 0)
-		out_str(&o, "Connection: keep-alive\r\n");
-	out_put(&o, "\r\n", 2);
-	return head_replace(&s->req, &o, hlen);
-}
-
-/*
- * A Set-Cookie of the persistence cookie, as the client must see it (or
- * dropped).  Returns false for any other cookie, which the caller copies.
- */
-static bool out_set_cookie(struct out *o, const struct fc_stream *s,
-    const struct fc_http_header *h)
-{
-	const struct fc_listener *l = s->px->l;
-	size_t mark = o->len, n = 0;
-
-	out_put(o, h->name, h->name_len);
-	out_put(o, ": ", 2);
-	if (o->overflow)
-		return true;
-	switch (cookie_set_rewrite(&l->cookie, l->servers[s->server].cookie, h->value,
-	    h->value_len, o->p + o->len, o->cap - o->len, &n)) {
-	case FC_CK_OTHER:
-		o->len = mark;
-		return false;
-	case FC_CK_DROP:
-		o->len = mark;
-		return true;
-	case FC_CK_NOROOM:
-		o->overflow = true;
-		return true;
-	default:
-		o->len += n;
-		out_put(o, "\r\n", 2);
-		return true;
-	}
-}
-
-/*
- * The Set-Cookie fulcrum adds itself: insert mode's cookie, or where a
- * moved session lives now.  A cache must not hand it to someone else.
- */
-static void out_persist(struct out *o, const struct fc_stream *s, bool server_set,
-    bool cc_private)
-{
-	const struct fc_listener *l = s->px->l;
-
-	if (!cookie_rsp_needs_set(&l->cookie, txn_ck(s), s->server, server_set))
-		return;
-	out_str(o, "Set-Cookie: ");
-	if (o->overflow)
-		return;
-	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[s->server].cookie, txn_ck(s),
-	    txn_wall_s(s), o->p + o->len, o->cap - o->len));
-	out_put(o, "\r\n", 2);
-	if (l->cookie.nocache && !cc_private)
-		out_str(o, "Cache-Control: private\r\n");
-}
-
-static size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
-{
-	struct out o = { scratch, 0, sizeof(scratch), false };
-	bool persist = s->px->l->cookie.mode != FC_COOKIE_NONE && m->status >= 200 &&
-	    s->server >= 0;
-	bool server_set = false, cc_private = false, cl_done = false;
-
-	out_put(&o, m->first_line, m->first_line_len);
-	out_put(&o, "\r\n", 2);
-	for (size_t i = 0; i < m->nheaders; i++) {
-		const struct fc_http_header *h = &m->headers[i];
-
-		if (is_hop_by_hop(m, h))
-			continue;
-		if (persist && name_is(h, "set-cookie") && out_set_cookie(&o, s, h)) {
-			server_set = true;
-			continue;
-		}
-		if (persist && name_is(h, "cache-control"))
-			cc_private |= cookie_cc_private(h->value, h->value_len);
-		out_field(&o, m, h, &cl_done);
-	}
-	if (persist)
-		out_persist(&o, s, server_set, cc_private);
-	if (m->status >= 200) {
-		if (!s->cli_keepalive)
-			out_str(&o, "Connection: close\r\n");
-		else if (s->req_http10)
-			out_str(&o, "Connection: keep-alive\r\n");
-	}
-	out_put(&o, "\r\n", 2);
-	return head_replace(&s->rsp, &o, hlen);
-}
-
 /* ------------------------------------------------------------ request */
 
 static void txn_begin(struct fc_stream *s)
@@ -845,9 +171,7 @@ static void txn_begin(struct fc_stream *s)
 
 	s->server = -1;
 	s->retries = 0;
-	ck_put(s);
-	s->stick_server = -1;
-	s->stick_hash = 0;
+	backend_persist_reset(s);
 	if (s->tried != NULL)
 		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
 	s->is_head = s->rsp_started = s->close_after = false;
@@ -918,57 +242,6 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	return true;
 }
 
-/* FNV-1a: tells a session id seen in the request from another one. */
-static uint64_t id_hash(struct fc_ck_span v)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-	for (size_t i = 0; i < v.len; i++)
-		h = (h ^ (unsigned char)v.p[i]) * UINT64_C(0x100000001b3);
-	return h;
-}
-
-/* The learned session's server, if the table knows the id (and extends it). */
-static void stick_lookup(struct fc_stream *s, struct fc_ck_span id)
-{
-	struct fc_proxy *px = s->px;
-	int g = session_use(fc_w->shm, fc_w->slot, (uint32_t)px->index, id.p, id.len,
-	    ev_now(fc_w->ev));
-
-	s->stick_hash = id_hash(id);
-	if (g >= (int)px->srv_base && g - (int)px->srv_base < px->l->nservers)
-		s->stick_server = g - (int)px->srv_base;
-}
-
-/*
- * Reads the request's cookies before the head is rewritten: the server its
- * persistence cookie names (if UP), and the one its learned session has.
- */
-static void persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
-{
-	const struct fc_listener *l = s->px->l;
-	bool ck = l->cookie.mode != FC_COOKIE_NONE, stick = l->stick.cookie[0] != '\0';
-	const bool *down;
-	struct fc_ck_span id;
-
-	if (ck && s->ck == NULL && (s->ck = pool_get(&ck_pool)) != NULL)
-		cookie_req_init(s->ck);
-	ck = ck && s->ck != NULL;	/* out of memory: balanced as if none came */
-	down = ck ? down_mask(s) : NULL;
-
-	for (int i = http_find_header(m, "cookie", 0); i >= 0 && (ck || stick);
-	    i = http_find_header(m, "cookie", (size_t)i + 1)) {
-		const struct fc_http_header *h = &m->headers[i];
-
-		if (ck)
-			cookie_req_scan(l, h->value, h->value_len, down, txn_wall_s(s), s->ck);
-		if (stick && cookie_find(h->value, h->value_len, l->stick.cookie, &id)) {
-			stick_lookup(s, id);
-			stick = false;		/* the first one only */
-		}
-	}
-}
-
 /* A complete request head is in the buffer: decide, rewrite, connect. */
 static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
@@ -989,7 +262,7 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 		respond_error(s, 413, 'P', 'R');
 		return;
 	}
-	persist_scan(s, m);
+	backend_persist_scan(s, m);
 	if ((newlen = rewrite_request(s, m, hlen)) == 0) {
 		respond_error(s, 431, 'P', 'R');
 		return;
@@ -1043,236 +316,15 @@ static void request_parse(struct fc_stream *s)
 	request_ready(s, &m, (size_t)r);
 }
 
-/* ------------------------------------------------------------- queue */
-
-/*
- * A server at its maxconn takes no new request; when every usable server
- * is full, the request waits in its listener's queue (FIFO) until a slot
- * frees or timeout.queue passes (503).  Each worker applies its share of
- * a server's maxconn (worker_share()), so the sum over workers is the
- * configured figure.
- */
-static bool server_full(const struct fc_proxy *px, int i)
-{
-	return px->srv[i].maxconn > 0 && px->srv[i].cur >= px->srv[i].maxconn;
-}
-
-static bool server_down(const struct fc_proxy *px, int i)
-{
-	return shm_load_acq(&shm_server(fc_w->shm, px->srv_base + (uint32_t)i)->state) <
-	    FC_SRV_UP;
-}
-
-/* Would some server take the request if it were not full? */
-static bool worth_queueing(const struct fc_proxy *px)
-{
-	for (int i = 0; i < px->l->nservers; i++)
-		if (server_full(px, i) && px->l->servers[i].weight > 0 && !server_down(px, i))
-			return true;
-	return false;
-}
-
-/*
- * want: the server persistence ties the request to (-1: any).  front: a
- * stream that was woken but lost its slot keeps its place and deadline.
- */
-static void queue_add(struct fc_stream *s, int want, bool front)
-{
-	struct fc_proxy *px = s->px;
-
-	s->in_queue = true;
-	s->qwant = want;
-	if (front && px->qhead != NULL) {
-		s->qprev = NULL;
-		s->qnext = px->qhead;
-		px->qhead->qprev = s;
-		px->qhead = s;
-	} else {
-		s->qnext = NULL;
-		s->qprev = px->qtail;
-		if (px->qtail != NULL)
-			px->qtail->qnext = s;
-		else
-			px->qhead = s;
-		px->qtail = s;
-	}
-	px->queued++;
-	if (!front) {
-		s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.queue;
-		ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
-	}
-}
-
-static void queue_del(struct fc_stream *s)
-{
-	struct fc_proxy *px = s->px;
-
-	if (!s->in_queue)
-		return;
-	if (s->qprev != NULL)
-		s->qprev->qnext = s->qnext;
-	else
-		px->qhead = s->qnext;
-	if (s->qnext != NULL)
-		s->qnext->qprev = s->qprev;
-	else
-		px->qtail = s->qprev;
-	s->qnext = s->qprev = NULL;
-	s->in_queue = false;
-	px->queued--;
-}
-
-/*
- * A slot of server freed: the stream waiting longest that may use it tries
- * again, soon.  One tied to another server by persistence keeps waiting.
- */
-static void queue_kick(struct fc_proxy *px, int server)
-{
-	struct fc_stream *s = px->qhead;
-
-	while (s != NULL && s->qwant >= 0 && s->qwant != server)
-		s = s->qnext;
-	if (s == NULL)
-		return;
-	queue_del(s);
-	s->dequeued = true;
-	stream_defer(s);
-}
-
-/* Servers persistence may not send to: the DOWN ones. */
-static const bool *down_mask(struct fc_stream *s)
-{
-	struct fc_proxy *px = s->px;
-
-	for (int i = 0; i < px->l->nservers; i++)
-		px->excluded[i] = server_down(px, i);
-	return px->excluded;
-}
-
-/* Servers not to pick: DOWN or full ones, and those tried already if asked. */
-static const bool *pick_mask(struct fc_stream *s, bool skip_tried)
-{
-	struct fc_proxy *px = s->px;
-
-	for (int i = 0; i < px->l->nservers; i++)
-		px->excluded[i] = server_down(px, i) || server_full(px, i) ||
-		    (skip_tried && s->tried != NULL && s->tried[i]);
-	return px->excluded;
-}
-
-#define PICK_WAIT	(-2)		/* the persistent server is full: queue */
-
-/* balance = "source": the client's address, not its port (FNV-1a). */
-static uint32_t source_hash(const union fc_sockaddr *a)
-{
-	bool v6 = a->sa.sa_family == AF_INET6;
-	const unsigned char *p = v6 ? (const unsigned char *)&a->in6.sin6_addr :
-	    (const unsigned char *)&a->in.sin_addr;
-	size_t n = v6 ? sizeof(a->in6.sin6_addr) : sizeof(a->in.sin_addr);
-	uint32_t hash = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		hash = (hash ^ p[i]) * 16777619u;
-	return hash;
-}
-
-/*
- * Persistence first: the server the request's cookie names, else its
- * learned session's, unless it is DOWN or was tried (then: redispatch).
- * A persistent server at its maxconn is waited for (PICK_WAIT), as HAProxy
- * does: moving the session would cost it.
- */
-static int persist_pick(const struct fc_stream *s, const bool *excluded)
-{
-	int target[2] = { txn_ck(s)->server, s->stick_server };
-
-	for (int k = 0; k < 2; k++) {
-		int t = target[k];
-
-		if (t < 0)
-			continue;
-		if (!excluded[t])
-			return t;
-		if (server_full(s->px, t) && !server_down(s->px, t) &&
-		    !(s->tried != NULL && s->tried[t]))
-			return PICK_WAIT;
-	}
-	return -1;
-}
-
-/* The server a waiting request is tied to, or -1. */
-static int persist_want(const struct fc_stream *s)
-{
-	int ck = txn_ck(s)->server;
-
-	if (ck >= 0 && !server_down(s->px, ck))
-		return ck;
-	if (s->stick_server >= 0 && !server_down(s->px, s->stick_server))
-		return s->stick_server;
-	return -1;
-}
-
-static int pick_server(struct fc_stream *s)
-{
-	struct fc_proxy *px = s->px;
-	int n = px->l->nservers, idx;
-	uint32_t hash = 0;
-	const bool *excluded = pick_mask(s, true);
-
-	if ((idx = persist_pick(s, excluded)) != -1)
-		return idx;
-
-	if (px->l->balance == FC_BALANCE_SOURCE)
-		hash = source_hash(&s->peer);
-	idx = lb_pick(&px->lb, excluded, hash);
-	if (idx < 0 && s->tried != NULL) {
-		/* Every usable server was tried once: start over (redispatch). */
-		memset(s->tried, 0, (size_t)n * sizeof(*s->tried));
-		idx = lb_pick(&px->lb, pick_mask(s, false), hash);
-	}
-	return idx;
-}
-
-static void attach_server(struct fc_stream *s, struct fc_conn *c)
-{
-	s->srv = c;
-	c->s = s;
-	s->px->srv[c->server].cur++;
-	shm_add(&srv_counters(s, c->server)->cur_conns, 1);
-	lb_conn_add(&s->px->lb, c->server, 1);
-}
-
-static struct fc_conn *server_open(struct fc_proxy *px, int server)
-{
-	struct fc_conn *c;
-	int fd = net_connect_nb(&px->l->servers[server].addr);
-
-	if (fd < 0)
-		return NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	c->io.fd = fd;
-	c->io.cb = conn_cb;
-	c->px = px;
-	c->server = server;
-	c->connecting = true;
-	if (ev_io_add(fc_w->ev, &c->io, EV_CONN) < 0) {
-		close(fd);
-		free(c);
-		return NULL;
-	}
-	return c;
-}
+/* ---------------------------------------------------------- connecting */
 
 static void connect_failed(struct fc_stream *s, bool timeout)
 {
 	const struct fc_listener *l = s->px->l;
 
-	count_error(timeout ? FC_ERR_CONN_TIMEOUT : FC_ERR_CONN_REFUSED);
+	accesslog_error(timeout ? FC_ERR_CONN_TIMEOUT : FC_ERR_CONN_REFUSED);
 	if (s->server >= 0)
-		shm_add(&srv_counters(s, s->server)->conn_errors, 1);
+		shm_add(&accesslog_srv(s->px, s->server)->conn_errors, 1);
 	if (s->tried == NULL)
 		s->tried = calloc((size_t)l->nservers, sizeof(*s->tried));
 	if (s->tried != NULL && s->server >= 0)
@@ -1283,21 +335,21 @@ static void connect_failed(struct fc_stream *s, bool timeout)
 		return;
 	}
 	s->retries++;
-	shm_add(&srv_counters(s, s->server)->retries, 1);
+	shm_add(&accesslog_srv(s->px, s->server)->retries, 1);
 	stream_connect(s);
 }
 
 /* Starts a new connection to server idx; a failure is handled (retry or 503). */
 static void connect_new(struct fc_stream *s, int idx)
 {
-	struct fc_conn *c = server_open(s->px, idx);
+	struct fc_conn *c = conn_open_server(s->px, idx, conn_cb);
 
 	if (c == NULL) {
 		connect_failed(s, false);
 		return;
 	}
-	shm_add(&srv_counters(s, idx)->total_conns, 1);
-	attach_server(s, c);
+	shm_add(&accesslog_srv(s->px, idx)->total_conns, 1);
+	backend_attach(s, c);
 	s->t_connect = ev_now_us(fc_w->ev);
 	s->t_connected = 0;
 	s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.connect;
@@ -1306,25 +358,31 @@ static void connect_new(struct fc_stream *s, int idx)
 /* Connects to a server, reusing an idle connection when there is one. */
 static void stream_connect(struct fc_stream *s)
 {
-	struct fc_proxy *px = s->px;
 	struct fc_conn *c;
-	int idx = pick_server(s);
+	bool woken = s->dequeued;
+	int idx;
 
-	if (idx == PICK_WAIT || (idx < 0 && worth_queueing(px))) {
-		queue_add(s, idx == PICK_WAIT ? persist_want(s) : -1, s->dequeued);
-		s->dequeued = false;
-		return;
-	}
 	s->dequeued = false;
-	if (idx < 0) {
+	switch (backend_pick(s, &idx)) {
+	case PICK_QUEUE:
+		/* A stream woken that lost its slot keeps its place and deadline. */
+		backend_queue_add(s, idx, woken);
+		if (!woken) {
+			s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.queue;
+			ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
+		}
+		return;
+	case PICK_NONE:
 		respond_error(s, 503, 'S', 'C');
 		return;
+	case PICK_SERVER:
+		break;
 	}
 	s->server = idx;
 	s->t_connect = ev_now_us(fc_w->ev);
 	s->srv_reused = false;
-	if (s->srv_keepalive && (c = idle_take(px, idx)) != NULL) {
-		attach_server(s, c);
+	if (s->srv_keepalive && (c = backend_idle_take(s->px, idx)) != NULL) {
+		backend_attach(s, c);
 		s->srv_reused = true;
 		s->t_connected = s->t_connect;
 		return;
@@ -1402,7 +460,7 @@ static bool request_step(struct fc_stream *s)
 	bool progress = false;
 	ssize_t n;
 
-	if (ch->state != CH_DONE && s->cli.rd && !s->cli.eof) {
+	if (ch->state != CH_DONE && conn_can_recv(&s->cli) && !s->cli.eof) {
 		size_t limit = ch->state == CH_HEAD ? FC_BUFSZ - FC_REWRITE : FC_BUFSZ;
 
 		if ((n = chan_recv(&s->cli, ch, limit)) < 0 && ch->buf == NULL) {
@@ -1448,31 +506,6 @@ static bool request_step(struct fc_stream *s)
 
 /* ----------------------------------------------------------- response */
 
-/*
- * The server set the stick cookie: push "id -> server" into this worker's
- * ring, for the checker to apply.  Not for a deletion, nor for the id the
- * request already had on this very server.
- */
-static void stick_learn(struct fc_stream *s, const struct fc_http_msg *m)
-{
-	const struct fc_listener *l = s->px->l;
-	struct fc_ck_span id;
-
-	for (int i = http_find_header(m, "set-cookie", 0); i >= 0;
-	    i = http_find_header(m, "set-cookie", (size_t)i + 1)) {
-		const struct fc_http_header *h = &m->headers[i];
-
-		if (!cookie_set_match(h->value, h->value_len, l->stick.cookie, &id) ||
-		    id.len == 0 || cookie_set_deletes(h->value, h->value_len))
-			continue;
-		if (s->stick_server == s->server && s->stick_hash == id_hash(id))
-			continue;
-		session_push(fc_w->shm, fc_w->slot, id.p, id.len,
-		    s->px->srv_base + (uint32_t)s->server, (uint32_t)l->stick.expire,
-		    ev_now(fc_w->ev));
-	}
-}
-
 static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct fc_chan *ch = &s->rsp;
@@ -1487,7 +520,7 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 	if (m->status >= 200) {
 		s->status = m->status;
 		if (s->px->l->stick.cookie[0] != '\0' && s->server >= 0)
-			stick_learn(s, m);
+			backend_persist_learn(s, m);
 		s->cli_keepalive = s->cli_keepalive && m->body != FC_BODY_EOF &&
 		    !fc_w->draining;
 		s->srv_keepalive = s->srv_keepalive && !m->conn_close &&
@@ -1495,11 +528,7 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 	}
 	if (m->status < 200 && s->req_http10) {
 		/* HTTP/1.0 clients do not expect interim responses: drop it. */
-		struct fc_buf *b = ch->buf;
-		char *head = b->data + b->start + ch->fwd;
-
-		memmove(head, head + hlen, b->end - (b->start + ch->fwd + hlen));
-		b->end -= hlen;
+		rewrite_drop_head(ch, hlen);
 		return;
 	}
 	if ((newlen = rewrite_response(s, m, hlen)) == 0) {
@@ -1551,7 +580,7 @@ static bool response_read(struct fc_stream *s)
 
 	if (c == NULL || c->connecting)
 		return false;
-	if (ch->state != CH_DONE && c->rd && !c->eof) {
+	if (ch->state != CH_DONE && conn_can_recv(c) && !c->eof) {
 		size_t limit = ch->state == CH_HEAD ? FC_BUFSZ - FC_REWRITE : FC_BUFSZ;
 
 		if ((n = chan_recv(c, ch, limit)) < 0 && ch->buf == NULL) {
@@ -1600,7 +629,7 @@ static void client_close_or_linger(struct fc_stream *s)
 		stream_close(s);
 		return;
 	}
-	shutdown(s->cli.io.fd, SHUT_WR);
+	conn_shutw(&s->cli);
 	s->lingering = true;
 	s->deadline = ev_now(fc_w->ev) + LINGER_MS;
 	ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
@@ -1609,31 +638,14 @@ static void client_close_or_linger(struct fc_stream *s)
 static void linger_step(struct fc_stream *s)
 {
 	char sink[4096];
-	ssize_t n;
 
-	while ((n = read(s->cli.io.fd, sink, sizeof(sink))) > 0)
+	while (conn_recv(&s->cli, sink, sizeof(sink)) > 0)
 		;
-	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+	if (s->cli.eof)
 		stream_close(s);
 }
 
 /* Is a server connection still open and silent, fit to be reused? */
-static bool server_quiet(struct fc_conn *c)
-{
-	char byte;
-
-	if (c->eof)
-		return false;
-	if (!c->rd)
-		return true;
-	if (recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
-		c->rd = false;
-		return true;
-	}
-	return false;
-}
-
-/* An idle client of a draining worker: one last request, or closed soon. */
 static void drain_grace(struct fc_stream *s, uint64_t now)
 {
 	uint64_t grace = (uint64_t)fc_w->conf->drain_timeout;
@@ -1651,9 +663,9 @@ static void drain_grace(struct fc_stream *s, uint64_t now)
 static void txn_end(struct fc_stream *s)
 {
 	bool reuse = s->srv_keepalive && s->req.state == CH_DONE && s->srv != NULL &&
-	    buf_len(s->rsp.buf) == 0 && !chan_pending(&s->req) && server_quiet(s->srv);
+	    buf_len(s->rsp.buf) == 0 && !chan_pending(&s->req) && backend_idle_fit(s->srv);
 
-	txn_log(s);
+	accesslog_txn(s);
 	s->ntxn++;
 	detach_server(s, reuse);
 	if (s->rsp.buf != NULL)		/* whatever a closed server sent extra */
@@ -1684,13 +696,10 @@ static ssize_t payload_send(struct fc_stream *s)
 	size_t left = s->payload.len - s->payload_off;
 	ssize_t w;
 
-	if (left == 0 || !s->cli.wr)
+	if (left == 0 || !conn_can_send(&s->cli))
 		return 0;
-	w = send(s->cli.io.fd, s->payload.p + s->payload_off, left, MSG_NOSIGNAL);
-	if (w < 0)
-		return errno == EAGAIN || errno == EINTR ? (s->cli.wr = false, 0) : -1;
-	if ((size_t)w < left)
-		s->cli.wr = false;
+	if ((w = conn_send(&s->cli, s->payload.p + s->payload_off, left)) <= 0)
+		return w;
 	s->payload_off += (size_t)w;
 	s->rsp.bytes += (uint64_t)w;
 	return w;
@@ -1745,7 +754,7 @@ static void timer_update(struct fc_stream *s, bool progress)
 	bool waiting_head = s->req.state == CH_HEAD;
 	bool connecting = s->srv != NULL && s->srv->connecting;
 
-	if (progress && !waiting_head && !connecting && !s->in_queue)
+	if (progress && !waiting_head && !connecting && !s->in_srvq)
 		s->deadline = ev_now(fc_w->ev) + data_timeout(s);
 	if (!ev_timer_pending(&s->timer) || s->timer.when > s->deadline)
 		ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
@@ -1765,8 +774,8 @@ static void stream_timeout(struct fc_ev *ev, struct fc_ev_timer *t)
 		ev_timer_arm(ev, t, s->deadline);
 		return;
 	}
-	if (s->in_queue) {
-		queue_del(s);
+	if (s->in_srvq) {
+		backend_queue_del(s);
 		respond_error(s, 503, 's', 'Q');
 	} else if (s->req.state == CH_HEAD) {
 		if (buf_len(s->req.buf) == 0) {
@@ -1800,7 +809,7 @@ static void stream_run(struct fc_stream *s)
 	}
 	if (s->dequeued) {
 		stream_connect(s);
-		if (s->dead || s->in_queue)
+		if (s->dead || s->in_srvq)
 			return;
 	}
 	for (int pass = 0; !s->dead && !s->lingering; pass++) {
@@ -1826,9 +835,9 @@ static void stream_run(struct fc_stream *s)
 
 static void stream_defer(struct fc_stream *s)
 {
-	if (s->queued)
+	if (s->in_runq)
 		return;
-	s->queued = true;
+	s->in_runq = true;
 	s->runq_next = runq;
 	runq = s;
 }
@@ -1841,7 +850,7 @@ bool stream_run_deferred(void)
 	while (s != NULL) {
 		struct fc_stream *next = s->runq_next;
 
-		s->queued = false;
+		s->in_runq = false;
 		if (!s->dead)
 			stream_run(s);
 		s = next;
@@ -1857,7 +866,7 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	if (c->io.fd < 0)
 		return;			/* closed earlier in this pass */
 	if (c->s == NULL) {
-		idle_event(c, events);
+		backend_idle_event(c, events);
 		return;
 	}
 	if (c->s->dead)
@@ -1881,13 +890,9 @@ void stream_accept(struct fc_proxy *px, int fd, const union fc_sockaddr *peer)
 	}
 	s->px = px;
 	s->peer = *peer;
-	s->cli.io.fd = fd;
-	s->cli.io.cb = conn_cb;
 	s->cli.s = s;
-	s->cli.px = px;
-	s->cli.server = -1;
 	s->timer.cb = stream_timeout;
-	if (ev_io_add(fc_w->ev, &s->cli.io, EV_CONN) < 0) {
+	if (conn_init_client(&s->cli, fd, px, conn_cb) < 0) {
 		close(fd);
 		free(s);
 		return;
@@ -1909,14 +914,13 @@ static void stream_close(struct fc_stream *s)
 	if (s->dead)
 		return;
 	s->dead = true;
-	queue_del(s);
+	backend_queue_del(s);
 	if (s->reqline != NULL)
-		txn_log(s);
+		accesslog_txn(s);
 	shm_add(&fc_w->blk->cur_conns, -1);
 	detach_server(s, false);
 	ev_timer_stop(fc_w->ev, &s->timer);
-	close(s->cli.io.fd);
-	s->cli.io.fd = -1;
+	conn_close(&s->cli);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -1927,7 +931,7 @@ static void stream_close(struct fc_stream *s)
 	fc_w->graveyard = s;
 	s->px->nconn--;
 	fc_w->nconn--;
-	worker_conn_released(s->px);
+	fc_w->released++;
 }
 
 void stream_reap(void)
@@ -1940,16 +944,11 @@ void stream_reap(void)
 		buf_put(s->rsp.buf);
 		sbuf_free(&s->payload);
 		reqline_put(s);
-		ck_put(s);
+		backend_persist_reset(s);
 		free(s->tried);
 		free(s);
 	}
-	while (dead_conns != NULL) {
-		struct fc_conn *c = dead_conns;
-
-		dead_conns = c->next;
-		free(c);
-	}
+	conn_reap();
 }
 
 /*
@@ -1971,5 +970,6 @@ void stream_drain_all(void)
 		    !s->lingering)
 			drain_grace(s, now);
 	}
-	stream_purge_idle(now);
+	backend_idle_purge(now);
 }
+

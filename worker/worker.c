@@ -22,6 +22,7 @@
 #include "lib/clock.h"
 #include "lib/ev.h"
 #include "lib/log.h"
+#include "worker/backend.h"
 #include "worker/stream.h"
 #include "worker/worker.h"
 
@@ -36,7 +37,8 @@ static bool stopping;
 static bool out_of_fds;			/* accept paused until housekeeping */
 static uint64_t fd_warned_ms;
 
-int worker_share(int total, int nworkers)
+/* Per-worker share of a total shared by nworkers (at least 1). */
+static int worker_share(int total, int nworkers)
 {
 	int n = (total + nworkers - 1) / nworkers;
 
@@ -58,9 +60,14 @@ static bool proxy_full(const struct fc_proxy *px)
 	return px->nconn >= px->maxconn || worker.nconn >= worker.maxconn;
 }
 
-void worker_conn_released(struct fc_proxy *px)
+/*
+ * Connections closed (the streams count them in worker.released): a
+ * listener paused at its maxconn, or for want of descriptors, accepts
+ * again.  Once per loop pass, after the streams have run.
+ */
+static void conns_released(void)
 {
-	(void)px;
+	worker.released = 0;
 	if (worker.draining)
 		return;
 	out_of_fds = false;
@@ -208,11 +215,9 @@ static void on_signal(int signo)
 
 static void housekeeping_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
-	stream_purge_idle(ev_now(ev));
-	if (out_of_fds) {
-		out_of_fds = false;
-		worker_conn_released(NULL);
-	}
+	backend_idle_purge(ev_now(ev));
+	if (out_of_fds)
+		conns_released();
 	ev_timer_arm(ev, t, ev_now(ev) + HOUSEKEEPING_MS);
 }
 
@@ -284,6 +289,8 @@ int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nw
 		shm_store(&worker.blk->heartbeat_ms, ev_now(worker.ev));
 		pending = stream_run_deferred();
 		stream_reap();
+		if (worker.released > 0)
+			conns_released();
 		log_flush();
 		if (worker.draining && worker.nconn == 0)
 			break;

@@ -21,7 +21,7 @@
 #include "t/fuzz/fuzz.h"
 #include "t/fuzz/fuzz_http.h"
 #include "worker/http.h"
-#include "worker/stream.h"
+#include "worker/worker-t.h"
 
 /* What stream.c passes: the limits every request really meets. */
 #define MAX_LINE	((size_t)FC_MAX_LINE)

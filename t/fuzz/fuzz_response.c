@@ -17,7 +17,7 @@
 #include "t/fuzz/fuzz.h"
 #include "t/fuzz/fuzz_http.h"
 #include "worker/http.h"
-#include "worker/stream.h"
+#include "worker/worker-t.h"
 
 /* What stream.c passes. */
 #define MAX_HEAD	((size_t)(FC_BUFSZ - FC_REWRITE))

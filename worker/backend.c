@@ -1,0 +1,408 @@
+/*
+ * Choosing the server of a request (backend.h): persistence, balancing,
+ * the per-server maxconn with its queue, and the idle connection pool.
+ *
+ * A server at its maxconn takes no new request; when every usable server
+ * is full, the request waits in its listener's server queue (FIFO) until
+ * a slot frees or timeout.queue passes (503).  Each worker applies its
+ * share of a server's maxconn (worker_share()), so the sum over workers
+ * is the configured figure.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "lib/hash.h"
+#include "lib/pool.h"
+#include "shm/session.h"
+#include "worker/accesslog.h"
+#include "worker/backend.h"
+#include "worker/conn.h"
+
+#define MAX_IDLE	64		/* idle connections kept per server */
+#define IDLE_MAX_MS	30000		/* closed after this long unused */
+
+static struct fc_pool ck_pool = POOL_INIT(sizeof(struct fc_ck_req));
+
+/* ------------------------------------------------------------ servers */
+
+static bool server_full(const struct fc_proxy *px, int i)
+{
+	return px->srv[i].maxconn > 0 && px->srv[i].cur >= px->srv[i].maxconn;
+}
+
+static bool server_down(const struct fc_proxy *px, int i)
+{
+	return shm_load_acq(&shm_server(fc_w->shm, px->srv_base + (uint32_t)i)->state) <
+	    FC_SRV_UP;
+}
+
+static bool server_tried(const struct fc_stream *s, int i)
+{
+	return s->tried != NULL && s->tried[i];
+}
+
+/* Servers persistence may not send to: the DOWN ones. */
+static const bool *down_mask(const struct fc_stream *s)
+{
+	struct fc_proxy *px = s->px;
+
+	for (int i = 0; i < px->l->nservers; i++)
+		px->excluded[i] = server_down(px, i);
+	return px->excluded;
+}
+
+/* Servers not to pick: DOWN or full ones, and those tried already if asked. */
+static const bool *pick_mask(const struct fc_stream *s, bool skip_tried)
+{
+	struct fc_proxy *px = s->px;
+
+	for (int i = 0; i < px->l->nservers; i++)
+		px->excluded[i] = server_down(px, i) || server_full(px, i) ||
+		    (skip_tried && server_tried(s, i));
+	return px->excluded;
+}
+
+/* ---------------------------------------------------------- persistence */
+
+const struct fc_ck_req *backend_ck(const struct fc_stream *s)
+{
+	static const struct fc_ck_req none = { .server = -1 };
+
+	return s->ck != NULL ? s->ck : &none;
+}
+
+void backend_persist_reset(struct fc_stream *s)
+{
+	pool_put(&ck_pool, s->ck);
+	s->ck = NULL;
+	s->stick_server = -1;
+	s->stick_hash = 0;
+}
+
+static uint64_t id_hash(struct fc_ck_span id)
+{
+	return hash_fnv1a(HASH_FNV1A_INIT, id.p, id.len);
+}
+
+/* The learned session's server, if the table knows the id (and extends it). */
+static void stick_lookup(struct fc_stream *s, struct fc_ck_span id)
+{
+	struct fc_proxy *px = s->px;
+	int g = session_use(fc_w->shm, fc_w->slot, (uint32_t)px->index, id.p, id.len,
+	    ev_now(fc_w->ev));
+
+	s->stick_hash = id_hash(id);
+	if (g >= (int)px->srv_base && g - (int)px->srv_base < px->l->nservers)
+		s->stick_server = g - (int)px->srv_base;
+}
+
+void backend_persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
+{
+	const struct fc_listener *l = s->px->l;
+	bool ck = l->cookie.mode != FC_COOKIE_NONE, stick = l->stick.cookie[0] != '\0';
+	const bool *down;
+	struct fc_ck_span id;
+
+	if (ck && s->ck == NULL && (s->ck = pool_get(&ck_pool)) != NULL)
+		cookie_req_init(s->ck);
+	ck = ck && s->ck != NULL;	/* out of memory: balanced as if none came */
+	down = ck ? down_mask(s) : NULL;
+
+	for (int i = http_find_header(m, "cookie", 0); i >= 0 && (ck || stick);
+	    i = http_find_header(m, "cookie", (size_t)i + 1)) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (ck)
+			cookie_req_scan(l, h->value, h->value_len, down, backend_wall_s(s), s->ck);
+		if (stick && cookie_find(h->value, h->value_len, l->stick.cookie, &id)) {
+			stick_lookup(s, id);
+			stick = false;		/* the first one only */
+		}
+	}
+}
+
+/*
+ * Pushes "id -> server" into this worker's ring, for the checker to apply.
+ * Not for a deletion, nor for the id the request already had on this very
+ * server.
+ */
+void backend_persist_learn(const struct fc_stream *s, const struct fc_http_msg *m)
+{
+	const struct fc_listener *l = s->px->l;
+	struct fc_ck_span id;
+
+	for (int i = http_find_header(m, "set-cookie", 0); i >= 0;
+	    i = http_find_header(m, "set-cookie", (size_t)i + 1)) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (!cookie_set_match(h->value, h->value_len, l->stick.cookie, &id) ||
+		    id.len == 0 || cookie_set_deletes(h->value, h->value_len))
+			continue;
+		if (s->stick_server == s->server && s->stick_hash == id_hash(id))
+			continue;
+		session_push(fc_w->shm, fc_w->slot, id.p, id.len,
+		    s->px->srv_base + (uint32_t)s->server, (uint32_t)l->stick.expire,
+		    ev_now(fc_w->ev));
+	}
+}
+
+/*
+ * The server the request's cookie names, else its learned session's,
+ * unless it is DOWN or was tried: PICK_NONE then (the balancer decides).
+ */
+static enum fc_pick persist_pick(const struct fc_stream *s, const bool *excluded,
+    int *server)
+{
+	int target[2] = { backend_ck(s)->server, s->stick_server };
+
+	for (int k = 0; k < 2; k++) {
+		int t = target[k];
+
+		if (t < 0)
+			continue;
+		if (!excluded[t]) {
+			*server = t;
+			return PICK_SERVER;
+		}
+		if (server_full(s->px, t) && !server_down(s->px, t) && !server_tried(s, t))
+			return PICK_QUEUE;
+	}
+	return PICK_NONE;
+}
+
+/* The server a waiting request is tied to, or -1. */
+static int persist_want(const struct fc_stream *s)
+{
+	int ck = backend_ck(s)->server;
+
+	if (ck >= 0 && !server_down(s->px, ck))
+		return ck;
+	if (s->stick_server >= 0 && !server_down(s->px, s->stick_server))
+		return s->stick_server;
+	return -1;
+}
+
+/* ------------------------------------------------------------ balancing */
+
+/* balance = "source": the client's address, not its port. */
+static uint32_t source_hash(const union fc_sockaddr *a)
+{
+	uint64_t h;
+
+	if (a->sa.sa_family == AF_INET6)
+		h = hash_fnv1a(HASH_FNV1A_INIT, &a->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+	else
+		h = hash_fnv1a(HASH_FNV1A_INIT, &a->in.sin_addr, sizeof(a->in.sin_addr));
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The balancer's pick among the usable servers not tried; -1: none. */
+static int balance_pick(struct fc_stream *s, const bool *excluded)
+{
+	struct fc_proxy *px = s->px;
+	uint32_t hash = 0;
+	int idx;
+
+	if (px->l->balance == FC_BALANCE_SOURCE)
+		hash = source_hash(&s->peer);
+	idx = lb_pick(&px->lb, excluded, hash);
+	if (idx < 0 && s->tried != NULL) {
+		/* Every usable server was tried once: start over (redispatch). */
+		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
+		idx = lb_pick(&px->lb, pick_mask(s, false), hash);
+	}
+	return idx;
+}
+
+/* Would some server take the request if it were not full? */
+static bool worth_queueing(const struct fc_proxy *px)
+{
+	for (int i = 0; i < px->l->nservers; i++)
+		if (server_full(px, i) && px->l->servers[i].weight > 0 && !server_down(px, i))
+			return true;
+	return false;
+}
+
+enum fc_pick backend_pick(struct fc_stream *s, int *server)
+{
+	const bool *excluded = pick_mask(s, true);
+
+	switch (persist_pick(s, excluded, server)) {
+	case PICK_SERVER:
+		return PICK_SERVER;
+	case PICK_QUEUE:
+		*server = persist_want(s);
+		return PICK_QUEUE;
+	case PICK_NONE:
+		break;
+	}
+	if ((*server = balance_pick(s, excluded)) >= 0)
+		return PICK_SERVER;
+	return worth_queueing(s->px) ? PICK_QUEUE : PICK_NONE;
+}
+
+void backend_attach(struct fc_stream *s, struct fc_conn *c)
+{
+	s->srv = c;
+	c->s = s;
+	s->px->srv[c->server].cur++;
+	shm_add(&accesslog_srv(s->px, c->server)->cur_conns, 1);
+	lb_conn_add(&s->px->lb, c->server, 1);
+}
+
+/* ---------------------------------------------------------- server queue */
+
+void backend_queue_add(struct fc_stream *s, int want, bool front)
+{
+	struct fc_proxy *px = s->px;
+
+	s->in_srvq = true;
+	s->srvq_want = want;
+	if (front && px->srvq_head != NULL) {
+		s->srvq_prev = NULL;
+		s->srvq_next = px->srvq_head;
+		px->srvq_head->srvq_prev = s;
+		px->srvq_head = s;
+	} else {
+		s->srvq_next = NULL;
+		s->srvq_prev = px->srvq_tail;
+		if (px->srvq_tail != NULL)
+			px->srvq_tail->srvq_next = s;
+		else
+			px->srvq_head = s;
+		px->srvq_tail = s;
+	}
+	px->srvq_len++;
+}
+
+void backend_queue_del(struct fc_stream *s)
+{
+	struct fc_proxy *px = s->px;
+
+	if (!s->in_srvq)
+		return;
+	if (s->srvq_prev != NULL)
+		s->srvq_prev->srvq_next = s->srvq_next;
+	else
+		px->srvq_head = s->srvq_next;
+	if (s->srvq_next != NULL)
+		s->srvq_next->srvq_prev = s->srvq_prev;
+	else
+		px->srvq_tail = s->srvq_prev;
+	s->srvq_next = s->srvq_prev = NULL;
+	s->in_srvq = false;
+	px->srvq_len--;
+}
+
+/* The stream waiting longest that may use a slot of server, taken out. */
+static struct fc_stream *queue_next(struct fc_proxy *px, int server)
+{
+	struct fc_stream *s = px->srvq_head;
+
+	while (s != NULL && s->srvq_want >= 0 && s->srvq_want != server)
+		s = s->srvq_next;
+	if (s != NULL)
+		backend_queue_del(s);
+	return s;
+}
+
+struct fc_stream *backend_release(struct fc_stream *s, const struct fc_conn *c)
+{
+	struct fc_proxy *px = s->px;
+
+	px->srv[c->server].cur--;
+	shm_add(&accesslog_srv(px, c->server)->cur_conns, -1);
+	lb_conn_add(&px->lb, c->server, -1);
+	return px->srv[c->server].maxconn > 0 ? queue_next(px, c->server) : NULL;
+}
+
+/* ------------------------------------------------------------ idle pool */
+
+bool backend_idle_fit(struct fc_conn *c)
+{
+	char byte;
+
+	if (c->eof)
+		return false;
+	if (!c->rd)
+		return true;
+	/* Below the transport on purpose: any byte on a connection between
+	 * requests, whatever it would decode to, means it is not reusable. */
+	if (recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+		c->rd = false;
+		return true;
+	}
+	return false;
+}
+
+static void idle_unlink(struct fc_conn *c)
+{
+	struct fc_srv_rt *rt = &c->px->srv[c->server];
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		rt->idle = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	rt->nidle--;
+}
+
+void backend_idle_put(struct fc_conn *c)
+{
+	struct fc_srv_rt *rt = &c->px->srv[c->server];
+
+	if (rt->nidle >= MAX_IDLE || fc_w->draining) {
+		conn_close_server(c);
+		return;
+	}
+	c->s = NULL;
+	c->idle_since = ev_now(fc_w->ev);
+	c->prev = NULL;
+	c->next = rt->idle;
+	if (rt->idle != NULL)
+		rt->idle->prev = c;
+	rt->idle = c;
+	rt->nidle++;
+}
+
+struct fc_conn *backend_idle_take(struct fc_proxy *px, int server)
+{
+	struct fc_conn *c = px->srv[server].idle;
+
+	if (c != NULL)
+		idle_unlink(c);
+	return c;
+}
+
+void backend_idle_event(struct fc_conn *c, uint32_t events)
+{
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return;
+	idle_unlink(c);
+	conn_close_server(c);
+}
+
+void backend_idle_purge(uint64_t now)
+{
+	for (int p = 0; p < fc_w->nproxies; p++) {
+		struct fc_proxy *px = &fc_w->proxies[p];
+
+		for (int i = 0; i < px->l->nservers; i++) {
+			struct fc_conn *c = px->srv[i].idle, *next;
+
+			for (; c != NULL; c = next) {
+				next = c->next;
+				if (now - c->idle_since >= IDLE_MAX_MS || fc_w->draining) {
+					idle_unlink(c);
+					conn_close_server(c);
+				}
+			}
+		}
+	}
+}

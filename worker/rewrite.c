@@ -1,0 +1,315 @@
+/*
+ * Head rewriting (rewrite.h).  A new head is written into a scratch buffer
+ * as a list of fields, then laid over the old one (head_replace), so a
+ * field added or dropped never shifts bytes more than once.  Future header
+ * rules (set, del) belong here, as more steps of the same walk.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/net.h"
+#include "lib/str.h"
+#include "worker/backend.h"
+#include "worker/rewrite.h"
+
+static char scratch[FC_BUFSZ];		/* where heads are rewritten */
+
+struct out {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void out_put(struct out *o, const char *s, size_t n)
+{
+	if (o->len + n > o->cap) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void out_str(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+static bool name_is(const struct fc_http_header *h, const char *name)
+{
+	return str_ieq_lit(h->name, h->name_len, name);
+}
+
+/*
+ * Hop-by-hop fields (RFC 9110 section 7.6.1) are for this connection only:
+ * the fixed ones and every field the Connection header names.
+ * Transfer-Encoding stays: chunked bodies are forwarded as they are.
+ */
+static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_header *h)
+{
+	static const char *fixed[] = { "connection", "keep-alive", "proxy-connection",
+	    "te", "upgrade", "proxy-authenticate", "proxy-authorization" };
+	int i;
+
+	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+		if (name_is(h, fixed[k]))
+			return true;
+	/* Framing stays whatever Connection says: dropping Content-Length or
+	 * Transfer-Encoding would let the body pass as the next request. */
+	if (name_is(h, "content-length") || name_is(h, "transfer-encoding") ||
+	    name_is(h, "host"))
+		return false;
+	for (i = http_find_header(m, "connection", 0); i >= 0;
+	    i = http_find_header(m, "connection", (size_t)i + 1))
+		if (http_list_has(m->headers[i].value, m->headers[i].value_len, h->name,
+		    h->name_len))
+			return true;
+	return false;
+}
+
+static void out_header(struct out *o, const struct fc_http_header *h)
+{
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	out_put(o, h->value, h->value_len);
+	out_put(o, "\r\n", 2);
+}
+
+/* Takes what a worker/cookie.h writer put in o's free room: n bytes, -1 if full. */
+static void out_wrote(struct out *o, ssize_t n)
+{
+	if (n < 0)
+		o->overflow = true;
+	else
+		o->len += (size_t)n;
+}
+
+/* A Cookie header as the server gets it: persistence prefix or cookie removed. */
+static void out_cookie(struct out *o, const struct fc_cookie *ck, const struct fc_http_header *h)
+{
+	size_t mark = o->len;
+	ssize_t n;
+
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	if (o->overflow)
+		return;
+	n = cookie_req_strip(ck, h->value, h->value_len, o->p + o->len, o->cap - o->len);
+	if (n == 0) {
+		o->len = mark;		/* nothing left in it: no header */
+		return;
+	}
+	out_wrote(o, n);
+	out_put(o, "\r\n", 2);
+}
+
+/*
+ * The fields that say where a message ends go out in one form only (RFC
+ * 9112 section 6): the Content-Length the parser settled on, once, however
+ * many identical values, fields or leading zeros came (RFC 9110 section 8.6
+ * lets a recipient do so); a request's Transfer-Encoding, which can only
+ * be chunked, as "chunked".  A server reading "5, 5", "005" or "Chunked"
+ * otherwise than we do cannot then end the body elsewhere.  1xx and 204
+ * responses have no content and must not carry these fields (RFC 9110
+ * sections 8.6 and 15.3.5): they are dropped.  *cl_done: a Content-Length
+ * went out already.
+ */
+static void out_field(struct out *o, const struct fc_http_msg *m,
+    const struct fc_http_header *h, bool *cl_done)
+{
+	bool bodiless = m->status != 0 && (m->status < 200 || m->status == 204);
+	char cl[48];
+
+	if (name_is(h, "content-length")) {
+		if (*cl_done || bodiless)
+			return;
+		*cl_done = true;
+		snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n",
+		    (unsigned long long)m->content_length);
+		out_str(o, cl);
+	} else if (name_is(h, "transfer-encoding")) {
+		if (m->status == 0)
+			out_str(o, "Transfer-Encoding: chunked\r\n");
+		else if (!bodiless)
+			out_header(o, h);
+	} else {
+		out_header(o, h);
+	}
+}
+
+static void out_forwarded_for(struct out *o, const struct fc_stream *s,
+    const struct fc_http_msg *m)
+{
+	char host[FC_ADDRSTRLEN];
+	int i;
+
+	out_str(o, "X-Forwarded-For: ");
+	/* forwardfor_replace: what the client claims is dropped. */
+	i = s->px->l->forwardfor_replace ? -1 : http_find_header(m, "x-forwarded-for", 0);
+	for (; i >= 0; i = http_find_header(m, "x-forwarded-for", (size_t)i + 1)) {
+		if (m->headers[i].value_len == 0)
+			continue;
+		out_put(o, m->headers[i].value, m->headers[i].value_len);
+		out_put(o, ", ", 2);
+	}
+	out_str(o, net_host_str(&s->peer.sa, host, sizeof(host)));
+	out_put(o, "\r\n", 2);
+}
+
+/*
+ * Replaces the head at fwd (hlen bytes) by the rewritten one in place.
+ * A head that got shorter -- a response losing its Connection field, the
+ * common case -- is laid down right-aligned where the old one ended, and
+ * the few bytes before it (usually none) move instead of the body behind
+ * it: a 10 KiB body that came with its head is not copied.  Otherwise the
+ * bytes behind it (body, pipelined requests) move.  Returns the new
+ * length, or 0 when it does not fit.
+ */
+static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
+{
+	struct fc_buf *b = ch->buf;
+	size_t at = b->start + ch->fwd, rest = b->end - (at + hlen), gap;
+
+	if (o->overflow)
+		return 0;
+	if (o->len <= hlen && ch->fwd <= rest) {
+		gap = hlen - o->len;
+		memmove(b->data + b->start + gap, b->data + b->start, ch->fwd);
+		b->start += gap;
+		memcpy(b->data + at + gap, o->p, o->len);
+		return o->len;
+	}
+	if (at + o->len + rest > FC_BUFSZ)
+		return 0;
+	memmove(b->data + at + o->len, b->data + at + hlen, rest);
+	memcpy(b->data + at, o->p, o->len);
+	b->end = at + o->len + rest;
+	return o->len;
+}
+
+size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	struct out o = { scratch, 0, sizeof(scratch), false };
+	const struct fc_cookie *ck = &s->px->l->cookie;
+	bool xff = s->px->l->forwardfor, cl_done = false;
+	bool strip = ck->mode == FC_COOKIE_PREFIX || (ck->mode == FC_COOKIE_INSERT && ck->indirect);
+
+	out_put(&o, m->first_line, m->first_line_len);
+	out_put(&o, "\r\n", 2);
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (is_hop_by_hop(m, h) || (xff && name_is(h, "x-forwarded-for")))
+			continue;
+		if (strip && name_is(h, "cookie"))
+			out_cookie(&o, ck, h);
+		else
+			out_field(&o, m, h, &cl_done);
+	}
+	if (xff)
+		out_forwarded_for(&o, s, m);
+	if (!s->srv_keepalive)
+		out_str(&o, "Connection: close\r\n");
+	else if (m->version_minor == 0)
+		out_str(&o, "Connection: keep-alive\r\n");
+	out_put(&o, "\r\n", 2);
+	return head_replace(&s->req, &o, hlen);
+}
+
+/*
+ * A Set-Cookie of the persistence cookie, as the client must see it (or
+ * dropped).  Returns false for any other cookie, which the caller copies.
+ */
+static bool out_set_cookie(struct out *o, const struct fc_stream *s,
+    const struct fc_http_header *h)
+{
+	const struct fc_listener *l = s->px->l;
+	size_t mark = o->len, n = 0;
+
+	out_put(o, h->name, h->name_len);
+	out_put(o, ": ", 2);
+	if (o->overflow)
+		return true;
+	switch (cookie_set_rewrite(&l->cookie, l->servers[s->server].cookie, h->value,
+	    h->value_len, o->p + o->len, o->cap - o->len, &n)) {
+	case FC_CK_OTHER:
+		o->len = mark;
+		return false;
+	case FC_CK_DROP:
+		o->len = mark;
+		return true;
+	case FC_CK_NOROOM:
+		o->overflow = true;
+		return true;
+	default:
+		o->len += n;
+		out_put(o, "\r\n", 2);
+		return true;
+	}
+}
+
+/*
+ * The Set-Cookie fulcrum adds itself: insert mode's cookie, or where a
+ * moved session lives now.  A cache must not hand it to someone else.
+ */
+static void out_persist(struct out *o, const struct fc_stream *s, bool server_set,
+    bool cc_private)
+{
+	const struct fc_listener *l = s->px->l;
+
+	if (!cookie_rsp_needs_set(&l->cookie, backend_ck(s), s->server, server_set))
+		return;
+	out_str(o, "Set-Cookie: ");
+	if (o->overflow)
+		return;
+	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[s->server].cookie, backend_ck(s),
+	    backend_wall_s(s), o->p + o->len, o->cap - o->len));
+	out_put(o, "\r\n", 2);
+	if (l->cookie.nocache && !cc_private)
+		out_str(o, "Cache-Control: private\r\n");
+}
+
+size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	struct out o = { scratch, 0, sizeof(scratch), false };
+	bool persist = s->px->l->cookie.mode != FC_COOKIE_NONE && m->status >= 200 &&
+	    s->server >= 0;
+	bool server_set = false, cc_private = false, cl_done = false;
+
+	out_put(&o, m->first_line, m->first_line_len);
+	out_put(&o, "\r\n", 2);
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct fc_http_header *h = &m->headers[i];
+
+		if (is_hop_by_hop(m, h))
+			continue;
+		if (persist && name_is(h, "set-cookie") && out_set_cookie(&o, s, h)) {
+			server_set = true;
+			continue;
+		}
+		if (persist && name_is(h, "cache-control"))
+			cc_private |= cookie_cc_private(h->value, h->value_len);
+		out_field(&o, m, h, &cl_done);
+	}
+	if (persist)
+		out_persist(&o, s, server_set, cc_private);
+	if (m->status >= 200) {
+		if (!s->cli_keepalive)
+			out_str(&o, "Connection: close\r\n");
+		else if (s->req_http10)
+			out_str(&o, "Connection: keep-alive\r\n");
+	}
+	out_put(&o, "\r\n", 2);
+	return head_replace(&s->rsp, &o, hlen);
+}
+
+void rewrite_drop_head(struct fc_chan *ch, size_t hlen)
+{
+	struct fc_buf *b = ch->buf;
+	char *head = b->data + b->start + ch->fwd;
+
+	memmove(head, head + hlen, b->end - (b->start + ch->fwd + hlen));
+	b->end -= hlen;
+}

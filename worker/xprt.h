@@ -1,0 +1,70 @@
+/*
+ * The transport layer: how a connection's bytes cross its socket.  The
+ * HTTP code above reads and writes through these calls only, so a second
+ * transport (TLS) plugs in under client and server connections alike by
+ * setting conn->xprt; plain TCP (xprt_raw) is the first.  Smaller than
+ * HAProxy's xprt_ops or nginx's recv/send pointers: byte streams only,
+ * no splicing, no buffers of its own in the interface.
+ *
+ * Readiness stays edge-triggered and owned by the connection (c->rd,
+ * c->wr, set by events): an operation that cannot go on clears the flag
+ * it now waits for, so the caller never makes the call that would only
+ * answer EAGAIN.  A transport whose recv must first write (or whose send
+ * must first read) says so with c->recv_waits_wr / c->send_waits_rd, and
+ * the caller asks conn_can_recv() / conn_can_send() before calling.
+ */
+#ifndef FC_WORKER_XPRT_H
+#define FC_WORKER_XPRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "worker/worker-t.h"
+
+struct fc_xprt {
+	const char *name;
+	/*
+	 * Reads at most len bytes into buf.  Returns how many (> 0); 0 when
+	 * nothing came: the socket is drained (readiness cleared) or the
+	 * peer closed (c->eof set); -1 on an error (c->eof set as well).
+	 */
+	ssize_t (*recv)(struct fc_conn *c, void *buf, size_t len);
+	/* Sends at most len bytes: how many (> 0), 0 when the socket is
+	 * full (readiness cleared), -1 when the peer is gone. */
+	ssize_t (*send)(struct fc_conn *c, const void *buf, size_t len);
+	/* No more bytes from us (the peer may still send): 0 or -1. */
+	int (*shutw)(struct fc_conn *c);
+	/* Closes the socket and frees the transport's state; c->io.fd = -1. */
+	void (*close)(struct fc_conn *c);
+};
+
+/* Plain TCP. */
+extern const struct fc_xprt xprt_raw;
+
+static inline bool conn_can_recv(const struct fc_conn *c)
+{
+	return c->recv_waits_wr ? c->wr : c->rd;
+}
+
+static inline bool conn_can_send(const struct fc_conn *c)
+{
+	return c->send_waits_rd ? c->rd : c->wr;
+}
+
+static inline ssize_t conn_recv(struct fc_conn *c, void *buf, size_t len)
+{
+	return c->xprt->recv(c, buf, len);
+}
+
+static inline ssize_t conn_send(struct fc_conn *c, const void *buf, size_t len)
+{
+	return c->xprt->send(c, buf, len);
+}
+
+static inline int conn_shutw(struct fc_conn *c)
+{
+	return c->xprt->shutw(c);
+}
+
+#endif
