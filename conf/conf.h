@@ -4,8 +4,9 @@
  * conf_load() parses and validates the whole file, collecting every error as
  * "FILE:LINE: message" before refusing it, so an operator fixes them all in
  * one go.  The result is plain data: no pointers into libconfig remain, and
- * it can be handed to a forked child as it is.  Every default lives in
- * conf.c next to the key it belongs to, and in contrib/fulcrum.conf.
+ * it can be handed to a forked child as it is.  Every default lives on
+ * its key's row in the section's table (conf/global.c, listener.c, ha.c),
+ * and in contrib/fulcrum.conf.
  */
 #ifndef FC_CONF_H
 #define FC_CONF_H

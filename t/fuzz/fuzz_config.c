@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for the configuration loader (conf_load and conf_free
- * in conf/conf.c, on top of libconfig, lib/net.c and lib/alloc.c).
+ * in conf/, on top of libconfig, lib/net.c and lib/alloc.c).
  *
  * conf_load() takes a path, so each input is written to one file, made
  * once per process in a private directory under $TMPDIR (not a memfd:

@@ -86,7 +86,7 @@ cflags=(-g -O1 -fno-omit-frame-pointer
 sources() {
 	case $1 in
 	request|response|chunked) echo "$srcdir/worker/http.c" ;;
-	config) echo "$srcdir/conf/conf.c $srcdir/lib/net.c $srcdir/lib/alloc.c" ;;
+	config) echo "$srcdir"/conf/*.c "$srcdir/lib/net.c $srcdir/lib/alloc.c" ;;
 	cookie) echo "$srcdir/worker/cookie.c" ;;
 	*) echo "run.sh: unknown target $1" >&2; return 1 ;;
 	esac

@@ -1,0 +1,38 @@
+/*
+ * The sections of the file, one source file each, as conf.c calls them.
+ * Internal to conf/, like load.h.
+ *
+ * A section file reads its groups into struct fc_conf through load.h's
+ * tables (its defaults first, whether the group is there or not) and frees
+ * what it allocated.  It calls down into load.c only: never another
+ * section, never conf.c.  A new section (routes, header rules) is a new
+ * file with the same two functions.
+ */
+#ifndef FC_CONF_SECTION_H
+#define FC_CONF_SECTION_H
+
+#include <libconfig.h>
+
+#include "conf/conf.h"
+#include "conf/load.h"
+
+#define MAXCONN_MAX	1000000		/* global, listener and server maxconn */
+
+/* "global": global is NULL when the file has no such group. */
+void conf_read_global(struct loader *ld, const config_setting_t *global,
+    struct fc_conf *conf);
+void conf_free_global(struct fc_conf *conf);
+
+/*
+ * "defaults" (NULL: none) into a template every listener starts from, then
+ * "listeners" (NULL: none, an error).
+ */
+void conf_read_listeners(struct loader *ld, const config_setting_t *defaults,
+    const config_setting_t *listeners, struct fc_conf *conf);
+void conf_free_listeners(struct fc_conf *conf);
+
+/* "ha", called only when the file has that group: it turns HA on. */
+void conf_read_ha(struct loader *ld, const config_setting_t *ha, struct fc_ha *out);
+void conf_free_ha(struct fc_ha *ha);
+
+#endif
