@@ -6,7 +6,7 @@
  * the errors into the caller's string.  Each section has its own file
  * (section.h), all built on the table-driven machinery of load.h:
  *
- *   conf.c -> global.c, listener.c, ha.c -> load.c
+ *   conf.c -> global.c, listener.c, ha_section.c -> load.c
  *
  * Nothing here stops at the first error or logs: every problem becomes a
  * "FILE:LINE: message" entry, and conf_load() refuses the file at the end

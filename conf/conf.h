@@ -5,7 +5,7 @@
  * "FILE:LINE: message" before refusing it, so an operator fixes them all in
  * one go.  The result is plain data: no pointers into libconfig remain, and
  * it can be handed to a forked child as it is.  Every default lives on
- * its key's row in the section's table (conf/global.c, listener.c, ha.c),
+ * its key's row in the section's table (conf/global.c, listener.c, ha_section.c),
  * and in contrib/fulcrum.conf.
  */
 #ifndef FC_CONF_H
