@@ -30,9 +30,15 @@ LB1, LB2 = h.conf(200, user="nobody"), h.conf(150, user="nobody")
 lab = h.lab_up()
 try:
     with t.step("the classic scenario: client -> VIP -> lb1 -> web1/web2"):
+        # lb2 first, and MASTER before lb1 starts: lb1 then hears lb2's
+        # adverts before it preempts, so it knows its peer. Started within a
+        # skew time (~20 ms) of each other, lb1 would win without ever
+        # hearing lb2, which stays silent as BACKUP.
         lb2 = h.start(lab, "lb2", LB2)
+        t.check(h.wait_state(lb2, "MASTER", 5), "lb2 alone becomes MASTER",
+                lb2.log_text())
         lb1 = h.start(lab, "lb1", LB1)
-        t.check(h.wait_state(lb1, "MASTER", 5), "lb1 (priority 200) becomes MASTER",
+        t.check(h.wait_state(lb1, "MASTER", 5), "lb1 (priority 200) preempts",
                 lb1.log_text())
         t.check(h.wait_state(lb2, "BACKUP", 2), "lb2 (priority 150) is BACKUP")
         t.check(VIP in lab.addrs("lb1") and VIP not in lab.addrs("lb2"),
