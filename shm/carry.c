@@ -1,6 +1,6 @@
 /*
  * What a reload carries from the old generation's segment to the new one
- * (shm.h: shm_create_next, shm_fold_retired).  Servers are matched by
+ * (carry.h; shm.c's shm_create_next() calls shm_carry()).  Servers are matched by
  * listener and server name, never by index: a reload may add, remove or
  * reorder them.
  *
@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "shm/carry.h"
 #include "shm/session.h"
-#include "shm/shm.h"
 
 /* Index in next of prev's server i, or UINT32_MAX when it is gone. */
 static uint32_t find_server(const struct fc_shm *next, const struct fc_shm_server *old)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "lib/sbuf.h"
-#include "shm/shm.h"
+#include "shm/access.h"
 
 enum fc_report_fmt {
 	FC_REPORT_TEXT,		/* fulcrum-stat's default table */
