@@ -14,13 +14,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "lib/clock.h"
+#include "lib/str.h"
 #include "shm/report.h"
 #include "worker/stats.h"
 
@@ -41,9 +41,9 @@ static const char *target_path(const char *t, size_t *len)
 {
 	size_t skip, i;
 
-	if (*len >= 7 && strncasecmp(t, "http://", 7) == 0)
+	if (str_iprefix(t, *len, "http://"))
 		skip = 7;
-	else if (*len >= 8 && strncasecmp(t, "https://", 8) == 0)
+	else if (str_iprefix(t, *len, "https://"))
 		skip = 8;
 	else
 		return t;
@@ -162,7 +162,7 @@ static bool authorized(const struct fc_stats *st, const struct fc_http_msg *req)
 		return false;		/* none, or ambiguous */
 	v = req->headers[h].value;
 	vlen = req->headers[h].value_len;
-	if (vlen < 6 || strncasecmp(v, "Basic", 5) != 0 || v[5] != ' ')
+	if (vlen < 6 || !str_iprefix(v, vlen, "Basic") || v[5] != ' ')
 		return false;
 	for (i = 5; i < vlen && v[i] == ' '; i++)
 		;
