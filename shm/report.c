@@ -92,15 +92,29 @@ const char *report_error_name(int kind)
 	return names[kind];
 }
 
+const char *report_ha_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[FC_HA_INIT] = "INIT",
+		[FC_HA_BACKUP] = "BACKUP",
+		[FC_HA_MASTER] = "MASTER",
+		[FC_HA_FAULT] = "FAULT",
+	};
+
+	if (state >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[state];
+}
+
+#define HA_DISABLED	"DISABLED"	/* no ha process: not a VRRP state */
+
 const char *report_ha_name(uint32_t enabled, uint32_t state)
 {
-	static const char *const names[] = { "INIT", "BACKUP", "MASTER", "FAULT" };
+	const char *name = report_ha_state_name(state);
 
 	if (!enabled)
-		return "DISABLED";
-	if (state >= sizeof(names) / sizeof(names[0]))
-		return "UNKNOWN";
-	return names[state];
+		return HA_DISABLED;
+	return name != NULL ? name : "UNKNOWN";
 }
 
 /* ---------------------------------------------------------------- snapshot */
@@ -810,18 +824,26 @@ static void prom_totals(struct fc_sbuf *b, const struct fc_report *r)
 	    r->shm->hdr->nsessions);
 }
 
-/* fulcrum_ha_state as a state set: one series per state, the current one 1. */
+static void prom_ha_series(struct fc_sbuf *b, const char *state, const char *now)
+{
+	sbuf_printf(b, "fulcrum_ha_state{state=\"%s\"} %d\n", state, strcmp(now, state) == 0);
+}
+
+/*
+ * fulcrum_ha_state as a state set: one series per state, then DISABLED,
+ * the current one 1.
+ */
 static void prom_ha(struct fc_sbuf *b, const struct fc_report *r)
 {
-	static const char *const states[] = { "INIT", "BACKUP", "MASTER", "FAULT", "DISABLED" };
 	const struct fc_shm_ha *ha = &r->shm->hdr->ha;
 	const char *now = report_ha_name(shm_load(&ha->enabled), shm_load(&ha->state));
+	const char *name;
 
 	prom_head(b, "fulcrum_ha_state", "gauge",
 	    "VRRP state of this node: 1 for the current state.");
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		sbuf_printf(b, "fulcrum_ha_state{state=\"%s\"} %d\n", states[i],
-		    strcmp(now, states[i]) == 0);
+	for (uint32_t s = 0; (name = report_ha_state_name(s)) != NULL; s++)
+		prom_ha_series(b, name, now);
+	prom_ha_series(b, HA_DISABLED, now);
 	prom_u64(b, "fulcrum_ha_priority", "gauge", "VRRP priority advertised.",
 	    shm_load(&ha->priority));
 }

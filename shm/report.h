@@ -50,7 +50,9 @@ void report_render(const struct fc_report *r, enum fc_report_fmt fmt, int listen
 const char *report_state_name(uint32_t state);		/* "UP", "DOWN", "MAINT" */
 const char *report_check_name(uint32_t result);		/* "L7OK", "L4CON", ... */
 const char *report_error_name(int kind);		/* "bad_request", ... */
-/* "INIT", "BACKUP", "MASTER", or "DISABLED" when there is no ha process. */
+/* enum fc_ha_state's names, "INIT" to "FAULT"; NULL for any other value. */
+const char *report_ha_state_name(uint32_t state);
+/* The same, "UNKNOWN" for any other value, "DISABLED" when there is no ha process. */
 const char *report_ha_name(uint32_t enabled, uint32_t state);
 /* Has worker slot a pid and a heartbeat within 2 s of the snapshot? */
 bool report_worker_alive(const struct fc_report *r, uint32_t slot);

@@ -377,15 +377,12 @@ static void html_head(struct fc_sbuf *b, const struct fc_listener *l)
 	sbuf_printf(b, "</small></h1>\n");
 }
 
+/* An enabled block's state; a value out of the enum (a torn or odd write): "?". */
 static const char *ha_state_name(uint32_t state)
 {
-	switch (state) {
-	case 0: return "INIT";
-	case 1: return "BACKUP";
-	case 2: return "MASTER";
-	case 3: return "FAULT";
-	default: return "?";
-	}
+	const char *name = report_ha_state_name(state);
+
+	return name != NULL ? name : "?";
 }
 
 static void html_ha(struct fc_sbuf *b, const struct fc_report *r)
