@@ -516,6 +516,7 @@ static void html_check_cells(struct fc_sbuf *b, const struct fc_report *r,
 	sbuf_printf(b, "</td>");
 }
 
+/* The HTML shows bytes in binary units: its own cells, not the counter lists. */
 static void html_counter_cells(struct fc_sbuf *b, const struct fc_shm_srv_counters *c)
 {
 	td_num(b, c->cur_conns);
@@ -552,18 +553,6 @@ static void html_server_row(struct fc_sbuf *b, const struct fc_report *r,
 	sbuf_printf(b, "</tr>\n");
 }
 
-static void sum_counters(struct fc_shm_srv_counters *t, const struct fc_shm_srv_counters *c)
-{
-	t->cur_conns += c->cur_conns;
-	t->total_conns += c->total_conns;
-	t->requests += c->requests;
-	t->bytes_in += c->bytes_in;
-	t->bytes_out += c->bytes_out;
-	t->conn_errors += c->conn_errors;
-	t->resp_errors += c->resp_errors;
-	t->retries += c->retries;
-}
-
 /* The servers of listener li, one row each, and a row of totals. */
 static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
     const struct fc_listener *l, int li)
@@ -581,7 +570,7 @@ static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
 		if (shm_load(&rs->shm->listener_index) != (uint32_t)li)
 			continue;
 		html_server_row(b, r, rs, l);
-		sum_counters(&tot, &rs->sum);
+		report_sum_counters(&tot, &rs->sum);
 		weight += shm_load(&rs->shm->weight);
 		up += rs->state >= FC_SRV_UP;
 		shown++;
