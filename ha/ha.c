@@ -41,6 +41,7 @@
 #include "ha/ha.h"
 #include "ha/vip.h"
 #include "ha/vrrp.h"
+#include "shm/report.h"
 
 #define HEALTH_MIN_MS	10	/* worker heartbeats are looked at this often, at most */
 #define STALE_MIN_MS	200	/* workers beat every 100 ms: never judge faster */
@@ -80,13 +81,6 @@ static struct {
 	bool send_failing;
 	bool stopping;
 } ha;
-
-static const char *state_name(enum fc_ha_state s)
-{
-	static const char *const names[] = { "INIT", "BACKUP", "MASTER", "FAULT" };
-
-	return names[s];
-}
 
 /* ------------------------------------------------------------- adverts */
 
@@ -158,6 +152,7 @@ static void garp_cb(struct fc_ev *ev, struct fc_ev_timer *t)
  */
 static void run_notify(enum fc_ha_state s)
 {
+	const char *state = report_ha_state_name(s);
 	char vrid[8], prio[8];
 	sigset_t none;
 	pid_t pid;
@@ -175,10 +170,10 @@ static void run_notify(enum fc_ha_state s)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		execl(ha.cfg->notify, ha.cfg->notify, state_name(s), vrid, prio, (char *)NULL);
+		execl(ha.cfg->notify, ha.cfg->notify, state, vrid, prio, (char *)NULL);
 		_exit(127);
 	}
-	log_debug("notify %s %s (pid %d)", ha.cfg->notify, state_name(s), (int)pid);
+	log_debug("notify %s %s (pid %d)", ha.cfg->notify, state, (int)pid);
 }
 
 static void reap_notify(void)
@@ -213,8 +208,8 @@ static void set_state(enum fc_ha_state s, const char *why)
 {
 	if (s == ha.state)
 		return;
-	log_notice("VRID %d: %s -> %s (%s)", ha.cfg->vrid, state_name(ha.state),
-	    state_name(s), why);
+	log_notice("VRID %d: %s -> %s (%s)", ha.cfg->vrid, report_ha_state_name(ha.state),
+	    report_ha_state_name(s), why);
 	ha.state = s;
 	shm_store(&ha.blk->since_us, clock_wall_us());
 	shm_store(&ha.blk->priority, s == FC_HA_FAULT ? 0u : (uint32_t)ha.cfg->priority);

@@ -1,6 +1,6 @@
 /*
  * What a reload carries from the old generation's segment to the new one
- * (shm.h: shm_create_next, shm_fold_retired).  Servers are matched by
+ * (carry.h; shm.c's shm_create_next() calls shm_carry()).  Servers are matched by
  * listener and server name, never by index: a reload may add, remove or
  * reorder them.
  *
@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "shm/carry.h"
 #include "shm/session.h"
-#include "shm/shm.h"
 
 /* Index in next of prev's server i, or UINT32_MAX when it is gone. */
 static uint32_t find_server(const struct fc_shm *next, const struct fc_shm_server *old)
@@ -62,30 +62,35 @@ static void carry_health(struct fc_shm_server *to, const struct fc_shm_server *f
 	to->check_desc[sizeof(to->check_desc) - 1] = '\0';
 }
 
-static void add_srv(struct fc_shm_srv_counters *to, const struct fc_shm_srv_counters *c)
+/* to->f += from->f, gauges left out: they stay with the old processes. */
+#define ADD_TOTAL(f, kind, ...) \
+	if (!FC_SHM_IS_GAUGE(kind)) \
+		to->f += shm_load(&from->f);
+/* to->f := from->f, stored atomically, gauges left out. */
+#define STORE_TOTAL(f, kind, ...) \
+	if (!FC_SHM_IS_GAUGE(kind)) \
+		shm_store(&to->f, from->f);
+
+static void add_srv(struct fc_shm_srv_counters *to, const struct fc_shm_srv_counters *from)
 {
-	to->total_conns += shm_load(&c->total_conns);
-	to->requests += shm_load(&c->requests);
-	to->bytes_in += shm_load(&c->bytes_in);
-	to->bytes_out += shm_load(&c->bytes_out);
-	to->conn_errors += shm_load(&c->conn_errors);
-	to->resp_errors += shm_load(&c->resp_errors);
-	to->retries += shm_load(&c->retries);
+	FC_SHM_SRV_COUNTERS(ADD_TOTAL)
 }
 
-/* to += the totals of block w, whose servers are mapped through map. */
-static void add_block(struct fc_shm_worker *to, const struct fc_shm_worker *w,
+/* to += the totals of block from, whose servers are mapped through map. */
+static void add_block(struct fc_shm_worker *to, const struct fc_shm_worker *from,
     const uint32_t *map, uint32_t nservers)
 {
-	to->total_conns += shm_load(&w->total_conns);
-	to->requests += shm_load(&w->requests);
-	to->bytes_in += shm_load(&w->bytes_in);
-	to->bytes_out += shm_load(&w->bytes_out);
+	FC_SHM_WORKER_COUNTERS(ADD_TOTAL)
 	for (int k = 0; k < FC_ERR_MAX; k++)
-		to->errors[k] += shm_load(&w->errors[k]);
+		to->errors[k] += shm_load(&from->errors[k]);
 	for (uint32_t i = 0; i < nservers; i++)
 		if (map[i] != UINT32_MAX)
-			add_srv(&to->srv[map[i]], &w->srv[i]);
+			add_srv(&to->srv[map[i]], &from->srv[i]);
+}
+
+static void store_srv(struct fc_shm_srv_counters *to, const struct fc_shm_srv_counters *from)
+{
+	FC_SHM_SRV_COUNTERS(STORE_TOTAL)
 }
 
 /*
@@ -93,27 +98,15 @@ static void add_block(struct fc_shm_worker *to, const struct fc_shm_worker *w,
  * of the new segment may sum it at any moment and must never see a total
  * lower than the previous one.
  */
-static void publish_retired(struct fc_shm *next, const struct fc_shm_worker *sum)
+static void publish_retired(struct fc_shm *next, const struct fc_shm_worker *from)
 {
-	struct fc_shm_worker *r = shm_retired(next);
+	struct fc_shm_worker *to = shm_retired(next);
 
-	shm_store(&r->total_conns, sum->total_conns);
-	shm_store(&r->requests, sum->requests);
-	shm_store(&r->bytes_in, sum->bytes_in);
-	shm_store(&r->bytes_out, sum->bytes_out);
+	FC_SHM_WORKER_COUNTERS(STORE_TOTAL)
 	for (int k = 0; k < FC_ERR_MAX; k++)
-		shm_store(&r->errors[k], sum->errors[k]);
-	for (uint32_t j = 0; j < next->hdr->nservers; j++) {
-		const struct fc_shm_srv_counters *c = &sum->srv[j];
-
-		shm_store(&r->srv[j].total_conns, c->total_conns);
-		shm_store(&r->srv[j].requests, c->requests);
-		shm_store(&r->srv[j].bytes_in, c->bytes_in);
-		shm_store(&r->srv[j].bytes_out, c->bytes_out);
-		shm_store(&r->srv[j].conn_errors, c->conn_errors);
-		shm_store(&r->srv[j].resp_errors, c->resp_errors);
-		shm_store(&r->srv[j].retries, c->retries);
-	}
+		shm_store(&to->errors[k], from->errors[k]);
+	for (uint32_t j = 0; j < next->hdr->nservers; j++)
+		store_srv(&to->srv[j], &from->srv[j]);
 }
 
 void shm_fold_retired(struct fc_shm *next, const struct fc_shm *prev)

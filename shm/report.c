@@ -92,15 +92,29 @@ const char *report_error_name(int kind)
 	return names[kind];
 }
 
+const char *report_ha_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[FC_HA_INIT] = "INIT",
+		[FC_HA_BACKUP] = "BACKUP",
+		[FC_HA_MASTER] = "MASTER",
+		[FC_HA_FAULT] = "FAULT",
+	};
+
+	if (state >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[state];
+}
+
+#define HA_DISABLED	"DISABLED"	/* no ha process: not a VRRP state */
+
 const char *report_ha_name(uint32_t enabled, uint32_t state)
 {
-	static const char *const names[] = { "INIT", "BACKUP", "MASTER", "FAULT" };
+	const char *name = report_ha_state_name(state);
 
 	if (!enabled)
-		return "DISABLED";
-	if (state >= sizeof(names) / sizeof(names[0]))
-		return "UNKNOWN";
-	return names[state];
+		return HA_DISABLED;
+	return name != NULL ? name : "UNKNOWN";
 }
 
 /* ---------------------------------------------------------------- snapshot */
@@ -152,53 +166,38 @@ bool report_worker_alive(const struct fc_report *r, uint32_t slot)
 	return hb >= r->now_mono_ms || r->now_mono_ms - hb <= ALIVE_MS;
 }
 
-/* gauges: false for a dead worker, whose connections died with it. */
-static void add_counters(struct fc_shm_srv_counters *sum,
-    const struct fc_shm_srv_counters *c, bool gauges)
+/* to->f += from->f read atomically; a gauge only from a live block. */
+#define ADD_LOADED(f, kind, ...) \
+	if (live || !FC_SHM_IS_GAUGE(kind)) \
+		to->f += shm_load(&from->f);
+
+static void add_counters(struct fc_shm_srv_counters *to,
+    const struct fc_shm_srv_counters *from, bool live)
 {
-	if (gauges)
-		sum->cur_conns += shm_load(&c->cur_conns);
-	sum->total_conns += shm_load(&c->total_conns);
-	sum->requests += shm_load(&c->requests);
-	sum->bytes_in += shm_load(&c->bytes_in);
-	sum->bytes_out += shm_load(&c->bytes_out);
-	sum->conn_errors += shm_load(&c->conn_errors);
-	sum->resp_errors += shm_load(&c->resp_errors);
-	sum->retries += shm_load(&c->retries);
+	FC_SHM_SRV_COUNTERS(ADD_LOADED)
+}
+
+/*
+ * Adds the counters of block from.  live: false for a dead worker, whose
+ * connections died with it, and for the retired block (what past
+ * generations counted), which has no gauges.
+ */
+static void add_block(struct fc_report *to, const struct fc_shm_worker *from, bool live)
+{
+	FC_SHM_WORKER_COUNTERS(ADD_LOADED)
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		to->errors[k] += shm_load(&from->errors[k]);
+	for (uint32_t i = 0; i < to->nservers; i++)
+		add_counters(&to->servers[i].sum, &from->srv[i], live);
 }
 
 static void add_worker(struct fc_report *r, uint32_t slot)
 {
 	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
-	bool exists = worker_exists(w);
 
-	if (exists)
-		r->cur_conns += shm_load(&w->cur_conns);
-	r->total_conns += shm_load(&w->total_conns);
-	r->requests += shm_load(&w->requests);
-	r->bytes_in += shm_load(&w->bytes_in);
-	r->bytes_out += shm_load(&w->bytes_out);
-	for (int k = 0; k < FC_ERR_MAX; k++)
-		r->errors[k] += shm_load(&w->errors[k]);
-	for (uint32_t i = 0; i < r->nservers; i++)
-		add_counters(&r->servers[i].sum, &w->srv[i], exists);
+	add_block(r, w, worker_exists(w));
 	if (report_worker_alive(r, slot))
 		r->workers_alive++;
-}
-
-/* What past generations counted (reload): totals only, no gauges. */
-static void add_retired(struct fc_report *r)
-{
-	const struct fc_shm_worker *w = shm_retired(r->shm);
-
-	r->total_conns += shm_load(&w->total_conns);
-	r->requests += shm_load(&w->requests);
-	r->bytes_in += shm_load(&w->bytes_in);
-	r->bytes_out += shm_load(&w->bytes_out);
-	for (int k = 0; k < FC_ERR_MAX; k++)
-		r->errors[k] += shm_load(&w->errors[k]);
-	for (uint32_t i = 0; i < r->nservers; i++)
-		add_counters(&r->servers[i].sum, &w->srv[i], false);
 }
 
 void report_snapshot(struct fc_report *r, const struct fc_shm *shm)
@@ -216,13 +215,38 @@ void report_snapshot(struct fc_report *r, const struct fc_shm *shm)
 	for (uint32_t w = 0; w < r->nworkers; w++)
 		add_worker(r, w);
 	if (r->has_retired)
-		add_retired(r);
+		add_block(r, shm_retired(shm), false);
 }
 
 void report_free(struct fc_report *r)
 {
 	free(r->servers);
 	r->servers = NULL;
+}
+
+#define ADD_FIELD(f, ...)	to->f += from->f;
+
+void report_sum_counters(struct fc_shm_srv_counters *to,
+    const struct fc_shm_srv_counters *from)
+{
+	FC_SHM_SRV_COUNTERS(ADD_FIELD)
+}
+
+/* A worker block's client-side counters, read once. */
+struct traffic {
+#define TRAFFIC_FIELD(f, ...)	uint64_t f;
+	FC_SHM_WORKER_COUNTERS(TRAFFIC_FIELD)
+#undef TRAFFIC_FIELD
+	uint64_t errors[FC_ERR_MAX];
+};
+
+#define LOAD_FIELD(f, ...)	to->f = shm_load(&from->f);
+
+static void load_traffic(struct traffic *to, const struct fc_shm_worker *from)
+{
+	FC_SHM_WORKER_COUNTERS(LOAD_FIELD)
+	for (int k = 0; k < FC_ERR_MAX; k++)
+		to->errors[k] = shm_load(&from->errors[k]);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -271,6 +295,16 @@ static void json_kstr(struct fc_sbuf *b, const char *key, const char *s)
 	sbuf_put_json(b, s);
 	sbuf_put(b, "\"", 1);
 }
+
+/* Appends *sep and "key":v, then makes *sep a comma. */
+static void json_ku64(struct fc_sbuf *b, const char **sep, const char *key, uint64_t v)
+{
+	sbuf_printf(b, "%s\"%s\":%" PRIu64, *sep, key, v);
+	*sep = ",";
+}
+
+/* A counter of the caller's c, named by its field, appended to b after sep. */
+#define JSON_FIELD(f, ...)	json_ku64(b, &sep, #f, c->f);
 
 static void json_kopt(struct fc_sbuf *b, const char *key, bool has, uint64_t v)
 {
@@ -327,11 +361,10 @@ static void json_check(struct fc_sbuf *b, const struct fc_report *r,
 
 static void json_counters(struct fc_sbuf *b, const struct fc_shm_srv_counters *c)
 {
-	sbuf_printf(b, "{\"cur_conns\":%" PRIu64 ",\"total_conns\":%" PRIu64
-	    ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-	    ",\"conn_errors\":%" PRIu64 ",\"resp_errors\":%" PRIu64
-	    ",\"retries\":%" PRIu64 "}", c->cur_conns, c->total_conns, c->requests,
-	    c->bytes_in, c->bytes_out, c->conn_errors, c->resp_errors, c->retries);
+	const char *sep = "{";
+
+	FC_SHM_SRV_COUNTERS(JSON_FIELD)
+	sbuf_put(b, "}", 1);
 }
 
 static void json_server(struct fc_sbuf *b, const struct fc_report *r,
@@ -363,28 +396,30 @@ static void json_errors(struct fc_sbuf *b, const uint64_t *errors)
 static void json_worker(struct fc_sbuf *b, const struct fc_report *r, uint32_t slot)
 {
 	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
-	uint64_t hb = shm_load(&w->heartbeat_ms), errors[FC_ERR_MAX];
+	uint64_t hb = shm_load(&w->heartbeat_ms);
 	int32_t pid = shm_load(&w->pid);
+	const char *sep = ",";
+	struct traffic t;
+	const struct traffic *c = &t;
 
 	sbuf_printf(b, "{\"slot\":%" PRIu32 ",\"pid\":%" PRId32 ",\"alive\":%s",
 	    slot, pid, report_worker_alive(r, slot) ? "true" : "false");
 	json_kopt(b, ",\"heartbeat_ms_ago\":", pid != 0 && hb != 0, ms_since_mono(r, hb));
-	sbuf_printf(b, ",\"cur_conns\":%" PRIu64 ",\"total_conns\":%" PRIu64
-	    ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-	    ",\"errors\":", shm_load(&w->cur_conns), shm_load(&w->total_conns),
-	    shm_load(&w->requests), shm_load(&w->bytes_in), shm_load(&w->bytes_out));
-	for (int k = 0; k < FC_ERR_MAX; k++)
-		errors[k] = shm_load(&w->errors[k]);
-	json_errors(b, errors);
+	load_traffic(&t, w);
+	FC_SHM_WORKER_COUNTERS(JSON_FIELD)
+	sbuf_printf(b, ",\"errors\":");
+	json_errors(b, t.errors);
 	sbuf_put(b, "}", 1);
 }
 
 static void json_totals(struct fc_sbuf *b, const struct fc_report *r)
 {
-	sbuf_printf(b, "\"totals\":{\"cur_conns\":%" PRIu64 ",\"total_conns\":%" PRIu64
-	    ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-	    ",\"errors\":", r->cur_conns, r->total_conns, r->requests, r->bytes_in,
-	    r->bytes_out);
+	const struct fc_report *c = r;
+	const char *sep = "{";
+
+	sbuf_printf(b, "\"totals\":");
+	FC_SHM_WORKER_COUNTERS(JSON_FIELD)
+	sbuf_printf(b, ",\"errors\":");
 	json_errors(b, r->errors);
 	sbuf_printf(b, ",\"workers_alive\":%d,\"workers\":%" PRIu32 "}",
 	    r->workers_alive, r->nworkers);
@@ -510,18 +545,12 @@ static void csv_put_row(struct fc_sbuf *b, const struct csv_row *row)
 	sbuf_put(b, "\n", 1);
 }
 
+#define CSV_FIELD(f, kind, prom, help, col)	csv_u64(row, C_##col, c->f);
+
 /* The columns a server row and its listener's BACKEND row share. */
 static void csv_traffic(struct csv_row *row, const struct fc_shm_srv_counters *c)
 {
-	csv_u64(row, C_SCUR, c->cur_conns);
-	csv_u64(row, C_STOT, c->total_conns);
-	/* HAProxy's bin is request bytes (to the server), bout response bytes. */
-	csv_u64(row, C_BIN, c->bytes_out);
-	csv_u64(row, C_BOUT, c->bytes_in);
-	csv_u64(row, C_ECON, c->conn_errors);
-	csv_u64(row, C_ERESP, c->resp_errors);
-	csv_u64(row, C_WRETR, c->retries);
-	csv_u64(row, C_REQ_TOT, c->requests);
+	FC_SHM_SRV_COUNTERS(CSV_FIELD)
 	csv_u64(row, C_PID, 1);		/* HAProxy's process number, not a pid */
 }
 
@@ -571,16 +600,7 @@ static void csv_backend(struct fc_sbuf *b, const struct fc_report_server *first,
 	struct csv_row row;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const struct fc_shm_srv_counters *c = &first[i].sum;
-
-		sum.cur_conns += c->cur_conns;
-		sum.total_conns += c->total_conns;
-		sum.requests += c->requests;
-		sum.bytes_in += c->bytes_in;
-		sum.bytes_out += c->bytes_out;
-		sum.conn_errors += c->conn_errors;
-		sum.resp_errors += c->resp_errors;
-		sum.retries += c->retries;
+		report_sum_counters(&sum, &first[i].sum);
 		if (first[i].state >= FC_SRV_UP) {
 			up++;
 			weight += shm_load(&first[i].shm->weight);
@@ -703,7 +723,10 @@ static bool srv_check_failures(const struct fc_report *r,
 	return true;
 }
 
-#define SUM(f)	offsetof(struct fc_shm_srv_counters, f)
+/* A summed counter of the list: its offset in struct fc_shm_srv_counters. */
+#define PROM_SUM(f, kind, prom, help, ...) \
+	{ "fulcrum_server_" prom, #kind, help, NULL, \
+	  offsetof(struct fc_shm_srv_counters, f) },
 
 /*
  * One per-server metric: get() writes a value other than a summed counter,
@@ -721,22 +744,7 @@ static const struct prom_metric {
 	{ "fulcrum_server_weight", "gauge", "Configured weight.", srv_weight, 0 },
 	{ "fulcrum_server_last_change_seconds", "gauge",
 	  "Seconds since the server's last state change.", srv_last_change, 0 },
-	{ "fulcrum_server_current_connections", "gauge",
-	  "Connections to the server open now.", NULL, SUM(cur_conns) },
-	{ "fulcrum_server_connections_total", "counter",
-	  "Connections opened to the server.", NULL, SUM(total_conns) },
-	{ "fulcrum_server_requests_total", "counter",
-	  "Responses relayed from the server.", NULL, SUM(requests) },
-	{ "fulcrum_server_bytes_in_total", "counter",
-	  "Bytes received from the server.", NULL, SUM(bytes_in) },
-	{ "fulcrum_server_bytes_out_total", "counter",
-	  "Bytes sent to the server.", NULL, SUM(bytes_out) },
-	{ "fulcrum_server_connection_errors_total", "counter",
-	  "Connections to the server refused or timed out.", NULL, SUM(conn_errors) },
-	{ "fulcrum_server_response_errors_total", "counter",
-	  "Malformed, truncated or timed out responses.", NULL, SUM(resp_errors) },
-	{ "fulcrum_server_retries_total", "counter",
-	  "Connection attempts retried.", NULL, SUM(retries) },
+	FC_SHM_SRV_COUNTERS(PROM_SUM)
 	{ "fulcrum_server_check_duration_seconds", "gauge",
 	  "Duration of the last health check.", srv_check_duration, 0 },
 	{ "fulcrum_server_check_failures_total", "counter",
@@ -789,17 +797,12 @@ static void prom_instance(struct fc_sbuf *b, const struct fc_report *r)
 	    "Workers whose heartbeat is fresh (2 s).", (uint64_t)r->workers_alive);
 }
 
+#define PROM_TOTAL(f, kind, prom, help, ...) \
+	prom_u64(b, "fulcrum_" prom, #kind, help, r->f);
+
 static void prom_totals(struct fc_sbuf *b, const struct fc_report *r)
 {
-	prom_u64(b, "fulcrum_current_connections", "gauge",
-	    "Client connections open now.", r->cur_conns);
-	prom_u64(b, "fulcrum_connections_total", "counter",
-	    "Client connections accepted.", r->total_conns);
-	prom_u64(b, "fulcrum_requests_total", "counter", "Requests answered.", r->requests);
-	prom_u64(b, "fulcrum_bytes_in_total", "counter", "Bytes received from clients.",
-	    r->bytes_in);
-	prom_u64(b, "fulcrum_bytes_out_total", "counter", "Bytes sent to clients.",
-	    r->bytes_out);
+	FC_SHM_WORKER_COUNTERS(PROM_TOTAL)
 	prom_head(b, "fulcrum_errors_total", "counter", "Errors by kind.");
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		sbuf_printf(b, "fulcrum_errors_total{kind=\"%s\"} %" PRIu64 "\n",
@@ -810,18 +813,26 @@ static void prom_totals(struct fc_sbuf *b, const struct fc_report *r)
 	    r->shm->hdr->nsessions);
 }
 
-/* fulcrum_ha_state as a state set: one series per state, the current one 1. */
+static void prom_ha_series(struct fc_sbuf *b, const char *state, const char *now)
+{
+	sbuf_printf(b, "fulcrum_ha_state{state=\"%s\"} %d\n", state, strcmp(now, state) == 0);
+}
+
+/*
+ * fulcrum_ha_state as a state set: one series per state, then DISABLED,
+ * the current one 1.
+ */
 static void prom_ha(struct fc_sbuf *b, const struct fc_report *r)
 {
-	static const char *const states[] = { "INIT", "BACKUP", "MASTER", "FAULT", "DISABLED" };
 	const struct fc_shm_ha *ha = &r->shm->hdr->ha;
 	const char *now = report_ha_name(shm_load(&ha->enabled), shm_load(&ha->state));
+	const char *name;
 
 	prom_head(b, "fulcrum_ha_state", "gauge",
 	    "VRRP state of this node: 1 for the current state.");
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		sbuf_printf(b, "fulcrum_ha_state{state=\"%s\"} %d\n", states[i],
-		    strcmp(now, states[i]) == 0);
+	for (uint32_t s = 0; (name = report_ha_state_name(s)) != NULL; s++)
+		prom_ha_series(b, name, now);
+	prom_ha_series(b, HA_DISABLED, now);
 	prom_u64(b, "fulcrum_ha_priority", "gauge", "VRRP priority advertised.",
 	    shm_load(&ha->priority));
 }
@@ -926,6 +937,11 @@ static int text_name_width(const struct fc_report *r, int listener)
 	return w;
 }
 
+/*
+ * The text table shows some counters only, in columns of their own widths,
+ * bytes abbreviated and the two kinds of errors added up: written by hand,
+ * not from the counter lists.
+ */
 static void text_server(struct fc_sbuf *b, const struct fc_report *r,
     const struct fc_report_server *s, int width)
 {
@@ -968,22 +984,21 @@ static uint64_t sum_errors(const uint64_t *errors)
 static void text_worker(struct fc_sbuf *b, const struct fc_report *r, uint32_t slot)
 {
 	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
-	uint64_t hb = shm_load(&w->heartbeat_ms), errors[FC_ERR_MAX];
+	uint64_t hb = shm_load(&w->heartbeat_ms);
 	int32_t pid = shm_load(&w->pid);
 	char age[24], in[16], out[16];
+	struct traffic t;
 
-	for (int k = 0; k < FC_ERR_MAX; k++)
-		errors[k] = shm_load(&w->errors[k]);
+	load_traffic(&t, w);
 	if (pid != 0 && hb != 0)
 		snprintf(age, sizeof(age), "%" PRIu64 " ms", ms_since_mono(r, hb));
 	else
 		snprintf(age, sizeof(age), "-");
 	sbuf_printf(b, "%-6" PRIu32 " %7" PRId32 " %-5s %10s %6" PRIu64 " %8" PRIu64
 	    " %8" PRIu64 " %7s %7s %6" PRIu64 "\n", slot, pid,
-	    report_worker_alive(r, slot) ? "yes" : "no", age, shm_load(&w->cur_conns),
-	    shm_load(&w->total_conns), shm_load(&w->requests),
-	    fmt_bytes(shm_load(&w->bytes_in), in, sizeof(in)),
-	    fmt_bytes(shm_load(&w->bytes_out), out, sizeof(out)), sum_errors(errors));
+	    report_worker_alive(r, slot) ? "yes" : "no", age, t.cur_conns, t.total_conns,
+	    t.requests, fmt_bytes(t.bytes_in, in, sizeof(in)),
+	    fmt_bytes(t.bytes_out, out, sizeof(out)), sum_errors(t.errors));
 }
 
 static void text_totals(struct fc_sbuf *b, const struct fc_report *r)

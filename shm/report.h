@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "lib/sbuf.h"
-#include "shm/shm.h"
+#include "shm/access.h"
 
 enum fc_report_fmt {
 	FC_REPORT_TEXT,		/* fulcrum-stat's default table */
@@ -33,6 +33,7 @@ struct fc_report {
 	uint64_t now_us;			/* wall clock of the snapshot */
 	uint64_t now_mono_ms;
 	struct fc_report_server *servers;	/* nservers of them */
+	/* One per FC_SHM_WORKER_COUNTERS entry: report.c sums them by name. */
 	uint64_t cur_conns, total_conns, requests, bytes_in, bytes_out;
 	uint64_t errors[FC_ERR_MAX];
 	int workers_alive;			/* heartbeat fresh within 2 s */
@@ -50,8 +51,13 @@ void report_render(const struct fc_report *r, enum fc_report_fmt fmt, int listen
 const char *report_state_name(uint32_t state);		/* "UP", "DOWN", "MAINT" */
 const char *report_check_name(uint32_t result);		/* "L7OK", "L4CON", ... */
 const char *report_error_name(int kind);		/* "bad_request", ... */
-/* "INIT", "BACKUP", "MASTER", or "DISABLED" when there is no ha process. */
+/* enum fc_ha_state's names, "INIT" to "FAULT"; NULL for any other value. */
+const char *report_ha_state_name(uint32_t state);
+/* The same, "UNKNOWN" for any other value, "DISABLED" when there is no ha process. */
 const char *report_ha_name(uint32_t enabled, uint32_t state);
+/* to += from, every counter (the total of a listener's servers). */
+void report_sum_counters(struct fc_shm_srv_counters *to,
+    const struct fc_shm_srv_counters *from);
 /* Has worker slot a pid and a heartbeat within 2 s of the snapshot? */
 bool report_worker_alive(const struct fc_report *r, uint32_t slot);
 

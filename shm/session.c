@@ -46,8 +46,10 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "shm/session.h"
 
 #define READ_TRIES	4	/* torn reads retried before a miss */
@@ -87,16 +89,17 @@ static int skey_make(struct skey *k, const char *key, size_t keylen)
 	return 0;
 }
 
-/* FNV-1a over listener and id, then a 64-bit finalizer to spread buckets. */
+/*
+ * FNV-1a over listener (4 bytes, least significant first, whatever the
+ * host's byte order) and id, then a 64-bit finalizer to spread buckets.
+ */
 static uint64_t skey_hash(uint32_t listener, const struct skey *k)
 {
-	const unsigned char *p = (const unsigned char *)k->w;
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	const unsigned char l[4] = { (unsigned char)listener, (unsigned char)(listener >> 8),
+	    (unsigned char)(listener >> 16), (unsigned char)(listener >> 24) };
+	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, l, sizeof(l));
 
-	for (int i = 0; i < 4; i++)
-		h = (h ^ ((listener >> (8 * i)) & 0xff)) * UINT64_C(0x100000001b3);
-	for (uint32_t i = 0; i < k->len; i++)
-		h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+	h = hash_fnv1a(h, k->w, k->len);
 	h ^= h >> 33;
 	h *= UINT64_C(0xff51afd7ed558ccd);
 	h ^= h >> 33;

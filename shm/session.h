@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
-#include "shm/shm.h"
+#include "shm/access.h"
 
 /* Table entries the config asks for: the sum of its listeners' stick.size. */
 uint32_t session_capacity(const struct fc_conf *conf);

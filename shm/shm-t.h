@@ -40,6 +40,7 @@
 #ifndef FC_SHM_T_H
 #define FC_SHM_T_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
@@ -165,6 +166,23 @@ struct fc_shm_server {
 	uint8_t reserved[64];
 };
 
+/*
+ * The counters of a worker block and of its servers are listed once more,
+ * beside each struct, as X-macros, for the code that sums, carries and
+ * renders them (shm/carry.c, shm/report.c), so that a new counter is one
+ * line there; the assertions at the end keep the lists complete.  In the
+ * struct's order, X(field, kind, prom, help, ...):
+ *   kind	gauge: a level now, summed over live processes only, never
+ *		carried over a reload; counter: only grows.  (Prometheus's words.)
+ *   prom	the Prometheus name after "fulcrum_" (or "fulcrum_server_")
+ *   help	its HELP text
+ * JSON names each by its field.  The text table and the HTML page show
+ * some of them in an order and format of their own and say so.
+ */
+#define FC_SHM_IS_GAUGE(kind)	FC_SHM_IS_GAUGE_##kind
+#define FC_SHM_IS_GAUGE_gauge	1
+#define FC_SHM_IS_GAUGE_counter	0
+
 /* One server's counters inside one worker block. */
 struct fc_shm_srv_counters {
 	uint64_t cur_conns;		/* streams using it now (gauge) */
@@ -175,6 +193,26 @@ struct fc_shm_srv_counters {
 	uint64_t resp_errors;		/* malformed, truncated, 504 */
 	uint64_t retries;
 };
+
+/*
+ * Each counter of the struct above, its last argument HAProxy's `show stat`
+ * column (shm/report.c's C_<column>).  HAProxy's bin is what the proxy
+ * sends to the server and bout what it receives: bytes_out and bytes_in.
+ */
+#define FC_SHM_SRV_COUNTERS(X) \
+	X(cur_conns, gauge, "current_connections", \
+	    "Connections to the server open now.", SCUR) \
+	X(total_conns, counter, "connections_total", \
+	    "Connections opened to the server.", STOT) \
+	X(requests, counter, "requests_total", \
+	    "Responses relayed from the server.", REQ_TOT) \
+	X(bytes_in, counter, "bytes_in_total", "Bytes received from the server.", BOUT) \
+	X(bytes_out, counter, "bytes_out_total", "Bytes sent to the server.", BIN) \
+	X(conn_errors, counter, "connection_errors_total", \
+	    "Connections to the server refused or timed out.", ECON) \
+	X(resp_errors, counter, "response_errors_total", \
+	    "Malformed, truncated or timed out responses.", ERESP) \
+	X(retries, counter, "retries_total", "Connection attempts retried.", WRETR)
 
 struct fc_shm_worker {
 	uint64_t heartbeat_ms;		/* CLOCK_MONOTONIC, every loop pass */
@@ -189,6 +227,18 @@ struct fc_shm_worker {
 	uint8_t reserved[112];
 	struct fc_shm_srv_counters srv[];	/* header->nservers */
 };
+
+/*
+ * A worker block's client-side counters, cur_conns to bytes_out.  errors[]
+ * is not in the list: every user walks it by enum fc_err_kind, named by
+ * report_error_name().
+ */
+#define FC_SHM_WORKER_COUNTERS(X) \
+	X(cur_conns, gauge, "current_connections", "Client connections open now.") \
+	X(total_conns, counter, "connections_total", "Client connections accepted.") \
+	X(requests, counter, "requests_total", "Requests answered.") \
+	X(bytes_in, counter, "bytes_in_total", "Bytes received from clients.") \
+	X(bytes_out, counter, "bytes_out_total", "Bytes sent to clients.")
 
 /*
  * One learned session (shm/session.c): session id -> server.  Versioned:
@@ -259,5 +309,16 @@ _Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line s
 _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");
 _Static_assert(sizeof(struct fc_shm_srv_counters) == 64, "counters are one cache line");
 _Static_assert(sizeof(struct fc_shm_worker) == 256, "worker block head");
+
+/* The lists leave no counter out. */
+#define FC_SHM_SRV_SIZE_(f, ...)	+ sizeof(((struct fc_shm_srv_counters *)0)->f)
+#define FC_SHM_WORKER_SIZE_(f, ...)	+ sizeof(((struct fc_shm_worker *)0)->f)
+_Static_assert(0 FC_SHM_SRV_COUNTERS(FC_SHM_SRV_SIZE_) ==
+    sizeof(struct fc_shm_srv_counters), "FC_SHM_SRV_COUNTERS lists every field");
+_Static_assert(0 FC_SHM_WORKER_COUNTERS(FC_SHM_WORKER_SIZE_) ==
+    offsetof(struct fc_shm_worker, errors) - offsetof(struct fc_shm_worker, cur_conns),
+    "FC_SHM_WORKER_COUNTERS lists every field from cur_conns to errors");
+#undef FC_SHM_SRV_SIZE_
+#undef FC_SHM_WORKER_SIZE_
 
 #endif

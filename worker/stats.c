@@ -14,13 +14,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "lib/clock.h"
+#include "lib/str.h"
 #include "shm/report.h"
 #include "worker/stats.h"
 
@@ -41,9 +41,9 @@ static const char *target_path(const char *t, size_t *len)
 {
 	size_t skip, i;
 
-	if (*len >= 7 && strncasecmp(t, "http://", 7) == 0)
+	if (str_iprefix(t, *len, "http://"))
 		skip = 7;
-	else if (*len >= 8 && strncasecmp(t, "https://", 8) == 0)
+	else if (str_iprefix(t, *len, "https://"))
 		skip = 8;
 	else
 		return t;
@@ -162,7 +162,7 @@ static bool authorized(const struct fc_stats *st, const struct fc_http_msg *req)
 		return false;		/* none, or ambiguous */
 	v = req->headers[h].value;
 	vlen = req->headers[h].value_len;
-	if (vlen < 6 || strncasecmp(v, "Basic", 5) != 0 || v[5] != ' ')
+	if (vlen < 6 || !str_iprefix(v, vlen, "Basic") || v[5] != ' ')
 		return false;
 	for (i = 5; i < vlen && v[i] == ' '; i++)
 		;
@@ -377,15 +377,12 @@ static void html_head(struct fc_sbuf *b, const struct fc_listener *l)
 	sbuf_printf(b, "</small></h1>\n");
 }
 
+/* An enabled block's state; a value out of the enum (a torn or odd write): "?". */
 static const char *ha_state_name(uint32_t state)
 {
-	switch (state) {
-	case 0: return "INIT";
-	case 1: return "BACKUP";
-	case 2: return "MASTER";
-	case 3: return "FAULT";
-	default: return "?";
-	}
+	const char *name = report_ha_state_name(state);
+
+	return name != NULL ? name : "?";
 }
 
 static void html_ha(struct fc_sbuf *b, const struct fc_report *r)
@@ -519,6 +516,7 @@ static void html_check_cells(struct fc_sbuf *b, const struct fc_report *r,
 	sbuf_printf(b, "</td>");
 }
 
+/* The HTML shows bytes in binary units: its own cells, not the counter lists. */
 static void html_counter_cells(struct fc_sbuf *b, const struct fc_shm_srv_counters *c)
 {
 	td_num(b, c->cur_conns);
@@ -555,18 +553,6 @@ static void html_server_row(struct fc_sbuf *b, const struct fc_report *r,
 	sbuf_printf(b, "</tr>\n");
 }
 
-static void sum_counters(struct fc_shm_srv_counters *t, const struct fc_shm_srv_counters *c)
-{
-	t->cur_conns += c->cur_conns;
-	t->total_conns += c->total_conns;
-	t->requests += c->requests;
-	t->bytes_in += c->bytes_in;
-	t->bytes_out += c->bytes_out;
-	t->conn_errors += c->conn_errors;
-	t->resp_errors += c->resp_errors;
-	t->retries += c->retries;
-}
-
 /* The servers of listener li, one row each, and a row of totals. */
 static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
     const struct fc_listener *l, int li)
@@ -584,7 +570,7 @@ static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
 		if (shm_load(&rs->shm->listener_index) != (uint32_t)li)
 			continue;
 		html_server_row(b, r, rs, l);
-		sum_counters(&tot, &rs->sum);
+		report_sum_counters(&tot, &rs->sum);
 		weight += shm_load(&rs->shm->weight);
 		up += rs->state >= FC_SRV_UP;
 		shown++;

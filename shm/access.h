@@ -1,0 +1,59 @@
+/*
+ * A mapping of the segment and the way every shm file reads and writes it:
+ * the atomics and the offsets of its regions (layout in shm-t.h).  The
+ * bottom of shm/: it includes nothing of shm/ but shm-t.h, so that
+ *
+ *   shm.c (create, attach, protect) -> carry.c (reload) -> session.c
+ *
+ * all stand on it and none of them calls back up.  Outside shm/, take it
+ * through shm.h, session.h or report.h.
+ */
+#ifndef FC_SHM_ACCESS_H
+#define FC_SHM_ACCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shm/shm-t.h"
+
+/*
+ * A mapping of the segment.  The master holds an exclusive flock() on the
+ * segment's file for the instance's whole life (its children inherit it):
+ * "the instance is alive" means "the lock is held", never "a pid exists",
+ * which a reused pid, a zombie or a pid namespace would get wrong.
+ */
+struct fc_shm {
+	struct fc_shm_header *hdr;
+	size_t size;
+	char name[FC_SHM_NAME_LEN];	/* "/fulcrum-0123456789abcdef" */
+	int fd;				/* kept open: the lock, or the liveness probe */
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Single-writer counters: never torn for a reader in another process. */
+#define shm_load(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define shm_store(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define shm_add(p, v)		shm_store((p), shm_load(p) + (v))
+#define shm_load_acq(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define shm_store_rel(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+static inline struct fc_shm_server *shm_server(const struct fc_shm *shm, uint32_t i)
+{
+	return (struct fc_shm_server *)((char *)shm->hdr + shm->hdr->off_servers) + i;
+}
+
+/* Counters of past generations, summed with the live workers' by readers. */
+static inline struct fc_shm_worker *shm_retired(const struct fc_shm *shm)
+{
+	return (struct fc_shm_worker *)((char *)shm->hdr + shm->hdr->off_retired);
+}
+
+static inline struct fc_shm_worker *shm_worker(const struct fc_shm *shm, uint32_t slot)
+{
+	return (struct fc_shm_worker *)((char *)shm->hdr + shm->hdr->off_workers +
+	    (size_t)slot * shm->hdr->worker_stride);
+}
+
+#endif
