@@ -60,6 +60,44 @@ struct fc_limits {
 	long long body;			/* bytes, 0: no limit */
 };
 
+/*
+ * TLS (conf/tls.c).  The certificates and keys are read while the file is:
+ * a missing, unreadable or mismatched one is an error at its line, and
+ * the contexts are ready when conf_load() returns, for the forked workers
+ * (and the checker) to use as they are.
+ */
+enum fc_verify {
+	FC_VERIFY_NONE,
+	FC_VERIFY_OPTIONAL,		/* asked for, checked, not required */
+	FC_VERIFY_REQUIRED,
+};
+
+struct ssl_ctx_st;			/* OpenSSL's SSL_CTX */
+
+struct fc_tls {				/* a listener's "tls" */
+	bool enabled;			/* the group is there: HTTPS */
+	char **certs;			/* PEM files: chain, then key */
+	int ncerts;
+	int min_version;		/* TLS1_2_VERSION or TLS1_3_VERSION */
+	char *ciphers;			/* TLS 1.2 */
+	char *ciphersuites;		/* TLS 1.3 */
+	char **alpn;
+	int nalpn;
+	char *client_ca;		/* NULL: none */
+	enum fc_verify verify_client;
+	bool ktls;
+	struct ssl_ctx_st *ctx;		/* the default certificate's; the others
+					 * are chosen by SNI (conf/tls.c) */
+};
+
+struct fc_server_tls {			/* a server's "tls": fulcrum is the client */
+	bool enabled;
+	char *ca;			/* NULL: the system's default paths */
+	char *sni;			/* NULL: none sent */
+	bool verify;
+	struct ssl_ctx_st *ctx;
+};
+
 struct fc_server {
 	char name[FC_NAME_MAX];
 	struct fc_addr addr;
@@ -68,6 +106,7 @@ struct fc_server {
 	int maxconn;			/* 0: unlimited */
 	bool check;
 	char cookie[FC_NAME_MAX];	/* default: the server's name */
+	struct fc_server_tls tls;
 	int line;
 };
 
@@ -121,6 +160,8 @@ struct fc_listener {
 	struct fc_cookie cookie;
 	struct fc_stick stick;
 	struct fc_stats stats;
+	struct fc_tls tls;
+	bool redirect_https;		/* every request: 301 to https:// */
 	struct fc_server *servers;
 	int nservers;
 	int line;
