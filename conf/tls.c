@@ -253,9 +253,11 @@ static void ctx_client_ca(struct loader *ld, const config_setting_t *s, const ch
 		return;
 	if (SSL_CTX_load_verify_locations(c, t->client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(t->client_ca)) == NULL) {
-		load_errat(ld, member(s, "client_ca"), "%s: \"client_ca\": cannot load"
-		    " CA certificates from \"%s\" (%s)", ctx, t->client_ca,
-		    tls_error_text("no PEM certificate"));
+		if (s != NULL)		/* NULL: said already, for the first set */
+			load_errat(ld, member(s, "client_ca"), "%s: \"client_ca\": cannot"
+			    " load CA certificates from \"%s\" (%s)", ctx, t->client_ca,
+			    tls_error_text("no PEM certificate"));
+		ERR_clear_error();
 		return;
 	}
 	SSL_CTX_set_client_CA_list(c, names);
@@ -271,6 +273,7 @@ static SSL_CTX *server_ctx(struct loader *ld, const config_setting_t *s, const c
     const struct fc_tls *t, struct fc_tls_sni *sni, const char *sid)
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+	bool first = sni->nsets == 0;	/* the others would repeat its errors */
 
 	if (c == NULL) {
 		load_errat(ld, s, "%s: %s", ctx, tls_error_text("out of memory"));
@@ -279,10 +282,10 @@ static SSL_CTX *server_ctx(struct loader *ld, const config_setting_t *s, const c
 	ctx_common(c, t->min_version);
 	if (t->ktls)
 		SSL_CTX_set_options(c, SSL_OP_ENABLE_KTLS);
-	if (SSL_CTX_set_cipher_list(c, t->ciphers) != 1)
+	if (SSL_CTX_set_cipher_list(c, t->ciphers) != 1 && first)
 		load_errat(ld, member(s, "ciphers"), "%s: \"ciphers\": no usable cipher"
 		    " in \"%s\"", ctx, t->ciphers);
-	if (SSL_CTX_set_ciphersuites(c, t->ciphersuites) != 1)
+	if (SSL_CTX_set_ciphersuites(c, t->ciphersuites) != 1 && first)
 		load_errat(ld, member(s, "ciphersuites"), "%s: \"ciphersuites\": no"
 		    " usable TLS 1.3 cipher suite in \"%s\"", ctx, t->ciphersuites);
 	ERR_clear_error();
@@ -294,7 +297,7 @@ static SSL_CTX *server_ctx(struct loader *ld, const config_setting_t *s, const c
 	SSL_CTX_set_num_tickets(c, 1);		/* TLS 1.3: one is enough to resume */
 	tls_tickets_attach(c);
 	SSL_CTX_set_alpn_select_cb(c, alpn_select, sni);
-	ctx_client_ca(ld, s, ctx, t, c);
+	ctx_client_ca(ld, first ? s : NULL, ctx, t, c);
 	return c;
 }
 
@@ -410,20 +413,20 @@ static struct certset *set_for(struct fc_tls_sni *sni, char **names, int n, bool
 	return &sni->set[sni->nsets];
 }
 
-static int set_load(struct certset *set, const char *path, X509 *x, EVP_PKEY *key)
+static int set_load(struct certset *set, const char *path, EVP_PKEY *key)
 {
 	if (SSL_CTX_use_certificate_chain_file(set->ctx, path) != 1)
 		return -1;
 	if (SSL_CTX_use_PrivateKey(set->ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(set->ctx) != 1)
 		return -2;
-	(void)x;
 	return 0;
 }
 
 /* One file of "certs" into its set. */
-static void cert_add(struct loader *ld, const config_setting_t *e, const char *ctx,
-    const struct fc_tls *t, struct fc_tls_sni *sni, const char *sid, const char *path)
+static void cert_add(struct loader *ld, const config_setting_t *s,
+    const config_setting_t *e, const char *ctx, const struct fc_tls *t,
+    struct fc_tls_sni *sni, const char *sid, const char *path)
 {
 	EVP_PKEY *key;
 	X509 *x = pem_read(ld, e, ctx, path, &key);
@@ -434,6 +437,14 @@ static void cert_add(struct loader *ld, const config_setting_t *e, const char *c
 
 	if (x == NULL)
 		return;
+	if (X509_check_private_key(x, key) != 1) {
+		load_errat(ld, e, "%s: \"certs\": \"%s\": the private key does not match"
+		    " the certificate", ctx, path);
+		ERR_clear_error();
+		X509_free(x);
+		EVP_PKEY_free(key);
+		return;
+	}
 	n = cert_names(x, &names);
 	type = EVP_PKEY_get_base_id(X509_get0_pubkey(x));
 	set = set_for(sni, names, n, &fresh);
@@ -444,7 +455,7 @@ static void cert_add(struct loader *ld, const config_setting_t *e, const char *c
 			goto out;
 		}
 	if (fresh) {
-		if ((set->ctx = server_ctx(ld, e, ctx, t, sni, sid)) == NULL)
+		if ((set->ctx = server_ctx(ld, s, ctx, t, sni, sid)) == NULL)
 			goto out;
 		set->names = names;
 		set->nnames = n;
@@ -452,10 +463,9 @@ static void cert_add(struct loader *ld, const config_setting_t *e, const char *c
 		names = NULL;
 		sni->nsets++;
 	}
-	if ((r = set_load(set, path, x, key)) < 0)
+	if ((r = set_load(set, path, key)) < 0)
 		load_errat(ld, e, "%s: \"certs\": \"%s\": %s (%s)", ctx, path,
-		    r == -1 ? "cannot load the certificate chain" :
-		    "the private key does not match the certificate",
+		    r == -1 ? "cannot load the certificate chain" : "cannot use the key",
 		    tls_error_text("unknown error"));
 	else if (set->nkeys < (int)(sizeof(set->keytypes) / sizeof(set->keytypes[0])))
 		set->keytypes[set->nkeys++] = type;
@@ -481,31 +491,35 @@ static void alpn_wire(struct fc_tls *t, struct fc_tls_sni *sni)
 	}
 }
 
-void conf_tls_build(struct loader *ld, const config_setting_t *listener, const char *ctx,
-    struct fc_listener *l)
+void conf_tls_build(struct loader *ld, const config_setting_t *listener,
+    const char *lctx, struct fc_listener *l)
 {
 	const config_setting_t *s = member(listener, "tls"), *certs = member(s, "certs");
 	struct fc_tls *t = &l->tls;
 	struct fc_tls_sni *sni;
-	char sid[SSL_MAX_SID_CTX_LENGTH + 1];
+	char sid[SSL_MAX_SID_CTX_LENGTH + 1], ctx[CTX_MAX];
 
 	if (t->verify_client != FC_VERIFY_NONE && t->client_ca == NULL) {
 		load_errat(ld, member(s, "verify_client"), "%s tls: \"verify_client\""
-		    " needs \"client_ca\"", ctx);
-		return;
+		    " needs \"client_ca\"", lctx);
+		t->verify_client = FC_VERIFY_NONE;	/* the certificates still get read */
 	}
 	if (l->redirect_https)
 		load_errat(ld, member(listener, "redirect_https"), "%s: \"redirect_https\""
-		    " on a TLS listener would send clients round in circles", ctx);
+		    " on a TLS listener would send clients round in circles", lctx);
+	snprintf(ctx, sizeof(ctx), "%s tls", lctx);
 	/* Distinct per listener: a hash of its name fits OpenSSL's 32 bytes. */
 	snprintf(sid, sizeof(sid), "fulcrum/%016llx", (unsigned long long)
 	    hash_fnv1a(HASH_FNV1A_INIT, l->name, strlen(l->name)));
 	t->sni = sni = xcalloc(1, sizeof(*sni));
 	alpn_wire(t, sni);
 	for (int i = 0; i < t->ncerts; i++)
-		cert_add(ld, load_str_elem(certs, i), ctx, t, sni, sid, t->certs[i]);
-	if (sni->nsets == 0)
+		cert_add(ld, s, load_str_elem(certs, i), ctx, t, sni, sid, t->certs[i]);
+	if (sni->nsets == 0) {
+		/* No certificate made a context: still report its settings. */
+		SSL_CTX_free(server_ctx(ld, s, ctx, t, sni, sid));
 		return;
+	}
 	t->ctx = sni->set[0].ctx;
 	SSL_CTX_set_tlsext_servername_callback(t->ctx, sni_select);
 	SSL_CTX_set_tlsext_servername_arg(t->ctx, sni);
