@@ -66,6 +66,19 @@ static void keep_session(struct fc_conn *c, SSL *ssl)
 	rt->tls_sess = sess;
 }
 
+/* tls.ktls asked for, and the kernel or the cipher said no: say so once. */
+static void ktls_check(const struct fc_conn *c, SSL *ssl)
+{
+	static bool said;
+
+	if (said || !c->px->l->tls.ktls || BIO_get_ktls_send(SSL_get_wbio(ssl)))
+		return;
+	said = true;
+	log_notice("listener \"%s\": tls.ktls is on but the kernel does not take"
+	    " this connection's records (no \"tls\" module, or the cipher): OpenSSL"
+	    " does the record layer", c->px->l->name);
+}
+
 static void count_done(struct fc_conn *c, SSL *ssl)
 {
 	c->xdone = true;
@@ -74,6 +87,7 @@ static void count_done(struct fc_conn *c, SSL *ssl)
 		return;
 	}
 	shm_add(&counters(c)->handshakes, 1);
+	ktls_check(c, ssl);
 	if (SSL_session_reused(ssl))
 		shm_add(&counters(c)->resumed, 1);
 }
