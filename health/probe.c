@@ -159,6 +159,7 @@ static ssize_t probe_recv(struct probe *p, void *buf, size_t len)
 	if (p->ssl == NULL)
 		return recv(p->io.fd, buf, len, 0);
 	ERR_clear_error();
+	errno = 0;
 	if ((r = SSL_read_ex(p->ssl, buf, len, &n)) == 1)
 		return (ssize_t)n;
 	switch (SSL_get_error(p->ssl, r)) {
@@ -185,6 +186,7 @@ static ssize_t probe_send(struct probe *p, const void *buf, size_t len)
 	if (p->ssl == NULL)
 		return send(p->io.fd, buf, len, MSG_NOSIGNAL);
 	ERR_clear_error();
+	errno = 0;
 	if ((r = SSL_write_ex(p->ssl, buf, len, &n)) == 1)
 		return (ssize_t)n;
 	r = SSL_get_error(p->ssl, r);
@@ -273,6 +275,7 @@ static void on_handshake(struct fc_ev *ev, struct probe *p)
 	int r;
 
 	ERR_clear_error();
+	errno = 0;
 	if ((r = SSL_do_handshake(p->ssl)) == 1) {
 		p->handshaken = true;
 		on_ready(ev, p);

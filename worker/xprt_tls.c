@@ -202,6 +202,7 @@ static ssize_t tls_recv(struct fc_conn *c, void *buf, size_t len)
 
 	while (got < len) {
 		ERR_clear_error();
+		errno = 0;		/* SSL_ERROR_SYSCALL with errno 0: an EOF */
 		if (SSL_read_ex(ssl, (char *)buf + got, len - got, &n) != 1) {
 			r = io_error(c, ssl, 0, true);
 			break;
@@ -224,6 +225,7 @@ static ssize_t tls_send(struct fc_conn *c, const void *buf, size_t len)
 
 	while (done < len) {
 		ERR_clear_error();
+		errno = 0;
 		if (SSL_write_ex(ssl, (const char *)buf + done, len - done, &n) != 1) {
 			r = io_error(c, ssl, 0, false);
 			break;
