@@ -162,7 +162,7 @@ void tls_tickets_use(const struct fc_tls_tickets *t)
 int tls_client_setup(struct ssl_st *ssl, int fd, const char *sni, const char *ip,
     bool verify)
 {
-	if (SSL_set_fd(ssl, fd) != 1 ||
+	if ((fd >= 0 && SSL_set_fd(ssl, fd) != 1) ||
 	    (sni != NULL && SSL_set_tlsext_host_name(ssl, sni) != 1))
 		return -1;
 	if (verify && (sni != NULL ? SSL_set1_host(ssl, sni) != 1 :

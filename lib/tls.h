@@ -75,7 +75,8 @@ void tls_tickets_use(const struct fc_tls_tickets *t);
 /* ------------------------------------------------------ client side */
 
 /*
- * Prepares ssl, made from a server's context, to connect over fd: the name
+ * Prepares ssl, made from a server's context, to connect over fd (-1: the
+ * caller set its BIO already): the name
  * sent (sni, NULL: none) and, with verify, the name the certificate must
  * carry (sni, else the address ip).  Returns 0, or -1.
  */

@@ -70,6 +70,8 @@ struct fc_conn {
 	bool xdone : 1;			/* the transport's handshake is over (TLS) */
 	bool xfailed : 1;		/* its failure is counted */
 	bool xbroken : 1;		/* a fatal transport error: no close_notify */
+	bool xdrained : 1, xfull : 1;	/* TLS: the socket found empty, full, in
+					 * this call (xprt_tls.c's BIO) */
 	struct fc_conn *prev, *next;	/* idle pool; freed-after-the-pass list */
 	uint64_t idle_since;
 };

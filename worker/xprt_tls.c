@@ -10,7 +10,11 @@
  * Batching as plain TCP does: one call reads up to the room the caller
  * gives (OpenSSL hands out a record at a time, read-ahead fills its buffer
  * with what the socket has) and writes all it is given until the socket is
- * full, instead of one record per pass.
+ * full, instead of one record per pass.  And the same syscall rule: the
+ * socket sits under a BIO of ours that notes a short read (the socket is
+ * empty) or a short write (it is full), so the next attempt in the same
+ * call answers "retry" without the recv() or send() that would only say
+ * EAGAIN.  kTLS needs OpenSSL's own socket BIO: tls.ktls listeners keep it.
  */
 #include "config.h"
 
@@ -144,6 +148,89 @@ static void log_failure(const struct fc_conn *c, unsigned long e)
 	    " not logged, for a minute", c->px->l->name, buf);
 }
 
+/* ------------------------------------------------------ the socket */
+
+static BIO_METHOD *bio_conn;
+
+static int conn_bio_read(BIO *b, char *buf, size_t len, size_t *got)
+{
+	struct fc_conn *c = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if (c->xdrained && !c->hup) {
+		BIO_set_retry_read(b);
+		return 0;
+	}
+	if ((n = recv(c->io.fd, buf, len, 0)) > 0) {
+		*got = (size_t)n;
+		c->xdrained = (size_t)n < len;
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		c->xdrained = true;
+		BIO_set_retry_read(b);
+	}
+	return 0;			/* no retry flag: an EOF or an error */
+}
+
+static int conn_bio_write(BIO *b, const char *buf, size_t len, size_t *put)
+{
+	struct fc_conn *c = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if (c->xfull) {
+		BIO_set_retry_write(b);
+		return 0;
+	}
+	if ((n = send(c->io.fd, buf, len, MSG_NOSIGNAL)) >= 0) {
+		*put = (size_t)n;
+		c->xfull = (size_t)n < len;
+		return 1;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		c->xfull = true;
+		BIO_set_retry_write(b);
+	}
+	return 0;
+}
+
+static long conn_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b, (void)num, (void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int conn_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+/* The socket of c as OpenSSL's BIO: ours, or OpenSSL's for kTLS. */
+static int bio_attach(SSL *ssl, struct fc_conn *c, bool ktls)
+{
+	BIO *b;
+
+	if (ktls)
+		return SSL_set_fd(ssl, c->io.fd) == 1 ? 0 : -1;
+	if (bio_conn == NULL) {
+		if ((bio_conn = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+		    "fulcrum connection")) == NULL)
+			return -1;
+		BIO_meth_set_read_ex(bio_conn, conn_bio_read);
+		BIO_meth_set_write_ex(bio_conn, conn_bio_write);
+		BIO_meth_set_ctrl(bio_conn, conn_bio_ctrl);
+		BIO_meth_set_create(bio_conn, conn_bio_create);
+	}
+	if ((b = BIO_new(bio_conn)) == NULL)
+		return -1;
+	BIO_set_data(b, c);
+	SSL_set_bio(ssl, b, b);
+	return 0;
+}
+
 /* ------------------------------------------------------ the calls */
 
 /*
@@ -200,6 +287,7 @@ static ssize_t tls_recv(struct fc_conn *c, void *buf, size_t len)
 	size_t got = 0, n;
 	ssize_t r = 0;
 
+	c->xdrained = c->xfull = false;	/* what this call finds out */
 	while (got < len) {
 		ERR_clear_error();
 		errno = 0;		/* SSL_ERROR_SYSCALL with errno 0: an EOF */
@@ -209,6 +297,12 @@ static ssize_t tls_recv(struct fc_conn *c, void *buf, size_t len)
 		}
 		c->recv_waits_wr = false;
 		got += n;
+		/* The socket was emptied and OpenSSL holds nothing more:
+		 * as raw TCP's short read, readiness waits for an event. */
+		if (c->xdrained && !c->hup && !SSL_has_pending(ssl)) {
+			c->rd = false;
+			break;
+		}
 	}
 	if (!c->xdone && SSL_is_init_finished(ssl))
 		count_done(c, ssl);
@@ -223,6 +317,7 @@ static ssize_t tls_send(struct fc_conn *c, const void *buf, size_t len)
 	size_t done = 0, n;
 	ssize_t r = 0;
 
+	c->xdrained = c->xfull = false;
 	while (done < len) {
 		ERR_clear_error();
 		errno = 0;
@@ -288,7 +383,7 @@ int xprt_tls_accept(struct fc_conn *c, struct ssl_ctx_st *ctx)
 {
 	SSL *ssl = SSL_new(ctx);
 
-	if (ssl == NULL || SSL_set_fd(ssl, c->io.fd) != 1) {
+	if (ssl == NULL || bio_attach(ssl, c, c->px->l->tls.ktls) < 0) {
 		SSL_free(ssl);
 		ERR_clear_error();
 		return -1;
@@ -307,8 +402,8 @@ int xprt_tls_connect(struct fc_conn *c)
 	char ip[FC_ADDRSTRLEN];
 
 	net_host_str((const struct sockaddr *)&sv->addr.ss, ip, sizeof(ip));
-	if (ssl == NULL || tls_client_setup(ssl, c->io.fd, sv->tls.sni, ip,
-	    sv->tls.verify) < 0) {
+	if (ssl == NULL || bio_attach(ssl, c, false) < 0 ||
+	    tls_client_setup(ssl, -1, sv->tls.sni, ip, sv->tls.verify) < 0) {
 		SSL_free(ssl);
 		ERR_clear_error();
 		return -1;
