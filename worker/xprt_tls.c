@@ -335,16 +335,24 @@ static ssize_t tls_send(struct fc_conn *c, const void *buf, size_t len)
 	return r;
 }
 
-/* close_notify, then the TCP FIN: once, never after a broken session. */
+/*
+ * close_notify: once, never after a broken session, best effort (a full
+ * socket loses it; the peer then sees the TCP FIN alone).  Without it a
+ * client cannot tell our end of the data from a truncation attack.
+ */
+static void close_notify(struct fc_conn *c, SSL *ssl)
+{
+	if (c->xbroken || !c->xdone || (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		return;
+	ERR_clear_error();
+	c->xfull = false;
+	SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
 static int tls_shutw(struct fc_conn *c)
 {
-	SSL *ssl = c->xctx;
-
-	if (!c->xbroken && c->xdone && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN)) {
-		ERR_clear_error();
-		SSL_shutdown(ssl);
-		ERR_clear_error();
-	}
+	close_notify(c, c->xctx);
 	return shutdown(c->io.fd, SHUT_WR);
 }
 
@@ -359,6 +367,7 @@ static void tls_close(struct fc_conn *c)
 
 	if (ssl != NULL) {
 		count_failure(c, FC_TLS_FAIL_TIMEOUT);
+		close_notify(c, ssl);
 		if (c->server >= 0 && c->xdone && !c->xbroken)
 			keep_session(c, ssl);
 		SSL_free(ssl);
