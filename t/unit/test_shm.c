@@ -107,7 +107,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 2, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 3, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -131,7 +131,8 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, checker_heartbeat_ms), 360);
 	cr_expect_eq(offsetof(struct fc_shm_header, ha), 368);
 	cr_expect_eq(offsetof(struct fc_shm_header, off_retired), 432);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 440);
+	cr_expect_eq(offsetof(struct fc_shm_header, off_listeners), 440);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 448);
 }
 
 Test(shm, ha_block_layout_is_pinned)
@@ -189,6 +190,17 @@ Test(shm, worker_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_srv_counters, retries), 56);
 }
 
+Test(shm, listener_and_tls_layout_is_pinned)
+{
+	cr_expect_eq(sizeof(struct fc_shm_listener), 128);
+	cr_expect_eq(offsetof(struct fc_shm_listener, name), 0);
+	cr_expect_eq(offsetof(struct fc_shm_listener, tls), 64);
+	cr_expect_eq(sizeof(struct fc_shm_tls_counters), 64);
+	cr_expect_eq(offsetof(struct fc_shm_tls_counters, handshakes), 0);
+	cr_expect_eq(offsetof(struct fc_shm_tls_counters, resumed), 8);
+	cr_expect_eq(offsetof(struct fc_shm_tls_counters, failures), 16);
+}
+
 /* Values stored in the segment are part of the layout too. */
 Test(shm, stored_enum_values_are_pinned)
 {
@@ -201,6 +213,13 @@ Test(shm, stored_enum_values_are_pinned)
 	cr_expect_eq(FC_ERR_BADREQ, 0);
 	cr_expect_eq(FC_ERR_INTERNAL, 9);
 	cr_expect_eq(FC_ERR_MAX, 10);
+	cr_expect_eq(FC_TLS_FAIL_PROTOCOL, 0);
+	cr_expect_eq(FC_TLS_FAIL_VERSION, 1);
+	cr_expect_eq(FC_TLS_FAIL_CERT, 2);
+	cr_expect_eq(FC_TLS_FAIL_TIMEOUT, 3);
+	cr_expect_eq(FC_TLS_FAIL_ABORT, 4);
+	cr_expect_eq(FC_TLS_FAIL_OTHER, 5);
+	cr_expect_eq(FC_TLS_FAIL_MAX, 6);
 }
 
 /* ================================================================ segments */
@@ -254,6 +273,124 @@ Test(shm, create_then_attach_ro_sees_the_same_segment)
 	cr_expect_eq(shm_load(&shm_worker(&ro, 2)->srv[1].requests), 42);
 	cr_expect_eq(shm_load(&shm_worker(&ro, 0)->requests), 0);
 	shm_detach(&ro);
+	shm_destroy(&seg);
+}
+
+/* Listener 1, "api", terminates TLS (the config cannot say so yet). */
+static void api_has_tls(void)
+{
+	conf->listeners[1].tls.enabled = true;
+}
+
+Test(shm, listener_table_names_each_listener_and_its_tls)
+{
+	const struct fc_shm_header *h;
+
+	api_has_tls();
+	create_segment();
+	h = seg.hdr;
+	cr_expect_eq(h->off_listeners, h->off_servers + 3 * sizeof(struct fc_shm_server),
+	    "right after the servers");
+	cr_expect_leq(h->off_listeners + 2 * sizeof(struct fc_shm_listener), h->off_workers);
+	cr_expect_eq(h->off_workers % FC_SHM_PAGE, 0);
+	cr_expect_str_eq(shm_listener(&seg, 0)->name, "web");
+	cr_expect_eq(shm_listener(&seg, 0)->tls, 0);
+	cr_expect_str_eq(shm_listener(&seg, 1)->name, "api");
+	cr_expect_eq(shm_listener(&seg, 1)->tls, 1);
+	shm_destroy(&seg);
+}
+
+/*
+ * Every (worker, listener) has its own TLS counters, after the block's
+ * servers and inside the block; the retired block has them too; and what
+ * a worker writes through shm_worker_tls() is what a tool reads.
+ */
+Test(shm, tls_counters_are_per_worker_and_listener_inside_the_block)
+{
+	struct fc_shm_tls_counters *seen[(NWORKERS + 1) * 2];
+	char err[256] = "";
+	struct fc_shm ro;
+	int n = 0;
+
+	create_segment();
+	for (int w = 0; w <= NWORKERS; w++) {
+		struct fc_shm_worker *blk = w < NWORKERS ? shm_worker(&seg, (uint32_t)w) :
+		    shm_retired(&seg);
+
+		for (int l = 0; l < 2; l++) {
+			struct fc_shm_tls_counters *c = shm_block_tls(&seg, blk, (uint32_t)l);
+
+			if (w < NWORKERS)
+				cr_expect_eq(shm_worker_tls(&seg, w, l), c, "worker %d", w);
+			cr_expect_geq((char *)c, (char *)&blk->srv[3], "w%d l%d: after the "
+			    "servers", w, l);
+			cr_expect_leq((char *)(c + 1), (char *)blk + seg.hdr->worker_stride,
+			    "w%d l%d: inside the block", w, l);
+			cr_expect_eq((uintptr_t)c % 64, 0, "w%d l%d: cache-line aligned", w, l);
+			for (int k = 0; k < n; k++)
+				cr_expect_neq(seen[k], c, "w%d l%d shares counters", w, l);
+			seen[n++] = c;
+		}
+	}
+	cr_expect_leq((char *)(shm_block_tls(&seg, shm_retired(&seg), 1) + 1),
+	    (char *)seg.hdr + seg.hdr->off_sessions);
+
+	for (int w = 0; w < NWORKERS; w++)
+		for (int l = 0; l < 2; l++)
+			shm_store(&shm_worker_tls(&seg, w, l)->failures[FC_TLS_FAIL_CERT],
+			    (uint64_t)(10 * w + l + 1));
+	cr_assert_eq(shm_attach_ro(&ro, seg.name, err, sizeof(err)), 0, "%s", err);
+	for (int w = 0; w < NWORKERS; w++)
+		for (int l = 0; l < 2; l++)
+			cr_expect_eq(shm_load(&shm_worker_tls(&ro, w, l)->failures[FC_TLS_FAIL_CERT]),
+			    (uint64_t)(10 * w + l + 1), "w%d l%d", w, l);
+	cr_expect_eq(shm_load(&shm_worker(&ro, 0)->srv[2].retries), 0, "a server's counters "
+	    "untouched");
+	shm_detach(&ro);
+	shm_destroy(&seg);
+}
+
+/* Runs fn in a child; returns its wait status. */
+static int in_child(void (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* Worker 1's last listener: the end of its block. */
+static void worker1_counts_its_handshake(void)
+{
+	if (shm_protect_worker(&seg, 1) < 0)
+		_exit(3);
+	shm_add(&shm_worker_tls(&seg, 1, 1)->failures[FC_TLS_FAIL_OTHER], 1);
+}
+
+static void worker1_counts_worker0s_handshake(void)
+{
+	if (shm_protect_worker(&seg, 1) < 0)
+		_exit(3);
+	shm_add(&shm_worker_tls(&seg, 0, 1)->handshakes, 1);
+}
+
+Test(shm, a_worker_writes_its_own_tls_counters_only)
+{
+	int status;
+
+	create_segment();
+	status = in_child(worker1_counts_its_handshake);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_expect_eq(shm_worker_tls(&seg, 1, 1)->failures[FC_TLS_FAIL_OTHER], 1);
+	status = in_child(worker1_counts_worker0s_handshake);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %d", status);
+	cr_expect_eq(shm_worker_tls(&seg, 0, 1)->handshakes, 0);
 	shm_destroy(&seg);
 }
 
@@ -1426,6 +1563,39 @@ static struct fc_conf *load_text(const char *text)
 	c = conf_load(path, &errors);
 	cr_assert_not_null(c, "config refused:\n%s", errors ? errors : "");
 	return c;
+}
+
+/*
+ * Listener "a" has 59 servers, "b" one: their counters fill a worker
+ * block's first page exactly, so the TLS counters need a second one.
+ */
+Test(shm, tls_counters_get_room_when_the_servers_fill_a_page)
+{
+	struct fc_sbuf text = { 0 };
+	int status;
+
+	sbuf_printf(&text, "global: { workers = 3; };\nlisteners = (\n"
+	    "  { name = \"a\"; bind = \"127.0.0.1:18080\"; servers = (");
+	for (int i = 0; i < 59; i++)
+		sbuf_printf(&text, "%s{ name = \"s%d\"; address = \"127.0.0.1:%d\"; }",
+		    i == 0 ? "" : ", ", i, 20000 + i);
+	sbuf_printf(&text, " ); },\n  { name = \"b\"; bind = \"127.0.0.1:18090\"; servers = "
+	    "( { name = \"t\"; address = \"127.0.0.1:18091\"; } ); }\n);\n");
+	conf_free(conf);
+	conf = load_text(text.p);
+	sbuf_free(&text);
+	create_segment();
+	cr_assert_eq(sizeof(struct fc_shm_worker) + 60 * sizeof(struct fc_shm_srv_counters),
+	    FC_SHM_PAGE);
+	cr_expect_eq(seg.hdr->worker_stride, 2 * FC_SHM_PAGE);
+	for (int w = 0; w < NWORKERS; w++)
+		cr_expect_leq((char *)(shm_worker_tls(&seg, w, 1) + 1),
+		    (char *)shm_worker(&seg, (uint32_t)w) + seg.hdr->worker_stride, "w%d", w);
+	status = in_child(worker1_counts_its_handshake);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_expect_eq(shm_worker_tls(&seg, 1, 1)->failures[FC_TLS_FAIL_OTHER], 1);
+	cr_expect_eq(shm_worker(&seg, 2)->heartbeat_ms, 0, "worker 2's block untouched");
+	shm_destroy(&seg);
 }
 
 /* The next generation of seg, for text. */
