@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -874,6 +875,34 @@ static void synthetic(void)
 	fill_ha(clock_wall_us());
 }
 
+/*
+ * Worker w's TLS counters of listener l: handshakes 1000 (l + 1) + w + 1,
+ * resumed 100 (l + 1) + w + 1, failures[k] 10 k + w + 1.  Summed over the
+ * three workers, api's (l = 1): 6006 handshakes, 606 resumed, failures[k]
+ * 30 k + 6, 486 in all.  Web's are counted too, but web has no TLS.
+ */
+static void fill_tls(void)
+{
+	for (int w = 0; w < NWORKERS; w++) {
+		for (int l = 0; l < 2; l++) {
+			struct fc_shm_tls_counters *c = shm_worker_tls(&seg, w, l);
+
+			c->handshakes = 1000u * (unsigned)(l + 1) + (unsigned)w + 1;
+			c->resumed = 100u * (unsigned)(l + 1) + (unsigned)w + 1;
+			for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+				c->failures[k] = 10u * (unsigned)k + (unsigned)w + 1;
+		}
+	}
+}
+
+/* The synthetic segment with api terminating TLS. */
+static void synthetic_tls(void)
+{
+	api_has_tls();
+	synthetic();
+	fill_tls();
+}
+
 /* Renders the synthetic segment; the caller frees the text. */
 static char *render(enum fc_report_fmt fmt, int listener)
 {
@@ -945,7 +974,7 @@ Test(report, json_has_the_contract_shape)
 	synthetic();
 	text = render(FC_REPORT_JSON, -1);
 	jparse(&j, text);
-	expect_keys(&j, "", "instance,servers,workers,totals,sessions,ha");
+	expect_keys(&j, "", "instance,servers,listeners,workers,totals,sessions,ha");
 	expect_keys(&j, "instance", "pid,generation,start_time,start_time_us,uptime_s,"
 	    "version,config,segment");
 	expect_keys(&j, "servers.0", "listener,name,address,state,last_change_ms,check,"
@@ -954,6 +983,8 @@ Test(report, json_has_the_contract_shape)
 	    "failures,last_check_ms_ago");
 	expect_keys(&j, "servers.0.counters", "cur_conns,total_conns,requests,bytes_in,"
 	    "bytes_out,conn_errors,resp_errors,retries");
+	expect_keys(&j, "listeners.0", "name,tls");
+	expect_keys(&j, "listeners.1", "name,tls");
 	expect_keys(&j, "workers.0", "slot,pid,alive,heartbeat_ms_ago,cur_conns,"
 	    "total_conns,requests,bytes_in,bytes_out,errors");
 	expect_keys(&j, "workers.0.errors", "bad_request,request_timeout,client_abort,"
@@ -965,7 +996,71 @@ Test(report, json_has_the_contract_shape)
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,peer,"
 	    "peer_priority,peer_seen_ms_ago");
 	cr_expect_eq(jget(&j, "servers")->n, 3);
+	cr_expect_eq(jget(&j, "listeners")->n, 2);
 	cr_expect_eq(jget(&j, "workers")->n, NWORKERS);
+	jfree(&j);
+	free(text);
+	shm_destroy(&seg);
+}
+
+Test(report, snapshot_sums_tls_counters_per_listener)
+{
+	struct fc_report r;
+
+	synthetic_tls();
+	report_snapshot(&r, &seg);
+	cr_assert_eq(r.nlisteners, 2);
+	cr_expect_not(r.listeners[0].tls);
+	cr_expect(r.listeners[1].tls);
+	cr_expect_str_eq(r.listeners[1].shm->name, "api");
+	cr_expect_eq(r.listeners[1].sum.handshakes, 6006);
+	cr_expect_eq(r.listeners[1].sum.resumed, 606);
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		cr_expect_eq(r.listeners[1].sum.failures[k], 30u * (unsigned)k + 6, "[%d]", k);
+	cr_expect_eq(report_tls_failures(&r.listeners[1].sum), 486);
+	cr_expect_eq(r.listeners[0].sum.handshakes, 3006);
+	report_free(&r);
+	cr_expect_null(r.listeners);
+	shm_destroy(&seg);
+}
+
+/* A listener without TLS is named, "tls":false, and has no counters. */
+Test(report, json_lists_listeners_with_tls_counters_for_tls_ones_only)
+{
+	char *text;
+	struct jv j;
+
+	synthetic_tls();
+	text = render(FC_REPORT_JSON, -1);
+	jparse(&j, text);
+	cr_assert_eq(jget(&j, "listeners")->n, 2);
+	expect_keys(&j, "listeners.0", "name,tls");
+	cr_expect_str_eq(jstr(&j, "listeners.0.name"), "web");
+	cr_expect_not(jbool(&j, "listeners.0.tls"));
+	expect_keys(&j, "listeners.1", "name,tls,tls_counters");
+	expect_keys(&j, "listeners.1.tls_counters", "handshakes,resumed,failures");
+	expect_keys(&j, "listeners.1.tls_counters.failures",
+	    "protocol,version,cert,timeout,abort,other");
+	cr_expect_str_eq(jstr(&j, "listeners.1.name"), "api");
+	cr_expect(jbool(&j, "listeners.1.tls"));
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.handshakes"), 6006);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.resumed"), 606);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.failures.protocol"), 6);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.failures.timeout"), 96);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.failures.other"), 156);
+	jfree(&j);
+	free(text);
+
+	text = render(FC_REPORT_JSON, 0);
+	jparse(&j, text);
+	cr_assert_eq(jget(&j, "listeners")->n, 1, "the filter keeps one listener");
+	cr_expect_str_eq(jstr(&j, "listeners.0.name"), "web");
+	jfree(&j);
+	free(text);
+	text = render(FC_REPORT_JSON, 1);
+	jparse(&j, text);
+	cr_assert_eq(jget(&j, "listeners")->n, 1);
+	cr_expect_eq(jnum(&j, "listeners.0.tls_counters.handshakes"), 6006);
 	jfree(&j);
 	free(text);
 	shm_destroy(&seg);
@@ -1154,6 +1249,23 @@ Test(report, header_counts_are_bounded_by_the_mapping)
 	report_snapshot(&r, &seg);
 	cr_expect_eq(r.nworkers, 0);
 	report_free(&r);
+	seg.hdr->worker_stride = FC_SHM_PAGE;
+
+	/* Listeners past the table's room: none shown, the rest as before. */
+	seg.hdr->nlisteners = 1u << 30;
+	report_snapshot(&r, &seg);
+	cr_expect_eq(r.nlisteners, 0);
+	cr_expect_eq(r.nworkers, NWORKERS);
+	report_free(&r);
+	seg.hdr->nlisteners = 2;
+	seg.hdr->off_listeners = seg.hdr->off_workers;
+	report_snapshot(&r, &seg);
+	cr_expect_eq(r.nlisteners, 0, "a table that is not there");
+	report_free(&r);
+	seg.hdr->off_listeners = 0;
+	report_snapshot(&r, &seg);
+	cr_expect_eq(r.nlisteners, 0, "a table over the header");
+	report_free(&r);
 	shm_destroy(&seg);
 }
 
@@ -1165,6 +1277,9 @@ Test(report, header_counts_are_bounded_by_the_mapping)
 	"rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx," \
 	"hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max," \
 	"req_tot,cli_abrt,srv_abrt,"
+
+/* HAProxy's ssl stats module's, after ours, when a TLS listener is shown. */
+#define CSV_SSL "ssl_sess,ssl_reused_sess,ssl_failed_handshake,"
 
 #define CSV_MAXROWS	8
 #define CSV_MAXCOLS	64
@@ -1317,6 +1432,50 @@ Test(report, csv_backend_is_down_when_every_server_is)
 	shm_destroy(&seg);
 }
 
+/*
+ * With a TLS listener shown: HAProxy's three ssl columns after ours, and
+ * that listener's FRONTEND row (before its servers, as HAProxy orders a
+ * proxy) carrying them and nothing but names and ids.
+ */
+Test(report, csv_has_ssl_columns_and_a_frontend_row_only_with_tls)
+{
+	char *text;
+	struct csv c;
+
+	synthetic_tls();
+	text = render(FC_REPORT_CSV, -1);
+	cr_expect_eq(strncmp(text, CSV_HEADER CSV_SSL "\n", strlen(CSV_HEADER CSV_SSL "\n")), 0,
+	    "header differs:\n%.*s", (int)strcspn(text, "\n"), text);
+	csv_split(&c, text);
+	cr_assert_eq(c.nrows, 6, "3 servers, 2 BACKEND rows, 1 FRONTEND row: %d", c.nrows);
+	for (int r = 0; r < c.nrows; r++)
+		cr_expect_eq(c.ncols[r], c.nnames, "row %d: %d fields for %d columns", r,
+		    c.ncols[r], c.nnames);
+	cr_expect_str_eq(csv_get(&c, 2, "svname"), "BACKEND");
+	cr_expect_str_eq(csv_get(&c, 3, "pxname"), "api");
+	cr_expect_str_eq(csv_get(&c, 3, "svname"), "FRONTEND");
+	cr_expect_str_eq(csv_get(&c, 3, "type"), "0");
+	cr_expect_str_eq(csv_get(&c, 3, "iid"), "2");
+	cr_expect_str_eq(csv_get(&c, 3, "sid"), "0");
+	cr_expect_str_eq(csv_get(&c, 3, "ssl_sess"), "6006");
+	cr_expect_str_eq(csv_get(&c, 3, "ssl_reused_sess"), "606");
+	cr_expect_str_eq(csv_get(&c, 3, "ssl_failed_handshake"), "486");
+	cr_expect_str_empty(csv_get(&c, 3, "scur"), "no traffic figures per listener");
+	cr_expect_str_empty(csv_get(&c, 3, "req_tot"));
+	cr_expect_str_eq(csv_get(&c, 4, "svname"), "api1");
+	cr_expect_str_empty(csv_get(&c, 4, "ssl_sess"), "a server row has no TLS figure");
+	cr_expect_str_eq(csv_get(&c, 5, "svname"), "BACKEND");
+	free(text);
+
+	text = render(FC_REPORT_CSV, 0);	/* web only: no TLS, the CSV of old */
+	cr_expect_eq(strncmp(text, CSV_HEADER "\n", strlen(CSV_HEADER) + 1), 0,
+	    "header differs:\n%.*s", (int)strcspn(text, "\n"), text);
+	csv_split(&c, text);
+	cr_expect_eq(c.nrows, 3);
+	free(text);
+	shm_destroy(&seg);
+}
+
 /* ================================================================ listener filter */
 
 Test(report, listener_filter_keeps_one_listener)
@@ -1435,6 +1594,40 @@ Test(report, prometheus_metrics)
 	shm_destroy(&seg);
 }
 
+Test(report, prometheus_tls_series_for_tls_listeners_only)
+{
+	char *text;
+
+	synthetic();
+	fill_tls();
+	text = render(FC_REPORT_PROMETHEUS, -1);
+	cr_expect_null(strstr(text, "fulcrum_tls_"), "no TLS listener, no TLS metric");
+	free(text);
+	shm_destroy(&seg);
+
+	synthetic_tls();
+	text = render(FC_REPORT_PROMETHEUS, -1);
+	cr_expect_not_null(strstr(text, "# TYPE fulcrum_tls_handshakes_total counter\n"
+	    "fulcrum_tls_handshakes_total{listener=\"api\"} 6006\n"), "%s", text);
+	cr_expect_not_null(strstr(text, "\nfulcrum_tls_resumed_total{listener=\"api\"} 606\n"));
+	cr_expect_not_null(strstr(text, "# TYPE fulcrum_tls_failures_total counter\n"));
+	cr_expect_not_null(strstr(text,
+	    "\nfulcrum_tls_failures_total{listener=\"api\",reason=\"protocol\"} 6\n"));
+	cr_expect_not_null(strstr(text,
+	    "\nfulcrum_tls_failures_total{listener=\"api\",reason=\"timeout\"} 96\n"));
+	cr_expect_not_null(strstr(text,
+	    "\nfulcrum_tls_failures_total{listener=\"api\",reason=\"other\"} 156\n"));
+	cr_expect_null(strstr(text, "fulcrum_tls_handshakes_total{listener=\"web\"}"),
+	    "web has no TLS");
+	expect_exposition_format(text);
+	free(text);
+
+	text = render(FC_REPORT_PROMETHEUS, 0);
+	cr_expect_null(strstr(text, "fulcrum_tls_"), "listener 0 has no TLS");
+	free(text);
+	shm_destroy(&seg);
+}
+
 Test(report, prometheus_escapes_label_values)
 {
 	char *text;
@@ -1482,6 +1675,41 @@ Test(report, text_names_every_server_and_worker)
 	shm_destroy(&seg);
 }
 
+Test(report, text_has_a_tls_row_per_tls_listener)
+{
+	char *text, *row;
+	uint64_t hs, res, failed, by[FC_TLS_FAIL_MAX];
+
+	synthetic();
+	text = render(FC_REPORT_TEXT, -1);
+	cr_expect_null(strstr(text, "TLS LISTENER"), "no TLS listener, no TLS table:\n%s",
+	    text);
+	free(text);
+	shm_destroy(&seg);
+
+	synthetic_tls();
+	text = render(FC_REPORT_TEXT, -1);
+	cr_expect_not_null(strstr(text, "TLS LISTENER"), "%s", text);
+	cr_expect_not_null(strstr(text, "HANDSHAKES"));
+	cr_expect_not_null(strstr(text, "PROTOCOL"));
+	cr_assert_not_null(row = strstr(text, "\napi "), "no row for api:\n%s", text);
+	cr_assert_eq(sscanf(row, " api %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %"
+	    SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &hs, &res, &failed,
+	    &by[0], &by[1], &by[2], &by[3], &by[4], &by[5]), 9, "%s", row);
+	cr_expect_eq(hs, 6006);
+	cr_expect_eq(res, 606);
+	cr_expect_eq(failed, 486);
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		cr_expect_eq(by[k], 30u * (unsigned)k + 6, "[%d]", k);
+	cr_expect_null(strstr(text, "\nweb "), "a row for web");
+	free(text);
+
+	text = render(FC_REPORT_TEXT, 0);
+	cr_expect_null(strstr(text, "TLS LISTENER"), "listener 0 has no TLS");
+	free(text);
+	shm_destroy(&seg);
+}
+
 /* ================================================================ names */
 
 Test(report, names)
@@ -1504,6 +1732,14 @@ Test(report, names)
 	cr_expect_str_eq(report_ha_name(1, 4), "UNKNOWN");
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		cr_expect_neq(strcmp(report_error_name(k), "unknown"), 0, "kind %d", k);
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_PROTOCOL), "protocol");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_VERSION), "version");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_CERT), "cert");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_TIMEOUT), "timeout");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_ABORT), "abort");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_OTHER), "other");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_MAX), "unknown");
+	cr_expect_str_eq(report_tls_fail_name(-1), "unknown");
 }
 
 /* ================================================================ reload */
