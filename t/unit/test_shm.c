@@ -1834,14 +1834,21 @@ Test(shm, tls_counters_get_room_when_the_servers_fill_a_page)
 	shm_destroy(&seg);
 }
 
-/* The next generation of seg, for text. */
-static void reload_to(const char *text, int nworkers)
+/* The next generation of seg, for text; listener l has TLS if bit l of tls is set. */
+static void reload_with_tls(const char *text, int nworkers, unsigned int tls)
 {
 	char err[256] = "";
 
 	next_conf = load_text(text);
+	for (int l = 0; l < next_conf->nlisteners; l++)
+		next_conf->listeners[l].tls.enabled = (tls >> l) & 1;
 	cr_assert_eq(shm_create_next(&next, &seg, next_conf, nworkers, err, sizeof(err)), 0,
 	    "%s", err);
+}
+
+static void reload_to(const char *text, int nworkers)
+{
+	reload_with_tls(text, nworkers, 0);
 }
 
 /* What an earlier reload left in seg's retired block: counter f of server i. */
@@ -1863,6 +1870,14 @@ static void fill_retired(void)
 	for (int i = 0; i < 3; i++)
 		for (int f = 1; f < 8; f++)	/* no gauge in a retired block */
 			*(uint64_t *)((char *)&r->srv[i] + counter_off[f]) = retired_value(i, f);
+	for (uint32_t l = 0; l < 2; l++) {
+		struct fc_shm_tls_counters *c = shm_block_tls(&seg, r, l);
+
+		c->handshakes = 50000u * (l + 1);
+		c->resumed = 5000u * (l + 1);
+		for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+			c->failures[k] = 500u * (l + 1) + (unsigned)k;
+	}
 }
 
 static uint64_t counter(const struct fc_shm_srv_counters *c, int f)
@@ -2084,6 +2099,109 @@ Test(reload, next_generation_takes_the_name_and_the_old_mapping_stays)
 	shm_detach(&ro);
 	snprintf(tmp, sizeof(tmp), "/dev/shm%s.next", seg.name);
 	cr_expect_neq(access(tmp, F_OK), 0, "%s left behind", tmp);
+}
+
+/*
+ * The listeners of conf_text, both with TLS, become: "api" first, "web"
+ * renamed "www", "admin" new.  TLS counters follow the listener's name.
+ */
+static const char tls_next_text[] =
+	"global: { workers = 2; };\n"
+	"listeners = (\n"
+	"  { name = \"api\"; bind = \"127.0.0.1:18090\";\n"
+	"    servers = ( { name = \"api1\"; address = \"127.0.0.1:18091\"; } ); },\n"
+	"  { name = \"www\"; bind = \"127.0.0.1:18080\";\n"
+	"    servers = ( { name = \"webA\"; address = \"127.0.0.1:18081\"; } ); },\n"
+	"  { name = \"admin\"; bind = \"127.0.0.1:18070\";\n"
+	"    servers = ( { name = \"adm\"; address = \"127.0.0.1:18071\"; } ); }\n"
+	");\n";
+
+#define TLS_NEXT_API	0
+#define TLS_NEXT_WWW	1
+#define TLS_NEXT_ADMIN	2
+
+/* Prev's TLS counters of its listener l: three workers (fill_tls) and retired. */
+static uint64_t prev_tls(uint32_t l, int field)
+{
+	uint64_t workers[3] = { 3000u * (l + 1) + 6, 300u * (l + 1) + 6, 0 };
+	uint64_t retired[3] = { 50000u * (l + 1), 5000u * (l + 1), 0 };
+
+	if (field < 2)
+		return workers[field] + retired[field];
+	return 30u * (unsigned)(field - 2) + 6 + 500u * (l + 1) + (unsigned)(field - 2);
+}
+
+/* Field 0 handshakes, 1 resumed, 2 + k failures[k]. */
+static uint64_t tls_field(const struct fc_shm_tls_counters *c, int field)
+{
+	if (field == 0)
+		return c->handshakes;
+	return field == 1 ? c->resumed : c->failures[field - 2];
+}
+
+Test(reload, tls_counters_are_folded_into_retired_by_listener_name)
+{
+	struct fc_shm_worker *r;
+
+	conf->listeners[0].tls.enabled = true;
+	api_has_tls();
+	create_segment();
+	fill_workers(clock_mono_ms());
+	fill_tls();
+	fill_retired();
+	reload_with_tls(tls_next_text, 2, 7);
+	cr_assert_eq(next.hdr->nlisteners, 3);
+	cr_expect_str_eq(shm_listener(&next, TLS_NEXT_API)->name, "api");
+	r = shm_retired(&next);
+	for (int f = 0; f < 2 + FC_TLS_FAIL_MAX; f++) {
+		cr_expect_eq(tls_field(shm_block_tls(&next, r, TLS_NEXT_API), f), prev_tls(1, f),
+		    "api, moved to index 0: field %d", f);
+		cr_expect_eq(tls_field(shm_block_tls(&next, r, TLS_NEXT_WWW), f), 0,
+		    "www is not web: field %d", f);
+		cr_expect_eq(tls_field(shm_block_tls(&next, r, TLS_NEXT_ADMIN), f), 0,
+		    "admin is new: field %d", f);
+	}
+	for (int w = 0; w < 2; w++)
+		for (int l = 0; l < 3; l++)
+			cr_expect_eq(shm_worker_tls(&next, w, l)->handshakes, 0,
+			    "new worker %d starts at 0 (listener %d)", w, l);
+
+	/* The old worker 2 completes 4 more handshakes on api: folded once. */
+	shm_worker_tls(&seg, 2, 1)->handshakes += 4;
+	shm_fold_retired(&next, &seg);
+	shm_fold_retired(&next, &seg);
+	cr_expect_eq(shm_block_tls(&next, r, TLS_NEXT_API)->handshakes, prev_tls(1, 0) + 4);
+	cr_expect_eq(shm_block_tls(&next, r, TLS_NEXT_WWW)->handshakes, 0);
+}
+
+/*
+ * A generation where api has no TLS shows none of it, but keeps its
+ * counters: when TLS comes back, its totals have not gone back.
+ */
+Test(reload, tls_counters_survive_a_generation_without_tls)
+{
+	struct fc_report rep;
+	char err[256] = "";
+
+	api_has_tls();
+	create_segment();
+	fill_tls();
+	reload_with_tls(tls_next_text, 2, 0);
+	report_snapshot(&rep, &next);
+	cr_expect_not(rep.listeners[TLS_NEXT_API].tls);
+	cr_expect_eq(rep.listeners[TLS_NEXT_API].sum.handshakes, 6006);
+	report_free(&rep);
+
+	third_conf = load_text(conf_text);
+	third_conf->listeners[1].tls.enabled = true;
+	cr_assert_eq(shm_create_next(&third, &next, third_conf, 3, err, sizeof(err)), 0,
+	    "%s", err);
+	report_snapshot(&rep, &third);
+	cr_expect(rep.listeners[1].tls);
+	cr_expect_eq(rep.listeners[1].sum.handshakes, 6006, "api's handshakes went back");
+	cr_expect_eq(rep.listeners[1].sum.failures[FC_TLS_FAIL_OTHER], 156);
+	cr_expect_eq(rep.listeners[0].sum.handshakes, 0, "web was www in between");
+	report_free(&rep);
 }
 
 /* web: s1, s2, s3.  Next: "api" first (web's listener index becomes 1),
