@@ -2,8 +2,9 @@
  * Unit tests of shm/: the layout (sizes and offsets pinned, so that a change
  * without a version bump is noticed), real segments created and attached
  * (stale ones replaced, live ones refused, other versions refused), and the
- * reports rendered from a synthetic segment whose every counter is known,
- * and the next generation's segment a reload builds (shm_create_next):
+ * reports rendered from a synthetic segment whose every counter is known
+ * (and the stats page, worker/stats.c, which renders the same report as
+ * HTML), and the next generation's segment a reload builds (shm_create_next):
  * health, counters and sessions carried by name, the name taken over.
  *
  * Each test loads its own config from a fresh temporary directory, so its
@@ -32,6 +33,7 @@
 #include "shm/report.h"
 #include "shm/session.h"
 #include "shm/shm.h"
+#include "worker/stats.h"
 
 #define NWORKERS	3
 
@@ -1707,6 +1709,42 @@ Test(report, text_has_a_tls_row_per_tls_listener)
 	text = render(FC_REPORT_TEXT, 0);
 	cr_expect_null(strstr(text, "TLS LISTENER"), "listener 0 has no TLS");
 	free(text);
+	shm_destroy(&seg);
+}
+
+/* The stats page of listener li (worker/stats.c renders the report as HTML). */
+static char *stats_page(int li)
+{
+	static struct fc_http_msg req;
+	struct fc_listener *l = &conf->listeners[li];
+	struct fc_sbuf out = { 0 };
+
+	if (l->stats.uri == NULL)
+		cr_assert_not_null(l->stats.uri = strdup("/stats"));	/* conf_free() frees it */
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.method_len = 3;
+	req.version_minor = 1;
+	cr_assert_eq(stats_respond(l, li, &seg, FC_STATS_HTML, &req, true, &out), 200);
+	cr_assert_not_null(out.p);
+	return out.p;
+}
+
+Test(report, stats_page_has_a_tls_table_for_a_tls_listener_only)
+{
+	char *page, *tls;
+
+	synthetic_tls();
+	page = stats_page(1);
+	cr_assert_not_null(tls = strstr(page, "<h2>TLS</h2>"), "%s", page);
+	cr_expect_not_null(strstr(tls, ">Handshakes</th>"));
+	cr_expect_not_null(strstr(tls, "<th>timeout</th>"));
+	cr_expect_not_null(strstr(tls, "<td class=\"n\">6006</td><td class=\"n\">606</td>"
+	    "<td class=\"n\">486</td><td class=\"n\">6</td>"), "%s", tls);
+	free(page);
+	page = stats_page(0);
+	cr_expect_null(strstr(page, "<h2>TLS</h2>"), "web has no TLS");
+	free(page);
 	shm_destroy(&seg);
 }
 
