@@ -56,4 +56,26 @@ static inline struct fc_shm_worker *shm_worker(const struct fc_shm *shm, uint32_
 	    (size_t)slot * shm->hdr->worker_stride);
 }
 
+static inline struct fc_shm_listener *shm_listener(const struct fc_shm *shm, uint32_t i)
+{
+	return (struct fc_shm_listener *)((char *)shm->hdr + shm->hdr->off_listeners) + i;
+}
+
+/*
+ * Listener l's TLS counters in block blk of shm: a worker's, the retired
+ * one, or a copy laid out like them.  They follow the block's srv[].
+ */
+static inline struct fc_shm_tls_counters *shm_block_tls(const struct fc_shm *shm,
+    struct fc_shm_worker *blk, uint32_t l)
+{
+	return (struct fc_shm_tls_counters *)&blk->srv[shm->hdr->nservers] + l;
+}
+
+/* Worker slot's TLS counters of listener l (config order): its own to write. */
+static inline struct fc_shm_tls_counters *shm_worker_tls(const struct fc_shm *shm,
+    int worker, int listener)
+{
+	return shm_block_tls(shm, shm_worker(shm, (uint32_t)worker), (uint32_t)listener);
+}
+
 #endif

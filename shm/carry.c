@@ -1,8 +1,8 @@
 /*
  * What a reload carries from the old generation's segment to the new one
  * (carry.h; shm.c's shm_create_next() calls shm_carry()).  Servers are matched by
- * listener and server name, never by index: a reload may add, remove or
- * reorder them.
+ * listener and server name, listeners by name, never by index: a reload may
+ * add, remove or reorder them.
  *
  *  - Health: a server with the same name, address and `check` keeps its
  *    state, its last result and its count towards rise/fall, so the new
@@ -12,7 +12,10 @@
  *  - Counters: the old segment's retired block plus its workers' blocks
  *    become the new segment's retired block.  Gauges (current
  *    connections) are not carried: they belong to processes still running
- *    in the old segment.
+ *    in the old segment.  A listener's TLS counters follow its name, even
+ *    while TLS is off in one generation, so that they never go back if it
+ *    is turned on again; a renamed listener starts afresh, as a renamed
+ *    server does.
  */
 #include "config.h"
 
@@ -43,6 +46,38 @@ static uint32_t *server_map(const struct fc_shm *next, const struct fc_shm *prev
 	for (uint32_t i = 0; i < n; i++)
 		map[i] = find_server(next, shm_server(prev, i));
 	return map;
+}
+
+/* Index in next of the listener named like old, or UINT32_MAX when it is gone. */
+static uint32_t find_listener(const struct fc_shm *next, const struct fc_shm_listener *old)
+{
+	for (uint32_t j = 0; j < next->hdr->nlisteners; j++)
+		if (strcmp(shm_listener(next, j)->name, old->name) == 0)
+			return j;
+	return UINT32_MAX;
+}
+
+/* Where prev's servers and listeners are in next (freed by map_free()). */
+struct carry_map {
+	uint32_t *srv;
+	uint32_t *lst;
+};
+
+static void map_build(struct carry_map *m, const struct fc_shm *next,
+    const struct fc_shm *prev)
+{
+	uint32_t n = prev->hdr->nlisteners;
+
+	m->srv = server_map(next, prev);
+	m->lst = xcalloc(n + 1, sizeof(*m->lst));
+	for (uint32_t i = 0; i < n; i++)
+		m->lst[i] = find_listener(next, shm_listener(prev, i));
+}
+
+static void map_free(struct carry_map *m)
+{
+	free(m->srv);
+	free(m->lst);
 }
 
 static void carry_health(struct fc_shm_server *to, const struct fc_shm_server *from)
@@ -76,16 +111,29 @@ static void add_srv(struct fc_shm_srv_counters *to, const struct fc_shm_srv_coun
 	FC_SHM_SRV_COUNTERS(ADD_TOTAL)
 }
 
-/* to += the totals of block from, whose servers are mapped through map. */
-static void add_block(struct fc_shm_worker *to, const struct fc_shm_worker *from,
-    const uint32_t *map, uint32_t nservers)
+static void add_tls(struct fc_shm_tls_counters *to, const struct fc_shm_tls_counters *from)
+{
+	FC_SHM_TLS_COUNTERS(ADD_TOTAL)
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		to->failures[k] += shm_load(&from->failures[k]);
+}
+
+/*
+ * to (a block laid out as next's) += the totals of prev's block from,
+ * servers and listeners mapped through m.
+ */
+static void add_block(const struct fc_shm *next, struct fc_shm_worker *to,
+    const struct fc_shm *prev, struct fc_shm_worker *from, const struct carry_map *m)
 {
 	FC_SHM_WORKER_COUNTERS(ADD_TOTAL)
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		to->errors[k] += shm_load(&from->errors[k]);
-	for (uint32_t i = 0; i < nservers; i++)
-		if (map[i] != UINT32_MAX)
-			add_srv(&to->srv[map[i]], &from->srv[i]);
+	for (uint32_t i = 0; i < prev->hdr->nservers; i++)
+		if (m->srv[i] != UINT32_MAX)
+			add_srv(&to->srv[m->srv[i]], &from->srv[i]);
+	for (uint32_t i = 0; i < prev->hdr->nlisteners; i++)
+		if (m->lst[i] != UINT32_MAX)
+			add_tls(shm_block_tls(next, to, m->lst[i]), shm_block_tls(prev, from, i));
 }
 
 static void store_srv(struct fc_shm_srv_counters *to, const struct fc_shm_srv_counters *from)
@@ -93,12 +141,19 @@ static void store_srv(struct fc_shm_srv_counters *to, const struct fc_shm_srv_co
 	FC_SHM_SRV_COUNTERS(STORE_TOTAL)
 }
 
+static void store_tls(struct fc_shm_tls_counters *to, const struct fc_shm_tls_counters *from)
+{
+	FC_SHM_TLS_COUNTERS(STORE_TOTAL)
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		shm_store(&to->failures[k], from->failures[k]);
+}
+
 /*
  * Built aside and stored field by field with relaxed atomics: a reader
  * of the new segment may sum it at any moment and must never see a total
  * lower than the previous one.
  */
-static void publish_retired(struct fc_shm *next, const struct fc_shm_worker *from)
+static void publish_retired(struct fc_shm *next, struct fc_shm_worker *from)
 {
 	struct fc_shm_worker *to = shm_retired(next);
 
@@ -107,19 +162,22 @@ static void publish_retired(struct fc_shm *next, const struct fc_shm_worker *fro
 		shm_store(&to->errors[k], from->errors[k]);
 	for (uint32_t j = 0; j < next->hdr->nservers; j++)
 		store_srv(&to->srv[j], &from->srv[j]);
+	for (uint32_t j = 0; j < next->hdr->nlisteners; j++)
+		store_tls(shm_block_tls(next, to, j), shm_block_tls(next, from, j));
 }
 
 void shm_fold_retired(struct fc_shm *next, const struct fc_shm *prev)
 {
-	uint32_t *map = server_map(next, prev);
 	struct fc_shm_worker *sum = xcalloc(1, next->hdr->worker_stride);
+	struct carry_map m;
 
-	add_block(sum, shm_retired(prev), map, prev->hdr->nservers);
+	map_build(&m, next, prev);
+	add_block(next, sum, prev, shm_retired(prev), &m);
 	for (uint32_t k = 0; k < prev->hdr->nworkers; k++)
-		add_block(sum, shm_worker(prev, k), map, prev->hdr->nservers);
+		add_block(next, sum, prev, shm_worker(prev, k), &m);
 	publish_retired(next, sum);
 	free(sum);
-	free(map);
+	map_free(&m);
 }
 
 void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms)

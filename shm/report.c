@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -92,6 +93,22 @@ const char *report_error_name(int kind)
 	return names[kind];
 }
 
+const char *report_tls_fail_name(int reason)
+{
+	static const char *const names[FC_TLS_FAIL_MAX] = {
+		[FC_TLS_FAIL_PROTOCOL] = "protocol",
+		[FC_TLS_FAIL_VERSION] = "version",
+		[FC_TLS_FAIL_CERT] = "cert",
+		[FC_TLS_FAIL_TIMEOUT] = "timeout",
+		[FC_TLS_FAIL_ABORT] = "abort",
+		[FC_TLS_FAIL_OTHER] = "other",
+	};
+
+	if (reason < 0 || reason >= FC_TLS_FAIL_MAX)
+		return "unknown";
+	return names[reason];
+}
+
 const char *report_ha_state_name(uint32_t state)
 {
 	static const char *const names[] = {
@@ -119,11 +136,26 @@ const char *report_ha_name(uint32_t enabled, uint32_t state)
 
 /* ---------------------------------------------------------------- snapshot */
 
-/* How many servers and worker blocks really lie inside the mapping. */
+/*
+ * How many listeners lie between the server table and the worker blocks:
+ * none if their table is not there.
+ */
+static uint64_t bound_listeners(const struct fc_shm_header *h, uint64_t ns)
+{
+	uint64_t end = h->off_servers + ns * sizeof(struct fc_shm_server);
+
+	if (h->off_listeners < end || h->off_listeners > h->off_workers ||
+	    h->nlisteners > (h->off_workers - h->off_listeners) /
+	    sizeof(struct fc_shm_listener))
+		return 0;
+	return h->nlisteners;
+}
+
+/* How many servers, listeners and worker blocks really lie inside the mapping. */
 static void bound_counts(struct fc_report *r)
 {
 	const struct fc_shm_header *h = r->shm->hdr;
-	uint64_t size = r->shm->size, ns = h->nservers, nw = h->nworkers;
+	uint64_t size = r->shm->size, ns = h->nservers, nw = h->nworkers, nl;
 	uint64_t stride = h->worker_stride;
 
 	if (h->off_servers < sizeof(*h) || h->off_servers > h->off_workers ||
@@ -131,10 +163,13 @@ static void bound_counts(struct fc_report *r)
 	    ns > (h->off_workers - h->off_servers) / sizeof(struct fc_shm_server))
 		return;
 	r->nservers = (uint32_t)ns;
+	nl = bound_listeners(h, ns);
 	if (stride < sizeof(struct fc_shm_worker) +
-	    ns * sizeof(struct fc_shm_srv_counters) ||
+	    ns * sizeof(struct fc_shm_srv_counters) +
+	    nl * sizeof(struct fc_shm_tls_counters) ||
 	    nw > FC_SHM_MAX_WORKERS || nw > (size - h->off_workers) / stride)
 		return;
+	r->nlisteners = (uint32_t)nl;	/* their counters are in the blocks */
 	r->nworkers = (uint32_t)nw;
 	r->has_retired = h->off_retired >= h->off_workers + nw * stride &&
 	    h->off_retired <= size && size - h->off_retired >= stride;
@@ -177,23 +212,33 @@ static void add_counters(struct fc_shm_srv_counters *to,
 	FC_SHM_SRV_COUNTERS(ADD_LOADED)
 }
 
+static void add_tls(struct fc_shm_tls_counters *to, const struct fc_shm_tls_counters *from,
+    bool live)
+{
+	FC_SHM_TLS_COUNTERS(ADD_LOADED)
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		to->failures[k] += shm_load(&from->failures[k]);
+}
+
 /*
  * Adds the counters of block from.  live: false for a dead worker, whose
  * connections died with it, and for the retired block (what past
  * generations counted), which has no gauges.
  */
-static void add_block(struct fc_report *to, const struct fc_shm_worker *from, bool live)
+static void add_block(struct fc_report *to, struct fc_shm_worker *from, bool live)
 {
 	FC_SHM_WORKER_COUNTERS(ADD_LOADED)
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		to->errors[k] += shm_load(&from->errors[k]);
 	for (uint32_t i = 0; i < to->nservers; i++)
 		add_counters(&to->servers[i].sum, &from->srv[i], live);
+	for (uint32_t l = 0; l < to->nlisteners; l++)
+		add_tls(&to->listeners[l].sum, shm_block_tls(to->shm, from, l), live);
 }
 
 static void add_worker(struct fc_report *r, uint32_t slot)
 {
-	const struct fc_shm_worker *w = shm_worker(r->shm, slot);
+	struct fc_shm_worker *w = shm_worker(r->shm, slot);
 
 	add_block(r, w, worker_exists(w));
 	if (report_worker_alive(r, slot))
@@ -212,6 +257,11 @@ void report_snapshot(struct fc_report *r, const struct fc_shm *shm)
 		r->servers[i].shm = shm_server(shm, i);
 		r->servers[i].state = shm_load_acq(&r->servers[i].shm->state);
 	}
+	r->listeners = xcalloc(r->nlisteners + 1, sizeof(*r->listeners));
+	for (uint32_t l = 0; l < r->nlisteners; l++) {
+		r->listeners[l].shm = shm_listener(shm, l);
+		r->listeners[l].tls = shm_load(&r->listeners[l].shm->tls) != 0;
+	}
 	for (uint32_t w = 0; w < r->nworkers; w++)
 		add_worker(r, w);
 	if (r->has_retired)
@@ -221,7 +271,9 @@ void report_snapshot(struct fc_report *r, const struct fc_shm *shm)
 void report_free(struct fc_report *r)
 {
 	free(r->servers);
+	free(r->listeners);
 	r->servers = NULL;
+	r->listeners = NULL;
 }
 
 #define ADD_FIELD(f, ...)	to->f += from->f;
@@ -265,6 +317,29 @@ static uint64_t ms_since_mono(const struct fc_report *r, uint64_t ms)
 static bool wanted(const struct fc_report_server *s, int listener)
 {
 	return listener < 0 || s->shm->listener_index == (uint32_t)listener;
+}
+
+/* Is listener l shown, and does it have TLS?  Only those show TLS counters. */
+static bool tls_wanted(const struct fc_report *r, uint32_t l, int listener)
+{
+	return (listener < 0 || l == (uint32_t)listener) && r->listeners[l].tls;
+}
+
+static bool any_tls(const struct fc_report *r, int listener)
+{
+	for (uint32_t l = 0; l < r->nlisteners; l++)
+		if (tls_wanted(r, l, listener))
+			return true;
+	return false;
+}
+
+uint64_t report_tls_failures(const struct fc_shm_tls_counters *c)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		n += c->failures[k];
+	return n;
 }
 
 /* "1.2.3.4" from an address in network order; NULL for 0 (none). */
@@ -385,6 +460,32 @@ static void json_server(struct fc_sbuf *b, const struct fc_report *r,
 	sbuf_put(b, "}", 1);
 }
 
+/* {"handshakes":N,"resumed":N,"failures":{"protocol":N,...}} */
+static void json_tls(struct fc_sbuf *b, const struct fc_shm_tls_counters *c)
+{
+	const char *sep = "{";
+
+	FC_SHM_TLS_COUNTERS(JSON_FIELD)
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		sbuf_printf(b, "%s\"%s\":%" PRIu64, k == 0 ? ",\"failures\":{" : ",",
+		    report_tls_fail_name(k), c->failures[k]);
+	sbuf_put(b, "}}", 2);
+}
+
+/* Without TLS, "tls":false and nothing more: there is nothing to count. */
+static void json_listener(struct fc_sbuf *b, const struct fc_report_listener *l)
+{
+	char name[FC_SHM_NAME_LEN + 1];
+
+	json_kstr(b, "{\"name\":", FIELD(name, l->shm->name));
+	sbuf_printf(b, ",\"tls\":%s", l->tls ? "true" : "false");
+	if (l->tls) {
+		sbuf_printf(b, ",\"tls_counters\":");
+		json_tls(b, &l->sum);
+	}
+	sbuf_put(b, "}", 1);
+}
+
 static void json_errors(struct fc_sbuf *b, const uint64_t *errors)
 {
 	for (int k = 0; k < FC_ERR_MAX; k++)
@@ -461,6 +562,15 @@ static void render_json(const struct fc_report *r, int listener, struct fc_sbuf 
 		json_server(b, r, &r->servers[i]);
 		first = false;
 	}
+	sbuf_printf(b, "],\"listeners\":[");
+	first = true;
+	for (uint32_t l = 0; l < r->nlisteners; l++) {
+		if (listener >= 0 && l != (uint32_t)listener)
+			continue;
+		sbuf_printf(b, "%s", first ? "" : ",");
+		json_listener(b, &r->listeners[l]);
+		first = false;
+	}
 	sbuf_printf(b, "],\"workers\":[");
 	for (uint32_t w = 0; w < r->nworkers; w++) {
 		sbuf_printf(b, "%s", w == 0 ? "" : ",");
@@ -477,7 +587,11 @@ static void render_json(const struct fc_report *r, int listener, struct fc_sbuf 
 
 /* ---------------------------------------------------------------- CSV */
 
-/* HAProxy's `show stat` columns, in its order, up to srv_abrt. */
+/*
+ * HAProxy's `show stat` columns, in its order, up to srv_abrt; then, only
+ * when a TLS listener is shown, the three of HAProxy's ssl stats module,
+ * so that a config without TLS keeps the CSV it always had.
+ */
 enum {
 	C_PXNAME, C_SVNAME, C_QCUR, C_QMAX, C_SCUR, C_SMAX, C_SLIM, C_STOT, C_BIN,
 	C_BOUT, C_DREQ, C_DRESP, C_EREQ, C_ECON, C_ERESP, C_WRETR, C_WREDIS,
@@ -486,8 +600,11 @@ enum {
 	C_TYPE, C_RATE, C_RATE_LIM, C_RATE_MAX, C_CHECK_STATUS, C_CHECK_CODE,
 	C_CHECK_DURATION, C_HRSP_1XX, C_HRSP_2XX, C_HRSP_3XX, C_HRSP_4XX,
 	C_HRSP_5XX, C_HRSP_OTHER, C_HANAFAIL, C_REQ_RATE, C_REQ_RATE_MAX,
-	C_REQ_TOT, C_CLI_ABRT, C_SRV_ABRT, C_NCOLS
+	C_REQ_TOT, C_CLI_ABRT, C_SRV_ABRT,
+	C_SSL_SESS, C_SSL_REUSED_SESS, C_SSL_FAILED_HANDSHAKE, C_NCOLS
 };
+
+#define C_NPLAIN	C_SSL_SESS	/* the columns without TLS */
 
 static const char *const csv_names[] = {
 	"pxname", "svname", "qcur", "qmax", "scur", "smax", "slim", "stot", "bin",
@@ -498,6 +615,7 @@ static const char *const csv_names[] = {
 	"check_duration", "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
 	"hrsp_5xx", "hrsp_other", "hanafail", "req_rate", "req_rate_max",
 	"req_tot", "cli_abrt", "srv_abrt",
+	"ssl_sess", "ssl_reused_sess", "ssl_failed_handshake",
 };
 _Static_assert(sizeof(csv_names) / sizeof(csv_names[0]) == C_NCOLS, "CSV columns");
 
@@ -535,10 +653,10 @@ static void csv_put_field(struct fc_sbuf *b, const char *s)
 	sbuf_put(b, "\"", 1);
 }
 
-/* Every field followed by a comma, as HAProxy writes them. */
-static void csv_put_row(struct fc_sbuf *b, const struct csv_row *row)
+/* The first ncols fields, each followed by a comma, as HAProxy writes them. */
+static void csv_put_row(struct fc_sbuf *b, const struct csv_row *row, int ncols)
 {
-	for (int c = 0; c < C_NCOLS; c++) {
+	for (int c = 0; c < ncols; c++) {
 		csv_put_field(b, row->col[c]);
 		sbuf_put(b, ",", 1);
 	}
@@ -571,7 +689,7 @@ static void csv_check(struct csv_row *row, const struct fc_shm_server *sv)
 }
 
 static void csv_server(struct fc_sbuf *b, const struct fc_report *r,
-    const struct fc_report_server *s, uint32_t sid)
+    const struct fc_report_server *s, uint32_t sid, int ncols)
 {
 	const struct fc_shm_server *sv = s->shm;
 	struct csv_row row;
@@ -589,11 +707,12 @@ static void csv_server(struct fc_sbuf *b, const struct fc_report *r,
 	csv_u64(&row, C_SID, sid);
 	csv_u64(&row, C_TYPE, CSV_SERVER);
 	csv_check(&row, sv);
-	csv_put_row(b, &row);
+	csv_put_row(b, &row, ncols);
 }
 
 /* The BACKEND row of the listener whose servers are first[0 .. n-1]. */
-static void csv_backend(struct fc_sbuf *b, const struct fc_report_server *first, uint32_t n)
+static void csv_backend(struct fc_sbuf *b, const struct fc_report_server *first, uint32_t n,
+    int ncols)
 {
 	struct fc_shm_srv_counters sum = { 0 };
 	uint64_t up = 0, weight = 0;
@@ -617,20 +736,50 @@ static void csv_backend(struct fc_sbuf *b, const struct fc_report_server *first,
 	csv_u64(&row, C_IID, first->shm->listener_index + 1);
 	csv_u64(&row, C_SID, 0);
 	csv_u64(&row, C_TYPE, CSV_BACKEND);
-	csv_put_row(b, &row);
+	csv_put_row(b, &row, ncols);
+}
+
+/* A TLS listener's FRONTEND row: its name, ids and TLS figures, nothing else. */
+static void csv_frontend(struct fc_sbuf *b, const struct fc_report *r, uint32_t l)
+{
+	const struct fc_report_listener *ls = &r->listeners[l];
+	struct csv_row row;
+
+	memset(&row, 0, sizeof(row));
+	FIELD(row.col[C_PXNAME], ls->shm->name);
+	csv_str(&row, C_SVNAME, "FRONTEND");
+	csv_u64(&row, C_PID, 1);
+	csv_u64(&row, C_IID, l + 1);
+	csv_u64(&row, C_SID, 0);
+	csv_u64(&row, C_TYPE, CSV_FRONTEND);
+	csv_u64(&row, C_SSL_SESS, ls->sum.handshakes);
+	csv_u64(&row, C_SSL_REUSED_SESS, ls->sum.resumed);
+	csv_u64(&row, C_SSL_FAILED_HANDSHAKE, report_tls_failures(&ls->sum));
+	csv_put_row(b, &row, C_NCOLS);
+}
+
+/* The FRONTEND rows of the TLS listeners from *next up to (not with) end. */
+static void csv_frontends(struct fc_sbuf *b, const struct fc_report *r, int listener,
+    uint32_t *next, uint32_t end)
+{
+	for (; *next < end && *next < r->nlisteners; (*next)++)
+		if (tls_wanted(r, *next, listener))
+			csv_frontend(b, r, *next);
 }
 
 /*
- * One row per server, then its listener's BACKEND row.  No FRONTEND row:
- * the worker counters are per process, not per listener, so a frontend's
- * figures would be wrong as soon as there are two listeners.
+ * Per listener, as HAProxy orders a proxy: a FRONTEND row if it has TLS,
+ * one row per server, the BACKEND row.  No FRONTEND row otherwise, nor
+ * traffic figures in it: the worker counters are per process, not per
+ * listener, so a frontend's would be wrong as soon as there are two.
  */
 static void render_csv(const struct fc_report *r, int listener, struct fc_sbuf *b)
 {
-	uint32_t i = 0;
+	int ncols = any_tls(r, listener) ? C_NCOLS : C_NPLAIN;
+	uint32_t i = 0, fe = 0;
 
 	sbuf_put(b, "# ", 2);
-	for (int c = 0; c < C_NCOLS; c++)
+	for (int c = 0; c < ncols; c++)
 		sbuf_printf(b, "%s,", csv_names[c]);
 	sbuf_put(b, "\n", 1);
 	while (i < r->nservers) {
@@ -638,12 +787,14 @@ static void render_csv(const struct fc_report *r, int listener, struct fc_sbuf *
 
 		while (i < r->nservers && r->servers[i].shm->listener_index == li)
 			i++;
+		csv_frontends(b, r, listener, &fe, li + 1);
 		if (!wanted(&r->servers[start], listener))
 			continue;
 		for (uint32_t k = start; k < i; k++)
-			csv_server(b, r, &r->servers[k], k - start + 1);
-		csv_backend(b, &r->servers[start], i - start);
+			csv_server(b, r, &r->servers[k], k - start + 1, ncols);
+		csv_backend(b, &r->servers[start], i - start, ncols);
 	}
+	csv_frontends(b, r, listener, &fe, r->nlisteners);	/* listeners without servers */
 }
 
 /* ---------------------------------------------------------------- Prometheus */
@@ -837,11 +988,59 @@ static void prom_ha(struct fc_sbuf *b, const struct fc_report *r)
 	    shm_load(&ha->priority));
 }
 
+/* A TLS counter of the list: its offset in struct fc_shm_tls_counters. */
+#define PROM_TLS(f, kind, prom, help, ...) \
+	{ "fulcrum_" prom, #kind, help, NULL, offsetof(struct fc_shm_tls_counters, f) },
+
+static const struct prom_metric prom_tls[] = {
+	FC_SHM_TLS_COUNTERS(PROM_TLS)
+};
+
+static void prom_tls_series(struct fc_sbuf *b, const struct fc_report *r, int listener,
+    const struct prom_metric *m)
+{
+	char name[FC_SHM_NAME_LEN + 1];
+
+	prom_head(b, m->name, m->type, m->help);
+	for (uint32_t l = 0; l < r->nlisteners; l++) {
+		if (!tls_wanted(r, l, listener))
+			continue;
+		sbuf_printf(b, "%s{", m->name);
+		prom_label(b, "listener", FIELD(name, r->listeners[l].shm->name), true);
+		sbuf_printf(b, " %" PRIu64 "\n",
+		    *(const uint64_t *)((const char *)&r->listeners[l].sum + m->off));
+	}
+}
+
+/* The TLS listeners' counters; nothing at all without one. */
+static void prom_tls_listeners(struct fc_sbuf *b, const struct fc_report *r, int listener)
+{
+	char name[FC_SHM_NAME_LEN + 1];
+
+	if (!any_tls(r, listener))
+		return;
+	for (size_t i = 0; i < sizeof(prom_tls) / sizeof(prom_tls[0]); i++)
+		prom_tls_series(b, r, listener, &prom_tls[i]);
+	prom_head(b, "fulcrum_tls_failures_total", "counter", "TLS handshakes failed, by reason.");
+	for (uint32_t l = 0; l < r->nlisteners; l++) {
+		if (!tls_wanted(r, l, listener))
+			continue;
+		FIELD(name, r->listeners[l].shm->name);
+		for (int k = 0; k < FC_TLS_FAIL_MAX; k++) {
+			sbuf_printf(b, "fulcrum_tls_failures_total{");
+			prom_label(b, "listener", name, false);
+			prom_label(b, "reason", report_tls_fail_name(k), true);
+			sbuf_printf(b, " %" PRIu64 "\n", r->listeners[l].sum.failures[k]);
+		}
+	}
+}
+
 static void render_prometheus(const struct fc_report *r, int listener, struct fc_sbuf *b)
 {
 	prom_instance(b, r);
 	prom_totals(b, r);
 	prom_ha(b, r);
+	prom_tls_listeners(b, r, listener);
 	for (size_t i = 0; i < sizeof(prom_servers) / sizeof(prom_servers[0]); i++)
 		prom_server_metric(b, r, listener, &prom_servers[i]);
 }
@@ -972,6 +1171,59 @@ static void text_servers(struct fc_sbuf *b, const struct fc_report *r, int liste
 			text_server(b, r, &r->servers[i], width);
 }
 
+/* "PROTOCOL" for "protocol": the table's headings are in capitals. */
+static const char *upper(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < len - 1; i++)
+		buf[i] = (char)toupper((unsigned char)s[i]);
+	buf[i] = '\0';
+	return buf;
+}
+
+/* "TLS LISTENER" or the longest name of a TLS listener shown. */
+static int text_tls_width(const struct fc_report *r, int listener)
+{
+	int w = (int)strlen("TLS LISTENER");
+
+	for (uint32_t l = 0; l < r->nlisteners; l++) {
+		const struct fc_shm_listener *ls = r->listeners[l].shm;
+		int n = (int)strnlen(ls->name, sizeof(ls->name));
+
+		if (tls_wanted(r, l, listener) && n > w)
+			w = n;
+	}
+	return w;
+}
+
+/* One row per TLS listener: handshakes, resumed, failed, then by reason. */
+static void text_tls(struct fc_sbuf *b, const struct fc_report *r, int listener)
+{
+	int width = text_tls_width(r, listener);
+	char name[FC_SHM_NAME_LEN + 1], head[16];
+
+	if (!any_tls(r, listener))
+		return;
+	sbuf_printf(b, "\n%-*s %10s %8s %8s", width, "TLS LISTENER", "HANDSHAKES", "RESUMED",
+	    "FAILED");
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		sbuf_printf(b, " %8s", upper(report_tls_fail_name(k), head, sizeof(head)));
+	sbuf_put(b, "\n", 1);
+	for (uint32_t l = 0; l < r->nlisteners; l++) {
+		const struct fc_shm_tls_counters *c = &r->listeners[l].sum;
+
+		if (!tls_wanted(r, l, listener))
+			continue;
+		sbuf_printf(b, "%-*s %10" PRIu64 " %8" PRIu64 " %8" PRIu64, width,
+		    FIELD(name, r->listeners[l].shm->name), c->handshakes, c->resumed,
+		    report_tls_failures(c));
+		for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+			sbuf_printf(b, " %8" PRIu64, c->failures[k]);
+		sbuf_put(b, "\n", 1);
+	}
+}
+
 static uint64_t sum_errors(const uint64_t *errors)
 {
 	uint64_t n = 0;
@@ -1024,6 +1276,7 @@ static void render_text(const struct fc_report *r, int listener, struct fc_sbuf 
 {
 	text_header(b, r);
 	text_servers(b, r, listener);
+	text_tls(b, r, listener);
 	sbuf_printf(b, "\n%-6s %7s %-5s %10s %6s %8s %8s %7s %7s %6s\n", "WORKER", "PID",
 	    "ALIVE", "HEARTBEAT", "CUR", "TOTAL", "REQS", "IN", "OUT", "ERRORS");
 	for (uint32_t w = 0; w < r->nworkers; w++)

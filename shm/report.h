@@ -27,18 +27,26 @@ struct fc_report_server {
 	struct fc_shm_srv_counters sum;
 };
 
+/* One listener with its TLS counters summed over the workers. */
+struct fc_report_listener {
+	const struct fc_shm_listener *shm;	/* name */
+	bool tls;				/* read once */
+	struct fc_shm_tls_counters sum;
+};
+
 /* The whole instance at one instant. */
 struct fc_report {
 	const struct fc_shm *shm;
 	uint64_t now_us;			/* wall clock of the snapshot */
 	uint64_t now_mono_ms;
 	struct fc_report_server *servers;	/* nservers of them */
+	struct fc_report_listener *listeners;	/* nlisteners of them */
 	/* One per FC_SHM_WORKER_COUNTERS entry: report.c sums them by name. */
 	uint64_t cur_conns, total_conns, requests, bytes_in, bytes_out;
 	uint64_t errors[FC_ERR_MAX];
 	int workers_alive;			/* heartbeat fresh within 2 s */
 	/* The header's counts, bounded by what lies inside the mapping. */
-	uint32_t nservers, nworkers;
+	uint32_t nservers, nworkers, nlisteners;
 	bool has_retired;			/* the retired block is inside too */
 };
 
@@ -51,6 +59,7 @@ void report_render(const struct fc_report *r, enum fc_report_fmt fmt, int listen
 const char *report_state_name(uint32_t state);		/* "UP", "DOWN", "MAINT" */
 const char *report_check_name(uint32_t result);		/* "L7OK", "L4CON", ... */
 const char *report_error_name(int kind);		/* "bad_request", ... */
+const char *report_tls_fail_name(int reason);		/* "protocol", ... */
 /* enum fc_ha_state's names, "INIT" to "FAULT"; NULL for any other value. */
 const char *report_ha_state_name(uint32_t state);
 /* The same, "UNKNOWN" for any other value, "DISABLED" when there is no ha process. */
@@ -58,6 +67,8 @@ const char *report_ha_name(uint32_t enabled, uint32_t state);
 /* to += from, every counter (the total of a listener's servers). */
 void report_sum_counters(struct fc_shm_srv_counters *to,
     const struct fc_shm_srv_counters *from);
+/* Failed TLS handshakes, every reason. */
+uint64_t report_tls_failures(const struct fc_shm_tls_counters *c);
 /* Has worker slot a pid and a heartbeat within 2 s of the snapshot? */
 bool report_worker_alive(const struct fc_report *r, uint32_t slot);
 

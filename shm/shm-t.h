@@ -7,6 +7,8 @@
  *   | header (one page)              |  master at start; ha block: ha process
  *   +--------------------------------+ off_servers
  *   | server[nservers]               |  the checker (single writer)
+ *   +--------------------------------+ off_listeners
+ *   | listener[nlisteners]           |  the master at start
  *   +--------------------------------+ off_workers, page aligned
  *   | worker block 0                 |  worker 0 only
  *   | ... worker_stride apart        |  (each block page aligned)
@@ -22,6 +24,10 @@
  *   | ... ring_stride apart          |  (each ring page aligned)
  *   | ring nworkers-1                |
  *   +--------------------------------+ size
+ *
+ * A worker block (struct fc_shm_worker) is its head, srv[nservers] and
+ * tls[nlisteners], the last two indexed like the server and listener
+ * tables (access.h: shm_worker_tls()).  The retired block is laid out alike.
  *
  * Without `stick` in any listener there is no session table and no ring:
  * nsessions is 0 and off_sessions, off_cons and off_rings all equal size.
@@ -95,12 +101,6 @@ enum fc_tls_fail {
 	FC_TLS_FAIL_MAX
 };
 
-struct fc_shm_tls_counters {	/* one listener's, in one worker block */
-	uint64_t handshakes;	/* completed, full and resumed */
-	uint64_t resumed;	/* of those, abbreviated (session ticket) */
-	uint64_t failures[FC_TLS_FAIL_MAX];
-};
-
 /*
  * Where the learned-session table and its rings are, and the checker's
  * counters of it (shm/session.c).  Written by the master at creation, then
@@ -162,10 +162,11 @@ struct fc_shm_header {
 	uint64_t checker_heartbeat_ms;	/* CLOCK_MONOTONIC */
 	struct fc_shm_ha ha;
 	uint64_t off_retired;		/* counters of past generations (fc_shm_worker) */
+	uint64_t off_listeners;		/* struct fc_shm_listener[nlisteners] */
 	/* TLS session-ticket keys: the master makes, carries and rotates
 	 * them, workers read them (lib/tls.h). */
 	struct fc_tls_tickets tickets;
-	uint8_t reserved[3336];		/* the header fills one page */
+	uint8_t reserved[3328];		/* the header fills one page */
 	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 
@@ -189,10 +190,22 @@ struct fc_shm_server {
 };
 
 /*
- * The counters of a worker block and of its servers are listed once more,
- * beside each struct, as X-macros, for the code that sums, carries and
- * renders them (shm/carry.c, shm/report.c), so that a new counter is one
- * line there; the assertions at the end keep the lists complete.  In the
+ * A listener of the config, in the config's order: what the servers'
+ * listener_index and a worker block's tls[] refer to.  Written by the
+ * master when it creates the segment, never after.
+ */
+struct fc_shm_listener {
+	char name[FC_SHM_NAME_LEN];
+	uint32_t tls;			/* 1: it terminates TLS (HTTPS) */
+	uint8_t reserved[60];
+};
+
+/*
+ * The counters of a worker block, of its servers and of its listeners' TLS
+ * are listed once more, beside each struct, as X-macros, for the code that
+ * sums, carries and renders them (shm/carry.c, shm/report.c), so that a new
+ * counter is one line there; the assertions at the end keep the lists
+ * complete.  In the
  * struct's order, X(field, kind, prom, help, ...):
  *   kind	gauge: a level now, summed over live processes only, never
  *		carried over a reload; counter: only grows.  (Prometheus's words.)
@@ -247,7 +260,8 @@ struct fc_shm_worker {
 	uint64_t bytes_in, bytes_out;	/* from / to clients */
 	uint64_t errors[FC_ERR_MAX];
 	uint8_t reserved[112];
-	struct fc_shm_srv_counters srv[];	/* header->nservers */
+	struct fc_shm_srv_counters srv[];	/* header->nservers, then
+						 * tls[header->nlisteners] */
 };
 
 /*
@@ -261,6 +275,28 @@ struct fc_shm_worker {
 	X(requests, counter, "requests_total", "Requests answered.") \
 	X(bytes_in, counter, "bytes_in_total", "Bytes received from clients.") \
 	X(bytes_out, counter, "bytes_out_total", "Bytes sent to clients.")
+
+/*
+ * One listener's TLS handshakes inside one worker block (after its srv[]).
+ * A handshake ends exactly once: completed (handshakes, and resumed too
+ * when abbreviated) or failed, counted under one reason.
+ */
+struct fc_shm_tls_counters {
+	uint64_t handshakes;		/* completed, full and resumed */
+	uint64_t resumed;		/* of those, abbreviated (session ticket) */
+	uint64_t failures[FC_TLS_FAIL_MAX];
+};
+
+/*
+ * Its counters but failures[], which every user walks by enum
+ * fc_tls_fail, named by report_tls_fail_name().  Prometheus names after
+ * "fulcrum_", labelled by listener.
+ */
+#define FC_SHM_TLS_COUNTERS(X) \
+	X(handshakes, counter, "tls_handshakes_total", \
+	    "TLS handshakes completed, full and resumed.") \
+	X(resumed, counter, "tls_resumed_total", \
+	    "TLS handshakes that resumed a session (abbreviated).")
 
 /*
  * One learned session (shm/session.c): session id -> server.  Versioned:
@@ -332,16 +368,23 @@ _Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line s
 _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");
 _Static_assert(sizeof(struct fc_shm_srv_counters) == 64, "counters are one cache line");
 _Static_assert(sizeof(struct fc_shm_worker) == 256, "worker block head");
+_Static_assert(sizeof(struct fc_shm_listener) == 128, "listener entry");
+_Static_assert(sizeof(struct fc_shm_tls_counters) == 64, "TLS counters are one cache line");
 
 /* The lists leave no counter out. */
 #define FC_SHM_SRV_SIZE_(f, ...)	+ sizeof(((struct fc_shm_srv_counters *)0)->f)
 #define FC_SHM_WORKER_SIZE_(f, ...)	+ sizeof(((struct fc_shm_worker *)0)->f)
+#define FC_SHM_TLS_SIZE_(f, ...)	+ sizeof(((struct fc_shm_tls_counters *)0)->f)
 _Static_assert(0 FC_SHM_SRV_COUNTERS(FC_SHM_SRV_SIZE_) ==
     sizeof(struct fc_shm_srv_counters), "FC_SHM_SRV_COUNTERS lists every field");
 _Static_assert(0 FC_SHM_WORKER_COUNTERS(FC_SHM_WORKER_SIZE_) ==
     offsetof(struct fc_shm_worker, errors) - offsetof(struct fc_shm_worker, cur_conns),
     "FC_SHM_WORKER_COUNTERS lists every field from cur_conns to errors");
+_Static_assert(0 FC_SHM_TLS_COUNTERS(FC_SHM_TLS_SIZE_) ==
+    offsetof(struct fc_shm_tls_counters, failures),
+    "FC_SHM_TLS_COUNTERS lists every field before failures");
 #undef FC_SHM_SRV_SIZE_
 #undef FC_SHM_WORKER_SIZE_
+#undef FC_SHM_TLS_SIZE_
 
 #endif

@@ -132,6 +132,16 @@ static void init_servers(struct fc_shm *shm, const struct fc_conf *conf)
 	}
 }
 
+static void init_listeners(struct fc_shm *shm, const struct fc_conf *conf)
+{
+	for (int l = 0; l < conf->nlisteners; l++) {
+		struct fc_shm_listener *ls = shm_listener(shm, (uint32_t)l);
+
+		snprintf(ls->name, sizeof(ls->name), "%s", conf->listeners[l].name);
+		ls->tls = conf->listeners[l].tls.enabled;
+	}
+}
+
 /* Bytes of one worker's session ring: its head line and its records. */
 static size_t ring_stride(void)
 {
@@ -165,7 +175,7 @@ static void init_sessions(struct fc_shm *shm, uint32_t nsessions)
 }
 
 static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
-    size_t servers_size, size_t stride)
+    size_t tables_size, size_t stride)
 {
 	struct fc_shm_header *h = shm->hdr;
 
@@ -183,7 +193,8 @@ static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nwor
 	h->nworkers = (uint32_t)nworkers;
 	h->worker_stride = (uint32_t)stride;
 	h->off_servers = sizeof(*h);
-	h->off_workers = page_round(sizeof(*h) + servers_size);
+	h->off_listeners = h->off_servers + h->nservers * sizeof(struct fc_shm_server);
+	h->off_workers = page_round(sizeof(*h) + tables_size);
 	h->off_retired = h->off_workers + (uint64_t)stride * (uint64_t)nworkers;
 	h->off_sessions = h->off_retired + stride;
 	init_sessions(shm, session_capacity(conf));
@@ -219,16 +230,22 @@ static void sweep_stale(void)
 	closedir(d);
 }
 
-/* Bytes of the segment for conf: header, servers, workers, retired, sessions. */
-static size_t segment_size(const struct fc_conf *conf, int nworkers, size_t *servers_size,
+/*
+ * Bytes of the segment for conf: header, servers and listeners (tables_size),
+ * workers (stride each), retired, sessions.
+ */
+static size_t segment_size(const struct fc_conf *conf, int nworkers, size_t *tables_size,
     size_t *stride)
 {
 	uint32_t nservers = shm_server_index(conf, conf->nlisteners, 0);
+	size_t nlisteners = (size_t)conf->nlisteners;
 
-	*servers_size = (size_t)nservers * sizeof(struct fc_shm_server);
+	*tables_size = (size_t)nservers * sizeof(struct fc_shm_server) +
+	    nlisteners * sizeof(struct fc_shm_listener);
 	*stride = page_round(sizeof(struct fc_shm_worker) +
-	    (size_t)nservers * sizeof(struct fc_shm_srv_counters));
-	return page_round(sizeof(struct fc_shm_header) + *servers_size) +
+	    (size_t)nservers * sizeof(struct fc_shm_srv_counters) +
+	    nlisteners * sizeof(struct fc_shm_tls_counters));
+	return page_round(sizeof(struct fc_shm_header) + *tables_size) +
 	    *stride * ((size_t)nworkers + 1) + sessions_size(session_capacity(conf), nworkers);
 }
 
@@ -276,7 +293,7 @@ fail:
 int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
     char *err, size_t errlen)
 {
-	size_t servers_size, stride;
+	size_t tables_size, stride;
 	pid_t owner;
 
 	memset(shm, 0, sizeof(*shm));
@@ -289,11 +306,12 @@ int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
 	}
 	shm_unlink(shm->name);		/* a stale segment of a dead master */
 	sweep_stale();
-	shm->size = segment_size(conf, nworkers, &servers_size, &stride);
+	shm->size = segment_size(conf, nworkers, &tables_size, &stride);
 	if (segment_open(shm, shm->name, err, errlen) < 0)
 		return -1;
-	init_header(shm, conf, nworkers, servers_size, stride);
+	init_header(shm, conf, nworkers, tables_size, stride);
 	init_servers(shm, conf);
+	init_listeners(shm, conf);
 	/* Without randomness no ticket is issued: full handshakes only. */
 	tls_tickets_make(&shm->hdr->tickets, clock_wall_us());
 	return 0;
@@ -308,18 +326,19 @@ int shm_create_next(struct fc_shm *next, const struct fc_shm *prev,
     const struct fc_conf *conf, int nworkers, char *err, size_t errlen)
 {
 	char tmp[FC_SHM_NAME_LEN + 8], from[sizeof(tmp) + 16], to[sizeof(from)];
-	size_t servers_size, stride;
+	size_t tables_size, stride;
 
 	memset(next, 0, sizeof(*next));
 	next->fd = -1;
 	snprintf(next->name, sizeof(next->name), "%s", prev->name);
 	snprintf(tmp, sizeof(tmp), "%s.next", prev->name);
 	shm_unlink(tmp);		/* left by a reload that died half-way */
-	next->size = segment_size(conf, nworkers, &servers_size, &stride);
+	next->size = segment_size(conf, nworkers, &tables_size, &stride);
 	if (segment_open(next, tmp, err, errlen) < 0)
 		return -1;
-	init_header(next, conf, nworkers, servers_size, stride);
+	init_header(next, conf, nworkers, tables_size, stride);
 	init_servers(next, conf);
+	init_listeners(next, conf);
 	next->hdr->generation = prev->hdr->generation + 1;
 	next->hdr->start_us = prev->hdr->start_us;
 	next->hdr->master_pid = prev->hdr->master_pid;

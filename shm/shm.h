@@ -17,7 +17,8 @@
 
 /*
  * With this header come access.h (struct fc_shm, shm_load() and the other
- * atomics, shm_server(), shm_worker(), shm_retired()) and carry.h
+ * atomics, shm_server(), shm_listener(), shm_worker(), shm_worker_tls(),
+ * shm_retired()) and carry.h
  * (shm_fold_retired()): the segment's whole API in one include.
  */
 

@@ -590,6 +590,35 @@ static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
 	    "<span class=\"maint\">MAINT</span></p>\n");
 }
 
+/*
+ * The TLS handshakes of listener li, if it has TLS: completed, resumed,
+ * failed, and the failures by reason.  A listener without TLS shows nothing.
+ */
+static void html_tls(struct fc_sbuf *b, const struct fc_report *r, int li)
+{
+	const struct fc_shm_tls_counters *c;
+	int k;
+
+	if (li < 0 || (uint32_t)li >= r->nlisteners || !r->listeners[li].tls)
+		return;
+	c = &r->listeners[li].sum;
+	sbuf_printf(b, "<h2>TLS</h2>\n<table>\n<thead>\n<tr><th rowspan=\"2\">Handshakes</th>"
+	    "<th rowspan=\"2\">Resumed</th><th colspan=\"%d\">Failed</th></tr>\n<tr>"
+	    "<th>Total</th>", FC_TLS_FAIL_MAX + 1);
+	for (k = 0; k < FC_TLS_FAIL_MAX; k++) {
+		sbuf_printf(b, "<th>");
+		sbuf_put_html(b, report_tls_fail_name(k));
+		sbuf_printf(b, "</th>");
+	}
+	sbuf_printf(b, "</tr>\n</thead>\n<tbody><tr>");
+	td_num(b, c->handshakes);
+	td_num(b, c->resumed);
+	td_num(b, report_tls_failures(c));
+	for (k = 0; k < FC_TLS_FAIL_MAX; k++)
+		td_num(b, c->failures[k]);
+	sbuf_printf(b, "</tr></tbody>\n</table>\n");
+}
+
 /* Client side, summed over the workers: the whole instance, every listener. */
 static void html_clients(struct fc_sbuf *b, const struct fc_report *r)
 {
@@ -639,6 +668,7 @@ static void render_html(struct fc_sbuf *b, const struct fc_report *r,
 	html_head(b, l);
 	html_instance(b, r);
 	html_servers(b, r, l, li);
+	html_tls(b, r, li);
 	html_clients(b, r);
 	html_footer(b, r, l);
 }

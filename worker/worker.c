@@ -140,9 +140,7 @@ static void proxies_init(const struct fc_conf *conf, int nworkers,
 		px->l = l;
 		px->index = i;
 		px->srv_base = shm_server_index(conf, i, 0);
-		/* TEMP: process memory until the segment has per-listener
-		 * TLS counters (branch tls-stats). */
-		px->tls_ctr = xcalloc(1, sizeof(*px->tls_ctr));
+		px->tls_ctr = shm_worker_tls(worker.shm, worker.slot, i);
 		px->excluded = xcalloc((size_t)l->nservers, sizeof(*px->excluded));
 		px->maxconn = worker_share(l->maxconn, nworkers);
 		px->srv = xcalloc((size_t)l->nservers, sizeof(*px->srv));

@@ -2,8 +2,9 @@
  * Unit tests of shm/: the layout (sizes and offsets pinned, so that a change
  * without a version bump is noticed), real segments created and attached
  * (stale ones replaced, live ones refused, other versions refused), and the
- * reports rendered from a synthetic segment whose every counter is known,
- * and the next generation's segment a reload builds (shm_create_next):
+ * reports rendered from a synthetic segment whose every counter is known
+ * (and the stats page, worker/stats.c, which renders the same report as
+ * HTML), and the next generation's segment a reload builds (shm_create_next):
  * health, counters and sessions carried by name, the name taken over.
  *
  * Each test loads its own config from a fresh temporary directory, so its
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +33,7 @@
 #include "shm/report.h"
 #include "shm/session.h"
 #include "shm/shm.h"
+#include "worker/stats.h"
 
 #define NWORKERS	3
 
@@ -131,8 +134,9 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, checker_heartbeat_ms), 360);
 	cr_expect_eq(offsetof(struct fc_shm_header, ha), 368);
 	cr_expect_eq(offsetof(struct fc_shm_header, off_retired), 432);
-	cr_expect_eq(offsetof(struct fc_shm_header, tickets), 440);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 696);
+	cr_expect_eq(offsetof(struct fc_shm_header, off_listeners), 440);
+	cr_expect_eq(offsetof(struct fc_shm_header, tickets), 448);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 704);
 }
 
 Test(shm, ticket_keys_are_pinned)
@@ -200,6 +204,17 @@ Test(shm, worker_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_srv_counters, retries), 56);
 }
 
+Test(shm, listener_and_tls_layout_is_pinned)
+{
+	cr_expect_eq(sizeof(struct fc_shm_listener), 128);
+	cr_expect_eq(offsetof(struct fc_shm_listener, name), 0);
+	cr_expect_eq(offsetof(struct fc_shm_listener, tls), 64);
+	cr_expect_eq(sizeof(struct fc_shm_tls_counters), 64);
+	cr_expect_eq(offsetof(struct fc_shm_tls_counters, handshakes), 0);
+	cr_expect_eq(offsetof(struct fc_shm_tls_counters, resumed), 8);
+	cr_expect_eq(offsetof(struct fc_shm_tls_counters, failures), 16);
+}
+
 /* Values stored in the segment are part of the layout too. */
 Test(shm, stored_enum_values_are_pinned)
 {
@@ -212,6 +227,13 @@ Test(shm, stored_enum_values_are_pinned)
 	cr_expect_eq(FC_ERR_BADREQ, 0);
 	cr_expect_eq(FC_ERR_INTERNAL, 9);
 	cr_expect_eq(FC_ERR_MAX, 10);
+	cr_expect_eq(FC_TLS_FAIL_PROTOCOL, 0);
+	cr_expect_eq(FC_TLS_FAIL_VERSION, 1);
+	cr_expect_eq(FC_TLS_FAIL_CERT, 2);
+	cr_expect_eq(FC_TLS_FAIL_TIMEOUT, 3);
+	cr_expect_eq(FC_TLS_FAIL_ABORT, 4);
+	cr_expect_eq(FC_TLS_FAIL_OTHER, 5);
+	cr_expect_eq(FC_TLS_FAIL_MAX, 6);
 }
 
 /* ================================================================ segments */
@@ -265,6 +287,124 @@ Test(shm, create_then_attach_ro_sees_the_same_segment)
 	cr_expect_eq(shm_load(&shm_worker(&ro, 2)->srv[1].requests), 42);
 	cr_expect_eq(shm_load(&shm_worker(&ro, 0)->requests), 0);
 	shm_detach(&ro);
+	shm_destroy(&seg);
+}
+
+/* Listener 1, "api", terminates TLS (the config cannot say so yet). */
+static void api_has_tls(void)
+{
+	conf->listeners[1].tls.enabled = true;
+}
+
+Test(shm, listener_table_names_each_listener_and_its_tls)
+{
+	const struct fc_shm_header *h;
+
+	api_has_tls();
+	create_segment();
+	h = seg.hdr;
+	cr_expect_eq(h->off_listeners, h->off_servers + 3 * sizeof(struct fc_shm_server),
+	    "right after the servers");
+	cr_expect_leq(h->off_listeners + 2 * sizeof(struct fc_shm_listener), h->off_workers);
+	cr_expect_eq(h->off_workers % FC_SHM_PAGE, 0);
+	cr_expect_str_eq(shm_listener(&seg, 0)->name, "web");
+	cr_expect_eq(shm_listener(&seg, 0)->tls, 0);
+	cr_expect_str_eq(shm_listener(&seg, 1)->name, "api");
+	cr_expect_eq(shm_listener(&seg, 1)->tls, 1);
+	shm_destroy(&seg);
+}
+
+/*
+ * Every (worker, listener) has its own TLS counters, after the block's
+ * servers and inside the block; the retired block has them too; and what
+ * a worker writes through shm_worker_tls() is what a tool reads.
+ */
+Test(shm, tls_counters_are_per_worker_and_listener_inside_the_block)
+{
+	struct fc_shm_tls_counters *seen[(NWORKERS + 1) * 2];
+	char err[256] = "";
+	struct fc_shm ro;
+	int n = 0;
+
+	create_segment();
+	for (int w = 0; w <= NWORKERS; w++) {
+		struct fc_shm_worker *blk = w < NWORKERS ? shm_worker(&seg, (uint32_t)w) :
+		    shm_retired(&seg);
+
+		for (int l = 0; l < 2; l++) {
+			struct fc_shm_tls_counters *c = shm_block_tls(&seg, blk, (uint32_t)l);
+
+			if (w < NWORKERS)
+				cr_expect_eq(shm_worker_tls(&seg, w, l), c, "worker %d", w);
+			cr_expect_geq((char *)c, (char *)&blk->srv[3], "w%d l%d: after the "
+			    "servers", w, l);
+			cr_expect_leq((char *)(c + 1), (char *)blk + seg.hdr->worker_stride,
+			    "w%d l%d: inside the block", w, l);
+			cr_expect_eq((uintptr_t)c % 64, 0, "w%d l%d: cache-line aligned", w, l);
+			for (int k = 0; k < n; k++)
+				cr_expect_neq(seen[k], c, "w%d l%d shares counters", w, l);
+			seen[n++] = c;
+		}
+	}
+	cr_expect_leq((char *)(shm_block_tls(&seg, shm_retired(&seg), 1) + 1),
+	    (char *)seg.hdr + seg.hdr->off_sessions);
+
+	for (int w = 0; w < NWORKERS; w++)
+		for (int l = 0; l < 2; l++)
+			shm_store(&shm_worker_tls(&seg, w, l)->failures[FC_TLS_FAIL_CERT],
+			    (uint64_t)(10 * w + l + 1));
+	cr_assert_eq(shm_attach_ro(&ro, seg.name, err, sizeof(err)), 0, "%s", err);
+	for (int w = 0; w < NWORKERS; w++)
+		for (int l = 0; l < 2; l++)
+			cr_expect_eq(shm_load(&shm_worker_tls(&ro, w, l)->failures[FC_TLS_FAIL_CERT]),
+			    (uint64_t)(10 * w + l + 1), "w%d l%d", w, l);
+	cr_expect_eq(shm_load(&shm_worker(&ro, 0)->srv[2].retries), 0, "a server's counters "
+	    "untouched");
+	shm_detach(&ro);
+	shm_destroy(&seg);
+}
+
+/* Runs fn in a child; returns its wait status. */
+static int in_child(void (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* Worker 1's last listener: the end of its block. */
+static void worker1_counts_its_handshake(void)
+{
+	if (shm_protect_worker(&seg, 1) < 0)
+		_exit(3);
+	shm_add(&shm_worker_tls(&seg, 1, 1)->failures[FC_TLS_FAIL_OTHER], 1);
+}
+
+static void worker1_counts_worker0s_handshake(void)
+{
+	if (shm_protect_worker(&seg, 1) < 0)
+		_exit(3);
+	shm_add(&shm_worker_tls(&seg, 0, 1)->handshakes, 1);
+}
+
+Test(shm, a_worker_writes_its_own_tls_counters_only)
+{
+	int status;
+
+	create_segment();
+	status = in_child(worker1_counts_its_handshake);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_expect_eq(shm_worker_tls(&seg, 1, 1)->failures[FC_TLS_FAIL_OTHER], 1);
+	status = in_child(worker1_counts_worker0s_handshake);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %d", status);
+	cr_expect_eq(shm_worker_tls(&seg, 0, 1)->handshakes, 0);
 	shm_destroy(&seg);
 }
 
@@ -748,6 +888,34 @@ static void synthetic(void)
 	fill_ha(clock_wall_us());
 }
 
+/*
+ * Worker w's TLS counters of listener l: handshakes 1000 (l + 1) + w + 1,
+ * resumed 100 (l + 1) + w + 1, failures[k] 10 k + w + 1.  Summed over the
+ * three workers, api's (l = 1): 6006 handshakes, 606 resumed, failures[k]
+ * 30 k + 6, 486 in all.  Web's are counted too, but web has no TLS.
+ */
+static void fill_tls(void)
+{
+	for (int w = 0; w < NWORKERS; w++) {
+		for (int l = 0; l < 2; l++) {
+			struct fc_shm_tls_counters *c = shm_worker_tls(&seg, w, l);
+
+			c->handshakes = 1000u * (unsigned)(l + 1) + (unsigned)w + 1;
+			c->resumed = 100u * (unsigned)(l + 1) + (unsigned)w + 1;
+			for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+				c->failures[k] = 10u * (unsigned)k + (unsigned)w + 1;
+		}
+	}
+}
+
+/* The synthetic segment with api terminating TLS. */
+static void synthetic_tls(void)
+{
+	api_has_tls();
+	synthetic();
+	fill_tls();
+}
+
 /* Renders the synthetic segment; the caller frees the text. */
 static char *render(enum fc_report_fmt fmt, int listener)
 {
@@ -819,7 +987,7 @@ Test(report, json_has_the_contract_shape)
 	synthetic();
 	text = render(FC_REPORT_JSON, -1);
 	jparse(&j, text);
-	expect_keys(&j, "", "instance,servers,workers,totals,sessions,ha");
+	expect_keys(&j, "", "instance,servers,listeners,workers,totals,sessions,ha");
 	expect_keys(&j, "instance", "pid,generation,start_time,start_time_us,uptime_s,"
 	    "version,config,segment");
 	expect_keys(&j, "servers.0", "listener,name,address,state,last_change_ms,check,"
@@ -828,6 +996,8 @@ Test(report, json_has_the_contract_shape)
 	    "failures,last_check_ms_ago");
 	expect_keys(&j, "servers.0.counters", "cur_conns,total_conns,requests,bytes_in,"
 	    "bytes_out,conn_errors,resp_errors,retries");
+	expect_keys(&j, "listeners.0", "name,tls");
+	expect_keys(&j, "listeners.1", "name,tls");
 	expect_keys(&j, "workers.0", "slot,pid,alive,heartbeat_ms_ago,cur_conns,"
 	    "total_conns,requests,bytes_in,bytes_out,errors");
 	expect_keys(&j, "workers.0.errors", "bad_request,request_timeout,client_abort,"
@@ -839,7 +1009,71 @@ Test(report, json_has_the_contract_shape)
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,peer,"
 	    "peer_priority,peer_seen_ms_ago");
 	cr_expect_eq(jget(&j, "servers")->n, 3);
+	cr_expect_eq(jget(&j, "listeners")->n, 2);
 	cr_expect_eq(jget(&j, "workers")->n, NWORKERS);
+	jfree(&j);
+	free(text);
+	shm_destroy(&seg);
+}
+
+Test(report, snapshot_sums_tls_counters_per_listener)
+{
+	struct fc_report r;
+
+	synthetic_tls();
+	report_snapshot(&r, &seg);
+	cr_assert_eq(r.nlisteners, 2);
+	cr_expect_not(r.listeners[0].tls);
+	cr_expect(r.listeners[1].tls);
+	cr_expect_str_eq(r.listeners[1].shm->name, "api");
+	cr_expect_eq(r.listeners[1].sum.handshakes, 6006);
+	cr_expect_eq(r.listeners[1].sum.resumed, 606);
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		cr_expect_eq(r.listeners[1].sum.failures[k], 30u * (unsigned)k + 6, "[%d]", k);
+	cr_expect_eq(report_tls_failures(&r.listeners[1].sum), 486);
+	cr_expect_eq(r.listeners[0].sum.handshakes, 3006);
+	report_free(&r);
+	cr_expect_null(r.listeners);
+	shm_destroy(&seg);
+}
+
+/* A listener without TLS is named, "tls":false, and has no counters. */
+Test(report, json_lists_listeners_with_tls_counters_for_tls_ones_only)
+{
+	char *text;
+	struct jv j;
+
+	synthetic_tls();
+	text = render(FC_REPORT_JSON, -1);
+	jparse(&j, text);
+	cr_assert_eq(jget(&j, "listeners")->n, 2);
+	expect_keys(&j, "listeners.0", "name,tls");
+	cr_expect_str_eq(jstr(&j, "listeners.0.name"), "web");
+	cr_expect_not(jbool(&j, "listeners.0.tls"));
+	expect_keys(&j, "listeners.1", "name,tls,tls_counters");
+	expect_keys(&j, "listeners.1.tls_counters", "handshakes,resumed,failures");
+	expect_keys(&j, "listeners.1.tls_counters.failures",
+	    "protocol,version,cert,timeout,abort,other");
+	cr_expect_str_eq(jstr(&j, "listeners.1.name"), "api");
+	cr_expect(jbool(&j, "listeners.1.tls"));
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.handshakes"), 6006);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.resumed"), 606);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.failures.protocol"), 6);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.failures.timeout"), 96);
+	cr_expect_eq(jnum(&j, "listeners.1.tls_counters.failures.other"), 156);
+	jfree(&j);
+	free(text);
+
+	text = render(FC_REPORT_JSON, 0);
+	jparse(&j, text);
+	cr_assert_eq(jget(&j, "listeners")->n, 1, "the filter keeps one listener");
+	cr_expect_str_eq(jstr(&j, "listeners.0.name"), "web");
+	jfree(&j);
+	free(text);
+	text = render(FC_REPORT_JSON, 1);
+	jparse(&j, text);
+	cr_assert_eq(jget(&j, "listeners")->n, 1);
+	cr_expect_eq(jnum(&j, "listeners.0.tls_counters.handshakes"), 6006);
 	jfree(&j);
 	free(text);
 	shm_destroy(&seg);
@@ -1028,6 +1262,23 @@ Test(report, header_counts_are_bounded_by_the_mapping)
 	report_snapshot(&r, &seg);
 	cr_expect_eq(r.nworkers, 0);
 	report_free(&r);
+	seg.hdr->worker_stride = FC_SHM_PAGE;
+
+	/* Listeners past the table's room: none shown, the rest as before. */
+	seg.hdr->nlisteners = 1u << 30;
+	report_snapshot(&r, &seg);
+	cr_expect_eq(r.nlisteners, 0);
+	cr_expect_eq(r.nworkers, NWORKERS);
+	report_free(&r);
+	seg.hdr->nlisteners = 2;
+	seg.hdr->off_listeners = seg.hdr->off_workers;
+	report_snapshot(&r, &seg);
+	cr_expect_eq(r.nlisteners, 0, "a table that is not there");
+	report_free(&r);
+	seg.hdr->off_listeners = 0;
+	report_snapshot(&r, &seg);
+	cr_expect_eq(r.nlisteners, 0, "a table over the header");
+	report_free(&r);
 	shm_destroy(&seg);
 }
 
@@ -1039,6 +1290,9 @@ Test(report, header_counts_are_bounded_by_the_mapping)
 	"rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx," \
 	"hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max," \
 	"req_tot,cli_abrt,srv_abrt,"
+
+/* HAProxy's ssl stats module's, after ours, when a TLS listener is shown. */
+#define CSV_SSL "ssl_sess,ssl_reused_sess,ssl_failed_handshake,"
 
 #define CSV_MAXROWS	8
 #define CSV_MAXCOLS	64
@@ -1191,6 +1445,50 @@ Test(report, csv_backend_is_down_when_every_server_is)
 	shm_destroy(&seg);
 }
 
+/*
+ * With a TLS listener shown: HAProxy's three ssl columns after ours, and
+ * that listener's FRONTEND row (before its servers, as HAProxy orders a
+ * proxy) carrying them and nothing but names and ids.
+ */
+Test(report, csv_has_ssl_columns_and_a_frontend_row_only_with_tls)
+{
+	char *text;
+	struct csv c;
+
+	synthetic_tls();
+	text = render(FC_REPORT_CSV, -1);
+	cr_expect_eq(strncmp(text, CSV_HEADER CSV_SSL "\n", strlen(CSV_HEADER CSV_SSL "\n")), 0,
+	    "header differs:\n%.*s", (int)strcspn(text, "\n"), text);
+	csv_split(&c, text);
+	cr_assert_eq(c.nrows, 6, "3 servers, 2 BACKEND rows, 1 FRONTEND row: %d", c.nrows);
+	for (int r = 0; r < c.nrows; r++)
+		cr_expect_eq(c.ncols[r], c.nnames, "row %d: %d fields for %d columns", r,
+		    c.ncols[r], c.nnames);
+	cr_expect_str_eq(csv_get(&c, 2, "svname"), "BACKEND");
+	cr_expect_str_eq(csv_get(&c, 3, "pxname"), "api");
+	cr_expect_str_eq(csv_get(&c, 3, "svname"), "FRONTEND");
+	cr_expect_str_eq(csv_get(&c, 3, "type"), "0");
+	cr_expect_str_eq(csv_get(&c, 3, "iid"), "2");
+	cr_expect_str_eq(csv_get(&c, 3, "sid"), "0");
+	cr_expect_str_eq(csv_get(&c, 3, "ssl_sess"), "6006");
+	cr_expect_str_eq(csv_get(&c, 3, "ssl_reused_sess"), "606");
+	cr_expect_str_eq(csv_get(&c, 3, "ssl_failed_handshake"), "486");
+	cr_expect_str_empty(csv_get(&c, 3, "scur"), "no traffic figures per listener");
+	cr_expect_str_empty(csv_get(&c, 3, "req_tot"));
+	cr_expect_str_eq(csv_get(&c, 4, "svname"), "api1");
+	cr_expect_str_empty(csv_get(&c, 4, "ssl_sess"), "a server row has no TLS figure");
+	cr_expect_str_eq(csv_get(&c, 5, "svname"), "BACKEND");
+	free(text);
+
+	text = render(FC_REPORT_CSV, 0);	/* web only: no TLS, the CSV of old */
+	cr_expect_eq(strncmp(text, CSV_HEADER "\n", strlen(CSV_HEADER) + 1), 0,
+	    "header differs:\n%.*s", (int)strcspn(text, "\n"), text);
+	csv_split(&c, text);
+	cr_expect_eq(c.nrows, 3);
+	free(text);
+	shm_destroy(&seg);
+}
+
 /* ================================================================ listener filter */
 
 Test(report, listener_filter_keeps_one_listener)
@@ -1309,6 +1607,40 @@ Test(report, prometheus_metrics)
 	shm_destroy(&seg);
 }
 
+Test(report, prometheus_tls_series_for_tls_listeners_only)
+{
+	char *text;
+
+	synthetic();
+	fill_tls();
+	text = render(FC_REPORT_PROMETHEUS, -1);
+	cr_expect_null(strstr(text, "fulcrum_tls_"), "no TLS listener, no TLS metric");
+	free(text);
+	shm_destroy(&seg);
+
+	synthetic_tls();
+	text = render(FC_REPORT_PROMETHEUS, -1);
+	cr_expect_not_null(strstr(text, "# TYPE fulcrum_tls_handshakes_total counter\n"
+	    "fulcrum_tls_handshakes_total{listener=\"api\"} 6006\n"), "%s", text);
+	cr_expect_not_null(strstr(text, "\nfulcrum_tls_resumed_total{listener=\"api\"} 606\n"));
+	cr_expect_not_null(strstr(text, "# TYPE fulcrum_tls_failures_total counter\n"));
+	cr_expect_not_null(strstr(text,
+	    "\nfulcrum_tls_failures_total{listener=\"api\",reason=\"protocol\"} 6\n"));
+	cr_expect_not_null(strstr(text,
+	    "\nfulcrum_tls_failures_total{listener=\"api\",reason=\"timeout\"} 96\n"));
+	cr_expect_not_null(strstr(text,
+	    "\nfulcrum_tls_failures_total{listener=\"api\",reason=\"other\"} 156\n"));
+	cr_expect_null(strstr(text, "fulcrum_tls_handshakes_total{listener=\"web\"}"),
+	    "web has no TLS");
+	expect_exposition_format(text);
+	free(text);
+
+	text = render(FC_REPORT_PROMETHEUS, 0);
+	cr_expect_null(strstr(text, "fulcrum_tls_"), "listener 0 has no TLS");
+	free(text);
+	shm_destroy(&seg);
+}
+
 Test(report, prometheus_escapes_label_values)
 {
 	char *text;
@@ -1356,6 +1688,77 @@ Test(report, text_names_every_server_and_worker)
 	shm_destroy(&seg);
 }
 
+Test(report, text_has_a_tls_row_per_tls_listener)
+{
+	char *text, *row;
+	uint64_t hs, res, failed, by[FC_TLS_FAIL_MAX];
+
+	synthetic();
+	text = render(FC_REPORT_TEXT, -1);
+	cr_expect_null(strstr(text, "TLS LISTENER"), "no TLS listener, no TLS table:\n%s",
+	    text);
+	free(text);
+	shm_destroy(&seg);
+
+	synthetic_tls();
+	text = render(FC_REPORT_TEXT, -1);
+	cr_expect_not_null(strstr(text, "TLS LISTENER"), "%s", text);
+	cr_expect_not_null(strstr(text, "HANDSHAKES"));
+	cr_expect_not_null(strstr(text, "PROTOCOL"));
+	cr_assert_not_null(row = strstr(text, "\napi "), "no row for api:\n%s", text);
+	cr_assert_eq(sscanf(row, " api %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %"
+	    SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &hs, &res, &failed,
+	    &by[0], &by[1], &by[2], &by[3], &by[4], &by[5]), 9, "%s", row);
+	cr_expect_eq(hs, 6006);
+	cr_expect_eq(res, 606);
+	cr_expect_eq(failed, 486);
+	for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+		cr_expect_eq(by[k], 30u * (unsigned)k + 6, "[%d]", k);
+	cr_expect_null(strstr(text, "\nweb "), "a row for web");
+	free(text);
+
+	text = render(FC_REPORT_TEXT, 0);
+	cr_expect_null(strstr(text, "TLS LISTENER"), "listener 0 has no TLS");
+	free(text);
+	shm_destroy(&seg);
+}
+
+/* The stats page of listener li (worker/stats.c renders the report as HTML). */
+static char *stats_page(int li)
+{
+	static struct fc_http_msg req;
+	struct fc_listener *l = &conf->listeners[li];
+	struct fc_sbuf out = { 0 };
+
+	if (l->stats.uri == NULL)
+		cr_assert_not_null(l->stats.uri = strdup("/stats"));	/* conf_free() frees it */
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.method_len = 3;
+	req.version_minor = 1;
+	cr_assert_eq(stats_respond(l, li, &seg, FC_STATS_HTML, &req, true, &out), 200);
+	cr_assert_not_null(out.p);
+	return out.p;
+}
+
+Test(report, stats_page_has_a_tls_table_for_a_tls_listener_only)
+{
+	char *page, *tls;
+
+	synthetic_tls();
+	page = stats_page(1);
+	cr_assert_not_null(tls = strstr(page, "<h2>TLS</h2>"), "%s", page);
+	cr_expect_not_null(strstr(tls, ">Handshakes</th>"));
+	cr_expect_not_null(strstr(tls, "<th>timeout</th>"));
+	cr_expect_not_null(strstr(tls, "<td class=\"n\">6006</td><td class=\"n\">606</td>"
+	    "<td class=\"n\">486</td><td class=\"n\">6</td>"), "%s", tls);
+	free(page);
+	page = stats_page(0);
+	cr_expect_null(strstr(page, "<h2>TLS</h2>"), "web has no TLS");
+	free(page);
+	shm_destroy(&seg);
+}
+
 /* ================================================================ names */
 
 Test(report, names)
@@ -1378,6 +1781,14 @@ Test(report, names)
 	cr_expect_str_eq(report_ha_name(1, 4), "UNKNOWN");
 	for (int k = 0; k < FC_ERR_MAX; k++)
 		cr_expect_neq(strcmp(report_error_name(k), "unknown"), 0, "kind %d", k);
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_PROTOCOL), "protocol");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_VERSION), "version");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_CERT), "cert");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_TIMEOUT), "timeout");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_ABORT), "abort");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_OTHER), "other");
+	cr_expect_str_eq(report_tls_fail_name(FC_TLS_FAIL_MAX), "unknown");
+	cr_expect_str_eq(report_tls_fail_name(-1), "unknown");
 }
 
 /* ================================================================ reload */
@@ -1439,14 +1850,54 @@ static struct fc_conf *load_text(const char *text)
 	return c;
 }
 
-/* The next generation of seg, for text. */
-static void reload_to(const char *text, int nworkers)
+/*
+ * Listener "a" has 59 servers, "b" one: their counters fill a worker
+ * block's first page exactly, so the TLS counters need a second one.
+ */
+Test(shm, tls_counters_get_room_when_the_servers_fill_a_page)
+{
+	struct fc_sbuf text = { 0 };
+	int status;
+
+	sbuf_printf(&text, "global: { workers = 3; };\nlisteners = (\n"
+	    "  { name = \"a\"; bind = \"127.0.0.1:18080\"; servers = (");
+	for (int i = 0; i < 59; i++)
+		sbuf_printf(&text, "%s{ name = \"s%d\"; address = \"127.0.0.1:%d\"; }",
+		    i == 0 ? "" : ", ", i, 20000 + i);
+	sbuf_printf(&text, " ); },\n  { name = \"b\"; bind = \"127.0.0.1:18090\"; servers = "
+	    "( { name = \"t\"; address = \"127.0.0.1:18091\"; } ); }\n);\n");
+	conf_free(conf);
+	conf = load_text(text.p);
+	sbuf_free(&text);
+	create_segment();
+	cr_assert_eq(sizeof(struct fc_shm_worker) + 60 * sizeof(struct fc_shm_srv_counters),
+	    FC_SHM_PAGE);
+	cr_expect_eq(seg.hdr->worker_stride, 2 * FC_SHM_PAGE);
+	for (int w = 0; w < NWORKERS; w++)
+		cr_expect_leq((char *)(shm_worker_tls(&seg, w, 1) + 1),
+		    (char *)shm_worker(&seg, (uint32_t)w) + seg.hdr->worker_stride, "w%d", w);
+	status = in_child(worker1_counts_its_handshake);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_expect_eq(shm_worker_tls(&seg, 1, 1)->failures[FC_TLS_FAIL_OTHER], 1);
+	cr_expect_eq(shm_worker(&seg, 2)->heartbeat_ms, 0, "worker 2's block untouched");
+	shm_destroy(&seg);
+}
+
+/* The next generation of seg, for text; listener l has TLS if bit l of tls is set. */
+static void reload_with_tls(const char *text, int nworkers, unsigned int tls)
 {
 	char err[256] = "";
 
 	next_conf = load_text(text);
+	for (int l = 0; l < next_conf->nlisteners; l++)
+		next_conf->listeners[l].tls.enabled = (tls >> l) & 1;
 	cr_assert_eq(shm_create_next(&next, &seg, next_conf, nworkers, err, sizeof(err)), 0,
 	    "%s", err);
+}
+
+static void reload_to(const char *text, int nworkers)
+{
+	reload_with_tls(text, nworkers, 0);
 }
 
 /* What an earlier reload left in seg's retired block: counter f of server i. */
@@ -1468,6 +1919,14 @@ static void fill_retired(void)
 	for (int i = 0; i < 3; i++)
 		for (int f = 1; f < 8; f++)	/* no gauge in a retired block */
 			*(uint64_t *)((char *)&r->srv[i] + counter_off[f]) = retired_value(i, f);
+	for (uint32_t l = 0; l < 2; l++) {
+		struct fc_shm_tls_counters *c = shm_block_tls(&seg, r, l);
+
+		c->handshakes = 50000u * (l + 1);
+		c->resumed = 5000u * (l + 1);
+		for (int k = 0; k < FC_TLS_FAIL_MAX; k++)
+			c->failures[k] = 500u * (l + 1) + (unsigned)k;
+	}
 }
 
 static uint64_t counter(const struct fc_shm_srv_counters *c, int f)
@@ -1689,6 +2148,109 @@ Test(reload, next_generation_takes_the_name_and_the_old_mapping_stays)
 	shm_detach(&ro);
 	snprintf(tmp, sizeof(tmp), "/dev/shm%s.next", seg.name);
 	cr_expect_neq(access(tmp, F_OK), 0, "%s left behind", tmp);
+}
+
+/*
+ * The listeners of conf_text, both with TLS, become: "api" first, "web"
+ * renamed "www", "admin" new.  TLS counters follow the listener's name.
+ */
+static const char tls_next_text[] =
+	"global: { workers = 2; };\n"
+	"listeners = (\n"
+	"  { name = \"api\"; bind = \"127.0.0.1:18090\";\n"
+	"    servers = ( { name = \"api1\"; address = \"127.0.0.1:18091\"; } ); },\n"
+	"  { name = \"www\"; bind = \"127.0.0.1:18080\";\n"
+	"    servers = ( { name = \"webA\"; address = \"127.0.0.1:18081\"; } ); },\n"
+	"  { name = \"admin\"; bind = \"127.0.0.1:18070\";\n"
+	"    servers = ( { name = \"adm\"; address = \"127.0.0.1:18071\"; } ); }\n"
+	");\n";
+
+#define TLS_NEXT_API	0
+#define TLS_NEXT_WWW	1
+#define TLS_NEXT_ADMIN	2
+
+/* Prev's TLS counters of its listener l: three workers (fill_tls) and retired. */
+static uint64_t prev_tls(uint32_t l, int field)
+{
+	uint64_t workers[3] = { 3000u * (l + 1) + 6, 300u * (l + 1) + 6, 0 };
+	uint64_t retired[3] = { 50000u * (l + 1), 5000u * (l + 1), 0 };
+
+	if (field < 2)
+		return workers[field] + retired[field];
+	return 30u * (unsigned)(field - 2) + 6 + 500u * (l + 1) + (unsigned)(field - 2);
+}
+
+/* Field 0 handshakes, 1 resumed, 2 + k failures[k]. */
+static uint64_t tls_field(const struct fc_shm_tls_counters *c, int field)
+{
+	if (field == 0)
+		return c->handshakes;
+	return field == 1 ? c->resumed : c->failures[field - 2];
+}
+
+Test(reload, tls_counters_are_folded_into_retired_by_listener_name)
+{
+	struct fc_shm_worker *r;
+
+	conf->listeners[0].tls.enabled = true;
+	api_has_tls();
+	create_segment();
+	fill_workers(clock_mono_ms());
+	fill_tls();
+	fill_retired();
+	reload_with_tls(tls_next_text, 2, 7);
+	cr_assert_eq(next.hdr->nlisteners, 3);
+	cr_expect_str_eq(shm_listener(&next, TLS_NEXT_API)->name, "api");
+	r = shm_retired(&next);
+	for (int f = 0; f < 2 + FC_TLS_FAIL_MAX; f++) {
+		cr_expect_eq(tls_field(shm_block_tls(&next, r, TLS_NEXT_API), f), prev_tls(1, f),
+		    "api, moved to index 0: field %d", f);
+		cr_expect_eq(tls_field(shm_block_tls(&next, r, TLS_NEXT_WWW), f), 0,
+		    "www is not web: field %d", f);
+		cr_expect_eq(tls_field(shm_block_tls(&next, r, TLS_NEXT_ADMIN), f), 0,
+		    "admin is new: field %d", f);
+	}
+	for (int w = 0; w < 2; w++)
+		for (int l = 0; l < 3; l++)
+			cr_expect_eq(shm_worker_tls(&next, w, l)->handshakes, 0,
+			    "new worker %d starts at 0 (listener %d)", w, l);
+
+	/* The old worker 2 completes 4 more handshakes on api: folded once. */
+	shm_worker_tls(&seg, 2, 1)->handshakes += 4;
+	shm_fold_retired(&next, &seg);
+	shm_fold_retired(&next, &seg);
+	cr_expect_eq(shm_block_tls(&next, r, TLS_NEXT_API)->handshakes, prev_tls(1, 0) + 4);
+	cr_expect_eq(shm_block_tls(&next, r, TLS_NEXT_WWW)->handshakes, 0);
+}
+
+/*
+ * A generation where api has no TLS shows none of it, but keeps its
+ * counters: when TLS comes back, its totals have not gone back.
+ */
+Test(reload, tls_counters_survive_a_generation_without_tls)
+{
+	struct fc_report rep;
+	char err[256] = "";
+
+	api_has_tls();
+	create_segment();
+	fill_tls();
+	reload_with_tls(tls_next_text, 2, 0);
+	report_snapshot(&rep, &next);
+	cr_expect_not(rep.listeners[TLS_NEXT_API].tls);
+	cr_expect_eq(rep.listeners[TLS_NEXT_API].sum.handshakes, 6006);
+	report_free(&rep);
+
+	third_conf = load_text(conf_text);
+	third_conf->listeners[1].tls.enabled = true;
+	cr_assert_eq(shm_create_next(&third, &next, third_conf, 3, err, sizeof(err)), 0,
+	    "%s", err);
+	report_snapshot(&rep, &third);
+	cr_expect(rep.listeners[1].tls);
+	cr_expect_eq(rep.listeners[1].sum.handshakes, 6006, "api's handshakes went back");
+	cr_expect_eq(rep.listeners[1].sum.failures[FC_TLS_FAIL_OTHER], 156);
+	cr_expect_eq(rep.listeners[0].sum.handshakes, 0, "web was www in between");
+	report_free(&rep);
 }
 
 /* web: s1, s2, s3.  Next: "api" first (web's listener index becomes 1),
