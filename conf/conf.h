@@ -73,6 +73,7 @@ enum fc_verify {
 };
 
 struct ssl_ctx_st;			/* OpenSSL's SSL_CTX */
+struct fc_tls_sni;			/* conf/tls.c: the certificates by name */
 
 struct fc_tls {				/* a listener's "tls" */
 	bool enabled;			/* the group is there: HTTPS */
@@ -86,8 +87,9 @@ struct fc_tls {				/* a listener's "tls" */
 	char *client_ca;		/* NULL: none */
 	enum fc_verify verify_client;
 	bool ktls;
-	struct ssl_ctx_st *ctx;		/* the default certificate's; the others
-					 * are chosen by SNI (conf/tls.c) */
+	struct ssl_ctx_st *ctx;		/* the default certificates' context; the
+					 * others are chosen by SNI */
+	struct fc_tls_sni *sni;
 };
 
 struct fc_server_tls {			/* a server's "tls": fulcrum is the client */

@@ -284,6 +284,9 @@ static const struct key server_keys[] = {
 	 * names: the value travels in a cookie, and a prefix cookie must be
 	 * split again on its delimiter. */
 	ARR("cookie", struct fc_server, cookie, load_key_name, 0),
+	/* Its presence: fulcrum talks TLS to the server (conf/tls.c). */
+	{ ROW("tls", K_GROUP, struct fc_server, tls), .sub = conf_server_tls_keys,
+	    .flags = ON | LAZY, .on = offsetof(struct fc_server, tls.enabled) },
 	END,
 };
 
@@ -322,6 +325,8 @@ static void parse_server(struct loader *ld, const config_setting_t *e,
 	load_walk(ld, e, ctx, server_keys, sv);
 	if (sv->cookie[0] == '\0')
 		memcpy(sv->cookie, sv->name, sizeof(sv->cookie));
+	if (sv->tls.enabled)
+		conf_server_tls_build(ld, e, ctx, sv);
 	check_server_dups(ld, e, lctx, l, i);
 }
 
@@ -438,7 +443,12 @@ static const struct key listener_keys[] = {
 	GROUP("cookie", struct fc_listener, cookie, cookie_keys, 0),
 	GROUP("stick", struct fc_listener, stick, stick_keys, LAZY),
 	GROUP("stats", struct fc_listener, stats, stats_keys, 0),
-	FUNC("servers", key_servers, REQ),
+	/* Its presence makes the listener HTTPS (conf/tls.c). */
+	{ ROW("tls", K_GROUP, struct fc_listener, tls), .sub = conf_tls_keys,
+	    .flags = ON | LAZY, .on = offsetof(struct fc_listener, tls.enabled) },
+	/* Every request answered with a 301 to https://: no servers needed. */
+	BOOL("redirect_https", struct fc_listener, redirect_https, .def = false),
+	FUNC("servers", key_servers, 0),	/* required but with redirect_https */
 	END,
 };
 
@@ -459,6 +469,11 @@ static void parse_listener(struct loader *ld, const config_setting_t *e,
 	}
 	load_object_ctx(ctx, sizeof(ctx), "listener", e, i);
 	load_walk(ld, e, ctx, listener_keys, l);
+	if (l->nservers == 0 && !l->redirect_https &&
+	    config_setting_get_member(e, "servers") == NULL)
+		load_errat(ld, e, "%s: missing \"servers\"", ctx);
+	if (l->tls.enabled)
+		conf_tls_build(ld, e, ctx, l);
 	/* One cookie cannot be both rewritten by fulcrum and learned as is. */
 	if (l->cookie.mode != FC_COOKIE_NONE && strcmp(l->cookie.name, l->stick.cookie) == 0)
 		load_errat(ld, e, "%s: \"stick.cookie\" and \"cookie.name\" must differ"
@@ -522,6 +537,9 @@ static void listener_free(struct fc_listener *l)
 	for (i = 0; i < l->stats.nauth; i++)
 		free(l->stats.auth[i]);
 	free(l->stats.auth);
+	conf_tls_free(&l->tls);
+	for (i = 0; i < l->nservers; i++)
+		conf_server_tls_free(&l->servers[i].tls);
 	free(l->servers);
 }
 

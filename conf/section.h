@@ -35,4 +35,18 @@ void conf_free_listeners(struct fc_conf *conf);
 void conf_read_ha(struct loader *ld, const config_setting_t *ha, struct fc_ha *out);
 void conf_free_ha(struct fc_ha *ha);
 
+/*
+ * "tls" (conf/tls.c), a sub-group of a listener and of a server: the keys,
+ * walked by listener.c, then the contexts they describe, built once the
+ * whole listener or server is read (errors at the group's member lines).
+ */
+extern const struct key conf_tls_keys[];
+extern const struct key conf_server_tls_keys[];
+void conf_tls_build(struct loader *ld, const config_setting_t *listener, const char *ctx,
+    struct fc_listener *l);
+void conf_tls_free(struct fc_tls *t);
+void conf_server_tls_build(struct loader *ld, const config_setting_t *server,
+    const char *ctx, struct fc_server *sv);
+void conf_server_tls_free(struct fc_server_tls *t);
+
 #endif

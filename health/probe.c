@@ -16,9 +16,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/net.h"
+#include "lib/tls.h"
 #include "health/probe.h"
 
 #define PROBE_OF_TIMER(t) \
@@ -141,16 +145,78 @@ static void judge_status(struct fc_ev *ev, struct probe *p, int status)
 	finish(ev, p, &r);
 }
 
+/*
+ * recv() or SSL_read(): bytes, 0 at the end, -1 with errno (EAGAIN: try
+ * again on the next event; EPROTO: TLS failed, in tls_why).
+ */
+static const char *tls_why;
+
+static ssize_t probe_recv(struct probe *p, void *buf, size_t len)
+{
+	size_t n;
+	int r;
+
+	if (p->ssl == NULL)
+		return recv(p->io.fd, buf, len, 0);
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_read_ex(p->ssl, buf, len, &n)) == 1)
+		return (ssize_t)n;
+	switch (SSL_get_error(p->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		return errno != 0 ? -1 : 0;
+	default:
+		tls_why = tls_error_text("TLS error");
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t probe_send(struct probe *p, const void *buf, size_t len)
+{
+	size_t n;
+	int r;
+
+	if (p->ssl == NULL)
+		return send(p->io.fd, buf, len, MSG_NOSIGNAL);
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_write_ex(p->ssl, buf, len, &n)) == 1)
+		return (ssize_t)n;
+	r = SSL_get_error(p->ssl, r);
+	if (r == SSL_ERROR_WANT_READ || r == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	tls_why = tls_error_text("TLS error");
+	errno = r == SSL_ERROR_SYSCALL && errno != 0 ? errno : EPROTO;
+	return -1;
+}
+
+static void fail_io(struct fc_ev *ev, struct probe *p, int err)
+{
+	if (err == EPROTO)
+		fail(ev, p, FC_CHK_CONNECT, "TLS: %s", tls_why);
+	else
+		fail_errno(ev, p, err);
+}
+
 /* Reads what has arrived; done as soon as the status line is complete. */
 static void on_readable(struct fc_ev *ev, struct probe *p)
 {
 	ssize_t n;
 	int status, len;
 
-	n = recv(p->io.fd, p->buf + p->got, sizeof(p->buf) - p->got, 0);
+	n = probe_recv(p, p->buf + p->got, sizeof(p->buf) - p->got);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			fail_errno(ev, p, errno);
+			fail_io(ev, p, errno);
 		return;
 	}
 	if (n == 0) {
@@ -173,10 +239,10 @@ static void on_writable(struct fc_ev *ev, struct probe *p)
 {
 	ssize_t n;
 
-	n = send(p->io.fd, p->req + p->sent, p->reqlen - p->sent, MSG_NOSIGNAL);
+	n = probe_send(p, p->req + p->sent, p->reqlen - p->sent);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			fail_errno(ev, p, errno);
+			fail_io(ev, p, errno);
 		return;
 	}
 	p->sent += (size_t)n;
@@ -184,23 +250,79 @@ static void on_writable(struct fc_ev *ev, struct probe *p)
 		fail_errno(ev, p, errno);
 }
 
-static void on_connected(struct fc_ev *ev, struct probe *p)
+/* Connected (and through TLS): the request, or a TCP check passed. */
+static void on_ready(struct fc_ev *ev, struct probe *p)
 {
 	struct probe_result r = { .result = FC_CHK_PASSED, .code = -1 };
+
+	if (p->req != NULL) {
+		/* A handshake may have left the probe waiting to read. */
+		if (p->ssl != NULL && ev_io_mod(ev, &p->io, EPOLLOUT) < 0)
+			fail_errno(ev, p, errno);
+		else
+			on_writable(ev, p);
+		return;
+	}
+	r.duration_ms = elapsed_ms(p);
+	snprintf(r.desc, sizeof(r.desc), "%s in %u ms", p->ssl != NULL ?
+	    "TLS handshake" : "TCP connect", r.duration_ms);
+	finish(ev, p, &r);
+}
+
+/* One step of the TLS handshake, waiting for what OpenSSL waits for. */
+static void on_handshake(struct fc_ev *ev, struct probe *p)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_do_handshake(p->ssl)) == 1) {
+		p->handshaken = true;
+		on_ready(ev, p);
+		return;
+	}
+	switch (SSL_get_error(p->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		if (ev_io_mod(ev, &p->io, EPOLLIN) < 0)
+			fail_errno(ev, p, errno);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		if (ev_io_mod(ev, &p->io, EPOLLOUT) < 0)
+			fail_errno(ev, p, errno);
+		return;
+	case SSL_ERROR_SYSCALL:
+		if (errno != 0) {
+			fail_errno(ev, p, errno);
+			return;
+		}
+		fail(ev, p, FC_CHK_CONNECT, "TLS: connection closed in the handshake");
+		return;
+	default:
+		fail(ev, p, FC_CHK_CONNECT, "TLS: %s", tls_error_text("handshake failed"));
+	}
+}
+
+static void on_connected(struct fc_ev *ev, struct probe *p)
+{
 	int err = net_socket_error(p->io.fd);
+	char ip[FC_ADDRSTRLEN];
 
 	if (err != 0) {
 		fail_errno(ev, p, err);
 		return;
 	}
 	p->connected = true;
-	if (p->req != NULL) {
-		on_writable(ev, p);
+	if (p->tls == NULL || !p->tls->enabled) {
+		on_ready(ev, p);
 		return;
 	}
-	r.duration_ms = elapsed_ms(p);
-	snprintf(r.desc, sizeof(r.desc), "TCP connect in %u ms", r.duration_ms);
-	finish(ev, p, &r);
+	net_host_str((const struct sockaddr *)&p->addr->ss, ip, sizeof(ip));
+	if ((p->ssl = SSL_new(p->tls->ctx)) == NULL ||
+	    tls_client_setup(p->ssl, p->io.fd, p->tls->sni, ip, p->tls->verify) < 0) {
+		fail(ev, p, FC_CHK_CONNECT, "TLS: %s", tls_error_text("cannot start"));
+		return;
+	}
+	on_handshake(ev, p);
 }
 
 static void io_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
@@ -209,6 +331,8 @@ static void io_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 
 	if (!p->connected)
 		on_connected(ev, p);
+	else if (p->ssl != NULL && !p->handshaken)
+		on_handshake(ev, p);
 	else if (p->sent < p->reqlen)
 		on_writable(ev, p);
 	else if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
@@ -233,6 +357,8 @@ void probe_start(struct fc_ev *ev, struct probe *p)
 	p->sent = 0;
 	p->got = 0;
 	p->connected = false;
+	p->ssl = NULL;
+	p->handshaken = false;
 	p->start_us = clock_mono_us();
 	ev_timer_arm(ev, &p->deadline, ev_now(ev) + (uint64_t)p->check->timeout);
 	if ((p->io.fd = net_connect_nb(p->addr)) < 0) {
@@ -247,6 +373,10 @@ void probe_start(struct fc_ev *ev, struct probe *p)
 void probe_cancel(struct fc_ev *ev, struct probe *p)
 {
 	ev_timer_stop(ev, &p->deadline);
+	if (p->ssl != NULL) {
+		SSL_free(p->ssl);	/* no close_notify: the probe is over */
+		p->ssl = NULL;
+	}
 	if (p->io.fd < 0)
 		return;
 	ev_io_del(ev, &p->io);

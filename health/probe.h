@@ -1,7 +1,8 @@
 /*
  * One health probe of one server, for the checker (health.c): a
- * non-blocking TCP connect and, for an HTTP check, one request and its
- * status line, the whole bounded by the check's timeout.  However it ends,
+ * non-blocking TCP connect, a TLS handshake for a server with "tls" (the
+ * certificate verified as the workers do), and, for an HTTP check, one
+ * request and its status line, the whole bounded by the check's timeout.  However it ends,
  * the outcome comes back once through the probe's done() callback, with
  * the fd already closed.
  */
@@ -31,6 +32,9 @@ struct probe {
 	struct fc_ev_timer deadline;
 	const struct fc_check *check;
 	const struct fc_addr *addr;
+	const struct fc_server_tls *tls;	/* NULL or not enabled: plain TCP */
+	struct ssl_st *ssl;		/* while a TLS probe runs */
+	bool handshaken;
 	const char *req;		/* the whole request; NULL: TCP check */
 	size_t reqlen, sent;
 	char buf[PROBE_BUF];		/* the response so far */
@@ -47,7 +51,7 @@ struct probe {
 char *probe_request(const struct fc_check *check, const char *host, size_t *len);
 
 /*
- * Starts p, which must be idle and have check, addr, req and done set.
+ * Starts p, which must be idle and have check, addr, tls, req and done set.
  * done() may run before this returns (a connect that fails at once).
  */
 void probe_start(struct fc_ev *ev, struct probe *p);

@@ -50,6 +50,7 @@
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/notify.h"
+#include "lib/tls.h"
 #include "ha/ha.h"
 #include "health/health.h"
 #include "master/master.h"
@@ -966,6 +967,22 @@ static void reload(void)
 	notify_send(status);
 }
 
+/*
+ * The session-ticket keys of the current generation's segment: a new one
+ * every FC_TLS_TICKET_ROTATE_S, the one before still accepted.  A draining
+ * generation keeps its copy; its tickets stay valid here for a period.
+ */
+static void tickets_rotate(void)
+{
+	struct fc_tls_tickets *t = &m.cur->shm.hdr->tickets;
+	uint64_t now = clock_wall_us();
+
+	if (!t->made || now - t->rotated_us < (uint64_t)FC_TLS_TICKET_ROTATE_S * 1000000)
+		return;
+	if (tls_tickets_rotate(t, now) < 0)
+		log_warnx("TLS session-ticket keys: no randomness to rotate them");
+}
+
 static void main_loop(const sigset_t *set)
 {
 	for (;;) {
@@ -1002,6 +1019,7 @@ static void main_loop(const sigset_t *set)
 			break;
 		}
 		gens_retire_step();
+		tickets_rotate();
 	}
 }
 

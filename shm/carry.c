@@ -134,4 +134,6 @@ void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms)
 	shm_fold_retired(next, prev);
 	/* Until the ha process writes the new segment itself. */
 	memcpy(&next->hdr->ha, &prev->hdr->ha, sizeof(next->hdr->ha));
+	/* A client resumes across the reload with the same keys. */
+	memcpy(&next->hdr->tickets, &prev->hdr->tickets, sizeof(next->hdr->tickets));
 }

@@ -43,8 +43,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/tls.h"
+
 #define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
-#define FC_SHM_VERSION		2
+#define FC_SHM_VERSION		3
 #define FC_SHM_PAGE		4096
 #define FC_SHM_NAME_LEN		64
 #define FC_SHM_MAX_WORKERS	64
@@ -80,6 +82,23 @@ enum fc_err_kind {
 	FC_ERR_SRV_ABORT,	/* server closed mid-response */
 	FC_ERR_INTERNAL,	/* 500: out of memory or buffer */
 	FC_ERR_MAX
+};
+
+/* Why a TLS handshake failed, counted per listener. */
+enum fc_tls_fail {
+	FC_TLS_FAIL_PROTOCOL,	/* not TLS, garbage, a bad record or message */
+	FC_TLS_FAIL_VERSION,	/* no protocol version or cipher in common */
+	FC_TLS_FAIL_CERT,	/* client certificate missing or refused */
+	FC_TLS_FAIL_TIMEOUT,	/* not done within timeout.http_request */
+	FC_TLS_FAIL_ABORT,	/* the client closed mid-handshake */
+	FC_TLS_FAIL_OTHER,
+	FC_TLS_FAIL_MAX
+};
+
+struct fc_shm_tls_counters {	/* one listener's, in one worker block */
+	uint64_t handshakes;	/* completed, full and resumed */
+	uint64_t resumed;	/* of those, abbreviated (session ticket) */
+	uint64_t failures[FC_TLS_FAIL_MAX];
 };
 
 /*
@@ -143,7 +162,10 @@ struct fc_shm_header {
 	uint64_t checker_heartbeat_ms;	/* CLOCK_MONOTONIC */
 	struct fc_shm_ha ha;
 	uint64_t off_retired;		/* counters of past generations (fc_shm_worker) */
-	uint8_t reserved[3592];		/* the header fills one page */
+	/* TLS session-ticket keys: the master makes, carries and rotates
+	 * them, workers read them (lib/tls.h). */
+	struct fc_tls_tickets tickets;
+	uint8_t reserved[3336];		/* the header fills one page */
 	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 
@@ -305,6 +327,7 @@ _Static_assert(sizeof(struct fc_shm_ring_cons) == 64, "read index is one cache l
 _Static_assert(FC_SHM_MAX_WORKERS * sizeof(struct fc_shm_ring_cons) == FC_SHM_PAGE,
     "the read indices fill one page");
 _Static_assert(sizeof(struct fc_shm_ha) == 64, "ha block");
+_Static_assert(sizeof(struct fc_tls_tickets) == 256, "ticket keys");
 _Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line sized");
 _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");
 _Static_assert(sizeof(struct fc_shm_srv_counters) == 64, "counters are one cache line");

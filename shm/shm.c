@@ -294,6 +294,8 @@ int shm_create(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
 		return -1;
 	init_header(shm, conf, nworkers, servers_size, stride);
 	init_servers(shm, conf);
+	/* Without randomness no ticket is issued: full handshakes only. */
+	tls_tickets_make(&shm->hdr->tickets, clock_wall_us());
 	return 0;
 }
 

@@ -26,7 +26,12 @@ int conn_init_client(struct fc_conn *c, int fd, struct fc_proxy *px,
 	c->xprt = &xprt_raw;
 	c->px = px;
 	c->server = -1;
-	return ev_io_add(fc_w->ev, &c->io, FC_EV_CONN);
+	if (ev_io_add(fc_w->ev, &c->io, FC_EV_CONN) < 0)
+		return -1;
+	/* On failure the caller's close(fd) also ends the registration. */
+	if (px->l->tls.ctx != NULL)
+		return xprt_tls_accept(c, px->l->tls.ctx);
+	return 0;
 }
 
 struct fc_conn *conn_open_server(struct fc_proxy *px, int server,
@@ -47,8 +52,13 @@ struct fc_conn *conn_open_server(struct fc_proxy *px, int server,
 	c->px = px;
 	c->server = server;
 	c->connecting = true;
-	if (ev_io_add(fc_w->ev, &c->io, FC_EV_CONN) < 0) {
+	if (px->l->servers[server].tls.enabled && xprt_tls_connect(c) < 0) {
 		close(fd);
+		free(c);
+		return NULL;
+	}
+	if (ev_io_add(fc_w->ev, &c->io, FC_EV_CONN) < 0) {
+		c->xprt->close(c);
 		free(c);
 		return NULL;
 	}

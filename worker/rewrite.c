@@ -13,6 +13,7 @@
 #include "lib/str.h"
 #include "worker/backend.h"
 #include "worker/rewrite.h"
+#include "worker/xprt.h"
 
 static char scratch[FC_BUFSZ];		/* where heads are rewritten */
 
@@ -194,6 +195,9 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 	struct out o = { scratch, 0, sizeof(scratch), false };
 	const struct fc_cookie *ck = &s->px->l->cookie;
 	bool xff = s->px->l->forwardfor, cl_done = false;
+	/* The client certificate's verdict, when the listener asks for one. */
+	const char *verify = s->px->l->tls.verify_client != FC_VERIFY_NONE ?
+	    xprt_tls_client_verify(&s->cli) : NULL;
 	bool strip = ck->mode == FC_COOKIE_PREFIX || (ck->mode == FC_COOKIE_INSERT && ck->indirect);
 
 	out_put(&o, m->first_line, m->first_line_len);
@@ -201,15 +205,26 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 	for (size_t i = 0; i < m->nheaders; i++) {
 		const struct fc_http_header *h = &m->headers[i];
 
-		if (is_hop_by_hop(m, h) || (xff && name_is(h, "x-forwarded-for")))
+		/* What fulcrum states itself, a client must not claim. */
+		if (is_hop_by_hop(m, h) || (xff && (name_is(h, "x-forwarded-for") ||
+		    name_is(h, "x-forwarded-proto"))) ||
+		    (verify != NULL && name_is(h, "x-client-verify")))
 			continue;
 		if (strip && name_is(h, "cookie"))
 			out_cookie(&o, ck, h);
 		else
 			out_field(&o, m, h, &cl_done);
 	}
-	if (xff)
+	if (xff) {
 		out_forwarded_for(&o, s, m);
+		out_str(&o, s->px->l->tls.enabled ? "X-Forwarded-Proto: https\r\n" :
+		    "X-Forwarded-Proto: http\r\n");
+	}
+	if (verify != NULL) {
+		out_str(&o, "X-Client-Verify: ");
+		out_str(&o, verify);
+		out_put(&o, "\r\n", 2);
+	}
 	if (!s->srv_keepalive)
 		out_str(&o, "Connection: close\r\n");
 	else if (m->version_minor == 0)
@@ -312,4 +327,69 @@ void rewrite_drop_head(struct fc_chan *ch, size_t hlen)
 
 	memmove(head, head + hlen, b->end - (b->start + ch->fwd + hlen));
 	b->end -= hlen;
+}
+
+/* ----------------------------------------------------------- redirect */
+
+/* The path and query of target: itself in origin-form, what follows the
+ * authority in absolute-form ("/" when nothing does). */
+static void target_path(const struct fc_http_msg *m, const char **p, size_t *n)
+{
+	const char *t = m->target, *end = t + m->target_len, *q;
+
+	*p = t;
+	*n = m->target_len;
+	if (m->target_len == 0 || t[0] == '/')
+		return;
+	if ((q = memchr(t, ':', m->target_len)) == NULL || end - q < 3 ||
+	    memcmp(q, "://", 3) != 0)
+		return;
+	for (q += 3; q < end && *q != '/' && *q != '?'; q++)
+		;
+	*p = q;
+	*n = (size_t)(end - q);
+}
+
+/* The Host field's host, without a port (the https port is the default). */
+static bool host_name(const struct fc_http_msg *m, const char **h, size_t *n)
+{
+	const struct fc_http_header *f;
+	const char *end;
+
+	if (m->host < 0)
+		return false;
+	f = &m->headers[m->host];
+	*h = f->value;
+	end = f->value + f->value_len;
+	if (f->value_len > 0 && f->value[0] == '[') {
+		const char *b = memchr(f->value, ']', f->value_len);
+
+		end = b != NULL ? b + 1 : end;
+	} else {
+		const char *c = memchr(f->value, ':', f->value_len);
+
+		end = c != NULL ? c : end;
+	}
+	*n = (size_t)(end - *h);
+	return *n > 0;
+}
+
+int rewrite_redirect_https(const struct fc_http_msg *m, bool keepalive,
+    struct fc_sbuf *out)
+{
+	const char *host, *path;
+	size_t hn, pn;
+
+	if (!host_name(m, &host, &hn)) {
+		sbuf_printf(out, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+		    "Content-Length: 34\r\nConnection: close\r\n\r\n"
+		    "A Host is needed to go to https.\r\n");
+		return 400;
+	}
+	target_path(m, &path, &pn);
+	sbuf_printf(out, "HTTP/1.1 301 Moved Permanently\r\nLocation: https://%.*s%s%.*s\r\n"
+	    "Content-Length: 0\r\nConnection: %s\r\n\r\n", (int)hn, host,
+	    pn > 0 && path[0] == '/' ? "" : "/", (int)pn, path,
+	    keepalive ? "keep-alive" : "close");
+	return 301;
 }

@@ -8,7 +8,10 @@
 #ifndef FC_WORKER_REWRITE_H
 #define FC_WORKER_REWRITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "lib/sbuf.h"
 
 #include "worker/worker-t.h"
 
@@ -23,6 +26,15 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
  * new head's length, or 0 when it does not fit (502).
  */
 size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen);
+
+/*
+ * The answer to a request on a redirect_https listener: 301 to
+ * https://HOST/TARGET (Host without its port; the path and query of an
+ * absolute-form target), or 400 when the request names no host.  Returns
+ * the status; the response is in out.
+ */
+int rewrite_redirect_https(const struct fc_http_msg *m, bool keepalive,
+    struct fc_sbuf *out);
 
 /* Removes the head of hlen bytes at ch's fwd (an interim response dropped). */
 void rewrite_drop_head(struct fc_chan *ch, size_t hlen);

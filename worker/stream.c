@@ -218,17 +218,12 @@ static bool method_idempotent(const struct fc_http_msg *m)
 	return false;
 }
 
-/* The listener's stats page: answered here, never forwarded. */
-static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+/* A response fulcrum made itself (in s->payload) answers the request. */
+static void serve_local(struct fc_stream *s, int status, const char *who, bool keepalive,
+    size_t hlen)
 {
-	const struct fc_listener *l = s->px->l;
-	enum fc_stats_kind kind = stats_match(l, m->target, m->target_len);
-	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
-
-	if (kind == FC_STATS_NONE)
-		return false;
-	s->status = stats_respond(l, s->px->index, fc_w->shm, kind, m, keepalive, &s->payload);
-	s->local = "<STATS>";
+	s->status = status;
+	s->local = who;
 	s->req.buf->start += hlen;	/* the request is consumed, not forwarded */
 	s->req.state = CH_DONE;
 	s->rsp.state = CH_DONE;
@@ -239,7 +234,29 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 		s->cli_keepalive = false;
 		s->close_after = true;
 	}
+}
+
+/* The listener's stats page: answered here, never forwarded. */
+static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	const struct fc_listener *l = s->px->l;
+	enum fc_stats_kind kind = stats_match(l, m->target, m->target_len);
+	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+
+	if (kind == FC_STATS_NONE)
+		return false;
+	serve_local(s, stats_respond(l, s->px->index, fc_w->shm, kind, m, keepalive,
+	    &s->payload), "<STATS>", keepalive, hlen);
 	return true;
+}
+
+/* redirect_https: every request gets its https:// address. */
+static void serve_redirect(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+	int status = rewrite_redirect_https(m, keepalive, &s->payload);
+
+	serve_local(s, status, "<REDIRECT>", keepalive && status == 301, hlen);
 }
 
 /* A complete request head is in the buffer: decide, rewrite, connect. */
@@ -255,6 +272,10 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	s->req_http10 = m->version_minor == 0;
 	s->cli_keepalive = !l->httpclose && !m->conn_close && !fc_w->draining;
 	s->srv_keepalive = !l->httpclose;
+	if (l->redirect_https) {
+		serve_redirect(s, m, hlen);
+		return;
+	}
 	if (l->stats.uri != NULL && serve_stats(s, m, hlen))
 		return;
 	if (l->limits.body > 0 && m->body == FC_BODY_LENGTH &&

@@ -5,7 +5,7 @@
  * buffer whose first `fwd` bytes are cleared to be sent on, so heads are
  * rewritten in place and bodies pass through without copies beyond the
  * kernel's.  Every connection reads and writes through its transport
- * (worker/xprt.h): plain TCP today.
+ * (worker/xprt.h): plain TCP or TLS.
  *
  * Two queues, not to be confused: the run queue holds streams with work
  * left over for the next loop pass (stream.c); a proxy's server queue
@@ -44,6 +44,7 @@ struct fc_buf {
 struct fc_stream;
 struct fc_proxy;
 struct fc_xprt;
+struct ssl_session_st;
 
 /*
  * A connection; server connections outlive streams in the idle pool.
@@ -66,6 +67,11 @@ struct fc_conn {
 	bool hup : 1;			/* FIN or error announced: read to the end */
 	bool connecting : 1;
 	bool early_tried : 1;		/* a send before the connect completed */
+	bool xdone : 1;			/* the transport's handshake is over (TLS) */
+	bool xfailed : 1;		/* its failure is counted */
+	bool xbroken : 1;		/* a fatal transport error: no close_notify */
+	bool xdrained : 1, xfull : 1;	/* TLS: the socket found empty, full, in
+					 * this call (xprt_tls.c's BIO) */
 	struct fc_conn *prev, *next;	/* idle pool; freed-after-the-pass list */
 	uint64_t idle_since;
 };
@@ -92,6 +98,8 @@ struct fc_srv_rt {
 	int nidle;
 	int cur;			/* streams using the server now */
 	int maxconn;			/* this worker's share of its maxconn, 0: none */
+	struct ssl_session_st *tls_sess;	/* TLS to the server: the last session,
+						 * for the next connection to resume */
 };
 
 /* A listening socket and the listener it belongs to. */
@@ -113,6 +121,8 @@ struct fc_proxy {
 	int srvq_len;
 	int index;			/* in conf->listeners */
 	uint32_t srv_base;		/* its first server in the shm table */
+	struct fc_shm_tls_counters *tls_ctr;	/* a TLS listener's, in this
+						 * worker's block */
 	bool *excluded;			/* scratch for each pick */
 };
 

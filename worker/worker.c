@@ -22,6 +22,7 @@
 #include "lib/clock.h"
 #include "lib/ev.h"
 #include "lib/log.h"
+#include "lib/tls.h"
 #include "worker/backend.h"
 #include "worker/stream.h"
 #include "worker/worker.h"
@@ -139,6 +140,9 @@ static void proxies_init(const struct fc_conf *conf, int nworkers,
 		px->l = l;
 		px->index = i;
 		px->srv_base = shm_server_index(conf, i, 0);
+		/* TEMP: process memory until the segment has per-listener
+		 * TLS counters (branch tls-stats). */
+		px->tls_ctr = xcalloc(1, sizeof(*px->tls_ctr));
 		px->excluded = xcalloc((size_t)l->nservers, sizeof(*px->excluded));
 		px->maxconn = worker_share(l->maxconn, nworkers);
 		px->srv = xcalloc((size_t)l->nservers, sizeof(*px->srv));
@@ -236,6 +240,8 @@ static void block_init(struct fc_shm *shm, int slot)
 	shm_store(&b->started_us, clock_wall_us());
 	shm_store(&b->heartbeat_ms, clock_mono_ms());
 	shm_store(&b->pid, (int32_t)getpid());
+	/* This generation's segment: the master carried the keys into it. */
+	tls_tickets_use(&shm->hdr->tickets);
 }
 
 /*

@@ -42,6 +42,18 @@ struct fc_xprt {
 /* Plain TCP. */
 extern const struct fc_xprt xprt_raw;
 
+/* TLS (OpenSSL) over the connection's socket: xprt_tls.c. */
+extern const struct fc_xprt xprt_tls;
+struct ssl_ctx_st;
+
+/* An accepted client of a TLS listener (its context ctx): 0, or -1. */
+int xprt_tls_accept(struct fc_conn *c, struct ssl_ctx_st *ctx);
+/* A connection opening to a server with "tls" (c->px, c->server): 0, or -1. */
+int xprt_tls_connect(struct fc_conn *c);
+/* The client certificate's verdict for X-Client-Verify: "SUCCESS",
+ * "NONE"; NULL when c is no TLS connection. */
+const char *xprt_tls_client_verify(const struct fc_conn *c);
+
 static inline bool conn_can_recv(const struct fc_conn *c)
 {
 	return c->recv_waits_wr ? c->wr : c->rd;

@@ -12,7 +12,7 @@
 #                     Given one, corpora grow from one run to the next.
 #
 # Environment: FUZZ_CC (default clang), FUZZ_TARGETS (default "request
-# response chunked config cookie"), FUZZ_FLAGS (extra libFuzzer flags).
+# response chunked config cookie sni"), FUZZ_FLAGS (extra libFuzzer flags).
 #
 # Exit status: 0 when every target ran clean, or when clang or its fuzzer
 # runtime is missing (SKIP); 1 on any crash, broken invariant, leak,
@@ -24,7 +24,7 @@ seconds=${1:-30}
 builddir=${2:-}
 outdir=${3:-}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-request response chunked config cookie}
+targets=${FUZZ_TARGETS:-request response chunked config cookie sni}
 srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 fuzzdir=$srcdir/t/fuzz
 
@@ -86,8 +86,9 @@ cflags=(-g -O1 -fno-omit-frame-pointer
 sources() {
 	case $1 in
 	request|response|chunked) echo "$srcdir/worker/http.c" ;;
-	config) echo "$srcdir"/conf/*.c "$srcdir/lib/net.c $srcdir/lib/alloc.c" ;;
+	config) echo "$srcdir"/conf/*.c "$srcdir/lib/net.c $srcdir/lib/alloc.c $srcdir/lib/tls.c" ;;
 	cookie) echo "$srcdir/worker/cookie.c" ;;
+	sni) echo "$srcdir/lib/tls.c" ;;
 	*) echo "run.sh: unknown target $1" >&2; return 1 ;;
 	esac
 }
@@ -95,7 +96,7 @@ sources() {
 dict() {
 	if [[ -f $fuzzdir/$1.dict ]]; then
 		echo "$fuzzdir/$1.dict"
-	elif [[ $1 != config && -f $fuzzdir/http.dict ]]; then
+	elif [[ $1 != config && $1 != sni && -f $fuzzdir/http.dict ]]; then
 		echo "$fuzzdir/http.dict"
 	fi
 }
@@ -106,7 +107,9 @@ for t in $targets; do
 	libs=()
 	if [[ $t == config ]]; then
 		# shellcheck disable=SC2206  # flags from pkg-config are words
-		libs=($libconfig_cflags $libconfig_libs)
+		libs=($libconfig_cflags $libconfig_libs -lssl -lcrypto)
+	elif [[ $t == sni ]]; then
+		libs=(-lssl -lcrypto)
 	fi
 	echo "build: fuzz_$t"
 	# shellcheck disable=SC2086  # $srcs is a list of paths without blanks

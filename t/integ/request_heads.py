@@ -165,17 +165,23 @@ XFF_OFF = [
     Case("xff-off-kept", get(XFF_IN), [200], False, get(XFF_IN)),
     Case("xff-off-none", FWD, [200], False, FWD),
 ]
+# forwardfor also states the scheme: plain listeners here.
+XFP = b"X-Forwarded-Proto: http\r\n"
 XFF_ON = [
     Case("xff-on-appended", get(XFF_IN), [200], False,
-         get(b"X-Forwarded-For: 6.6.6.6, 127.0.0.1\r\n")),
+         get(b"X-Forwarded-For: 6.6.6.6, 127.0.0.1\r\n" + XFP)),
     Case("xff-on-two-fields", get(XFF_IN + b"X-A: b\r\nX-Forwarded-For: 7.7.7.7\r\n"),
-         [200], False, get(b"X-A: b\r\nX-Forwarded-For: 6.6.6.6, 7.7.7.7, 127.0.0.1\r\n")),
-    Case("xff-on-none", FWD, [200], False, get(b"X-Forwarded-For: 127.0.0.1\r\n")),
+         [200], False,
+         get(b"X-A: b\r\nX-Forwarded-For: 6.6.6.6, 7.7.7.7, 127.0.0.1\r\n" + XFP)),
+    Case("xff-on-none", FWD, [200], False, get(b"X-Forwarded-For: 127.0.0.1\r\n" + XFP)),
+    Case("xff-on-proto-forged", get(b"X-Forwarded-Proto: https\r\n"), [200], False,
+         get(b"X-Forwarded-For: 127.0.0.1\r\n" + XFP)),
 ]
 XFF_REPLACE = [
     Case("xff-replace", get(XFF_IN + b"X-Forwarded-For: 7.7.7.7\r\n"), [200], False,
-         get(b"X-Forwarded-For: 127.0.0.1\r\n")),
-    Case("xff-replace-none", FWD, [200], False, get(b"X-Forwarded-For: 127.0.0.1\r\n")),
+         get(b"X-Forwarded-For: 127.0.0.1\r\n" + XFP)),
+    Case("xff-replace-none", FWD, [200], False,
+         get(b"X-Forwarded-For: 127.0.0.1\r\n" + XFP)),
 ]
 
 check_doc("request_heads.py", [c.name for c in CASES + XFF_OFF + XFF_ON + XFF_REPLACE])

@@ -107,7 +107,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 2, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 3, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -131,7 +131,18 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, checker_heartbeat_ms), 360);
 	cr_expect_eq(offsetof(struct fc_shm_header, ha), 368);
 	cr_expect_eq(offsetof(struct fc_shm_header, off_retired), 432);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 440);
+	cr_expect_eq(offsetof(struct fc_shm_header, tickets), 440);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 696);
+}
+
+Test(shm, ticket_keys_are_pinned)
+{
+	cr_expect_eq(sizeof(struct fc_tls_tickets), 256);
+	cr_expect_eq(offsetof(struct fc_tls_tickets, current), 0);
+	cr_expect_eq(offsetof(struct fc_tls_tickets, made), 4);
+	cr_expect_eq(offsetof(struct fc_tls_tickets, rotated_us), 8);
+	cr_expect_eq(offsetof(struct fc_tls_tickets, key), 16);
+	cr_expect_eq(sizeof(struct fc_tls_ticket_key), 80);
 }
 
 Test(shm, ha_block_layout_is_pinned)
