@@ -202,10 +202,17 @@ class Handshake:
 
     def __init__(self, rc, out, err):
         self.rc, self.out, self.err = rc, out, err
+        # "New, TLSv1.0, Cipher is X" names the cipher's own first version,
+        # not the one negotiated: that is the session's "Protocol  :" line.
         m = re.search(r"^(New|Reused), (\S+), Cipher is (\S+)", out, re.M)
         self.reused = bool(m and m.group(1) == "Reused")
-        self.protocol = m.group(2) if m and m.group(2) != "(NONE)" else None
         self.cipher = m.group(3) if m and m.group(3) != "(NONE)" else None
+        # (A TLS 1.3 session that ends before any ticket has no such line:
+        # the cipher's version is then TLSv1.3 anyway.)
+        p = re.search(r"^\s+Protocol\s*: (\S+)", out, re.M)
+        self.protocol = None
+        if self.cipher:
+            self.protocol = p.group(1) if p else m.group(2)
         self.ok = rc == 0 and self.protocol is not None and self.cipher is not None
         m = re.search(r"^subject=(.*)$", out, re.M)
         self.subject = m.group(1).strip() if m else None
