@@ -13,6 +13,7 @@ resumption saves the session it got (-sess_out), as a real client would:
 a TLS 1.3 server may accept each ticket only once.
 """
 import os
+import re
 import time
 
 import fctest as t
@@ -118,8 +119,10 @@ with t.Fulcrum(CONF, name="tlsres") as fc:
                 h, w = connect(fc, "-tls1_2", sess_in=sess, extra=["-no_ticket"])
                 key = (w, h.reused)
                 got[key] = got.get(key, 0) + 1
+        if not ok and re.search(r"^\s+Session-ID: *$", h.out, re.M):
+            got = "no session id given (no server-side session cache): nothing to resume"
         t.note("-no_ticket is not part of the contract; (worker, reused): "
-               f"{got or 'first connection failed'}")
+               f"{got or 'first connection failed: ' + h.summary()}")
 
     with t.step("sessions saved before a USR2 reload resume after it"):
         saved = {}
