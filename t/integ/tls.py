@@ -22,6 +22,7 @@ timeout.http_request, 1500 ms), 20 of them open at once do not delay a
 good client, and the worker never dies.  The redir listener answers 301
 to https://HOST/PATH?QUERY.
 """
+import json
 import os
 import socket
 import time
@@ -381,5 +382,24 @@ with t.Fulcrum(CONF, name="tls") as fc:
                  if "killed by signal" in ln or "respawning" in ln]
         t.check(not crash, "no worker killed or respawned in the log",
                 "\n".join(crash[:10]))
+
+    with t.step("the TLS counters in the segment (fulcrum-stat)"):
+        st, out = t.run([t.FULCRUM_STAT, "-f", fc.conf_path, "--json"], timeout=5)
+        lst = {x["name"]: x for x in json.loads(out)["listeners"]} if st == 0 else {}
+        web = lst.get("web", {}).get("tls_counters", {})
+        fails = web.get("failures", {})
+        t.note(f"web: {web}")
+        t.check(web.get("handshakes", 0) >= 10, "web counts its handshakes", str(web))
+        t.check(fails.get("protocol", 0) >= 2,
+                "plain HTTP and garbage counted as protocol failures", str(fails))
+        t.check(fails.get("timeout", 0) >= 21,
+                "the 21 silent half handshakes counted as timeouts", str(fails))
+        t.check(lst.get("plain", {}).get("tls") is False and
+                "tls_counters" not in lst.get("plain", {}),
+                "the plain listener: tls false, no counters", str(lst.get("plain")))
+        st, prom = t.run([t.FULCRUM_STAT, "-f", fc.conf_path, "--prometheus"], timeout=5)
+        t.check('fulcrum_tls_failures_total{listener="web",reason="timeout"}' in prom,
+                "--prometheus has fulcrum_tls_failures_total by reason",
+                prom[-600:])
 
 t.finish()
