@@ -2,7 +2,8 @@
 # fulcrum's benchmark: fulcrum against HAProxy and nginx on loopback, with the
 # same backends, the same worker count and equivalent configurations.
 #
-#   bench/bench.sh            run the matrix, print the summary (default ~12 min)
+#   bench/bench.sh            run the matrix, print the summary (default ~17 min,
+#                             of which ~5 for the TLS rows; TLS=0 leaves them out)
 #   bench/bench.sh profile    strace -c and perf record of the keep-alive 100 B
 #                             path, fulcrum and HAProxy (see profile_main below)
 #   make bench                the same as the first, with this build's fulcrum
@@ -28,9 +29,23 @@
 #   QUICK=1          ~2.5 min: 2 rounds of 2 s, small idle test, no hold test
 #   MATRIX="scenario:file:target,target ..."  scenario ka (keep-alive
 #                    clients) or close (Connection: close, a new TCP
-#                    connection per request); file 100b or 10k; targets
+#                    connection per request), or over TLS: tls_ka (wrk,
+#                    https:// URLs, keep-alive), tls_close (a new connection
+#                    and a full handshake per request) and tls_resume (a new
+#                    connection per request, resuming the first session):
+#                    both with bench/tlsload.c, built here, since wrk's
+#                    reconnections resume; file 100b or 10k; targets
 #                    direct haproxy haproxy_close nginx nginx_close fulcrum
-#                    fulcrum_close fulcrum_base fulcrum_base_close
+#                    fulcrum_close fulcrum_base fulcrum_base_close, and for
+#                    the tls_* rows haproxy_tls nginx_tls fulcrum_tls
+#                    fulcrum_base_tls (keep-alive configurations plus TLS
+#                    on the client side; backends plain HTTP)
+#   TLS=1|0|only     1 (default): the matrix has the three TLS 100 B rows
+#                    (~5 min more); 0: none; only: the TLS rows alone,
+#                    keep-alive 10 KiB over TLS too, no memory tests
+#   TLS_CERT=ec|rsa  the proxies' certificate: ECDSA P-256 (default) or
+#                    RSA-2048, made with openssl req into OUTDIR/tls/
+#   TLS_CLIENT=1.3|1.2  the clients' protocol version (default 1.3)
 #   FULCRUM=path     the binary under test (default: ../fulcrum from here)
 #   FULCRUM_BASE=path a second fulcrum binary (say, before a change): its
 #                    targets fulcrum_base[_close] join every fulcrum row, so
@@ -91,16 +106,28 @@ KEEP_TMP=${KEEP_TMP:-0}
 HAPROXY=${HAPROXY:-haproxy}
 NGINX=${NGINX:-nginx}
 WRK=${WRK:-wrk}
+TLS=${TLS:-1}
+TLS_CERT=${TLS_CERT:-ec}
+TLS_CLIENT=${TLS_CLIENT:-1.3}
+TLS_TARGETS=fulcrum_tls,haproxy_tls,nginx_tls
 if [ -z "${MATRIX:-}" ]; then
-	MATRIX="ka:100b:direct,fulcrum,haproxy,nginx ka:10k:direct,fulcrum,haproxy,nginx"
-	MATRIX="$MATRIX close:100b:direct,fulcrum_close,haproxy_close,nginx_close"
-	MATRIX="$MATRIX close:10k:direct,fulcrum_close,haproxy_close,nginx_close"
+	if [ "$TLS" != only ]; then
+		MATRIX="ka:100b:direct,fulcrum,haproxy,nginx ka:10k:direct,fulcrum,haproxy,nginx"
+		MATRIX="$MATRIX close:100b:direct,fulcrum_close,haproxy_close,nginx_close"
+		MATRIX="$MATRIX close:10k:direct,fulcrum_close,haproxy_close,nginx_close"
+	fi
+	[ "$TLS" = 0 ] || MATRIX="${MATRIX:-} tls_ka:100b:$TLS_TARGETS"
+	[ "$TLS" = only ] && MATRIX="$MATRIX tls_ka:10k:$TLS_TARGETS"
+	[ "$TLS" = 0 ] || MATRIX="$MATRIX tls_close:100b:$TLS_TARGETS tls_resume:100b:$TLS_TARGETS"
 fi
+case $TLS_CERT in ec | rsa) ;; *) echo "TLS_CERT=ec or rsa" >&2; exit 2 ;; esac
+case $TLS_CLIENT in 1.3 | 1.2) ;; *) echo "TLS_CLIENT=1.3 or 1.2" >&2; exit 2 ;; esac
 OUTDIR=${OUTDIR:-/tmp/fulcrum-bench/$(date +%Y%m%d-%H%M%S)-$CMD-$MODE-w$WORKERS}
 
 # What the benchmark needs beyond the build (not part of `make check`).
 BENCH_DEPS="haproxy nginx wrk curl python3 util-linux procps iproute2"
 PROFILE_DEPS="strace linux-perf"
+TLS_DEPS="openssl libssl-dev gcc"	# the certificates, bench/tlsload.c
 
 log() { echo "[$(date +%T)] $*" | tee -a "$OUTDIR/log.txt" >&2; }
 die() { log "$*"; exit 1; }
@@ -133,6 +160,7 @@ install_deps() {
 
 mkdir -p "$OUTDIR"
 install_deps $BENCH_DEPS
+[[ " $MATRIX" == *" tls_"* ]] && install_deps $TLS_DEPS
 [ "$CMD" = profile ] && install_deps $PROFILE_DEPS
 [ -x "$FULCRUM" ] || die "no fulcrum binary at $FULCRUM (build first, or set FULCRUM)"
 FULCRUM=$(cd "$(dirname "$FULCRUM")" && pwd)/$(basename "$FULCRUM")
@@ -149,9 +177,11 @@ chmod 755 "$TMP"
 
 B1=$((BASE_PORT + 1)); B2=$((BASE_PORT + 2))
 declare -A PORT=([direct]=$B1 [haproxy]=$((BASE_PORT + 11)) [haproxy_close]=$((BASE_PORT + 12))
-	[nginx]=$((BASE_PORT + 21)) [nginx_close]=$((BASE_PORT + 22))
-	[fulcrum]=$((BASE_PORT + 31)) [fulcrum_close]=$((BASE_PORT + 32))
-	[fulcrum_base]=$((BASE_PORT + 41)) [fulcrum_base_close]=$((BASE_PORT + 42)))
+	[haproxy_tls]=$((BASE_PORT + 13))
+	[nginx]=$((BASE_PORT + 21)) [nginx_close]=$((BASE_PORT + 22)) [nginx_tls]=$((BASE_PORT + 23))
+	[fulcrum]=$((BASE_PORT + 31)) [fulcrum_close]=$((BASE_PORT + 32)) [fulcrum_tls]=$((BASE_PORT + 33))
+	[fulcrum_base]=$((BASE_PORT + 41)) [fulcrum_base_close]=$((BASE_PORT + 42))
+	[fulcrum_base_tls]=$((BASE_PORT + 43)))
 declare -A PID=() BIN=() TREE=()
 STARTED=()
 FULCRUM_ALT=${FULCRUM_ALT:-}
@@ -164,8 +194,10 @@ for alt in $FULCRUM_ALT; do
 	name=${alt%%=*}
 	BIN[fulcrum_$name]=${alt#*=}
 	BIN[fulcrum_${name}_close]=${alt#*=}
-	PORT[fulcrum_$name]=$((BASE_PORT + 51 + 2 * i))
-	PORT[fulcrum_${name}_close]=$((BASE_PORT + 52 + 2 * i))
+	BIN[fulcrum_${name}_tls]=${alt#*=}
+	PORT[fulcrum_$name]=$((BASE_PORT + 51 + 3 * i))
+	PORT[fulcrum_${name}_close]=$((BASE_PORT + 52 + 3 * i))
+	PORT[fulcrum_${name}_tls]=$((BASE_PORT + 53 + 3 * i))
 	ALT_NAMES+=("$name")
 	i=$((i + 1))
 done
@@ -220,6 +252,33 @@ mkdir -p "$TMP/www"
 head -c 100 /dev/zero | tr '\0' 'a' >"$TMP/www/100b"
 head -c 10240 /dev/zero | tr '\0' 'b' >"$TMP/www/10k"
 
+# TLS on the client side, the same for the three proxies: fulcrum's defaults
+# (TLS 1.2 and 1.3, these ciphers, server preference, session tickets on).
+TLS12_CIPHERS="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+TLS12_CIPHERS="$TLS12_CIPHERS:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+TLS13_SUITES="TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+TLS_PEM=$OUTDIR/tls/$TLS_CERT.pem
+
+# One self-signed certificate (then its key) in OUTDIR/tls/, for all three.
+tls_cert_make() {
+	local d=$OUTDIR/tls key
+	mkdir -p "$d"
+	[ -s "$TLS_PEM" ] && return 0
+	key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+	[ "$TLS_CERT" = rsa ] && key=(-newkey rsa:2048)
+	openssl req -x509 "${key[@]}" -nodes -days 30 -subj /CN=bench.test \
+		-addext subjectAltName=DNS:bench.test -keyout "$d/$TLS_CERT.key" -out "$d/$TLS_CERT.crt" \
+		>/dev/null 2>&1 || die "openssl req failed"
+	cat "$d/$TLS_CERT.crt" "$d/$TLS_CERT.key" >"$TLS_PEM"
+	chmod 600 "$TLS_PEM" "$d/$TLS_CERT.key"
+}
+
+# The client of the handshake rows (see its opening comment).
+tlsload_build() {
+	[ -x "$TMP/tlsload" ] && return 0
+	cc -O2 -Wall -o "$TMP/tlsload" "$HERE/tlsload.c" -lssl -lcrypto || die "cannot build bench/tlsload.c"
+}
+
 nginx_common() {		# dir [client keep-alive timeout]
 	mkdir -p "$1/tmp"
 	cat <<EOF
@@ -255,12 +314,24 @@ EOF
 	} >"$d/nginx.conf"
 }
 
-hap_cfg() {			# port close(0/1)
+hap_cfg() {			# port close(0/1) [tls(0/1) dir]
+	local bind="bind 127.0.0.1:$1"
 	cat <<EOF
 global
   nbthread $WORKERS
   maxconn $HAP_MAXCONN
 EOF
+	if [ "${3:-0}" = 1 ]; then
+		# tickets are on by default (no-tls-tickets turns them off); the
+		# stats socket shows SslFrontendSessionReuse_pct (show info)
+		cat <<EOF
+  ssl-default-bind-ciphers $TLS12_CIPHERS
+  ssl-default-bind-ciphersuites $TLS13_SUITES
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+  stats socket $4/stats.sock mode 600
+EOF
+		bind="$bind ssl crt $TLS_PEM alpn http/1.1"
+	fi
 	[ "$ACCESSLOG" = 1 ] && echo "  log stdout format raw local0"
 	cat <<EOF
 defaults
@@ -278,7 +349,7 @@ EOF
 	[ "$2" = 1 ] && echo "  option httpclose"
 	cat <<EOF
 frontend fe
-  bind 127.0.0.1:$1
+  $bind
   default_backend be
 backend be
   balance roundrobin
@@ -289,19 +360,27 @@ backend be
 EOF
 }
 
-ngx_proxy_cfg() {		# dir port keepalive(0/1)
-	local ka_up="" ka_hdr="" cli_ka="120s"
+ngx_proxy_cfg() {		# dir port keepalive(0/1) [tls(0/1)]
+	local ka_up="" ka_hdr="" cli_ka="120s" ssl="" tls=""
 	if [ "$3" = 1 ]; then
 		ka_up="keepalive 256; keepalive_requests 10000000; keepalive_timeout 120s;"
 		ka_hdr='proxy_http_version 1.1; proxy_set_header Connection "";'
 	else
 		cli_ka=0	# no keep-alive on either side, like httpclose
 	fi
+	if [ "${4:-0}" = 1 ]; then
+		# no ssl_session_cache: its default "none", tickets only, as fulcrum
+		ssl=" ssl"
+		tls="ssl_certificate $TLS_PEM; ssl_certificate_key $TLS_PEM;
+           ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $TLS12_CIPHERS;
+           ssl_conf_command Ciphersuites $TLS13_SUITES; ssl_prefer_server_ciphers on;
+           ssl_session_tickets on;"
+	fi
 	echo "worker_processes $WORKERS;"
 	nginx_common "$1" "$cli_ka"
 	cat <<EOF
   upstream be { server 127.0.0.1:$B1; server 127.0.0.1:$B2; $ka_up }
-  server { listen 127.0.0.1:$2 reuseport backlog=4096;
+  server { listen 127.0.0.1:$2$ssl reuseport backlog=4096; $tls
            location / { proxy_pass http://be; $ka_hdr
                         proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } }
 }
@@ -309,7 +388,7 @@ EOF
 }
 
 # fulcrum's configuration, from the same parameters as HAProxy's.
-fulcrum_cfg() {			# port close(0/1) cookie(0/1) [busy_poll_us]
+fulcrum_cfg() {			# port close(0/1) cookie(0/1) [busy_poll_us [tls(0/1)]]
 	cat <<EOF
 # generated by bench/bench.sh
 global: {
@@ -333,6 +412,8 @@ listeners = ( {
 	httpclose = $([ "$2" = 1 ] && echo true || echo false);
 EOF
 	[ "$3" = 1 ] && echo '	cookie = { name = "JSESSIONID"; mode = "prefix"; };'
+	# the defaults: TLS 1.2 and 1.3, the ciphers of TLS12_CIPHERS and TLS13_SUITES
+	[ "${5:-0}" = 1 ] && echo "	tls = { certs = [ \"$TLS_PEM\" ]; };"
 	cat <<EOF
 	check = { request = "GET /100b HTTP/1.0"; interval = 2000; };
 	servers = (
@@ -364,17 +445,18 @@ cookie_decide() {
 # launch_proxy <target> <port> <instance>: writes the config under
 # $TMP/<instance>/ and starts it in the foreground (PID[<instance>]).
 launch_proxy() {
-	local t=$1 port=$2 inst=$3 d=$TMP/$3 close=0 bin busy
+	local t=$1 port=$2 inst=$3 d=$TMP/$3 close=0 tls=0 bin busy
 	mkdir -p "$d"
 	[[ $t == *_close ]] && close=1
+	[[ $t == *_tls ]] && tls=1
 	case $t in
-	haproxy | haproxy_close)
-		hap_cfg "$port" $close >"$d/haproxy.cfg"
+	haproxy | haproxy_close | haproxy_tls)
+		hap_cfg "$port" $close $tls "$d" >"$d/haproxy.cfg"
 		"$HAPROXY" -c -q -f "$d/haproxy.cfg" || { log "bad haproxy config $inst"; return 1; }
 		start_bg "$inst" "$PROXY_CPUS" "$HAPROXY" -db -f "$d/haproxy.cfg"
 		;;
-	nginx | nginx_close)
-		ngx_proxy_cfg "$d" "$port" $((1 - close)) >"$d/nginx.conf"
+	nginx | nginx_close | nginx_tls)
+		ngx_proxy_cfg "$d" "$port" $((1 - close)) $tls >"$d/nginx.conf"
 		start_bg "$inst" "$PROXY_CPUS" "$NGINX" -c "$d/nginx.conf"
 		;;
 	fulcrum*)
@@ -383,7 +465,7 @@ launch_proxy() {
 		[ -n "${BIN[$t]:-}" ] && bin=${BIN[$t]}
 		busy=0
 		[[ $t == fulcrum_busy* ]] && busy=$BUSY_POLL_US
-		fulcrum_cfg "$port" $close "$COOKIE" $busy >"$d/fulcrum.conf"
+		fulcrum_cfg "$port" $close "$COOKIE" $busy $tls >"$d/fulcrum.conf"
 		"$bin" -c -f "$d/fulcrum.conf" >/dev/null || { log "bad fulcrum config $inst"; return 1; }
 		if [ "$ACCESSLOG" = 1 ]; then
 			start_bg "$inst" "$PROXY_CPUS" sh -c "exec \"$bin\" -d -f \"$d/fulcrum.conf\" 2>/dev/null"
@@ -433,7 +515,7 @@ machine() {
 		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# mode=$MODE workers=$WORKERS load_cpus=${LOAD_CPUS:-all} proxy_cpus=${PROXY_CPUS:-all}" \
 		"rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s conns=$CONNS wrk_threads=$THREADS" \
-		"cookie=$COOKIE accesslog=$ACCESSLOG"
+		"cookie=$COOKIE accesslog=$ACCESSLOG tls_cert=$TLS_CERT tls_client=$TLS_CLIENT"
 	echo "# $("$FULCRUM" -v 2>&1 | head -1) | $("$HAPROXY" -v | head -1 | cut -d' ' -f1-3) |" \
 		"$("$NGINX" -v 2>&1) | $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 }
@@ -448,29 +530,64 @@ start_backends() {
 
 # every target answers 200 with the right size
 sanity() {
-	local t f r want
+	local t f r want url
 	for t; do
+		url=http://127.0.0.1:${PORT[$t]}
+		[[ $t == *_tls ]] && url=https://127.0.0.1:${PORT[$t]}
 		for f in 100b 10k; do
-			r=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:${PORT[$t]}/$f")
+			r=$(curl -sk -o /dev/null -w '%{http_code} %{size_download}' "$url/$f")
 			want=$([ $f = 100b ] && echo 100 || echo 10240)
 			[ "$r" = "200 $want" ] || { log "sanity FAILED $t $f: $r"; cat "$TMP/$t.out" 2>/dev/null; exit 1; }
 		done
 	done
 }
 
+# HAProxy's own view of its TLS handshakes (show info on its stats socket,
+# rates over the last second): server-side evidence that tlsload's full
+# handshakes are full and its resumptions resume.
+hap_ssl_info() {		# instance
+	python3 - "$TMP/$1/stats.sock" <<'EOF' 2>/dev/null
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show info\n")
+d = b""
+while True:
+    x = s.recv(65536)
+    if not x:
+        break
+    d += x
+info = dict(l.split(": ", 1) for l in d.decode().splitlines() if ": " in l)
+print("HAProxy: SslFrontendKeyRate %s/s, SslFrontendSessionReuse_pct %s" %
+      (info.get("SslFrontendKeyRate", "?"), info.get("SslFrontendSessionReuse_pct", "?")))
+EOF
+}
+
 # ------------------------------------------------------------ the interleaved runs
 run_one() {			# scenario file target round record(0/1)
 	local sc=$1 f=$2 t=$3 r=$4 rec=$5 dur hdr=() out=$TMP/wrk.out
-	local ppids bpids p0 b0 s0 p1 b1 s1 rps p50 p99 err n2 total line
+	local ppids bpids p0 b0 s0 p1 b1 s1 rps p50 p99 err n2 total line resumed
+	local url=http://127.0.0.1:${PORT[$t]}/$f v12=()
 	dur=$([ "$rec" = 1 ] && echo "$DURATION" || echo "$WARMUP")
 	[ "$sc" = close ] && hdr=(-H "Connection: close")
+	[ "$sc" = tls_ka ] && url=https://127.0.0.1:${PORT[$t]}/$f
+	[ "$TLS_CLIENT" = 1.2 ] && v12=(-2)
 	ppids=${TREE[$t]}
 	bpids=${TREE[backends]}
 	p0=$(proc_ticks $ppids); b0=$(proc_ticks $bpids); s0=$(sys_stat)
-	$(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "${hdr[@]}" \
-		"http://127.0.0.1:${PORT[$t]}/$f" >"$out" 2>&1
-	local rc=$?
+	case $sc in
+	tls_close | tls_resume)		# one thread, like wrk -t1
+		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$CONNS" -d"$dur" "${v12[@]}" \
+			-m "$([ "$sc" = tls_close ] && echo new || echo resume)" 127.0.0.1 "${PORT[$t]}" "/$f" >"$out" 2>&1
+		;;
+	*)
+		$(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "${hdr[@]}" \
+			"$url" >"$out" 2>&1
+		;;
+	esac
+	local rc=$? hapinfo=""
 	[ "$rec" = 1 ] || return 0
+	[[ $t == haproxy_tls && $sc != tls_ka ]] && hapinfo=" ($(hap_ssl_info "$t"))"
 	p1=$(proc_ticks $ppids); b1=$(proc_ticks $bpids); s1=$(sys_stat)
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
 	total=$(awk '/requests in/ { print $1 }' "$out")
@@ -481,26 +598,30 @@ run_one() {			# scenario file target round record(0/1)
 	fi
 	p50=$(to_ms "$(awk '/^ +50%/ { print $2 }' "$out")")
 	p99=$(to_ms "$(awk '/^ +99%/ { print $2 }' "$out")")
-	err=$(awk -F'[ ,]+' '/Socket errors/ { print $4 + $6 + $8 + $10 }' "$out")
+	# "  Socket errors: connect 0, read 0, write 0, timeout 0": the numbers
+	err=$(awk '/Socket errors/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i; print s + 0 }' "$out")
+	# tlsload: "handshakes: N full, M resumed" (in % of all); wrk: -
+	resumed=$(awk '/handshakes:/ { n = $2 + $4; printf "%.1f", n ? 100 * $4 / n : 0 }' "$out")
 	n2=$(awk '/Non-2xx/ { print $NF }' "$out")
 	read -r sb0 si0 st0 <<<"$s0"
 	read -r sb1 si1 st1 <<<"$s1"
 	line=$(awk -v sc="$sc" -v f="$f" -v r="$r" -v t="$t" -v rps="${rps:-0}" -v p50="$p50" -v p99="$p99" \
 		-v err="${err:-0}" -v n2="${n2:-0}" -v dp=$((p1 - p0)) -v db=$((b1 - b0)) -v tot="${total:-0}" \
 		-v dur="$DURATION" -v dsb=$((sb1 - sb0)) -v dsi=$((si1 - si0)) -v dst=$((st1 - st0)) \
-		-v hz="$(getconf CLK_TCK)" -v direct=$([ "$t" = direct ] && echo 1 || echo 0) 'BEGIN {
+		-v hz="$(getconf CLK_TCK)" -v res="${resumed:--}" -v direct=$([ "$t" = direct ] && echo 1 || echo 0) 'BEGIN {
 		tot = (tot > 0 ? tot : 1); all = dsb + dsi; all = (all > 0 ? all : 1)
 		pc = direct ? "-" : sprintf("%.0f", 100 * dp / hz / dur)
 		pu = direct ? "-" : sprintf("%.2f", 1e6 * dp / hz / tot)
-		printf "%s\t%s\t%s\t%s\t%.0f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\t%.1f\t%.0f\t%.1f\n",
-			sc, f, r, t, rps, p50, p99, err, n2, pc, pu, 1e6 * db / hz / tot, 100 * dsb / all, 100 * dst / all }')
+		printf "%s\t%s\t%s\t%s\t%.0f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\t%.1f\t%.0f\t%.1f\t%s\n",
+			sc, f, r, t, rps, p50, p99, err, n2, pc, pu, 1e6 * db / hz / tot, 100 * dsb / all, 100 * dst / all,
+			res }')
 	echo "$line" >>"$OUTDIR/runs.tsv"
-	log "$(echo "$line" | cut -f1-11)"
+	log "$(echo "$line" | cut -f1-11)${resumed:+ resumed ${resumed}%}$hapinfo"
 }
 
 run_matrix() {
 	local row sc f tl tg n r i t
-	echo -e "scenario\tfile\tround\ttarget\trps\tp50_ms\tp99_ms\terrors\tnon2xx\tproxy_cpu_pct\tproxy_us_per_req\tbackend_us_per_req\tsys_busy_pct\tsteal_pct" \
+	echo -e "scenario\tfile\tround\ttarget\trps\tp50_ms\tp99_ms\terrors\tnon2xx\tproxy_cpu_pct\tproxy_us_per_req\tbackend_us_per_req\tsys_busy_pct\tsteal_pct\tresumed_pct" \
 		>"$OUTDIR/runs.tsv"
 	for row in "${ROWS[@]}"; do
 		IFS=: read -r sc f tl <<<"$row"
@@ -573,10 +694,13 @@ bench_main() {
 			[[ ",$fl," == *",fulcrum,"* && ",$fl," != *",fulcrum_base,"* ]] && row="$row,fulcrum_base"
 			[[ ",$fl," == *",fulcrum_close,"* && ",$fl," != *",fulcrum_base_close,"* ]] &&
 				row="$row,fulcrum_base_close"
+			[[ ",$fl," == *",fulcrum_tls,"* && ",$fl," != *",fulcrum_base_tls,"* ]] &&
+				row="$row,fulcrum_base_tls"
 		fi
 		for name in "${ALT_NAMES[@]}"; do
 			[[ ",$fl," == *",fulcrum,"* ]] && row="$row,fulcrum_$name"
 			[[ ",$fl," == *",fulcrum_close,"* ]] && row="$row,fulcrum_${name}_close"
+			[[ ",$fl," == *",fulcrum_tls,"* ]] && row="$row,fulcrum_${name}_tls"
 		done
 		ROWS+=("$row")
 	done
@@ -586,6 +710,11 @@ bench_main() {
 		port_busy "${PORT[$t]}" && die "port ${PORT[$t]} already in use (BASE_PORT moves them)"
 	done
 	port_busy $B2 && die "port $B2 already in use"
+	if [[ " ${need[*]}" == *_tls* ]]; then
+		tls_cert_make
+		log "TLS: $TLS_CERT certificate $TLS_PEM, clients TLS $TLS_CLIENT"
+	fi
+	[[ " ${ROWS[*]}" == *" tls_close:"* || " ${ROWS[*]}" == *" tls_resume:"* ]] && tlsload_build
 	start_backends
 	for t in "${need[@]}"; do
 		[ "$t" = direct ] && continue

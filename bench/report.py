@@ -11,8 +11,13 @@ import statistics as st
 import sys
 from collections import defaultdict
 
-REF = {"ka": "haproxy", "close": "haproxy_close"}
-LABEL = {"ka": "keep-alive", "close": "httpclose (new connection per request)"}
+REF = {"ka": "haproxy", "close": "haproxy_close", "tls_ka": "haproxy_tls", "tls_close": "haproxy_tls",
+       "tls_resume": "haproxy_tls"}
+LABEL = {"ka": "keep-alive", "close": "httpclose (new connection per request)",
+         "tls_ka": "TLS-keep-alive", "tls_close": "TLS-full-handshake (new connection per request)",
+         "tls_resume": "TLS-resumed (new connection per request, abbreviated handshake)"}
+# the goals of issue 15: CPU x the better of HAProxy and nginx, same rounds
+GOAL = {"tls_ka": 0.85, "tls_close": 0.9, "tls_resume": 0.9}
 FILES = {"100b": "100 B", "10k": "10 KiB"}
 
 
@@ -39,8 +44,17 @@ def read_tsv(path):
 
 
 def family(t):
-    """fulcrum_close -> fulcrum: the same proxy in the other mode."""
-    return t[:-6] if t.endswith("_close") else t
+    """fulcrum_close, fulcrum_tls -> fulcrum: the same proxy in the other mode."""
+    for suffix in ("_close", "_tls"):
+        if t.endswith(suffix):
+            return t[:-len(suffix)]
+    return t
+
+
+def tls_cert(outdir):
+    meta = os.path.join(outdir, "meta.txt")
+    m = re.search(r"tls_cert=(\w+)", open(meta).read()) if os.path.exists(meta) else None
+    return m.group(1) if m else "?"
 
 
 def summary(outdir):
@@ -58,11 +72,12 @@ def summary(outdir):
         rounds = defaultdict(dict)
         for r in rs:
             rounds[r["round"]][r["target"]] = r
-        print(f"\n== {LABEL[sc]}, {FILES.get(f, f)}  ({len(rounds)} rounds; ratios are the median of "
+        cert = f", {tls_cert(outdir)} certificate" if sc.startswith("tls") else ""
+        print(f"\n== {LABEL[sc]}, {FILES.get(f, f)}{cert}  ({len(rounds)} rounds; ratios are the median of "
               f"per-round ratios to {ref})")
         print(f"{'target':19s} {'req/s':>7s} {'min':>7s} {'max':>7s} {'p50 ms':>7s} {'p99 ms':>7s} "
               f"{'CPU us/req':>10s} {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s} {'pxCPU%':>6s} "
-              f"{'be us/req':>9s} {'err':>4s} {'busy%':>5s}")
+              f"{'be us/req':>9s} {'err':>4s} {'busy%':>5s} {'resum%':>6s}")
         for t in targets:
             xs = [r for r in rs if r["target"] == t]
             rps = [num(r, "rps") for r in xs]
@@ -79,23 +94,36 @@ def summary(outdir):
                             out.append(a / c)
                 return med(out)
 
+            def ratio_best(k):
+                """to the better (lower) of HAProxy and nginx in the same round"""
+                out = []
+                for b in rounds.values():
+                    others = [num(x, k) for tt, x in b.items() if family(tt) in ("haproxy", "nginx")]
+                    others = [v for v in others if v]
+                    if t in b and others and num(b[t], k) is not None:
+                        out.append(num(b[t], k) / min(others))
+                return med(out)
+
             cpu = med(vals("proxy_us_per_req"))
             line = dict(target=t, rps=med(rps), p50=med(vals("p50_ms")), p99=med(vals("p99_ms")), cpu=cpu,
-                        cpu_x=ratio("proxy_us_per_req"), rps_x=ratio("rps"), p99_x=ratio("p99_ms"))
+                        cpu_x=ratio("proxy_us_per_req"), rps_x=ratio("rps"), p99_x=ratio("p99_ms"),
+                        cpu_xb=ratio_best("proxy_us_per_req"))
             errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in xs)
             print(f"{t:19s} {line['rps']:7.0f} {min(rps):7.0f} {max(rps):7.0f} {line['p50']:7.3f} "
                   f"{line['p99']:7.3f} {fmt(cpu, '10.2f'):>10s} {fmt(line['cpu_x'], '6.2f'):>6s} "
                   f"{fmt(line['rps_x'], '6.2f'):>6s} {fmt(line['p99_x'], '6.2f'):>6s} "
                   f"{fmt(med(vals('proxy_cpu_pct')), '6.0f'):>6s} {med(vals('backend_us_per_req')):9.1f} "
-                  f"{errs:4d} {med(vals('sys_busy_pct')):5.0f}")
+                  f"{errs:4d} {med(vals('sys_busy_pct')):5.0f} {fmt(med(vals('resumed_pct')), '6.1f'):>6s}")
             compact.append((sc, f, line))
 
     # One line per row: fulcrum next to HAProxy and nginx.
     print("\n== summary: CPU us/req | req/s | p99 ms   (fulcrum's ratios to HAProxy, same rounds;"
-          " target: CPU x <= 0.85, rps x >= 1, p99 x <= 1)")
+          " target: CPU x <= 0.85, rps x >= 1, p99 x <= 1; TLS rows: CPU xb = to the better of"
+          " HAProxy and nginx, goal <= 0.85 keep-alive, <= 0.9 per handshake)")
     cols = ["fulcrum", "fulcrum_base", "haproxy", "nginx", "direct"]
     present = [c for c in cols if any(family(l["target"]) == c for _, _, l in compact)]
-    print(f"{'row':22s} " + " ".join(f"{c:>24s}" for c in present) + f" {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s}")
+    print(f"{'row':22s} " + " ".join(f"{c:>24s}" for c in present)
+          + f" {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s} {'CPU xb':>6s}")
     for key in dict.fromkeys((sc, f) for sc, f, _ in compact):
         by = {family(l["target"]): l for sc, f, l in compact if (sc, f) == key}
         cells = []
@@ -107,7 +135,9 @@ def summary(outdir):
         print(f"{LABEL[key[0]].split(' ')[0] + ' ' + FILES.get(key[1], key[1]):22s} "
               + " ".join(f"{c:>24s}" for c in cells)
               + f" {fmt(fl.get('cpu_x', float('nan')), '6.2f'):>6s} {fmt(fl.get('rps_x', float('nan')), '6.2f'):>6s}"
-              + f" {fmt(fl.get('p99_x', float('nan')), '6.2f'):>6s}")
+              + f" {fmt(fl.get('p99_x', float('nan')), '6.2f'):>6s}"
+              + f" {fmt(fl.get('cpu_xb', float('nan')), '6.2f'):>6s}"
+              + (f"  goal {GOAL[key[0]]}" if key[0] in GOAL else ""))
 
     mem = read_tsv(os.path.join(outdir, "memory.tsv"))
     if mem:
