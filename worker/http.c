@@ -256,7 +256,7 @@ static int parse_length(const char *p, size_t n, uint64_t *v)
  * absent or empty (the scheme's default).  A reg-name cannot hold ":", an
  * IP-literal sits in brackets.
  */
-static int split_authority(const char *a, size_t len, size_t *hostlen, long *port)
+int http_split_authority(const char *a, size_t len, size_t *hostlen, long *port)
 {
 	const char *sep;
 	size_t i;
@@ -295,8 +295,8 @@ static bool authority_eq(const char *a, size_t alen, const char *b, size_t blen,
 	size_t ahost, bhost;
 	long aport, bport;
 
-	if (split_authority(a, alen, &ahost, &aport) == -1 ||
-	    split_authority(b, blen, &bhost, &bport) == -1)
+	if (http_split_authority(a, alen, &ahost, &aport) == -1 ||
+	    http_split_authority(b, blen, &bhost, &bport) == -1)
 		return false;
 	if (aport < 0)
 		aport = defport;
@@ -327,7 +327,7 @@ static int check_absolute_form(struct parser *ps, const char *t, size_t n)
 	a = t + skip;
 	for (e = a; e < t + n && *e != '/' && *e != '?'; e++)
 		;
-	if (split_authority(a, (size_t)(e - a), &hostlen, &port) == -1 || hostlen == 0)
+	if (http_split_authority(a, (size_t)(e - a), &hostlen, &port) == -1 || hostlen == 0)
 		return -1;
 	ps->authority = a;
 	ps->authority_len = (size_t)(e - a);
@@ -362,7 +362,7 @@ static int check_target(struct parser *ps)
 	if (case_variant(m, "HEAD") || case_variant(m, "CONNECT"))
 		return -1;
 	if (connect)
-		return split_authority(m->target, m->target_len, &hostlen, &port) == 0 &&
+		return http_split_authority(m->target, m->target_len, &hostlen, &port) == 0 &&
 		    hostlen > 0 && port >= 0 ? 0 : -1;
 	if (m->target[0] == '/')
 		return 0;
@@ -452,7 +452,7 @@ static int on_host(struct parser *ps, const struct fc_http_header *h, int idx)
 		return 0;
 	if (++ps->hosts > 1)
 		return -1;
-	return split_authority(h->value, h->value_len, &hostlen, &port);
+	return http_split_authority(h->value, h->value_len, &hostlen, &port);
 }
 
 /*

@@ -87,6 +87,12 @@ int http_parse_response(const char *buf, size_t len, struct fc_http_msg *msg,
 
 /* Case-insensitive search; returns the header index or -1. */
 int http_find_header(const struct fc_http_msg *msg, const char *name, size_t from);
+/*
+ * Splits uri-host [":" port] (RFC 3986 section 3.2.2) of len bytes at a:
+ * the host is the first *hostlen bytes (an IP-literal with its brackets),
+ * *port -1 when absent.  0, or -1 when it is no valid authority.
+ */
+int http_split_authority(const char *a, size_t len, size_t *hostlen, long *port);
 /* True when the comma-separated value holds the token (case-insensitive). */
 bool http_value_has_token(const char *value, size_t len, const char *token);
 /* The same for a token of toklen bytes, not NUL-terminated. */

@@ -354,24 +354,13 @@ static void target_path(const struct fc_http_msg *m, const char **p, size_t *n)
 static bool host_name(const struct fc_http_msg *m, const char **h, size_t *n)
 {
 	const struct fc_http_header *f;
-	const char *end;
+	long port;
 
 	if (m->host < 0)
 		return false;
 	f = &m->headers[m->host];
 	*h = f->value;
-	end = f->value + f->value_len;
-	if (f->value_len > 0 && f->value[0] == '[') {
-		const char *b = memchr(f->value, ']', f->value_len);
-
-		end = b != NULL ? b + 1 : end;
-	} else {
-		const char *c = memchr(f->value, ':', f->value_len);
-
-		end = c != NULL ? c : end;
-	}
-	*n = (size_t)(end - *h);
-	return *n > 0;
+	return http_split_authority(f->value, f->value_len, n, &port) == 0 && *n > 0;
 }
 
 int rewrite_redirect_https(const struct fc_http_msg *m, bool keepalive,

@@ -257,11 +257,7 @@ static ssize_t io_error(struct fc_conn *c, SSL *ssl, int r, bool reading)
 		c->eof = true;
 		count_failure(c, FC_TLS_FAIL_ABORT);
 		return 0;
-	case SSL_ERROR_SYSCALL:
-		if (errno == EAGAIN || errno == EINTR) {
-			c->rd = c->wr = false;
-			return 0;
-		}
+	case SSL_ERROR_SYSCALL:		/* our BIO says EAGAIN as WANT_*: an EOF */
 		c->eof = true;
 		c->xbroken = true;
 		count_failure(c, FC_TLS_FAIL_ABORT);
@@ -290,7 +286,6 @@ static ssize_t tls_recv(struct fc_conn *c, void *buf, size_t len)
 	c->xdrained = c->xfull = false;	/* what this call finds out */
 	while (got < len) {
 		ERR_clear_error();
-		errno = 0;		/* SSL_ERROR_SYSCALL with errno 0: an EOF */
 		if (SSL_read_ex(ssl, (char *)buf + got, len - got, &n) != 1) {
 			r = io_error(c, ssl, 0, true);
 			break;
@@ -320,7 +315,6 @@ static ssize_t tls_send(struct fc_conn *c, const void *buf, size_t len)
 	c->xdrained = c->xfull = false;
 	while (done < len) {
 		ERR_clear_error();
-		errno = 0;
 		if (SSL_write_ex(ssl, (const char *)buf + done, len - done, &n) != 1) {
 			r = io_error(c, ssl, 0, false);
 			break;

@@ -374,6 +374,13 @@ with t.Fulcrum(CONF, name="tls") as fc:
         t.check(st == 301 and h.get("location") == "https://example.test/a?b=1",
                 "GET /a?b=1, Host: example.test -> 301 Location: "
                 "https://example.test/a?b=1", f"{st} {h}")
+        st, h, body = t.http(P_REDIR, "GET", "/", headers={"Host": "example.test:8080"})
+        t.check(st == 301 and h.get("location") == "https://example.test/",
+                "Host: example.test:8080 -> Location: https://example.test/ (the port "
+                "is the plain one's)", f"{st} {h}")
+        st, h, body = t.http(P_REDIR, "GET", "/x", headers={"Host": "[::1]:8080"})
+        t.check(st == 301 and h.get("location") == "https://[::1]/x",
+                "Host: [::1]:8080 -> Location: https://[::1]/x", f"{st} {h}")
 
     with t.step("the worker never died"):
         t.check(fc.worker_pids() == workers, "the same worker pid as at start",
