@@ -6,7 +6,7 @@
  * the errors into the caller's string.  Each section has its own file
  * (section.h), all built on the table-driven machinery of load.h:
  *
- *   conf.c -> global.c, listener.c, ha_section.c -> load.c
+ *   conf.c -> global.c, listener.c, backend.c, route.c, ha_section.c -> load.c
  *
  * Nothing here stops at the first error or logs: every problem becomes a
  * "FILE:LINE: message" entry, and conf_load() refuses the file at the end
@@ -26,7 +26,8 @@
 #include "conf/section.h"
 #include "lib/alloc.h"
 
-static const char *const sections[] = { "global", "defaults", "listeners", "ha", NULL };
+static const char *const sections[] = { "global", "defaults", "listeners", "backends",
+	"ha", NULL };
 
 /* Unknown sections, and sections that must be groups but are not. */
 static void check_sections(struct loader *ld, const config_setting_t *root)
@@ -41,8 +42,9 @@ static void check_sections(struct loader *ld, const config_setting_t *root)
 				break;
 		if (sections[j] == NULL)
 			load_errat(ld, s, "unknown section \"%s\" (global, defaults,"
-			    " listeners, ha)", config_setting_name(s));
+			    " listeners, backends, ha)", config_setting_name(s));
 		else if (strcmp(sections[j], "listeners") != 0 &&
+		    strcmp(sections[j], "backends") != 0 &&
 		    !config_setting_is_group(s))
 			load_errat(ld, s, "\"%s\" must be a group { ... }", sections[j]);
 	}
@@ -66,6 +68,9 @@ static void parse_root(struct loader *ld, const config_setting_t *root,
 	conf_read_global(ld, group_of(root, "global"), conf);
 	conf_read_listeners(ld, group_of(root, "defaults"),
 	    config_setting_get_member(root, "listeners"), conf);
+	conf_read_backends(ld, config_setting_get_member(root, "backends"),
+	    (enum fc_balance)ld->balance, conf);
+	conf_link_backends(ld, conf);
 	if ((s = group_of(root, "ha")) != NULL)
 		conf_read_ha(ld, s, &conf->ha);
 }
@@ -167,6 +172,7 @@ void conf_free(struct fc_conf *conf)
 	free(conf->path);
 	conf_free_global(conf);
 	conf_free_listeners(conf);
+	conf_free_backends(conf);
 	conf_free_ha(&conf->ha);
 	free(conf);
 }

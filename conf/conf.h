@@ -108,6 +108,8 @@ struct fc_server {
 	int maxconn;			/* 0: unlimited */
 	bool check;
 	char cookie[FC_NAME_MAX];	/* default: the server's name */
+	bool backup;			/* traffic only when every other server is DOWN */
+	int slowstart;			/* ms of weight ramp after DOWN->UP, 0: none */
 	struct fc_server_tls tls;
 	int line;
 };
@@ -145,12 +147,63 @@ struct fc_stats {
 	int refresh;			/* seconds, 0: no auto refresh */
 };
 
+/*
+ * A pool of servers and how requests are spread over them: an entry of
+ * "backends", or a listener's own "servers" (a backend named after the
+ * listener, whose balance, check, cookie and stick it takes).
+ */
+struct fc_backend {
+	char name[FC_NAME_MAX];
+	enum fc_balance balance;
+	struct fc_check check;
+	struct fc_cookie cookie;
+	struct fc_stick stick;
+	struct fc_server *servers;
+	int nservers;
+	int listener;			/* whose own servers these are; -1: "backends" */
+	int line;
+};
+
+/*
+ * A listener's route: a request whose Host and path match goes to a
+ * backend, or gets a redirect.  Both tests are optional.
+ */
+#define FC_ROUTE_HOST_MAX	253
+struct fc_route {
+	char *host;			/* lower case; "*.x" matches any y.x; NULL: any */
+	char *path_prefix;		/* NULL: any */
+	char backend_name[FC_NAME_MAX];
+	int backend;			/* index in conf->backends; -1: a redirect */
+	char *redirect;			/* target the rest of the path is appended to */
+	int code;			/* 301, 302, 303, 307, 308 */
+	int line;
+};
+
+/* request_headers, response_headers: applied in this order, del then set. */
+struct fc_hdr_set {
+	char *name, *value;
+};
+
+struct fc_hdr_rules {
+	struct fc_hdr_set *set;		/* replaces every occurrence */
+	int nset;
+	char **del;			/* removes every occurrence */
+	int ndel;
+};
+
+/* Per client address, nginx's limit_req: `requests` per `per_ms`, `burst` more at once. */
+struct fc_rate_limit {
+	bool enabled;
+	int requests;
+	int per_ms;
+	int burst;
+};
+
 struct fc_listener {
 	char name[FC_NAME_MAX];
 	struct fc_addr *binds;
 	char (*bind_text)[FC_ADDRSTRLEN];
 	int nbinds;
-	enum fc_balance balance;
 	bool forwardfor;
 	bool forwardfor_replace;	/* drop the client's X-Forwarded-For, not append */
 	bool httpclose;
@@ -158,14 +211,18 @@ struct fc_listener {
 	int maxconn;
 	struct fc_timeouts timeout;
 	struct fc_limits limits;
-	struct fc_check check;
-	struct fc_cookie cookie;
-	struct fc_stick stick;
 	struct fc_stats stats;
 	struct fc_tls tls;
 	bool redirect_https;		/* every request: 301 to https:// */
-	struct fc_server *servers;
-	int nservers;
+	struct fc_route *routes;
+	int nroutes;
+	int backend;			/* when no route matches; -1: none (503) */
+	char backend_name[FC_NAME_MAX];	/* as written ("backend"); "": none */
+	struct fc_hdr_rules req_headers, rsp_headers;
+	struct fc_rate_limit rate_limit;
+	/* While the file is read: its own servers, balance, check, cookie
+	 * and stick, moved to conf->backends once every section is read. */
+	struct fc_backend own;
 	int line;
 };
 
@@ -214,6 +271,9 @@ struct fc_conf {
 	/* listeners, with "defaults" applied */
 	struct fc_listener *listeners;
 	int nlisteners;
+	/* "backends", then the listeners' own servers, in the file's order */
+	struct fc_backend *backends;
+	int nbackends;
 	struct fc_ha ha;
 };
 

@@ -1,7 +1,9 @@
 /*
- * The "defaults" and "listeners" sections: what a listener binds, how it
- * balances, its timeouts and request limits, its health checks, its
- * persistence ("cookie", "stick"), its stats page and its servers.
+ * The "defaults" and "listeners" sections: what a listener binds, its
+ * timeouts and request limits, its stats page, its routes and header
+ * rules (route.c), and where its requests go: its own servers (with how
+ * they are balanced, checked and persisted: backend.c's tables) or a
+ * backend of "backends".
  *
  * "defaults" takes the keys a listener shares with it (LISTENER_COMMON)
  * into a template; each listener starts as a copy of it and overrides what
@@ -23,14 +25,6 @@
 #include "lib/net.h"
 
 #define TIMEOUT_MAX		86400000	/* one day, in ms */
-#define CHECK_MAX		3600000		/* one hour, in ms */
-#define COOKIE_AGE_MAX		31536000	/* one year, in seconds */
-#define STICK_SIZE_MAX		10000000	/* 192 bytes each in shared memory */
-#define DOMAIN_MAX		253		/* cookie.domain: a DNS name */
-
-/* K_ENUM writes an int. */
-_Static_assert(sizeof(enum fc_balance) == sizeof(int), "enum fc_balance is no int");
-_Static_assert(sizeof(enum fc_cookie_mode) == sizeof(int), "enum fc_cookie_mode is no int");
 
 struct bindref {		/* every bind address seen, for duplicates */
 	const struct fc_addr *addr;
@@ -59,132 +53,6 @@ static const struct key limits_keys[] = {
 	    .def = FC_LIMIT_HEADERS_MAX),
 	/* 0: no limit */
 	INT64("body", struct fc_limits, body, 0, INT64_C(1) << 50, .def = 0),
-	END,
-};
-
-static const struct choice balances[] = {
-	{ "roundrobin", FC_BALANCE_ROUNDROBIN },
-	{ "leastconn", FC_BALANCE_LEASTCONN },
-	{ "source", FC_BALANCE_SOURCE },
-	{ NULL, 0 },
-};
-
-/* -------------------------------------------------------------- check */
-
-/* "METHOD URI [HTTP/1.x]": the checker sends it as the request line. */
-static bool valid_request(const char *v)
-{
-	char method[32], uri[1024], version[16], extra;
-	const char *p;
-	int n;
-
-	if (strlen(v) >= sizeof(uri) || strstr(v, "  ") != NULL || v[0] == ' ' ||
-	    v[strlen(v) - 1] == ' ')
-		return false;
-	for (p = v; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			return false;
-	n = sscanf(v, "%31s %1023s %15s %c", method, uri, version, &extra);
-	if (n < 2 || n > 3 || !load_all_chars(method, load_is_token_char))
-		return false;
-	if (uri[0] != '/' && strcmp(uri, "*") != 0)
-		return false;
-	return n == 2 || strcmp(version, "HTTP/1.0") == 0 ||
-	    strcmp(version, "HTTP/1.1") == 0;
-}
-
-static void key_request(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
-{
-	struct fc_check *check = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
-	if (!valid_request(v)) {
-		load_errat(ld, s, "%s: \"request\" must be \"METHOD URI"
-		    " [HTTP/1.0|HTTP/1.1]\", for example \"HEAD /check.txt HTTP/1.0\"",
-		    ctx);
-		return;
-	}
-	free(check->request);
-	check->request = xstrdup(v);
-}
-
-static const struct key check_keys[] = {
-	FUNC("request", key_request, 0),		/* none: a TCP check */
-	/* 0: any 2xx/3xx */
-	INT("expect_status", struct fc_check, expect_status, 100, 599, .def = 0),
-	/* ms */
-	INT("interval", struct fc_check, interval, 100, CHECK_MAX, .def = 2000),
-	INT("timeout", struct fc_check, timeout, 1, CHECK_MAX, .def = 2000),
-	INT("rise", struct fc_check, rise, 1, 100, .def = 2),
-	INT("fall", struct fc_check, fall, 1, 100, .def = 3),
-	END,
-};
-
-/* ------------------------------------------------------------- cookie */
-
-static const struct choice cookie_modes[] = {
-	{ "prefix", FC_COOKIE_PREFIX },
-	{ "insert", FC_COOKIE_INSERT },
-	{ "rewrite", FC_COOKIE_REWRITE },
-	{ NULL, 0 },
-};
-
-static bool is_domain_char(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '-';
-}
-
-/* Copied into every inserted Set-Cookie: a host name, nothing that could
- * end the attribute or the header line. */
-static void key_cookie_domain(struct loader *ld, const config_setting_t *s,
-    const char *ctx, const struct key *k, void *obj)
-{
-	struct fc_cookie *c = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
-	if (strlen(v) > DOMAIN_MAX || !load_all_chars(v, is_domain_char)) {
-		load_errat(ld, s, "%s: \"domain\" must be a host name of 1 to %d"
-		    " characters (letters, digits, '.', '-')", ctx, DOMAIN_MAX);
-		return;
-	}
-	free(c->domain);
-	c->domain = xstrdup(v);
-}
-
-static const struct key cookie_keys[] = {
-	ARR("name", struct fc_cookie, name, load_key_token, REQ),
-	/* Without a "cookie" group: no persistence. */
-	ENUM("mode", struct fc_cookie, mode, cookie_modes, .def = FC_COOKIE_NONE,
-	    .flags = REQ),
-	BOOL("indirect", struct fc_cookie, indirect, .def = false),
-	BOOL("nocache", struct fc_cookie, nocache, .def = false),
-	BOOL("httponly", struct fc_cookie, httponly, .def = false),
-	BOOL("secure", struct fc_cookie, secure, .def = false),
-	FUNC("domain", key_cookie_domain, 0),		/* none by default */
-	/* seconds, 0: none */
-	INT("maxidle", struct fc_cookie, maxidle, 0, COOKIE_AGE_MAX, .def = 0),
-	INT("maxlife", struct fc_cookie, maxlife, 0, COOKIE_AGE_MAX, .def = 0),
-	END,
-};
-
-/* -------------------------------------------------------------- stick */
-
-/* Its defaults apply once the group is there: without it, no learning
- * and no room taken in the session table. */
-static const struct key stick_keys[] = {
-	ARR("cookie", struct fc_stick, cookie, load_key_token, REQ),
-	/* seconds since last seen */
-	INT("expire", struct fc_stick, expire, 1, COOKIE_AGE_MAX, .def = 1800),
-	/* entries this listener adds to the table */
-	INT("size", struct fc_stick, size, 1, STICK_SIZE_MAX, .def = 100000),
 	END,
 };
 
@@ -243,117 +111,9 @@ static const struct key stats_keys[] = {
 	END,
 };
 
-/* ------------------------------------------------------------ servers */
-
-static bool is_any_addr(const struct fc_addr *a)
-{
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
-
-	if (a->ss.ss_family == AF_INET)
-		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
-}
-
-static void key_server_addr(struct loader *ld, const config_setting_t *s,
-    const char *ctx, const struct key *k, void *obj)
-{
-	struct fc_server *sv = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL || load_get_addr(ld, s, ctx, &sv->addr) < 0)
-		return;
-	if (is_any_addr(&sv->addr)) {
-		load_errat(ld, s, "%s: invalid address \"%s\" (a server needs a"
-		    " specific address, not a wildcard)", ctx, v);
-		return;
-	}
-	snprintf(sv->addr_text, sizeof(sv->addr_text), "%s", v);
-}
-
-static const struct key server_keys[] = {
-	ARR("name", struct fc_server, name, load_key_name, REQ),
-	FUNC("address", key_server_addr, REQ),
-	/* 0: no new traffic */
-	INT("weight", struct fc_server, weight, 0, 256, .def = 1),
-	/* 0: unlimited */
-	INT("maxconn", struct fc_server, maxconn, 0, MAXCONN_MAX, .def = 0),
-	BOOL("check", struct fc_server, check, .def = false),
-	/* Default: the server's name (parse_server()).  Same charset as
-	 * names: the value travels in a cookie, and a prefix cookie must be
-	 * split again on its delimiter. */
-	ARR("cookie", struct fc_server, cookie, load_key_name, 0),
-	/* Its presence: fulcrum talks TLS to the server (conf/tls.c). */
-	{ ROW("tls", K_GROUP, struct fc_server, tls), .sub = conf_server_tls_keys,
-	    .flags = ON | LAZY, .on = offsetof(struct fc_server, tls.enabled) },
-	END,
-};
-
-static void check_server_dups(struct loader *ld, const config_setting_t *e,
-    const char *lctx, const struct fc_listener *l, int i)
-{
-	const struct fc_server *sv = &l->servers[i];
-	int j;
-
-	for (j = 0; j < i; j++) {
-		const struct fc_server *o = &l->servers[j];
-
-		if (sv->name[0] != '\0' && strcmp(o->name, sv->name) == 0)
-			load_errat(ld, e, "%s: duplicate server name \"%s\" (first at"
-			    " line %d)", lctx, sv->name, o->line);
-		else if (sv->cookie[0] != '\0' && strcmp(o->cookie, sv->cookie) == 0)
-			load_errat(ld, e, "%s: server \"%s\" has the same cookie \"%s\""
-			    " as server \"%s\" (line %d)", lctx, sv->name, sv->cookie,
-			    o->name, o->line);
-	}
-}
-
-static void parse_server(struct loader *ld, const config_setting_t *e,
-    const char *lctx, struct fc_listener *l, int i)
-{
-	struct fc_server *sv = &l->servers[i];
-	char ctx[CTX_MAX];
-
-	load_defaults(server_keys, sv);
-	sv->line = (int)config_setting_source_line(e);
-	if (!config_setting_is_group(e)) {
-		load_errat(ld, e, "%s: server #%d must be a group { ... }", lctx, i + 1);
-		return;
-	}
-	load_object_ctx(ctx, sizeof(ctx), "server", e, i);
-	load_walk(ld, e, ctx, server_keys, sv);
-	if (sv->cookie[0] == '\0')
-		memcpy(sv->cookie, sv->name, sizeof(sv->cookie));
-	if (sv->tls.enabled)
-		conf_server_tls_build(ld, e, ctx, sv);
-	check_server_dups(ld, e, lctx, l, i);
-}
-
-static void key_servers(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
-{
-	struct fc_listener *l = obj;
-	int i, n = config_setting_length(s);
-
-	(void)k;
-	/* "[ ]" is how libconfig types an empty list. */
-	if (!config_setting_is_list(s) && !(config_setting_is_array(s) && n == 0)) {
-		load_errat(ld, s, "%s: \"servers\" must be a list of groups"
-		    " ( { ... }, ... )", ctx);
-		return;
-	}
-	if (n == 0) {
-		load_errat(ld, s, "%s: \"servers\" must hold at least one server", ctx);
-		return;
-	}
-	l->servers = xcalloc((size_t)n, sizeof(*l->servers));
-	l->nservers = n;
-	for (i = 0; i < n; i++)
-		parse_server(ld, config_setting_get_elem(s, (unsigned)i), ctx, l, i);
-}
-
 /* ----------------------------------------------------------- listener */
+
+static key_fn key_servers, key_routes;
 
 /* Remembers a bind address; the same address twice is an error. */
 static void register_bind(struct loader *ld, const config_setting_t *e,
@@ -418,7 +178,7 @@ static void key_bind(struct loader *ld, const config_setting_t *s, const char *c
  * the keys it gives, the rest stays as "defaults" had it.
  */
 #define LISTENER_COMMON \
-	ENUM("balance", struct fc_listener, balance, balances, \
+	ENUM("balance", struct fc_listener, own.balance, conf_balances, \
 	    .def = FC_BALANCE_ROUNDROBIN), \
 	BOOL("forwardfor", struct fc_listener, forwardfor, .def = false), \
 	BOOL("forwardfor_replace", struct fc_listener, forwardfor_replace, .def = false), \
@@ -439,18 +199,67 @@ static const struct key listener_keys[] = {
 	LISTENER_COMMON,
 	/* Filled even without a "check" group: servers with check = true
 	 * then get TCP checks at these rates. */
-	GROUP("check", struct fc_listener, check, check_keys, 0),
-	GROUP("cookie", struct fc_listener, cookie, cookie_keys, 0),
-	GROUP("stick", struct fc_listener, stick, stick_keys, LAZY),
+	GROUP("check", struct fc_listener, own.check, conf_check_keys, 0),
+	GROUP("cookie", struct fc_listener, own.cookie, conf_cookie_keys, 0),
+	GROUP("stick", struct fc_listener, own.stick, conf_stick_keys, LAZY),
 	GROUP("stats", struct fc_listener, stats, stats_keys, 0),
 	/* Its presence makes the listener HTTPS (conf/tls.c). */
 	{ ROW("tls", K_GROUP, struct fc_listener, tls), .sub = conf_tls_keys,
 	    .flags = ON | LAZY, .on = offsetof(struct fc_listener, tls.enabled) },
 	/* Every request answered with a 301 to https://: no servers needed. */
 	BOOL("redirect_https", struct fc_listener, redirect_https, .def = false),
-	FUNC("servers", key_servers, 0),	/* required but with redirect_https */
+	/* Its own servers, or a backend of "backends": one of the two
+	 * but with redirect_https or routes. */
+	FUNC("servers", key_servers, 0),
+	ARR("backend", struct fc_listener, backend_name, load_key_name, 0),
+	FUNC("routes", key_routes, 0),
+	GROUP("request_headers", struct fc_listener, req_headers, conf_hdr_keys, 0),
+	GROUP("response_headers", struct fc_listener, rsp_headers, conf_hdr_keys, 0),
+	{ ROW("rate_limit", K_GROUP, struct fc_listener, rate_limit), .sub = conf_rate_keys,
+	    .flags = ON | LAZY, .on = offsetof(struct fc_listener, rate_limit.enabled) },
 	END,
 };
+
+/* The keys that belong to the backend when the listener has no servers. */
+static const char *const backend_only[] = { "balance", "check", "cookie", "stick", NULL };
+
+/* Where its requests go: its servers, a backend, routes; one at least. */
+static void check_destination(struct loader *ld, const config_setting_t *e,
+    const char *ctx, const struct fc_listener *l)
+{
+	bool own = config_setting_get_member(e, "servers") != NULL;
+
+	if (own && l->backend_name[0] != '\0')
+		load_errat(ld, config_setting_get_member(e, "backend"), "%s: \"backend\""
+		    " and \"servers\" together (its own servers are its backend)", ctx);
+	if (!own && l->backend_name[0] == '\0' && l->nroutes == 0 && !l->redirect_https)
+		load_errat(ld, e, "%s: missing \"servers\" or \"backend\"", ctx);
+	if (own)
+		return;
+	for (int i = 0; backend_only[i] != NULL; i++) {
+		const config_setting_t *k = config_setting_get_member(e, backend_only[i]);
+
+		if (k != NULL)
+			load_errat(ld, k, "%s: \"%s\" belongs to a backend: this listener"
+			    " has no servers of its own", ctx, backend_only[i]);
+	}
+}
+
+static void key_servers(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_listener *l = obj;
+
+	(void)k;
+	conf_read_servers(ld, s, ctx, &l->own);
+}
+
+static void key_routes(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	(void)k;
+	conf_read_routes(ld, s, ctx, obj);
+}
 
 static void parse_listener(struct loader *ld, const config_setting_t *e,
     struct fc_conf *conf, const struct fc_listener *template, int i)
@@ -469,15 +278,10 @@ static void parse_listener(struct loader *ld, const config_setting_t *e,
 	}
 	load_object_ctx(ctx, sizeof(ctx), "listener", e, i);
 	load_walk(ld, e, ctx, listener_keys, l);
-	if (l->nservers == 0 && !l->redirect_https &&
-	    config_setting_get_member(e, "servers") == NULL)
-		load_errat(ld, e, "%s: missing \"servers\"", ctx);
+	check_destination(ld, e, ctx, l);
 	if (l->tls.enabled)
 		conf_tls_build(ld, e, ctx, l);
-	/* One cookie cannot be both rewritten by fulcrum and learned as is. */
-	if (l->cookie.mode != FC_COOKIE_NONE && strcmp(l->cookie.name, l->stick.cookie) == 0)
-		load_errat(ld, e, "%s: \"stick.cookie\" and \"cookie.name\" must differ"
-		    " (both are \"%s\")", ctx, l->stick.cookie);
+	conf_backend_check(ld, e, ctx, &l->own);
 	if (l->forwardfor_replace && !l->forwardfor)
 		load_errat(ld, e, "%s: \"forwardfor_replace\" needs \"forwardfor = true\"",
 		    ctx);
@@ -516,6 +320,7 @@ void conf_read_listeners(struct loader *ld, const config_setting_t *defaults,
 	load_defaults(listener_keys, &template);
 	if (defaults != NULL)
 		load_walk(ld, defaults, "defaults", defaults_keys, &template);
+	ld->balance = (int)template.own.balance;	/* for "backends" */
 	if (listeners != NULL)
 		parse_listeners(ld, listeners, conf, &template);
 	else
@@ -531,16 +336,13 @@ static void listener_free(struct fc_listener *l)
 
 	free(l->binds);
 	free(l->bind_text);
-	free(l->check.request);
-	free(l->cookie.domain);
+	conf_backend_free(&l->own);
+	conf_routes_free(l);
 	free(l->stats.uri);
 	for (i = 0; i < l->stats.nauth; i++)
 		free(l->stats.auth[i]);
 	free(l->stats.auth);
 	conf_tls_free(&l->tls);
-	for (i = 0; i < l->nservers; i++)
-		conf_server_tls_free(&l->servers[i].tls);
-	free(l->servers);
 }
 
 void conf_free_listeners(struct fc_conf *conf)

@@ -35,6 +35,7 @@ struct loader {
 	int nerrs;
 	struct bindref *binds;	/* listener.c's, while it reads "listeners" */
 	int nbinds;
+	int balance;		/* "defaults" balance, for "backends" */
 };
 
 struct key;

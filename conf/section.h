@@ -31,6 +31,35 @@ void conf_read_listeners(struct loader *ld, const config_setting_t *defaults,
     const config_setting_t *listeners, struct fc_conf *conf);
 void conf_free_listeners(struct fc_conf *conf);
 
+/*
+ * "backends" (backend.c; NULL: none), each starting with balance, the
+ * default "defaults" gave.  The tables and functions of what a backend
+ * has serve listener.c too, for a listener's own servers.  Once every
+ * section is read, conf_link_backends() appends the listeners' own
+ * servers to conf->backends and resolves "backend" and the routes' names.
+ */
+extern const struct choice conf_balances[];
+extern const struct key conf_check_keys[];
+extern const struct key conf_cookie_keys[];
+extern const struct key conf_stick_keys[];
+void conf_read_servers(struct loader *ld, const config_setting_t *s, const char *ctx,
+    struct fc_backend *b);
+/* Rules across a backend's keys (errors at e's line). */
+void conf_backend_check(struct loader *ld, const config_setting_t *e, const char *ctx,
+    const struct fc_backend *b);
+void conf_read_backends(struct loader *ld, const config_setting_t *s,
+    enum fc_balance balance, struct fc_conf *conf);
+void conf_link_backends(struct loader *ld, struct fc_conf *conf);
+void conf_backend_free(struct fc_backend *b);
+void conf_free_backends(struct fc_conf *conf);
+
+/* A listener's "routes", header rules and "rate_limit" (route.c). */
+void conf_read_routes(struct loader *ld, const config_setting_t *s, const char *ctx,
+    struct fc_listener *l);
+extern const struct key conf_hdr_keys[];
+extern const struct key conf_rate_keys[];
+void conf_routes_free(struct fc_listener *l);
+
 /* "ha", called only when the file has that group: it turns HA on. */
 void conf_read_ha(struct loader *ld, const config_setting_t *ha, struct fc_ha *out);
 void conf_free_ha(struct fc_ha *ha);

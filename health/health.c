@@ -10,6 +10,10 @@
  * respawned after a crash starts from the state and consecutive-result
  * count it finds there, so its restart never makes a server flap.
  *
+ * A server with `slowstart` that comes UP gets its weight back step by
+ * step: the effective weight (eweight, what workers balance with) grows
+ * from 1 to its weight over slowstart ms, raised every SLOWSTART_MS.
+ *
  * It also writes the learned-session table (shm/session.c): every
  * SESSION_MS it applies what the workers pushed into their rings and frees
  * a slice of the expired entries, the whole table every SWEEP_ROUNDS.
@@ -34,12 +38,13 @@
 #define SESSION_MS	100	/* rings drained: a learned session's delay */
 #define SWEEP_ROUNDS	50	/* the expiry sweep covers the table in 5 s */
 #define SWEEP_MIN	4096	/* entries looked at per pass, at least */
+#define SLOWSTART_MS	100	/* eweight steps of a server in slow start */
 
 /* A checked server: its probe, its schedule, and what rise/fall needs. */
 struct hc_server {
 	struct probe probe;		/* first: the probe's callbacks cast back */
 	struct fc_ev_timer next;	/* starts the next probe */
-	const struct fc_listener *l;
+	const struct fc_backend *b;
 	const struct fc_server *srv;
 	struct fc_shm_server *sv;
 	char *req;			/* the HTTP request; NULL: TCP check */
@@ -60,6 +65,7 @@ static struct {
 	struct fc_ev_signals sigs;
 	struct fc_ev_timer heartbeat;
 	struct fc_ev_timer sessions;
+	struct fc_ev_timer slowstart;
 	bool stopping;
 } hc;
 
@@ -95,9 +101,26 @@ static void publish_result(struct hc_server *hs, const struct probe_result *r,
 		shm_add(&sv->check_failures, 1);
 }
 
+/* The weight a server in slow start has now, at least 1 (0: weight 0). */
+static uint32_t ramp_weight(const struct fc_shm_server *sv, uint64_t now_ms)
+{
+	uint64_t elapsed = now_ms - shm_load(&sv->up_since_ms), w = sv->weight;
+
+	if (sv->slowstart_ms == 0 || elapsed >= sv->slowstart_ms)
+		return sv->weight;
+	w = w * elapsed / sv->slowstart_ms;
+	return w > 0 ? (uint32_t)w : sv->weight > 0;
+}
+
 static void publish_state(struct hc_server *hs, uint32_t state)
 {
+	uint64_t now = clock_mono_ms();
+
 	hs->state = state;
+	if (state == FC_SRV_UP) {
+		shm_store(&hs->sv->up_since_ms, now);
+		shm_store(&hs->sv->eweight, ramp_weight(hs->sv, now));
+	}
 	shm_store(&hs->sv->last_change_us, clock_wall_us());
 	/* Release: a worker that sees the new state sees the result behind it. */
 	shm_store_rel(&hs->sv->state, state);
@@ -112,7 +135,7 @@ static void publish_state(struct hc_server *hs, uint32_t state)
  */
 static uint32_t next_state(const struct hc_server *hs, bool ok)
 {
-	const struct fc_check *c = &hs->l->check;
+	const struct fc_check *c = &hs->b->check;
 
 	if (hs->state == FC_SRV_UP && !ok && hs->count >= (uint32_t)c->fall)
 		return FC_SRV_DOWN;
@@ -123,12 +146,12 @@ static uint32_t next_state(const struct hc_server *hs, bool ok)
 
 static void log_change(const struct hc_server *hs, const struct probe_result *r)
 {
-	const struct fc_check *c = &hs->l->check;
+	const struct fc_check *c = &hs->b->check;
 	bool up = hs->state == FC_SRV_UP;
 	uint32_t need = (uint32_t)(up ? c->rise : c->fall);
 
 	/* A respawn or a reload can leave count past the threshold. */
-	log_notice("server %s/%s is %s: %s, %u/%u %s", hs->l->name, hs->srv->name,
+	log_notice("server %s/%s is %s: %s, %u/%u %s", hs->b->name, hs->srv->name,
 	    up ? "UP" : "DOWN", r->desc, hs->count < need ? hs->count : need, need,
 	    up ? "succeeded" : "failed");
 }
@@ -143,7 +166,7 @@ static void check_done(struct probe *p, const struct probe_result *r)
 {
 	struct hc_server *hs = (struct hc_server *)p;
 	bool ok = r->result >= FC_CHK_PASSED;
-	uint64_t due = hs->started + (uint64_t)hs->l->check.interval;
+	uint64_t due = hs->started + (uint64_t)hs->b->check.interval;
 	uint32_t state;
 
 	if (hs->count == 0 || ok != hs->last_ok)
@@ -171,19 +194,19 @@ static void launch(struct fc_ev *ev, struct fc_ev_timer *t)
 /* ------------------------------------------------------------- set-up */
 
 /* Takes over the server's state as the previous checker left it. */
-static void server_init(struct hc_server *hs, const struct fc_listener *l,
+static void server_init(struct hc_server *hs, const struct fc_backend *b,
     int s, struct fc_shm_server *sv)
 {
-	hs->l = l;
-	hs->srv = &l->servers[s];
+	hs->b = b;
+	hs->srv = &b->servers[s];
 	hs->sv = sv;
 	hs->state = shm_load(&sv->state);
 	hs->last_ok = shm_load(&sv->check_result) >= FC_CHK_PASSED;
 	hs->count = shm_load(&sv->check_result) == FC_CHK_NONE ? 0 :
 	    shm_load(&sv->check_count);
-	hs->req = probe_request(&l->check, hs->srv->addr_text, &hs->probe.reqlen);
+	hs->req = probe_request(&b->check, hs->srv->addr_text, &hs->probe.reqlen);
 	hs->probe.io.fd = -1;
-	hs->probe.check = &l->check;
+	hs->probe.check = &b->check;
 	hs->probe.addr = &hs->srv->addr;
 	hs->probe.tls = &hs->srv->tls;
 	hs->probe.req = hs->req;
@@ -195,14 +218,14 @@ static int count_checked(const struct fc_conf *conf)
 {
 	int n = 0;
 
-	for (int l = 0; l < conf->nlisteners; l++)
-		for (int s = 0; s < conf->listeners[l].nservers; s++)
-			n += conf->listeners[l].servers[s].check;
+	for (int b = 0; b < conf->nbackends; b++)
+		for (int s = 0; s < conf->backends[b].nservers; s++)
+			n += conf->backends[b].servers[s].check;
 	return n;
 }
 
 /*
- * Checked server k of n (over every listener) first starts at k / n of its
+ * Checked server k of n (over every backend) first starts at k / n of its
  * interval, so that the probes never all fire at once.
  */
 static void servers_init(const struct fc_conf *conf)
@@ -210,18 +233,18 @@ static void servers_init(const struct fc_conf *conf)
 	uint64_t n = (uint64_t)count_checked(conf);
 
 	hc.servers = xcalloc(n > 0 ? n : 1, sizeof(*hc.servers));
-	for (int l = 0; l < conf->nlisteners; l++) {
-		const struct fc_listener *ls = &conf->listeners[l];
+	for (int b = 0; b < conf->nbackends; b++) {
+		const struct fc_backend *be = &conf->backends[b];
 
-		for (int s = 0; s < ls->nservers; s++) {
+		for (int s = 0; s < be->nservers; s++) {
 			struct hc_server *hs = &hc.servers[hc.nservers];
 			uint64_t k = (uint64_t)hc.nservers;
 
-			if (!ls->servers[s].check)
+			if (!be->servers[s].check)
 				continue;
-			server_init(hs, ls, s,
-			    shm_server(hc.shm, shm_server_index(conf, l, s)));
-			schedule(hs, ev_now(hc.ev) + k * (uint64_t)ls->check.interval / n);
+			server_init(hs, be, s,
+			    shm_server(hc.shm, shm_server_index(conf, b, s)));
+			schedule(hs, ev_now(hc.ev) + k * (uint64_t)be->check.interval / n);
 			hc.nservers++;
 		}
 	}
@@ -254,6 +277,22 @@ static void sessions_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	ev_timer_arm(ev, t, ev_now(ev) + SESSION_MS);
 }
 
+/* Raises the eweight of the servers in slow start (checked ones only:
+ * only a check brings a server UP). */
+static void slowstart_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	uint64_t now = clock_mono_ms();
+
+	for (int i = 0; i < hc.nservers; i++) {
+		struct fc_shm_server *sv = hc.servers[i].sv;
+
+		if (hc.servers[i].state == FC_SRV_UP && sv->slowstart_ms > 0 &&
+		    shm_load(&sv->eweight) != sv->weight)
+			shm_store(&sv->eweight, ramp_weight(sv, now));
+	}
+	ev_timer_arm(ev, t, ev_now(ev) + SLOWSTART_MS);
+}
+
 /* The table outlives us: repair what a crash may have left, then keep it. */
 static void sessions_init(void)
 {
@@ -284,6 +323,8 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm)
 	heartbeat_cb(hc.ev, &hc.heartbeat);
 	servers_init(conf);
 	sessions_init();
+	hc.slowstart.cb = slowstart_cb;
+	slowstart_cb(hc.ev, &hc.slowstart);
 	log_info("checking %d server%s", hc.nservers, hc.nservers == 1 ? "" : "s");
 	while (!hc.stopping)
 		if (ev_run_once(hc.ev, -1) < 0)
@@ -291,6 +332,7 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm)
 	servers_free();
 	ev_timer_stop(hc.ev, &hc.heartbeat);
 	ev_timer_stop(hc.ev, &hc.sessions);
+	ev_timer_stop(hc.ev, &hc.slowstart);
 	close(hc.sigs.io.fd);
 	ev_free(hc.ev);
 	log_flush();

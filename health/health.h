@@ -1,6 +1,6 @@
 /*
  * The health checker process: probes the servers that have `check = true`
- * (HTTP or TCP, per listener's `check` group) and is the single writer of
+ * (HTTP or TCP, per backend's `check` group) and is the single writer of
  * their state in the shared-memory segment.  Its API for the master.
  */
 #ifndef FC_HEALTH_H

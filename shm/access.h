@@ -61,6 +61,23 @@ static inline struct fc_shm_listener *shm_listener(const struct fc_shm *shm, uin
 	return (struct fc_shm_listener *)((char *)shm->hdr + shm->hdr->off_listeners) + i;
 }
 
+static inline struct fc_shm_backend *shm_backend(const struct fc_shm *shm, uint32_t i)
+{
+	return (struct fc_shm_backend *)((char *)shm->hdr + shm->hdr->off_backends) + i;
+}
+
+/* Backend b's roundrobin position: every worker's to advance. */
+static inline struct fc_shm_rr *shm_rr(const struct fc_shm *shm, uint32_t b)
+{
+	return (struct fc_shm_rr *)((char *)shm->hdr + shm->hdr->off_shared) + b;
+}
+
+/* The rate-limit table, nrate entries after the rr positions. */
+static inline struct fc_shm_rate *shm_rate_table(const struct fc_shm *shm)
+{
+	return (struct fc_shm_rate *)(shm_rr(shm, shm->hdr->nbackends));
+}
+
 /*
  * Listener l's TLS counters in block blk of shm: a worker's, the retired
  * one, or a copy laid out like them.  They follow the block's srv[].

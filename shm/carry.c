@@ -32,7 +32,7 @@ static uint32_t find_server(const struct fc_shm *next, const struct fc_shm_serve
 	for (uint32_t j = 0; j < next->hdr->nservers; j++) {
 		const struct fc_shm_server *sv = shm_server(next, j);
 
-		if (strcmp(sv->listener, old->listener) == 0 && strcmp(sv->name, old->name) == 0)
+		if (strcmp(sv->backend, old->backend) == 0 && strcmp(sv->name, old->name) == 0)
 			return j;
 	}
 	return UINT32_MAX;
@@ -91,6 +91,9 @@ static void carry_health(struct fc_shm_server *to, const struct fc_shm_server *f
 	to->check_count = shm_load(&from->check_count);
 	to->last_check_us = shm_load(&from->last_check_us);
 	to->last_change_us = shm_load(&from->last_change_us);
+	to->up_since_ms = shm_load(&from->up_since_ms);
+	if (to->slowstart_ms > 0 && to->slowstart_ms == from->slowstart_ms)
+		to->eweight = shm_load(&from->eweight);	/* the ramp goes on */
 	to->checks = shm_load(&from->checks);
 	to->check_failures = shm_load(&from->check_failures);
 	memcpy(to->check_desc, from->check_desc, sizeof(to->check_desc));

@@ -171,6 +171,10 @@ static void bound_counts(struct fc_report *r)
 		return;
 	r->nlisteners = (uint32_t)nl;	/* their counters are in the blocks */
 	r->nworkers = (uint32_t)nw;
+	if (h->off_backends >= h->off_listeners + nl * sizeof(struct fc_shm_listener) &&
+	    h->off_backends <= h->off_workers && h->nbackends <=
+	    (h->off_workers - h->off_backends) / sizeof(struct fc_shm_backend))
+		r->nbackends = h->nbackends;
 	r->has_retired = h->off_retired >= h->off_workers + nw * stride &&
 	    h->off_retired <= size && size - h->off_retired >= stride;
 }
@@ -314,9 +318,17 @@ static uint64_t ms_since_mono(const struct fc_report *r, uint64_t ms)
 	return ms >= r->now_mono_ms ? 0 : r->now_mono_ms - ms;
 }
 
-static bool wanted(const struct fc_report_server *s, int listener)
+/* A listener's stats page shows the backends it sends to (r->show_backend). */
+static bool wanted_backend(const struct fc_report *r, uint32_t b, int listener)
 {
-	return listener < 0 || s->shm->listener_index == (uint32_t)listener;
+	return listener < 0 || r->show_backend == NULL ||
+	    (b < r->nbackends && r->show_backend[b]);
+}
+
+static bool wanted(const struct fc_report *r, const struct fc_report_server *s,
+    int listener)
+{
+	return wanted_backend(r, s->shm->backend_index, listener);
 }
 
 /* Is listener l shown, and does it have TLS?  Only those show TLS counters. */
@@ -448,14 +460,19 @@ static void json_server(struct fc_sbuf *b, const struct fc_report *r,
 	const struct fc_shm_server *sv = s->shm;
 	char buf[FC_SHM_NAME_LEN + 1];
 
-	json_kstr(b, "{\"listener\":", FIELD(buf, sv->listener));
+	/* "listener": the name servers went by before "backends" (the same
+	 * for a listener's own servers), kept for the readers of version 1. */
+	json_kstr(b, "{\"backend\":", FIELD(buf, sv->backend));
+	json_kstr(b, ",\"listener\":", FIELD(buf, sv->backend));
 	json_kstr(b, ",\"name\":", FIELD(buf, sv->name));
 	json_kstr(b, ",\"address\":", FIELD(buf, sv->address));
 	json_kstr(b, ",\"state\":", report_state_name(s->state));
 	sbuf_printf(b, ",\"last_change_ms\":%" PRIu64 ",\"check\":",
 	    ms_since(r, shm_load(&sv->last_change_us)));
 	json_check(b, r, sv);
-	sbuf_printf(b, ",\"weight\":%" PRIu32 ",\"counters\":", shm_load(&sv->weight));
+	sbuf_printf(b, ",\"weight\":%" PRIu32 ",\"eweight\":%" PRIu32 ",\"backup\":%s"
+	    ",\"counters\":", shm_load(&sv->weight), shm_load(&sv->eweight),
+	    sv->backup ? "true" : "false");
 	json_counters(b, &s->sum);
 	sbuf_put(b, "}", 1);
 }
@@ -470,6 +487,39 @@ static void json_tls(struct fc_sbuf *b, const struct fc_shm_tls_counters *c)
 		sbuf_printf(b, "%s\"%s\":%" PRIu64, k == 0 ? ",\"failures\":{" : ",",
 		    report_tls_fail_name(k), c->failures[k]);
 	sbuf_put(b, "}}", 2);
+}
+
+static const char *balance_name(uint32_t balance)
+{
+	static const char *const names[] = { "roundrobin", "leastconn", "source" };
+
+	return balance < sizeof(names) / sizeof(names[0]) ? names[balance] : "unknown";
+}
+
+/* {"name":..,"balance":..,"listener":own listener or null,"servers":N,"up":N,"counters":{sum}} */
+static void json_backend(struct fc_sbuf *b, const struct fc_report *r, uint32_t k)
+{
+	const struct fc_shm_backend *be = shm_backend(r->shm, k);
+	struct fc_shm_srv_counters sum = { 0 };
+	char name[FC_SHM_NAME_LEN + 1];
+	uint32_t up = 0;
+
+	for (uint32_t i = 0; i < r->nservers; i++) {
+		if (r->servers[i].shm->backend_index != k)
+			continue;
+		report_sum_counters(&sum, &r->servers[i].sum);
+		up += r->servers[i].state >= FC_SRV_UP;
+	}
+	json_kstr(b, "{\"name\":", FIELD(name, be->name));
+	json_kstr(b, ",\"balance\":", balance_name(be->balance));
+	if (be->listener >= 0 && (uint32_t)be->listener < r->nlisteners)
+		json_kstr(b, ",\"listener\":", FIELD(name, r->listeners[be->listener].shm->name));
+	else
+		sbuf_printf(b, ",\"listener\":null");
+	sbuf_printf(b, ",\"servers\":%" PRIu32 ",\"up\":%" PRIu32 ",\"counters\":",
+	    be->nservers, up);
+	json_counters(b, &sum);
+	sbuf_put(b, "}", 1);
 }
 
 /* Without TLS, "tls":false and nothing more: there is nothing to count. */
@@ -556,10 +606,19 @@ static void render_json(const struct fc_report *r, int listener, struct fc_sbuf 
 	json_instance(b, r);
 	sbuf_printf(b, ",\"servers\":[");
 	for (uint32_t i = 0; i < r->nservers; i++) {
-		if (!wanted(&r->servers[i], listener))
+		if (!wanted(r, &r->servers[i], listener))
 			continue;
 		sbuf_printf(b, "%s", first ? "" : ",");
 		json_server(b, r, &r->servers[i]);
+		first = false;
+	}
+	sbuf_printf(b, "],\"backends\":[");
+	first = true;
+	for (uint32_t k = 0; k < r->nbackends; k++) {
+		if (!wanted_backend(r, k, listener))
+			continue;
+		sbuf_printf(b, "%s", first ? "" : ",");
+		json_backend(b, r, k);
 		first = false;
 	}
 	sbuf_printf(b, "],\"listeners\":[");
@@ -695,15 +754,15 @@ static void csv_server(struct fc_sbuf *b, const struct fc_report *r,
 	struct csv_row row;
 
 	memset(&row, 0, sizeof(row));
-	FIELD(row.col[C_PXNAME], sv->listener);
+	FIELD(row.col[C_PXNAME], sv->backend);
 	FIELD(row.col[C_SVNAME], sv->name);
 	csv_traffic(&row, &s->sum);
 	csv_str(&row, C_STATUS, report_state_name(s->state));
-	csv_u64(&row, C_WEIGHT, shm_load(&sv->weight));
-	csv_u64(&row, C_ACT, 1);
-	csv_u64(&row, C_BCK, 0);
+	csv_u64(&row, C_WEIGHT, shm_load(&sv->eweight));	/* HAProxy's: effective */
+	csv_u64(&row, C_ACT, !sv->backup);
+	csv_u64(&row, C_BCK, sv->backup != 0);
 	csv_u64(&row, C_LASTCHG, ms_since(r, shm_load(&sv->last_change_us)) / 1000);
-	csv_u64(&row, C_IID, sv->listener_index + 1);
+	csv_u64(&row, C_IID, sv->backend_index + 1);
 	csv_u64(&row, C_SID, sid);
 	csv_u64(&row, C_TYPE, CSV_SERVER);
 	csv_check(&row, sv);
@@ -715,25 +774,25 @@ static void csv_backend(struct fc_sbuf *b, const struct fc_report_server *first,
     int ncols)
 {
 	struct fc_shm_srv_counters sum = { 0 };
-	uint64_t up = 0, weight = 0;
+	uint64_t up = 0, bck = 0, weight = 0;
 	struct csv_row row;
 
 	for (uint32_t i = 0; i < n; i++) {
 		report_sum_counters(&sum, &first[i].sum);
 		if (first[i].state >= FC_SRV_UP) {
-			up++;
-			weight += shm_load(&first[i].shm->weight);
+			*(first[i].shm->backup ? &bck : &up) += 1;
+			weight += shm_load(&first[i].shm->eweight);
 		}
 	}
 	memset(&row, 0, sizeof(row));
-	FIELD(row.col[C_PXNAME], first->shm->listener);
+	FIELD(row.col[C_PXNAME], first->shm->backend);
 	csv_str(&row, C_SVNAME, "BACKEND");
 	csv_traffic(&row, &sum);
-	csv_str(&row, C_STATUS, up > 0 ? "UP" : "DOWN");
+	csv_str(&row, C_STATUS, up + bck > 0 ? "UP" : "DOWN");
 	csv_u64(&row, C_WEIGHT, weight);	/* as HAProxy: of the servers up */
 	csv_u64(&row, C_ACT, up);
-	csv_u64(&row, C_BCK, 0);
-	csv_u64(&row, C_IID, first->shm->listener_index + 1);
+	csv_u64(&row, C_BCK, bck);
+	csv_u64(&row, C_IID, first->shm->backend_index + 1);
 	csv_u64(&row, C_SID, 0);
 	csv_u64(&row, C_TYPE, CSV_BACKEND);
 	csv_put_row(b, &row, ncols);
@@ -783,12 +842,12 @@ static void render_csv(const struct fc_report *r, int listener, struct fc_sbuf *
 		sbuf_printf(b, "%s,", csv_names[c]);
 	sbuf_put(b, "\n", 1);
 	while (i < r->nservers) {
-		uint32_t start = i, li = r->servers[i].shm->listener_index;
+		uint32_t start = i, li = r->servers[i].shm->backend_index;
 
-		while (i < r->nservers && r->servers[i].shm->listener_index == li)
+		while (i < r->nservers && r->servers[i].shm->backend_index == li)
 			i++;
 		csv_frontends(b, r, listener, &fe, li + 1);
-		if (!wanted(&r->servers[start], listener))
+		if (!wanted(r, &r->servers[start], listener))
 			continue;
 		for (uint32_t k = start; k < i; k++)
 			csv_server(b, r, &r->servers[k], k - start + 1, ncols);
@@ -911,7 +970,7 @@ static void prom_server_metric(struct fc_sbuf *b, const struct fc_report *r,
 	for (uint32_t i = 0; i < r->nservers; i++) {
 		const struct fc_report_server *s = &r->servers[i];
 
-		if (!wanted(s, listener))
+		if (!wanted(r, s, listener))
 			continue;
 		if (m->get == NULL)
 			snprintf(value, sizeof(value), "%" PRIu64,
@@ -919,7 +978,9 @@ static void prom_server_metric(struct fc_sbuf *b, const struct fc_report *r,
 		else if (!m->get(r, s, value, sizeof(value)))
 			continue;
 		sbuf_printf(b, "%s{", m->name);
-		prom_label(b, "listener", FIELD(name, s->shm->listener), false);
+		/* Labelled "listener" as before backends: the backend's name,
+		 * which a listener's own servers' is. */
+		prom_label(b, "listener", FIELD(name, s->shm->backend), false);
 		prom_label(b, "server", FIELD(name, s->shm->name), true);
 		sbuf_printf(b, " %s\n", value);
 	}
@@ -1127,10 +1188,10 @@ static int text_name_width(const struct fc_report *r, int listener)
 
 	for (uint32_t i = 0; i < r->nservers; i++) {
 		const struct fc_shm_server *sv = r->servers[i].shm;
-		int n = (int)(strnlen(sv->listener, sizeof(sv->listener)) + 1 +
+		int n = (int)(strnlen(sv->backend, sizeof(sv->backend)) + 1 +
 		    strnlen(sv->name, sizeof(sv->name)));
 
-		if (wanted(&r->servers[i], listener) && n > w)
+		if (wanted(r, &r->servers[i], listener) && n > w)
 			w = n;
 	}
 	return w;
@@ -1149,12 +1210,12 @@ static void text_server(struct fc_sbuf *b, const struct fc_report *r,
 	char ls[FC_SHM_NAME_LEN + 1], nm[FC_SHM_NAME_LEN + 1], addr[FC_SHM_NAME_LEN + 1];
 	char id[2 * FC_SHM_NAME_LEN + 2], chk[96], age[16], in[16], out[16];
 
-	snprintf(id, sizeof(id), "%s/%s", FIELD(ls, sv->listener), FIELD(nm, sv->name));
+	snprintf(id, sizeof(id), "%s/%s", FIELD(ls, sv->backend), FIELD(nm, sv->name));
 	sbuf_printf(b, "%-*s %-21s %-5s %6s  %-28.28s %6" PRIu32 " %6" PRIu64 " %8" PRIu64
 	    " %8" PRIu64 " %7s %7s %6" PRIu64 "\n", width, id, FIELD(addr, sv->address),
 	    report_state_name(s->state),
 	    fmt_dur(ms_since(r, shm_load(&sv->last_change_us)) / 1000, age, sizeof(age)),
-	    text_check(sv, chk, sizeof(chk)), shm_load(&sv->weight), c->cur_conns,
+	    text_check(sv, chk, sizeof(chk)), shm_load(&sv->eweight), c->cur_conns,
 	    c->total_conns, c->requests, fmt_bytes(c->bytes_in, in, sizeof(in)),
 	    fmt_bytes(c->bytes_out, out, sizeof(out)), c->conn_errors + c->resp_errors);
 }
@@ -1167,7 +1228,7 @@ static void text_servers(struct fc_sbuf *b, const struct fc_report *r, int liste
 	    "SERVER", "ADDRESS", "STATE", "SINCE", "CHECK", "WEIGHT", "CUR", "TOTAL",
 	    "REQS", "IN", "OUT", "ERRORS");
 	for (uint32_t i = 0; i < r->nservers; i++)
-		if (wanted(&r->servers[i], listener))
+		if (wanted(r, &r->servers[i], listener))
 			text_server(b, r, &r->servers[i], width);
 }
 

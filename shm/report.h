@@ -43,17 +43,24 @@ struct fc_report {
 	struct fc_report_listener *listeners;	/* nlisteners of them */
 	/* One per FC_SHM_WORKER_COUNTERS entry: report.c sums them by name. */
 	uint64_t cur_conns, total_conns, requests, bytes_in, bytes_out;
+	uint64_t rate_limited, redirects;
 	uint64_t errors[FC_ERR_MAX];
 	int workers_alive;			/* heartbeat fresh within 2 s */
 	/* The header's counts, bounded by what lies inside the mapping. */
-	uint32_t nservers, nworkers, nlisteners;
+	uint32_t nservers, nworkers, nlisteners, nbackends;
+	/* The caller's: with a listener given to report_render(), the
+	 * backends shown (nbackends of them); NULL: all. */
+	const bool *show_backend;
 	bool has_retired;			/* the retired block is inside too */
 };
 
 /* Takes a snapshot (the caller frees it with report_free()). */
 void report_snapshot(struct fc_report *r, const struct fc_shm *shm);
 void report_free(struct fc_report *r);
-/* Appends the snapshot in fmt to out; listener >= 0 keeps only that one. */
+/*
+ * Appends the snapshot in fmt to out; listener >= 0 keeps only that one's
+ * TLS counters and the backends r->show_backend says.
+ */
 void report_render(const struct fc_report *r, enum fc_report_fmt fmt, int listener,
     struct fc_sbuf *out);
 const char *report_state_name(uint32_t state);		/* "UP", "DOWN", "MAINT" */

@@ -2,7 +2,7 @@
  * The learned-session table (session.h) and the rings that feed it.
  *
  * Table.  nsessions entries of struct fc_shm_session, cut into buckets of
- * FC_SESSION_WAYS (the last one may be shorter).  A key -- the listener's
+ * FC_SESSION_WAYS (the last one may be shorter).  A key -- the backend's
  * index and the session id -- hashes to two buckets and lives in one of
  * their 16 ways ("two choices": a new key goes to the emptier bucket);
  * nothing ever moves, so a lookup reads at most those 16 entries.  The
@@ -90,13 +90,13 @@ static int skey_make(struct skey *k, const char *key, size_t keylen)
 }
 
 /*
- * FNV-1a over listener (4 bytes, least significant first, whatever the
+ * FNV-1a over backend (4 bytes, least significant first, whatever the
  * host's byte order) and id, then a 64-bit finalizer to spread buckets.
  */
-static uint64_t skey_hash(uint32_t listener, const struct skey *k)
+static uint64_t skey_hash(uint32_t backend, const struct skey *k)
 {
-	const unsigned char l[4] = { (unsigned char)listener, (unsigned char)(listener >> 8),
-	    (unsigned char)(listener >> 16), (unsigned char)(listener >> 24) };
+	const unsigned char l[4] = { (unsigned char)backend, (unsigned char)(backend >> 8),
+	    (unsigned char)(backend >> 16), (unsigned char)(backend >> 24) };
 	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, l, sizeof(l));
 
 	h = hash_fnv1a(h, k->w, k->len);
@@ -159,9 +159,9 @@ uint32_t session_capacity(const struct fc_conf *conf)
 {
 	uint64_t n = 0;
 
-	for (int l = 0; l < conf->nlisteners; l++)
-		if (conf->listeners[l].stick.cookie[0] != '\0')
-			n += (uint64_t)conf->listeners[l].stick.size;
+	for (int b = 0; b < conf->nbackends; b++)
+		if (conf->backends[b].stick.cookie[0] != '\0')
+			n += (uint64_t)conf->backends[b].stick.size;
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
@@ -199,7 +199,7 @@ static bool entry_read(const struct fc_shm_session *e, uint64_t h, const struct 
 	return false;
 }
 
-static bool find(const struct fc_shm *shm, uint32_t listener, const struct skey *k,
+static bool find(const struct fc_shm *shm, uint32_t backend, const struct skey *k,
     uint64_t now_ms, struct hit *out, uint64_t *hash)
 {
 	const struct fc_shm_session *t;
@@ -207,7 +207,7 @@ static bool find(const struct fc_shm *shm, uint32_t listener, const struct skey 
 
 	if (shm->hdr->nsessions == 0)
 		return false;
-	*hash = skey_hash(listener, k);
+	*hash = skey_hash(backend, k);
 	n = candidates(shm, *hash, idx, &split);
 	t = table(shm);
 	for (uint32_t i = 0; i < n; i++)
@@ -216,7 +216,7 @@ static bool find(const struct fc_shm *shm, uint32_t listener, const struct skey 
 	return false;
 }
 
-int session_lookup(const struct fc_shm *shm, uint32_t listener, const char *key,
+int session_lookup(const struct fc_shm *shm, uint32_t backend, const char *key,
     size_t keylen, uint64_t now_ms)
 {
 	struct skey k;
@@ -224,7 +224,7 @@ int session_lookup(const struct fc_shm *shm, uint32_t listener, const char *key,
 	uint64_t h;
 
 	if (skey_make(&k, key, keylen) < 0 ||
-	    !find(shm, listener, &k, now_ms, &hit, &h))
+	    !find(shm, backend, &k, now_ms, &hit, &h))
 		return -1;
 	return (int)hit.server;
 }
@@ -289,7 +289,7 @@ static bool touched_recently(uint64_t h, uint64_t now_ms, uint64_t interval)
 	return false;
 }
 
-int session_use(struct fc_shm *shm, int slot, uint32_t listener, const char *key,
+int session_use(struct fc_shm *shm, int slot, uint32_t backend, const char *key,
     size_t keylen, uint64_t now_ms)
 {
 	struct skey k;
@@ -297,7 +297,7 @@ int session_use(struct fc_shm *shm, int slot, uint32_t listener, const char *key
 	uint64_t h, interval;
 
 	if (skey_make(&k, key, keylen) < 0 ||
-	    !find(shm, listener, &k, now_ms, &hit, &h))
+	    !find(shm, backend, &k, now_ms, &hit, &h))
 		return -1;
 	interval = touch_interval(hit.ttl_s);
 	if (has_ring(shm, slot) && now_ms > hit.last_seen_ms &&
@@ -321,12 +321,12 @@ static void write_end(struct fc_shm_session *e)
 	shm_store_rel(&e->seq, e->seq + 1);
 }
 
-static void entry_set(struct fc_shm_session *e, uint64_t h, uint32_t listener,
+static void entry_set(struct fc_shm_session *e, uint64_t h, uint32_t backend,
     const struct fc_shm_ring_rec *r, uint64_t last_seen_ms)
 {
 	write_begin(e);
 	shm_store(&e->hash, h);
-	shm_store(&e->listener, listener);
+	shm_store(&e->backend, backend);
 	shm_store(&e->keylen, r->keylen);
 	for (size_t i = 0; i < FC_SESSION_KEY_MAX / 8; i++)
 		shm_store(&e->key[i], r->key[i]);
@@ -417,7 +417,7 @@ static bool rec_valid(const struct fc_shm *shm, const struct fc_shm_ring_rec *r)
  */
 static void apply(struct fc_shm *shm, const struct fc_shm_ring_rec *r, uint64_t now_ms)
 {
-	uint32_t listener, idx[CANDIDATES], n, split;
+	uint32_t backend, idx[CANDIDATES], n, split;
 	struct fc_shm_session *e;
 	struct skey k;
 	uint64_t h;
@@ -426,20 +426,20 @@ static void apply(struct fc_shm *shm, const struct fc_shm_ring_rec *r, uint64_t 
 		shm_add(&shm->hdr->sessions.bad, 1);
 		return;
 	}
-	listener = shm_server(shm, r->server)->listener_index;
+	backend = shm_server(shm, r->server)->backend_index;
 	k.len = r->keylen;
 	memcpy(k.w, r->key, sizeof(k.w));
-	h = skey_hash(listener, &k);
+	h = skey_hash(backend, &k);
 	n = candidates(shm, h, idx, &split);
 	if ((e = match(shm, h, r, idx, n)) != NULL) {
 		if (r->when_ms < e->last_seen_ms && r->server != e->server)
 			return;
 		if (r->kind == FC_SESS_TOUCH && r->server != e->server)
 			return;
-		entry_set(e, h, listener, r, r->when_ms > e->last_seen_ms ?
+		entry_set(e, h, backend, r, r->when_ms > e->last_seen_ms ?
 		    r->when_ms : e->last_seen_ms);
 	} else if (r->kind == FC_SESS_LEARN) {
-		entry_set(victim(shm, idx, n, split, now_ms), h, listener, r, r->when_ms);
+		entry_set(victim(shm, idx, n, split, now_ms), h, backend, r, r->when_ms);
 	} else {
 		return;			/* a touch of a session gone meanwhile */
 	}

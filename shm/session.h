@@ -19,7 +19,7 @@
 #include "conf/conf.h"
 #include "shm/access.h"
 
-/* Table entries the config asks for: the sum of its listeners' stick.size. */
+/* Table entries the config asks for: the sum of its backends' stick.size. */
 uint32_t session_capacity(const struct fc_conf *conf);
 
 /*
@@ -32,11 +32,11 @@ int session_push(struct fc_shm *shm, int slot, const char *key, size_t keylen,
     uint32_t server, uint32_t ttl_s, uint64_t now_ms);
 
 /*
- * Any process: the server of listener's session key, or -1 when it is
+ * Any process: the server of backend's session key, or -1 when it is
  * unknown, expired, or was being rewritten during every try (a torn read
  * is a miss, never another session's server).
  */
-int session_lookup(const struct fc_shm *shm, uint32_t listener, const char *key,
+int session_lookup(const struct fc_shm *shm, uint32_t backend, const char *key,
     size_t keylen, uint64_t now_ms);
 
 /*
@@ -45,7 +45,7 @@ int session_lookup(const struct fc_shm *shm, uint32_t listener, const char *key,
  * to 0.1..60 s), a "touch" pushed into the ring so the checker extends it.
  * At most one touch per session and worker per that interval.
  */
-int session_use(struct fc_shm *shm, int slot, uint32_t listener, const char *key,
+int session_use(struct fc_shm *shm, int slot, uint32_t backend, const char *key,
     size_t keylen, uint64_t now_ms);
 
 /* Checker: applies every pending ring record to the table. */

@@ -9,12 +9,17 @@
  *   | server[nservers]               |  the checker (single writer)
  *   +--------------------------------+ off_listeners
  *   | listener[nlisteners]           |  the master at start
+ *   +--------------------------------+ off_backends
+ *   | backend[nbackends]             |  the master at start
  *   +--------------------------------+ off_workers, page aligned
  *   | worker block 0                 |  worker 0 only
  *   | ... worker_stride apart        |  (each block page aligned)
  *   | worker block nworkers-1        |
  *   +--------------------------------+ off_retired
  *   | retired counters (one block)   |  the master only
+ *   +--------------------------------+ off_shared, page aligned
+ *   | rr[nbackends]                  |  every worker, atomic read-modify-write
+ *   | rate[nrate]                    |  (shm/rate.c)
  *   +--------------------------------+ off_sessions
  *   | session[nsessions]             |  the checker (single writer)
  *   +--------------------------------+ sessions.off_cons, page aligned
@@ -52,7 +57,7 @@
 #include "lib/tls.h"
 
 #define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
-#define FC_SHM_VERSION		3
+#define FC_SHM_VERSION		4
 #define FC_SHM_PAGE		4096
 #define FC_SHM_NAME_LEN		64
 #define FC_SHM_MAX_WORKERS	64
@@ -166,15 +171,20 @@ struct fc_shm_header {
 	/* TLS session-ticket keys: the master makes, carries and rotates
 	 * them, workers read them (lib/tls.h). */
 	struct fc_tls_tickets tickets;
-	uint8_t reserved[3328];		/* the header fills one page */
+	uint32_t nbackends;
+	uint32_t nrate;			/* rate-limit entries, 0: no listener limits */
+	uint64_t off_backends;		/* struct fc_shm_backend[nbackends] */
+	uint64_t off_shared;		/* rr[nbackends], then rate[nrate] */
+	uint64_t shared_size;		/* bytes, page aligned */
+	uint8_t reserved[3296];		/* the header fills one page */
 	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 
 struct fc_shm_server {
-	char listener[FC_SHM_NAME_LEN];
+	char backend[FC_SHM_NAME_LEN];
 	char name[FC_SHM_NAME_LEN];
 	char address[FC_SHM_NAME_LEN];
-	uint32_t listener_index;
+	uint32_t backend_index;
 	uint32_t weight;
 	uint32_t checked;		/* 1: health-checked */
 	uint32_t state;			/* enum fc_srv_state, atomic */
@@ -186,7 +196,12 @@ struct fc_shm_server {
 	uint64_t last_change_us;	/* wall clock of the last state change */
 	uint64_t checks, check_failures;
 	char check_desc[64];		/* "HTTP 503 in 3 ms" */
-	uint8_t reserved[64];
+	uint32_t eweight;		/* weight now: ramps up in slowstart, atomic */
+	uint32_t backup;		/* 1: only when every other server is DOWN */
+	uint32_t slowstart_ms;		/* 0: none */
+	uint32_t reserved32;
+	uint64_t up_since_ms;		/* CLOCK_MONOTONIC of the last DOWN -> UP */
+	uint8_t reserved[40];
 };
 
 /*
@@ -198,6 +213,37 @@ struct fc_shm_listener {
 	char name[FC_SHM_NAME_LEN];
 	uint32_t tls;			/* 1: it terminates TLS (HTTPS) */
 	uint8_t reserved[60];
+};
+
+/*
+ * A backend of the config: "backends" first, then the listeners' own
+ * servers (conf->backends' order), servers [srv_base, srv_base + nservers)
+ * of the server table.  Written by the master when it creates the segment.
+ */
+struct fc_shm_backend {
+	char name[FC_SHM_NAME_LEN];
+	uint32_t srv_base;
+	uint32_t nservers;
+	uint32_t balance;		/* enum fc_balance */
+	int32_t listener;		/* whose own servers; -1: "backends" */
+	uint8_t reserved[48];
+};
+
+/* A backend's roundrobin position, shared by all workers (one cache line). */
+struct fc_shm_rr {
+	uint64_t next;			/* picks so far, atomic fetch-and-add */
+	uint8_t reserved[56];
+};
+
+/*
+ * A client address's entry in the rate-limit table (shm/rate.c): GCRA's
+ * theoretical arrival time, compare-and-swapped by every worker.
+ */
+struct fc_shm_rate {
+	uint64_t key;			/* hash of listener and address; 0: free */
+	uint64_t tat_us;		/* CLOCK_MONOTONIC, us */
+	uint64_t seen_ms;		/* last request, for eviction */
+	uint64_t reserved;
 };
 
 /*
@@ -258,8 +304,10 @@ struct fc_shm_worker {
 	uint64_t total_conns;
 	uint64_t requests;
 	uint64_t bytes_in, bytes_out;	/* from / to clients */
+	uint64_t rate_limited;		/* 429s sent */
+	uint64_t redirects;		/* redirect routes and redirect_https */
 	uint64_t errors[FC_ERR_MAX];
-	uint8_t reserved[112];
+	uint8_t reserved[96];
 	struct fc_shm_srv_counters srv[];	/* header->nservers, then
 						 * tls[header->nlisteners] */
 };
@@ -274,7 +322,11 @@ struct fc_shm_worker {
 	X(total_conns, counter, "connections_total", "Client connections accepted.") \
 	X(requests, counter, "requests_total", "Requests answered.") \
 	X(bytes_in, counter, "bytes_in_total", "Bytes received from clients.") \
-	X(bytes_out, counter, "bytes_out_total", "Bytes sent to clients.")
+	X(bytes_out, counter, "bytes_out_total", "Bytes sent to clients.") \
+	X(rate_limited, counter, "rate_limited_total", \
+	    "Requests refused with 429 by a listener's rate_limit.") \
+	X(redirects, counter, "redirects_total", \
+	    "Requests answered with a redirect (routes, redirect_https).")
 
 /*
  * One listener's TLS handshakes inside one worker block (after its srv[]).
@@ -314,7 +366,7 @@ struct fc_shm_session {
 	uint64_t last_seen_ms;		/* CLOCK_MONOTONIC: learned or touched */
 	uint64_t expires_ms;		/* last_seen_ms + ttl */
 	uint32_t ttl_s;
-	uint32_t listener;		/* sessions of two listeners never mix */
+	uint32_t backend;		/* sessions of two backends never mix */
 	uint32_t keylen;
 	uint8_t reserved[20];
 	uint64_t key[FC_SESSION_KEY_MAX / 8];	/* zero padded */
@@ -369,6 +421,9 @@ _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");
 _Static_assert(sizeof(struct fc_shm_srv_counters) == 64, "counters are one cache line");
 _Static_assert(sizeof(struct fc_shm_worker) == 256, "worker block head");
 _Static_assert(sizeof(struct fc_shm_listener) == 128, "listener entry");
+_Static_assert(sizeof(struct fc_shm_backend) == 128, "backend entry");
+_Static_assert(sizeof(struct fc_shm_rr) == 64, "rr is one cache line");
+_Static_assert(sizeof(struct fc_shm_rate) == 32, "rate entry");
 _Static_assert(sizeof(struct fc_shm_tls_counters) == 64, "TLS counters are one cache line");
 
 /* The lists leave no counter out. */

@@ -39,13 +39,29 @@ void shm_name_for(const char *real_path, char *name, size_t len)
 	    md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
 }
 
-uint32_t shm_server_index(const struct fc_conf *conf, int l, int s)
+uint32_t shm_server_index(const struct fc_conf *conf, int b, int s)
 {
 	uint32_t i = 0;
 
-	for (int k = 0; k < l; k++)
-		i += (uint32_t)conf->listeners[k].nservers;
+	for (int k = 0; k < b; k++)
+		i += (uint32_t)conf->backends[k].nservers;
 	return i + (uint32_t)s;
+}
+
+/* Entries of the rate-limit table: a fixed size when a listener limits. */
+static uint32_t rate_entries(const struct fc_conf *conf)
+{
+	for (int l = 0; l < conf->nlisteners; l++)
+		if (conf->listeners[l].rate_limit.enabled)
+			return FC_RATE_ENTRIES;
+	return 0;
+}
+
+/* The region every worker writes: rr positions, the rate-limit table. */
+static size_t shared_size(const struct fc_conf *conf)
+{
+	return page_round((size_t)conf->nbackends * sizeof(struct fc_shm_rr) +
+	    (size_t)rate_entries(conf) * sizeof(struct fc_shm_rate));
 }
 
 bool shm_instance_alive(const struct fc_shm *shm)
@@ -113,18 +129,27 @@ static void init_servers(struct fc_shm *shm, const struct fc_conf *conf)
 {
 	uint64_t now = clock_wall_us();
 
-	for (int l = 0; l < conf->nlisteners; l++) {
-		const struct fc_listener *ls = &conf->listeners[l];
+	for (int b = 0; b < conf->nbackends; b++) {
+		const struct fc_backend *be = &conf->backends[b];
+		struct fc_shm_backend *sb = shm_backend(shm, (uint32_t)b);
 
-		for (int s = 0; s < ls->nservers; s++) {
-			struct fc_shm_server *sv = shm_server(shm, shm_server_index(conf, l, s));
+		snprintf(sb->name, sizeof(sb->name), "%s", be->name);
+		sb->srv_base = shm_server_index(conf, b, 0);
+		sb->nservers = (uint32_t)be->nservers;
+		sb->balance = (uint32_t)be->balance;
+		sb->listener = be->listener;
+		for (int s = 0; s < be->nservers; s++) {
+			const struct fc_server *cs = &be->servers[s];
+			struct fc_shm_server *sv = shm_server(shm, sb->srv_base + (uint32_t)s);
 
-			snprintf(sv->listener, sizeof(sv->listener), "%s", ls->name);
-			snprintf(sv->name, sizeof(sv->name), "%s", ls->servers[s].name);
-			snprintf(sv->address, sizeof(sv->address), "%s", ls->servers[s].addr_text);
-			sv->listener_index = (uint32_t)l;
-			sv->weight = (uint32_t)ls->servers[s].weight;
-			sv->checked = ls->servers[s].check;
+			snprintf(sv->backend, sizeof(sv->backend), "%s", be->name);
+			snprintf(sv->name, sizeof(sv->name), "%s", cs->name);
+			snprintf(sv->address, sizeof(sv->address), "%s", cs->addr_text);
+			sv->backend_index = (uint32_t)b;
+			sv->weight = sv->eweight = (uint32_t)cs->weight;
+			sv->backup = cs->backup;
+			sv->slowstart_ms = (uint32_t)cs->slowstart;
+			sv->checked = cs->check;
 			sv->state = FC_SRV_UP;	/* checked servers start UP, as in HAProxy */
 			sv->check_code = -1;
 			sv->last_change_us = now;
@@ -189,14 +214,19 @@ static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nwor
 	snprintf(h->fulcrum_version, sizeof(h->fulcrum_version), "%s", PACKAGE_VERSION);
 	snprintf(h->config_path, sizeof(h->config_path), "%s", conf->path);
 	h->nlisteners = (uint32_t)conf->nlisteners;
-	h->nservers = shm_server_index(conf, conf->nlisteners, 0);
+	h->nbackends = (uint32_t)conf->nbackends;
+	h->nservers = shm_server_index(conf, conf->nbackends, 0);
 	h->nworkers = (uint32_t)nworkers;
 	h->worker_stride = (uint32_t)stride;
 	h->off_servers = sizeof(*h);
 	h->off_listeners = h->off_servers + h->nservers * sizeof(struct fc_shm_server);
+	h->off_backends = h->off_listeners + h->nlisteners * sizeof(struct fc_shm_listener);
 	h->off_workers = page_round(sizeof(*h) + tables_size);
 	h->off_retired = h->off_workers + (uint64_t)stride * (uint64_t)nworkers;
-	h->off_sessions = h->off_retired + stride;
+	h->off_shared = h->off_retired + stride;
+	h->shared_size = shared_size(conf);
+	h->nrate = rate_entries(conf);
+	h->off_sessions = h->off_shared + h->shared_size;
 	init_sessions(shm, session_capacity(conf));
 }
 
@@ -237,16 +267,18 @@ static void sweep_stale(void)
 static size_t segment_size(const struct fc_conf *conf, int nworkers, size_t *tables_size,
     size_t *stride)
 {
-	uint32_t nservers = shm_server_index(conf, conf->nlisteners, 0);
+	uint32_t nservers = shm_server_index(conf, conf->nbackends, 0);
 	size_t nlisteners = (size_t)conf->nlisteners;
 
 	*tables_size = (size_t)nservers * sizeof(struct fc_shm_server) +
-	    nlisteners * sizeof(struct fc_shm_listener);
+	    nlisteners * sizeof(struct fc_shm_listener) +
+	    (size_t)conf->nbackends * sizeof(struct fc_shm_backend);
 	*stride = page_round(sizeof(struct fc_shm_worker) +
 	    (size_t)nservers * sizeof(struct fc_shm_srv_counters) +
 	    nlisteners * sizeof(struct fc_shm_tls_counters));
 	return page_round(sizeof(struct fc_shm_header) + *tables_size) +
-	    *stride * ((size_t)nworkers + 1) + sessions_size(session_capacity(conf), nworkers);
+	    *stride * ((size_t)nworkers + 1) + shared_size(conf) +
+	    sessions_size(session_capacity(conf), nworkers);
 }
 
 /*
@@ -396,7 +428,12 @@ static int check_header(const struct fc_shm_header *h, size_t size, char *err, s
 	if (h->size != size || h->header_size != sizeof(*h) ||
 	    h->off_sessions > size || h->sessions.off_cons > size ||
 	    h->off_retired < h->off_workers ||
-	    h->off_retired + h->worker_stride > h->off_sessions ||
+	    h->off_retired + h->worker_stride > h->off_shared ||
+	    h->off_shared + h->shared_size > h->off_sessions ||
+	    h->off_backends + (uint64_t)h->nbackends * sizeof(struct fc_shm_backend) >
+	    h->off_workers ||
+	    (uint64_t)h->nbackends * sizeof(struct fc_shm_rr) +
+	    (uint64_t)h->nrate * sizeof(struct fc_shm_rate) > h->shared_size ||
 	    h->sessions.off_rings + (uint64_t)h->sessions.ring_stride * h->nworkers > size) {
 		snprintf(err, errlen, "segment size mismatch (truncated or corrupt)");
 		return -1;
@@ -478,8 +515,9 @@ int shm_list_live(char names[][FC_SHM_NAME_LEN], int max)
 }
 
 /*
- * A worker writes its own block and its own session ring, nothing else:
- * all read-only first, then those two writable again.
+ * A worker writes its own block, its own session ring and the region all
+ * workers share (rr positions, rate limits), nothing else: all read-only
+ * first, then those writable again.
  */
 int shm_protect_worker(struct fc_shm *shm, int slot)
 {
@@ -490,6 +528,9 @@ int shm_protect_worker(struct fc_shm *shm, int slot)
 
 	if (mprotect(base, shm->size, PROT_READ) < 0 ||
 	    mprotect(base + own, h->worker_stride, PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	if (h->shared_size > 0 &&
+	    mprotect(base + h->off_shared, h->shared_size, PROT_READ | PROT_WRITE) < 0)
 		return -1;
 	if (h->nsessions > 0 &&
 	    mprotect(base + ring, h->sessions.ring_stride, PROT_READ | PROT_WRITE) < 0)

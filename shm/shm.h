@@ -82,9 +82,12 @@ int shm_protect_checker(struct fc_shm *shm);
 int shm_protect_ha(struct fc_shm *shm);
 
 /*
- * Index of server s of listener l in the server table: the order in which
- * shm_create() lays the config's servers out.
+ * Index of server s of backend b (conf->backends) in the server table:
+ * the order in which shm_create() lays the config's servers out.
  */
-uint32_t shm_server_index(const struct fc_conf *conf, int l, int s);
+uint32_t shm_server_index(const struct fc_conf *conf, int b, int s);
+
+/* Entries of the rate-limit table when some listener has "rate_limit". */
+#define FC_RATE_ENTRIES		65536
 
 #endif

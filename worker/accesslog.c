@@ -67,6 +67,7 @@ static const char *log_date(time_t secs)
 static void emit(const struct fc_stream *s)
 {
 	const struct fc_listener *l = s->px->l;
+	const struct fc_backend *be = s->be != NULL ? s->be->b : NULL;
 	char line[1024], host[FC_ADDRSTRLEN], req[FC_LOGLINE * 3];
 	uint64_t now = ev_now_us(fc_w->ev);
 	int n;
@@ -81,8 +82,8 @@ static void emit(const struct fc_stream *s)
 	    host, net_addr_port(&s->peer.sa),
 	    log_date((time_t)(s->accept_wall_us / 1000000)),
 	    (int)(s->accept_wall_us / 1000 % 1000),
-	    l->name, l->name, s->local ? s->local :
-	    s->server >= 0 ? l->servers[s->server].name : "<NOSRV>",
+	    l->name, be != NULL ? be->name : l->name, s->local ? s->local :
+	    s->server >= 0 && be != NULL ? be->servers[s->server].name : "<NOSRV>",
 	    ms_between(s->t_start, s->t_head), 0,
 	    ms_between(s->t_connect, s->t_connected),
 	    ms_between(s->t_connected, s->t_rsp),
@@ -90,14 +91,14 @@ static void emit(const struct fc_stream *s)
 	    s->status ? s->status : -1, (unsigned long long)s->rsp.bytes,
 	    s->term[0], s->term[1],
 	    fc_w->nconn, s->px->nconn, s->px->nconn,
-	    s->server >= 0 ? s->px->srv[s->server].cur : 0, s->retries, req);
+	    s->server >= 0 && s->be != NULL ? s->be->srv[s->server].cur : 0, s->retries, req);
 	if (n > 0)
 		log_access(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-struct fc_shm_srv_counters *accesslog_srv(const struct fc_proxy *px, int server)
+struct fc_shm_srv_counters *accesslog_srv(const struct fc_be *be, int server)
 {
-	return &fc_w->blk->srv[px->srv_base + (uint32_t)server];
+	return &fc_w->blk->srv[be->srv_base + (uint32_t)server];
 }
 
 void accesslog_error(enum fc_err_kind kind)
@@ -132,7 +133,7 @@ void accesslog_txn(struct fc_stream *s)
 	else if (s->term[0] == 'S' && s->term[1] == 'D')
 		accesslog_error(FC_ERR_SRV_ABORT);
 	if (s->server >= 0 && s->t_rsp != 0) {
-		struct fc_shm_srv_counters *c = accesslog_srv(s->px, s->server);
+		struct fc_shm_srv_counters *c = accesslog_srv(s->be, s->server);
 
 		shm_add(&c->requests, 1);
 		shm_add(&c->bytes_out, s->req.bytes);

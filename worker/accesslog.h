@@ -8,8 +8,8 @@
 #include "shm/shm.h"
 #include "worker/worker-t.h"
 
-/* This worker's counters of server `server` of px. */
-struct fc_shm_srv_counters *accesslog_srv(const struct fc_proxy *px, int server);
+/* This worker's counters of server `server` of backend be. */
+struct fc_shm_srv_counters *accesslog_srv(const struct fc_be *be, int server);
 
 /* Counts one error of that kind. */
 void accesslog_error(enum fc_err_kind kind);

@@ -29,14 +29,14 @@ static struct fc_pool ck_pool = POOL_INIT(sizeof(struct fc_ck_req));
 
 /* ------------------------------------------------------------ servers */
 
-static bool server_full(const struct fc_proxy *px, int i)
+static bool server_full(const struct fc_be *be, int i)
 {
-	return px->srv[i].maxconn > 0 && px->srv[i].cur >= px->srv[i].maxconn;
+	return be->srv[i].maxconn > 0 && be->srv[i].cur >= be->srv[i].maxconn;
 }
 
-static bool server_down(const struct fc_proxy *px, int i)
+static bool server_down(const struct fc_be *be, int i)
 {
-	return shm_load_acq(&shm_server(fc_w->shm, px->srv_base + (uint32_t)i)->state) <
+	return shm_load_acq(&shm_server(fc_w->shm, be->srv_base + (uint32_t)i)->state) <
 	    FC_SRV_UP;
 }
 
@@ -48,22 +48,22 @@ static bool server_tried(const struct fc_stream *s, int i)
 /* Servers persistence may not send to: the DOWN ones. */
 static const bool *down_mask(const struct fc_stream *s)
 {
-	struct fc_proxy *px = s->px;
+	struct fc_be *be = s->be;
 
-	for (int i = 0; i < px->l->nservers; i++)
-		px->excluded[i] = server_down(px, i);
-	return px->excluded;
+	for (int i = 0; i < be->b->nservers; i++)
+		be->excluded[i] = server_down(be, i);
+	return be->excluded;
 }
 
 /* Servers not to pick: DOWN or full ones, and those tried already if asked. */
 static const bool *pick_mask(const struct fc_stream *s, bool skip_tried)
 {
-	struct fc_proxy *px = s->px;
+	struct fc_be *be = s->be;
 
-	for (int i = 0; i < px->l->nservers; i++)
-		px->excluded[i] = server_down(px, i) || server_full(px, i) ||
+	for (int i = 0; i < be->b->nservers; i++)
+		be->excluded[i] = server_down(be, i) || server_full(be, i) ||
 		    (skip_tried && server_tried(s, i));
-	return px->excluded;
+	return be->excluded;
 }
 
 /* ---------------------------------------------------------- persistence */
@@ -91,18 +91,18 @@ static uint64_t id_hash(struct fc_ck_span id)
 /* The learned session's server, if the table knows the id (and extends it). */
 static void stick_lookup(struct fc_stream *s, struct fc_ck_span id)
 {
-	struct fc_proxy *px = s->px;
-	int g = session_use(fc_w->shm, fc_w->slot, (uint32_t)px->index, id.p, id.len,
+	struct fc_be *be = s->be;
+	int g = session_use(fc_w->shm, fc_w->slot, (uint32_t)be->index, id.p, id.len,
 	    ev_now(fc_w->ev));
 
 	s->stick_hash = id_hash(id);
-	if (g >= (int)px->srv_base && g - (int)px->srv_base < px->l->nservers)
-		s->stick_server = g - (int)px->srv_base;
+	if (g >= (int)be->srv_base && g - (int)be->srv_base < be->b->nservers)
+		s->stick_server = g - (int)be->srv_base;
 }
 
 void backend_persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
 {
-	const struct fc_listener *l = s->px->l;
+	const struct fc_backend *l = s->be->b;
 	bool ck = l->cookie.mode != FC_COOKIE_NONE, stick = l->stick.cookie[0] != '\0';
 	const bool *down;
 	struct fc_ck_span id;
@@ -132,7 +132,7 @@ void backend_persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
  */
 void backend_persist_learn(const struct fc_stream *s, const struct fc_http_msg *m)
 {
-	const struct fc_listener *l = s->px->l;
+	const struct fc_backend *l = s->be->b;
 	struct fc_ck_span id;
 
 	for (int i = http_find_header(m, "set-cookie", 0); i >= 0;
@@ -145,7 +145,7 @@ void backend_persist_learn(const struct fc_stream *s, const struct fc_http_msg *
 		if (s->stick_server == s->server && s->stick_hash == id_hash(id))
 			continue;
 		session_push(fc_w->shm, fc_w->slot, id.p, id.len,
-		    s->px->srv_base + (uint32_t)s->server, (uint32_t)l->stick.expire,
+		    s->be->srv_base + (uint32_t)s->server, (uint32_t)l->stick.expire,
 		    ev_now(fc_w->ev));
 	}
 }
@@ -168,7 +168,7 @@ static enum fc_pick persist_pick(const struct fc_stream *s, const bool *excluded
 			*server = t;
 			return PICK_SERVER;
 		}
-		if (server_full(s->px, t) && !server_down(s->px, t) && !server_tried(s, t))
+		if (server_full(s->be, t) && !server_down(s->be, t) && !server_tried(s, t))
 			return PICK_QUEUE;
 	}
 	return PICK_NONE;
@@ -179,9 +179,9 @@ static int persist_want(const struct fc_stream *s)
 {
 	int ck = backend_ck(s)->server;
 
-	if (ck >= 0 && !server_down(s->px, ck))
+	if (ck >= 0 && !server_down(s->be, ck))
 		return ck;
-	if (s->stick_server >= 0 && !server_down(s->px, s->stick_server))
+	if (s->stick_server >= 0 && !server_down(s->be, s->stick_server))
 		return s->stick_server;
 	return -1;
 }
@@ -200,29 +200,52 @@ static uint32_t source_hash(const union fc_sockaddr *a)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/*
+ * The weights the balancer uses now: the checker's eweight (slow start)
+ * of the UP servers; backup servers only while no other one is UP.
+ */
+static void refresh_weights(struct fc_be *be)
+{
+	const struct fc_shm_server *sv = shm_server(fc_w->shm, be->srv_base);
+	bool active_up = false;
+
+	for (int i = 0; i < be->b->nservers; i++)
+		if (!sv[i].backup && shm_load_acq(&sv[i].state) >= FC_SRV_UP) {
+			active_up = true;
+			break;
+		}
+	for (int i = 0; i < be->b->nservers; i++) {
+		bool up = shm_load_acq(&sv[i].state) >= FC_SRV_UP &&
+		    (sv[i].backup != 0) != active_up;
+
+		lb_set_weight(&be->lb, i, up ? (int)shm_load(&sv[i].eweight) : 0);
+	}
+}
+
 /* The balancer's pick among the usable servers not tried; -1: none. */
 static int balance_pick(struct fc_stream *s, const bool *excluded)
 {
-	struct fc_proxy *px = s->px;
+	struct fc_be *be = s->be;
 	uint32_t hash = 0;
 	int idx;
 
-	if (px->l->balance == FC_BALANCE_SOURCE)
+	refresh_weights(be);
+	if (be->b->balance == FC_BALANCE_SOURCE)
 		hash = source_hash(&s->peer);
-	idx = lb_pick(&px->lb, excluded, hash);
+	idx = lb_pick(&be->lb, excluded, hash);
 	if (idx < 0 && s->tried != NULL) {
 		/* Every usable server was tried once: start over (redispatch). */
-		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
-		idx = lb_pick(&px->lb, pick_mask(s, false), hash);
+		memset(s->tried, 0, (size_t)be->b->nservers * sizeof(*s->tried));
+		idx = lb_pick(&be->lb, pick_mask(s, false), hash);
 	}
 	return idx;
 }
 
 /* Would some server take the request if it were not full? */
-static bool worth_queueing(const struct fc_proxy *px)
+static bool worth_queueing(const struct fc_be *be)
 {
-	for (int i = 0; i < px->l->nservers; i++)
-		if (server_full(px, i) && px->l->servers[i].weight > 0 && !server_down(px, i))
+	for (int i = 0; i < be->b->nservers; i++)
+		if (server_full(be, i) && be->b->servers[i].weight > 0 && !server_down(be, i))
 			return true;
 	return false;
 }
@@ -242,66 +265,66 @@ enum fc_pick backend_pick(struct fc_stream *s, int *server)
 	}
 	if ((*server = balance_pick(s, excluded)) >= 0)
 		return PICK_SERVER;
-	return worth_queueing(s->px) ? PICK_QUEUE : PICK_NONE;
+	return worth_queueing(s->be) ? PICK_QUEUE : PICK_NONE;
 }
 
 void backend_attach(struct fc_stream *s, struct fc_conn *c)
 {
 	s->srv = c;
 	c->s = s;
-	s->px->srv[c->server].cur++;
-	shm_add(&accesslog_srv(s->px, c->server)->cur_conns, 1);
-	lb_conn_add(&s->px->lb, c->server, 1);
+	s->be->srv[c->server].cur++;
+	shm_add(&accesslog_srv(s->be, c->server)->cur_conns, 1);
+	lb_conn_add(&s->be->lb, c->server, 1);
 }
 
 /* ---------------------------------------------------------- server queue */
 
 void backend_queue_add(struct fc_stream *s, int want, bool front)
 {
-	struct fc_proxy *px = s->px;
+	struct fc_be *be = s->be;
 
 	s->in_srvq = true;
 	s->srvq_want = want;
-	if (front && px->srvq_head != NULL) {
+	if (front && be->srvq_head != NULL) {
 		s->srvq_prev = NULL;
-		s->srvq_next = px->srvq_head;
-		px->srvq_head->srvq_prev = s;
-		px->srvq_head = s;
+		s->srvq_next = be->srvq_head;
+		be->srvq_head->srvq_prev = s;
+		be->srvq_head = s;
 	} else {
 		s->srvq_next = NULL;
-		s->srvq_prev = px->srvq_tail;
-		if (px->srvq_tail != NULL)
-			px->srvq_tail->srvq_next = s;
+		s->srvq_prev = be->srvq_tail;
+		if (be->srvq_tail != NULL)
+			be->srvq_tail->srvq_next = s;
 		else
-			px->srvq_head = s;
-		px->srvq_tail = s;
+			be->srvq_head = s;
+		be->srvq_tail = s;
 	}
-	px->srvq_len++;
+	be->srvq_len++;
 }
 
 void backend_queue_del(struct fc_stream *s)
 {
-	struct fc_proxy *px = s->px;
+	struct fc_be *be = s->be;
 
 	if (!s->in_srvq)
 		return;
 	if (s->srvq_prev != NULL)
 		s->srvq_prev->srvq_next = s->srvq_next;
 	else
-		px->srvq_head = s->srvq_next;
+		be->srvq_head = s->srvq_next;
 	if (s->srvq_next != NULL)
 		s->srvq_next->srvq_prev = s->srvq_prev;
 	else
-		px->srvq_tail = s->srvq_prev;
+		be->srvq_tail = s->srvq_prev;
 	s->srvq_next = s->srvq_prev = NULL;
 	s->in_srvq = false;
-	px->srvq_len--;
+	be->srvq_len--;
 }
 
 /* The stream waiting longest that may use a slot of server, taken out. */
-static struct fc_stream *queue_next(struct fc_proxy *px, int server)
+static struct fc_stream *queue_next(struct fc_be *be, int server)
 {
-	struct fc_stream *s = px->srvq_head;
+	struct fc_stream *s = be->srvq_head;
 
 	while (s != NULL && s->srvq_want >= 0 && s->srvq_want != server)
 		s = s->srvq_next;
@@ -312,12 +335,12 @@ static struct fc_stream *queue_next(struct fc_proxy *px, int server)
 
 struct fc_stream *backend_release(struct fc_stream *s, const struct fc_conn *c)
 {
-	struct fc_proxy *px = s->px;
+	struct fc_be *be = s->be;
 
-	px->srv[c->server].cur--;
-	shm_add(&accesslog_srv(px, c->server)->cur_conns, -1);
-	lb_conn_add(&px->lb, c->server, -1);
-	return px->srv[c->server].maxconn > 0 ? queue_next(px, c->server) : NULL;
+	be->srv[c->server].cur--;
+	shm_add(&accesslog_srv(be, c->server)->cur_conns, -1);
+	lb_conn_add(&be->lb, c->server, -1);
+	return be->srv[c->server].maxconn > 0 ? queue_next(be, c->server) : NULL;
 }
 
 /* ------------------------------------------------------------ idle pool */
@@ -341,7 +364,7 @@ bool backend_idle_fit(struct fc_conn *c)
 
 static void idle_unlink(struct fc_conn *c)
 {
-	struct fc_srv_rt *rt = &c->px->srv[c->server];
+	struct fc_srv_rt *rt = &c->be->srv[c->server];
 
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -355,7 +378,7 @@ static void idle_unlink(struct fc_conn *c)
 
 void backend_idle_put(struct fc_conn *c)
 {
-	struct fc_srv_rt *rt = &c->px->srv[c->server];
+	struct fc_srv_rt *rt = &c->be->srv[c->server];
 
 	if (rt->nidle >= MAX_IDLE || fc_w->draining) {
 		conn_close_server(c);
@@ -371,9 +394,9 @@ void backend_idle_put(struct fc_conn *c)
 	rt->nidle++;
 }
 
-struct fc_conn *backend_idle_take(struct fc_proxy *px, int server)
+struct fc_conn *backend_idle_take(struct fc_be *be, int server)
 {
-	struct fc_conn *c = px->srv[server].idle;
+	struct fc_conn *c = be->srv[server].idle;
 
 	if (c != NULL)
 		idle_unlink(c);
@@ -390,11 +413,11 @@ void backend_idle_event(struct fc_conn *c, uint32_t events)
 
 void backend_idle_purge(uint64_t now)
 {
-	for (int p = 0; p < fc_w->nproxies; p++) {
-		struct fc_proxy *px = &fc_w->proxies[p];
+	for (int p = 0; p < fc_w->nbackends; p++) {
+		struct fc_be *be = &fc_w->backends[p];
 
-		for (int i = 0; i < px->l->nservers; i++) {
-			struct fc_conn *c = px->srv[i].idle, *next;
+		for (int i = 0; i < be->b->nservers; i++) {
+			struct fc_conn *c = be->srv[i].idle, *next;
 
 			for (; c != NULL; c = next) {
 				next = c->next;

@@ -74,7 +74,7 @@ bool backend_idle_fit(struct fc_conn *c);
 /* Keeps c for reuse, or closes it when the pool is full or draining. */
 void backend_idle_put(struct fc_conn *c);
 /* An idle connection to `server`, most recent first; NULL: none. */
-struct fc_conn *backend_idle_take(struct fc_proxy *px, int server);
+struct fc_conn *backend_idle_take(struct fc_be *be, int server);
 /* An event on an idle connection: anything but "writable" closes it. */
 void backend_idle_event(struct fc_conn *c, uint32_t events);
 /* Closes idle connections unused for too long (all of them when draining). */

@@ -34,11 +34,11 @@ int conn_init_client(struct fc_conn *c, int fd, struct fc_proxy *px,
 	return 0;
 }
 
-struct fc_conn *conn_open_server(struct fc_proxy *px, int server,
+struct fc_conn *conn_open_server(struct fc_be *be, int server,
     void (*cb)(struct fc_ev *, struct fc_ev_io *, uint32_t))
 {
 	struct fc_conn *c;
-	int fd = net_connect_nb(&px->l->servers[server].addr);
+	int fd = net_connect_nb(&be->b->servers[server].addr);
 
 	if (fd < 0)
 		return NULL;
@@ -49,10 +49,10 @@ struct fc_conn *conn_open_server(struct fc_proxy *px, int server,
 	c->io.fd = fd;
 	c->io.cb = cb;
 	c->xprt = &xprt_raw;
-	c->px = px;
+	c->be = be;
 	c->server = server;
 	c->connecting = true;
-	if (px->l->servers[server].tls.enabled && xprt_tls_connect(c) < 0) {
+	if (be->b->servers[server].tls.enabled && xprt_tls_connect(c) < 0) {
 		close(fd);
 		free(c);
 		return NULL;

@@ -20,7 +20,7 @@ int conn_init_client(struct fc_conn *c, int fd, struct fc_proxy *px,
  * Starts a connection to server `server` of px, registered with cb.
  * Returns it (freed by conn_close_server()), or NULL with nothing open.
  */
-struct fc_conn *conn_open_server(struct fc_proxy *px, int server,
+struct fc_conn *conn_open_server(struct fc_be *be, int server,
     void (*cb)(struct fc_ev *, struct fc_ev_io *, uint32_t));
 
 /* Closes a client connection's socket (the stream owns the memory). */

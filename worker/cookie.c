@@ -129,7 +129,7 @@ static ssize_t wr_result(const struct wr *w)
 }
 
 /* Index of the server whose cookie value is s, or -1. */
-static int server_by_cookie(const struct fc_listener *l, struct fc_ck_span s)
+static int server_by_cookie(const struct fc_backend *l, struct fc_ck_span s)
 {
 	for (int i = 0; i < l->nservers; i++)
 		if (span_is(s, l->servers[i].cookie))
@@ -202,7 +202,7 @@ static bool older_than(uint64_t date, uint64_t now_s, int limit)
  * (maxidle since its last date, maxlife since its first).  A cookie without
  * dates is accepted, then set again with them, as HAProxy does.
  */
-static int insert_server(const struct fc_listener *l, struct fc_ck_span v, uint64_t now_s,
+static int insert_server(const struct fc_backend *l, struct fc_ck_span v, uint64_t now_s,
     bool *refresh, uint64_t *first)
 {
 	const struct fc_cookie *ck = &l->cookie;
@@ -239,7 +239,7 @@ static bool all_cookie_octets(struct fc_ck_span s)
  * Prefix: SERVER~app.  The app part of the first cookie is kept to re-set
  * a moved session, if it is something a Set-Cookie may carry.
  */
-static int prefix_server(const struct fc_listener *l, struct fc_ck_span v,
+static int prefix_server(const struct fc_backend *l, struct fc_ck_span v,
     struct fc_ck_req *r)
 {
 	const char *d = find(v.p, v.len, FC_CK_DELIM);
@@ -258,7 +258,7 @@ static int prefix_server(const struct fc_listener *l, struct fc_ck_span v,
 	return idx;
 }
 
-void cookie_req_scan(const struct fc_listener *l, const char *v, size_t len,
+void cookie_req_scan(const struct fc_backend *l, const char *v, size_t len,
     const bool *unusable, uint64_t now_s, struct fc_ck_req *r)
 {
 	size_t pos = 0;

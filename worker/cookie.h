@@ -56,7 +56,7 @@ void cookie_req_init(struct fc_ck_req *r);
  * is usable when unusable is NULL or unusable[i] is false; now_s (Unix
  * seconds) checks maxidle and maxlife of insert cookies.
  */
-void cookie_req_scan(const struct fc_listener *l, const char *v, size_t len,
+void cookie_req_scan(const struct fc_backend *l, const char *v, size_t len,
     const bool *unusable, uint64_t now_s, struct fc_ck_req *r);
 
 /*

@@ -1056,3 +1056,21 @@ ssize_t http_chunked_feed(struct fc_chunked *c, const char *buf, size_t len,
 	}
 	return p - buf;
 }
+
+/* See http.h. */
+void http_target_path(const struct fc_http_msg *m, const char **p, size_t *n)
+{
+	const char *t = m->target, *end = t + m->target_len, *q;
+
+	*p = t;
+	*n = m->target_len;
+	if (m->target_len == 0 || t[0] == '/')
+		return;
+	if ((q = memchr(t, ':', m->target_len)) == NULL || end - q < 3 ||
+	    memcmp(q, "://", 3) != 0)
+		return;
+	for (q += 3; q < end && *q != '/' && *q != '?'; q++)
+		;
+	*p = q;
+	*n = (size_t)(end - q);
+}

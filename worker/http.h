@@ -122,4 +122,10 @@ void http_chunked_init(struct fc_chunked *c);
 ssize_t http_chunked_feed(struct fc_chunked *c, const char *buf, size_t len,
     void (*data)(void *arg, const char *p, size_t n), void *arg);
 
+/*
+ * The path and query of the request target: the target itself in
+ * origin-form, what follows the authority in absolute-form (may be empty).
+ */
+void http_target_path(const struct fc_http_msg *m, const char **p, size_t *n);
+
 #endif

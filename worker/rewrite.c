@@ -1,8 +1,8 @@
 /*
  * Head rewriting (rewrite.h).  A new head is written into a scratch buffer
  * as a list of fields, then laid over the old one (head_replace), so a
- * field added or dropped never shifts bytes more than once.  Future header
- * rules (set, del) belong here, as more steps of the same walk.
+ * field added or dropped never shifts bytes more than once.  A listener's
+ * header rules (del, set) are steps of the same walk.
  */
 #include "config.h"
 
@@ -76,6 +76,30 @@ static void out_header(struct out *o, const struct fc_http_header *h)
 	out_put(o, ": ", 2);
 	out_put(o, h->value, h->value_len);
 	out_put(o, "\r\n", 2);
+}
+
+/* ------------------------------------------------------- header rules */
+
+/* Does a rule of r name this field (del, or set: which replaces it)? */
+static bool rule_drops(const struct fc_hdr_rules *r, const struct fc_http_header *h)
+{
+	for (int i = 0; i < r->ndel; i++)
+		if (str_ieq(h->name, h->name_len, r->del[i], strlen(r->del[i])))
+			return true;
+	for (int i = 0; i < r->nset; i++)
+		if (str_ieq(h->name, h->name_len, r->set[i].name, strlen(r->set[i].name)))
+			return true;
+	return false;
+}
+
+static void out_rule_sets(struct out *o, const struct fc_hdr_rules *r)
+{
+	for (int i = 0; i < r->nset; i++) {
+		out_str(o, r->set[i].name);
+		out_put(o, ": ", 2);
+		out_str(o, r->set[i].value);
+		out_put(o, "\r\n", 2);
+	}
 }
 
 /* Takes what a worker/cookie.h writer put in o's free room: n bytes, -1 if full. */
@@ -193,7 +217,8 @@ static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
 size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
-	const struct fc_cookie *ck = &s->px->l->cookie;
+	const struct fc_cookie *ck = &s->be->b->cookie;
+	const struct fc_hdr_rules *rules = &s->px->l->req_headers;
 	bool xff = s->px->l->forwardfor, cl_done = false;
 	/* The client certificate's verdict, when the listener asks for one. */
 	const char *verify = s->px->l->tls.verify_client != FC_VERIFY_NONE ?
@@ -208,13 +233,15 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 		/* What fulcrum states itself, a client must not claim. */
 		if (is_hop_by_hop(m, h) || (xff && (name_is(h, "x-forwarded-for") ||
 		    name_is(h, "x-forwarded-proto"))) ||
-		    (verify != NULL && name_is(h, "x-client-verify")))
+		    (verify != NULL && name_is(h, "x-client-verify")) ||
+		    rule_drops(rules, h))
 			continue;
 		if (strip && name_is(h, "cookie"))
 			out_cookie(&o, ck, h);
 		else
 			out_field(&o, m, h, &cl_done);
 	}
+	out_rule_sets(&o, rules);
 	if (xff) {
 		out_forwarded_for(&o, s, m);
 		out_str(&o, s->px->l->tls.enabled ? "X-Forwarded-Proto: https\r\n" :
@@ -240,7 +267,7 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 static bool out_set_cookie(struct out *o, const struct fc_stream *s,
     const struct fc_http_header *h)
 {
-	const struct fc_listener *l = s->px->l;
+	const struct fc_backend *l = s->be->b;
 	size_t mark = o->len, n = 0;
 
 	out_put(o, h->name, h->name_len);
@@ -272,7 +299,7 @@ static bool out_set_cookie(struct out *o, const struct fc_stream *s,
 static void out_persist(struct out *o, const struct fc_stream *s, bool server_set,
     bool cc_private)
 {
-	const struct fc_listener *l = s->px->l;
+	const struct fc_backend *l = s->be->b;
 
 	if (!cookie_rsp_needs_set(&l->cookie, backend_ck(s), s->server, server_set))
 		return;
@@ -289,8 +316,9 @@ static void out_persist(struct out *o, const struct fc_stream *s, bool server_se
 size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
-	bool persist = s->px->l->cookie.mode != FC_COOKIE_NONE && m->status >= 200 &&
-	    s->server >= 0;
+	const struct fc_hdr_rules *rules = &s->px->l->rsp_headers;
+	bool persist = s->be != NULL && s->be->b->cookie.mode != FC_COOKIE_NONE &&
+	    m->status >= 200 && s->server >= 0;
 	bool server_set = false, cc_private = false, cl_done = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
@@ -298,7 +326,7 @@ size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	for (size_t i = 0; i < m->nheaders; i++) {
 		const struct fc_http_header *h = &m->headers[i];
 
-		if (is_hop_by_hop(m, h))
+		if (is_hop_by_hop(m, h) || (m->status >= 200 && rule_drops(rules, h)))
 			continue;
 		if (persist && name_is(h, "set-cookie") && out_set_cookie(&o, s, h)) {
 			server_set = true;
@@ -310,6 +338,8 @@ size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	}
 	if (persist)
 		out_persist(&o, s, server_set, cc_private);
+	if (m->status >= 200)
+		out_rule_sets(&o, rules);
 	if (m->status >= 200) {
 		if (!s->cli_keepalive)
 			out_str(&o, "Connection: close\r\n");
@@ -331,25 +361,6 @@ void rewrite_drop_head(struct fc_chan *ch, size_t hlen)
 
 /* ----------------------------------------------------------- redirect */
 
-/* The path and query of target: itself in origin-form, what follows the
- * authority in absolute-form ("/" when nothing does). */
-static void target_path(const struct fc_http_msg *m, const char **p, size_t *n)
-{
-	const char *t = m->target, *end = t + m->target_len, *q;
-
-	*p = t;
-	*n = m->target_len;
-	if (m->target_len == 0 || t[0] == '/')
-		return;
-	if ((q = memchr(t, ':', m->target_len)) == NULL || end - q < 3 ||
-	    memcmp(q, "://", 3) != 0)
-		return;
-	for (q += 3; q < end && *q != '/' && *q != '?'; q++)
-		;
-	*p = q;
-	*n = (size_t)(end - q);
-}
-
 /* The Host field's host, without a port (the https port is the default). */
 static bool host_name(const struct fc_http_msg *m, const char **h, size_t *n)
 {
@@ -361,6 +372,42 @@ static bool host_name(const struct fc_http_msg *m, const char **h, size_t *n)
 	f = &m->headers[m->host];
 	*h = f->value;
 	return http_split_authority(f->value, f->value_len, n, &port) == 0 && *n > 0;
+}
+
+/*
+ * A redirect route: its target, then the path after the route's
+ * path_prefix (the whole path without one), the query kept.  A relative
+ * target stays relative: the client resolves it against the very URL it
+ * asked for, Host included.
+ */
+int rewrite_redirect(const struct fc_http_msg *m, const struct fc_route *rt,
+    bool keepalive, struct fc_sbuf *out)
+{
+	static const struct { int code; const char *reason; } reasons[] = {
+		{ 301, "Moved Permanently" }, { 302, "Found" }, { 303, "See Other" },
+		{ 307, "Temporary Redirect" }, { 308, "Permanent Redirect" },
+	};
+	const char *path, *reason = "Found";
+	size_t pn, skip = rt->path_prefix != NULL ? strlen(rt->path_prefix) : 0;
+	size_t tn = strlen(rt->redirect);
+
+	http_target_path(m, &path, &pn);
+	if (skip > pn)
+		skip = pn;
+	path += skip;
+	pn -= skip;
+	/* "/new/" + "/x" would double the slash: one of them goes. */
+	if (tn > 0 && rt->redirect[tn - 1] == '/' && pn > 0 && path[0] == '/') {
+		path++;
+		pn--;
+	}
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].code == rt->code)
+			reason = reasons[i].reason;
+	sbuf_printf(out, "HTTP/1.1 %d %s\r\nLocation: %s%.*s\r\n"
+	    "Content-Length: 0\r\nConnection: %s\r\n\r\n", rt->code, reason,
+	    rt->redirect, (int)pn, path, keepalive ? "keep-alive" : "close");
+	return rt->code;
 }
 
 int rewrite_redirect_https(const struct fc_http_msg *m, bool keepalive,
@@ -375,7 +422,7 @@ int rewrite_redirect_https(const struct fc_http_msg *m, bool keepalive,
 		    "A Host is needed to go to https.\r\n");
 		return 400;
 	}
-	target_path(m, &path, &pn);
+	http_target_path(m, &path, &pn);
 	sbuf_printf(out, "HTTP/1.1 301 Moved Permanently\r\nLocation: https://%.*s%s%.*s\r\n"
 	    "Content-Length: 0\r\nConnection: %s\r\n\r\n", (int)hn, host,
 	    pn > 0 && path[0] == '/' ? "" : "/", (int)pn, path,

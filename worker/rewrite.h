@@ -28,6 +28,12 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen);
 
 /*
+ * The answer of a redirect route (rt->redirect): its status and Location,
+ * into out.  Returns the status.
+ */
+int rewrite_redirect(const struct fc_http_msg *m, const struct fc_route *rt,
+    bool keepalive, struct fc_sbuf *out);
+/*
  * The answer to a request on a redirect_https listener: 301 to
  * https://HOST/TARGET (Host without its port; the path and query of an
  * absolute-form target), or 400 when the request names no host.  Returns

@@ -530,13 +530,20 @@ static void html_counter_cells(struct fc_sbuf *b, const struct fc_shm_srv_counte
 }
 
 static void html_server_row(struct fc_sbuf *b, const struct fc_report *r,
-    const struct fc_report_server *rs, const struct fc_listener *l)
+    const struct fc_report_server *rs, const struct fc_listener *l,
+    const struct fc_backend *backends)
 {
 	const struct fc_shm_server *sv = rs->shm;
+	/* The segment is this generation's: its backends are our config's. */
+	const struct fc_backend *be = &backends[sv->backend_index];
 	char note[48];
-	const char *cls = state_class(rs, &l->check, note, sizeof(note));
+	const char *cls = state_class(rs, &be->check, note, sizeof(note));
 
 	sbuf_printf(b, "<tr class=\"%s\"><td>", cls);
+	if (strncmp(sv->backend, l->name, sizeof(sv->backend)) != 0) {
+		put_field(b, sv->backend, sizeof(sv->backend));	/* a shared backend */
+		sbuf_printf(b, "/");
+	}
 	put_field(b, sv->name, sizeof(sv->name));
 	sbuf_printf(b, "</td><td>");
 	put_field(b, sv->address, sizeof(sv->address));
@@ -547,15 +554,15 @@ static void html_server_row(struct fc_sbuf *b, const struct fc_report *r,
 	sbuf_printf(b, "</td><td>");
 	put_ago(b, r->now_us, shm_load(&sv->last_change_us));
 	sbuf_printf(b, "</td>");
-	td_num(b, shm_load(&sv->weight));
+	td_num(b, shm_load(&sv->eweight));	/* ramping up in slow start */
 	html_check_cells(b, r, sv);
 	html_counter_cells(b, &rs->sum);
 	sbuf_printf(b, "</tr>\n");
 }
 
-/* The servers of listener li, one row each, and a row of totals. */
+/* The servers of the backends listener li uses, one row each, and a row of totals. */
 static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
-    const struct fc_listener *l, int li)
+    const struct fc_listener *l, const struct fc_backend *backends)
 {
 	struct fc_shm_srv_counters tot = { 0 };
 	uint32_t i, n = r->nservers;
@@ -567,11 +574,13 @@ static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
 	for (i = 0; i < n; i++) {
 		const struct fc_report_server *rs = &r->servers[i];
 
-		if (shm_load(&rs->shm->listener_index) != (uint32_t)li)
+		uint32_t bi = rs->shm->backend_index;
+
+		if (r->show_backend != NULL && (bi >= r->nbackends || !r->show_backend[bi]))
 			continue;
-		html_server_row(b, r, rs, l);
+		html_server_row(b, r, rs, l, backends);
 		report_sum_counters(&tot, &rs->sum);
-		weight += shm_load(&rs->shm->weight);
+		weight += shm_load(&rs->shm->eweight);
 		up += rs->state >= FC_SRV_UP;
 		shown++;
 	}
@@ -663,11 +672,11 @@ static void html_footer(struct fc_sbuf *b, const struct fc_report *r,
 }
 
 static void render_html(struct fc_sbuf *b, const struct fc_report *r,
-    const struct fc_listener *l, int li)
+    const struct fc_listener *l, int li, const struct fc_backend *backends)
 {
 	html_head(b, l);
 	html_instance(b, r);
-	html_servers(b, r, l, li);
+	html_servers(b, r, l, backends);
 	html_tls(b, r, li);
 	html_clients(b, r);
 	html_footer(b, r, l);
@@ -675,8 +684,9 @@ static void render_html(struct fc_sbuf *b, const struct fc_report *r,
 
 /* ----------------------------------------------------------------- api */
 
-int stats_respond(const struct fc_listener *l, int listener_index, const struct fc_shm *shm,
-    enum fc_stats_kind kind, const struct fc_http_msg *req, bool keepalive, struct fc_sbuf *out)
+int stats_respond(const struct fc_listener *l, int listener_index, const bool *show_backend,
+    const struct fc_backend *backends, const struct fc_shm *shm, enum fc_stats_kind kind, const struct fc_http_msg *req,
+    bool keepalive, struct fc_sbuf *out)
 {
 	struct fc_sbuf body = { 0 };
 	struct fc_report r;
@@ -692,6 +702,7 @@ int stats_respond(const struct fc_listener *l, int listener_index, const struct 
 		    "The statistics answer GET and HEAD only.", req, keepalive);
 
 	report_snapshot(&r, shm);
+	r.show_backend = show_backend;
 	switch (kind) {
 	case FC_STATS_CSV:
 		ctype = "text/csv; charset=utf-8";
@@ -703,7 +714,7 @@ int stats_respond(const struct fc_listener *l, int listener_index, const struct 
 		break;
 	default:
 		ctype = "text/html; charset=utf-8";
-		render_html(&body, &r, l, listener_index);
+		render_html(&body, &r, l, listener_index, backends);
 		break;
 	}
 	report_free(&r);

@@ -31,7 +31,8 @@ enum fc_stats_kind stats_match(const struct fc_listener *l, const char *target, 
  * connection (adds Connection: close otherwise).  The request body, if any,
  * is not looked at: the caller discards it or closes the connection.
  */
-int stats_respond(const struct fc_listener *l, int listener_index, const struct fc_shm *shm,
+int stats_respond(const struct fc_listener *l, int listener_index, const bool *show_backend,
+    const struct fc_backend *backends, const struct fc_shm *shm,
     enum fc_stats_kind kind, const struct fc_http_msg *req, bool keepalive, struct fc_sbuf *out);
 
 #endif

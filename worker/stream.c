@@ -22,11 +22,13 @@
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/pool.h"
+#include "shm/rate.h"
 #include "worker/accesslog.h"
 #include "worker/backend.h"
 #include "worker/chan.h"
 #include "worker/conn.h"
 #include "worker/rewrite.h"
+#include "worker/route.h"
 #include "worker/stats.h"
 #include "worker/stream.h"
 #include "worker/xprt.h"
@@ -136,7 +138,7 @@ static void respond_error(struct fc_stream *s, int status, char who, char when)
 	set_term(s, who, when);
 	accesslog_status_error(status);
 	if ((status == 502 || status == 504) && s->server >= 0 && s->t_connected != 0)
-		shm_add(&accesslog_srv(s->px, s->server)->resp_errors, 1);
+		shm_add(&accesslog_srv(s->be, s->server)->resp_errors, 1);
 	detach_server(s, false);
 	if (s->reqline == NULL && reqline_get(s) != NULL)
 		snprintf(s->reqline, FC_LOGLINE, "<BADREQ>");
@@ -172,8 +174,9 @@ static void txn_begin(struct fc_stream *s)
 	s->server = -1;
 	s->retries = 0;
 	backend_persist_reset(s);
+	s->be = NULL;
 	if (s->tried != NULL)
-		memset(s->tried, 0, (size_t)px->l->nservers * sizeof(*s->tried));
+		memset(s->tried, 0, (size_t)fc_w->max_servers * sizeof(*s->tried));
 	s->is_head = s->rsp_started = s->close_after = false;
 	s->srv_reused = s->reuse_retried = s->logged = false;
 	s->sent_1xx = false;
@@ -245,8 +248,9 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 
 	if (kind == FC_STATS_NONE)
 		return false;
-	serve_local(s, stats_respond(l, s->px->index, fc_w->shm, kind, m, keepalive,
-	    &s->payload), "<STATS>", keepalive, hlen);
+	serve_local(s, stats_respond(l, s->px->index, s->px->show_backend,
+	    fc_w->conf->backends, fc_w->shm, kind,
+	    m, keepalive, &s->payload), "<STATS>", keepalive, hlen);
 	return true;
 }
 
@@ -256,7 +260,65 @@ static void serve_redirect(struct fc_stream *s, const struct fc_http_msg *m, siz
 	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
 	int status = rewrite_redirect_https(m, keepalive, &s->payload);
 
+	shm_add(&fc_w->blk->redirects, status == 301);
 	serve_local(s, status, "<REDIRECT>", keepalive && status == 301, hlen);
+}
+
+/* A redirect route matched. */
+static void serve_route_redirect(struct fc_stream *s, const struct fc_http_msg *m,
+    const struct fc_route *rt, size_t hlen)
+{
+	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+
+	shm_add(&fc_w->blk->redirects, 1);
+	serve_local(s, rewrite_redirect(m, rt, keepalive, &s->payload), "<REDIRECT>",
+	    keepalive, hlen);
+}
+
+/* rate_limit: a client over its rate gets 429 and when to come back. */
+static bool serve_rate_limited(struct fc_stream *s, const struct fc_http_msg *m,
+    size_t hlen)
+{
+	const struct fc_listener *l = s->px->l;
+	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+	uint32_t wait;
+
+	if (!l->rate_limit.enabled)
+		return false;
+	wait = rate_take(fc_w->shm, rate_key((uint32_t)s->px->index, &s->peer), &l->rate_limit,
+	    ev_now_us(fc_w->ev));
+	if (wait == 0)
+		return false;
+	shm_add(&fc_w->blk->rate_limited, 1);
+	sbuf_printf(&s->payload, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %u\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 19\r\nConnection: %s\r\n\r\n"
+	    "Too many requests.\n", wait, keepalive ? "keep-alive" : "close");
+	serve_local(s, 429, "<LIMIT>", keepalive, hlen);
+	return true;
+}
+
+/*
+ * The backend of the request: the first route that matches, else the
+ * listener's.  False when the request was answered here (a redirect).
+ */
+static bool choose_backend(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
+{
+	const struct fc_listener *l = s->px->l;
+	const struct fc_route *rt = l->nroutes > 0 ? route_match(l, m) : NULL;
+	int b = l->backend;
+
+	if (rt != NULL && rt->redirect != NULL) {
+		serve_route_redirect(s, m, rt, hlen);
+		return false;
+	}
+	if (rt != NULL)
+		b = rt->backend;
+	if (b < 0) {
+		respond_error(s, 503, 'S', 'C');	/* no route, no default */
+		return false;
+	}
+	s->be = &fc_w->backends[b];
+	return true;
 }
 
 /* A complete request head is in the buffer: decide, rewrite, connect. */
@@ -272,11 +334,15 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	s->req_http10 = m->version_minor == 0;
 	s->cli_keepalive = !l->httpclose && !m->conn_close && !fc_w->draining;
 	s->srv_keepalive = !l->httpclose;
+	if (serve_rate_limited(s, m, hlen))
+		return;
 	if (l->redirect_https) {
 		serve_redirect(s, m, hlen);
 		return;
 	}
 	if (l->stats.uri != NULL && serve_stats(s, m, hlen))
+		return;
+	if (!choose_backend(s, m, hlen))
 		return;
 	if (l->limits.body > 0 && m->body == FC_BODY_LENGTH &&
 	    m->content_length > (uint64_t)l->limits.body) {
@@ -345,9 +411,9 @@ static void connect_failed(struct fc_stream *s, bool timeout)
 
 	accesslog_error(timeout ? FC_ERR_CONN_TIMEOUT : FC_ERR_CONN_REFUSED);
 	if (s->server >= 0)
-		shm_add(&accesslog_srv(s->px, s->server)->conn_errors, 1);
+		shm_add(&accesslog_srv(s->be, s->server)->conn_errors, 1);
 	if (s->tried == NULL)
-		s->tried = calloc((size_t)l->nservers, sizeof(*s->tried));
+		s->tried = calloc((size_t)fc_w->max_servers, sizeof(*s->tried));
 	if (s->tried != NULL && s->server >= 0)
 		s->tried[s->server] = true;
 	detach_server(s, false);
@@ -356,20 +422,20 @@ static void connect_failed(struct fc_stream *s, bool timeout)
 		return;
 	}
 	s->retries++;
-	shm_add(&accesslog_srv(s->px, s->server)->retries, 1);
+	shm_add(&accesslog_srv(s->be, s->server)->retries, 1);
 	stream_connect(s);
 }
 
 /* Starts a new connection to server idx; a failure is handled (retry or 503). */
 static void connect_new(struct fc_stream *s, int idx)
 {
-	struct fc_conn *c = conn_open_server(s->px, idx, conn_cb);
+	struct fc_conn *c = conn_open_server(s->be, idx, conn_cb);
 
 	if (c == NULL) {
 		connect_failed(s, false);
 		return;
 	}
-	shm_add(&accesslog_srv(s->px, idx)->total_conns, 1);
+	shm_add(&accesslog_srv(s->be, idx)->total_conns, 1);
 	backend_attach(s, c);
 	s->t_connect = ev_now_us(fc_w->ev);
 	s->t_connected = 0;
@@ -402,7 +468,7 @@ static void stream_connect(struct fc_stream *s)
 	s->server = idx;
 	s->t_connect = ev_now_us(fc_w->ev);
 	s->srv_reused = false;
-	if (s->srv_keepalive && (c = backend_idle_take(s->px, idx)) != NULL) {
+	if (s->srv_keepalive && (c = backend_idle_take(s->be, idx)) != NULL) {
 		backend_attach(s, c);
 		s->srv_reused = true;
 		s->t_connected = s->t_connect;
@@ -540,7 +606,7 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 	}
 	if (m->status >= 200) {
 		s->status = m->status;
-		if (s->px->l->stick.cookie[0] != '\0' && s->server >= 0)
+		if (s->be->b->stick.cookie[0] != '\0' && s->server >= 0)
 			backend_persist_learn(s, m);
 		s->cli_keepalive = s->cli_keepalive && m->body != FC_BODY_EOF &&
 		    !fc_w->draining;

@@ -43,6 +43,7 @@ struct fc_buf {
 
 struct fc_stream;
 struct fc_proxy;
+struct fc_be;
 struct fc_xprt;
 struct ssl_session_st;
 
@@ -58,8 +59,9 @@ struct fc_conn {
 	const struct fc_xprt *xprt;	/* how bytes cross the socket */
 	void *xctx;			/* the transport's state; plain TCP: none */
 	struct fc_stream *s;		/* NULL: idle server connection */
-	struct fc_proxy *px;
-	int server;			/* server index, -1 for clients */
+	struct fc_proxy *px;		/* a client's listener */
+	struct fc_be *be;		/* a server's backend */
+	int server;			/* server index in be, -1 for clients */
 	bool rd : 1, wr : 1;		/* edge-triggered readiness */
 	bool recv_waits_wr : 1;		/* the transport's recv waits for wr */
 	bool send_waits_rd : 1;		/* the transport's send waits for rd */
@@ -111,23 +113,31 @@ struct fc_listen_io {
 /* One listener as seen by one worker. */
 struct fc_proxy {
 	const struct fc_listener *l;
-	struct fc_lb lb;
-	struct fc_srv_rt *srv;
 	int nconn, maxconn;
 	int nfds;
 	struct fc_listen_io *lio;	/* its listening sockets */
 	bool paused;
-	struct fc_stream *srvq_head, *srvq_tail;	/* the server queue, FIFO */
-	int srvq_len;
 	int index;			/* in conf->listeners */
-	uint32_t srv_base;		/* its first server in the shm table */
 	struct fc_shm_tls_counters *tls_ctr;	/* a TLS listener's, in this
 						 * worker's block */
+	bool *show_backend;		/* its stats page: the backends it uses */
+};
+
+/* One backend as seen by one worker. */
+struct fc_be {
+	const struct fc_backend *b;
+	struct fc_lb lb;
+	struct fc_srv_rt *srv;
+	struct fc_stream *srvq_head, *srvq_tail;	/* the server queue, FIFO */
+	int srvq_len;
+	int index;			/* in conf->backends */
+	uint32_t srv_base;		/* its first server in the shm table */
 	bool *excluded;			/* scratch for each pick */
 };
 
 struct fc_stream {
 	struct fc_proxy *px;
+	struct fc_be *be;		/* the transaction's backend; NULL: none yet */
 	struct fc_conn cli;
 	struct fc_conn *srv;
 	struct fc_chan req, rsp;
@@ -178,6 +188,9 @@ struct fc_worker {
 	struct fc_ev *ev;
 	struct fc_proxy *proxies;
 	int nproxies;
+	struct fc_be *backends;
+	int nbackends;
+	int max_servers;		/* of one backend: s->tried's size */
 	int nconn, maxconn;
 	int released;			/* connections closed since worker.c looked */
 	bool draining;

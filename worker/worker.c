@@ -128,6 +128,44 @@ static void accept_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	accept_batch(((struct fc_listen_io *)io)->px, io->fd);
 }
 
+static void backends_init(const struct fc_conf *conf, int nworkers)
+{
+	worker.nbackends = conf->nbackends;
+	worker.backends = xcalloc((size_t)(conf->nbackends > 0 ? conf->nbackends : 1),
+	    sizeof(*worker.backends));
+	for (int i = 0; i < conf->nbackends; i++) {
+		struct fc_be *be = &worker.backends[i];
+		const struct fc_backend *b = &conf->backends[i];
+
+		be->b = b;
+		be->index = i;
+		be->srv_base = shm_server_index(conf, i, 0);
+		be->excluded = xcalloc((size_t)b->nservers, sizeof(*be->excluded));
+		be->srv = xcalloc((size_t)b->nservers, sizeof(*be->srv));
+		for (int k = 0; k < b->nservers; k++)
+			if (b->servers[k].maxconn > 0)
+				be->srv[k].maxconn = worker_share(b->servers[k].maxconn, nworkers);
+		lb_init(&be->lb, b->balance, b->servers, b->nservers);
+		lb_share(&be->lb, &shm_rr(worker.shm, (uint32_t)i)->next);
+		if (b->nservers > worker.max_servers)
+			worker.max_servers = b->nservers;
+	}
+}
+
+/* What a listener's stats page shows: the backends its requests may reach. */
+static bool *reachable_backends(const struct fc_conf *conf, const struct fc_listener *l)
+{
+	bool *show = xcalloc((size_t)(conf->nbackends > 0 ? conf->nbackends : 1),
+	    sizeof(*show));
+
+	if (l->backend >= 0)
+		show[l->backend] = true;
+	for (int r = 0; r < l->nroutes; r++)
+		if (l->routes[r].backend >= 0)
+			show[l->routes[r].backend] = true;
+	return show;
+}
+
 static void proxies_init(const struct fc_conf *conf, int nworkers,
     const struct fc_worker_socket *socks, int nsocks)
 {
@@ -139,15 +177,9 @@ static void proxies_init(const struct fc_conf *conf, int nworkers,
 
 		px->l = l;
 		px->index = i;
-		px->srv_base = shm_server_index(conf, i, 0);
 		px->tls_ctr = shm_worker_tls(worker.shm, worker.slot, i);
-		px->excluded = xcalloc((size_t)l->nservers, sizeof(*px->excluded));
 		px->maxconn = worker_share(l->maxconn, nworkers);
-		px->srv = xcalloc((size_t)l->nservers, sizeof(*px->srv));
-		for (int k = 0; k < l->nservers; k++)
-			if (l->servers[k].maxconn > 0)
-				px->srv[k].maxconn = worker_share(l->servers[k].maxconn, nworkers);
-		lb_init(&px->lb, l->balance, l->servers, l->nservers);
+		px->show_backend = reachable_backends(conf, l);
 		px->lio = xcalloc((size_t)nsocks, sizeof(*px->lio));
 		for (int k = 0; k < nsocks; k++) {
 			int one = 1;
@@ -284,6 +316,7 @@ int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nw
 		fatal("epoll_create");
 	if (ev_signals_open(worker.ev, &sigs, on_signal) < 0)
 		fatal("signalfd");
+	backends_init(conf, nworkers);
 	proxies_init(conf, nworkers, socks, nsocks);
 	housekeeping.cb = housekeeping_cb;
 	ev_timer_arm(worker.ev, &housekeeping, ev_now(worker.ev) + HOUSEKEEPING_MS);

@@ -57,7 +57,7 @@ static void count_failure(struct fc_conn *c, enum fc_tls_fail why)
  */
 static void keep_session(struct fc_conn *c, SSL *ssl)
 {
-	struct fc_srv_rt *rt = &c->px->srv[c->server];
+	struct fc_srv_rt *rt = &c->be->srv[c->server];
 	SSL_SESSION *sess = SSL_get1_session(ssl);
 
 	if (sess == NULL)
@@ -399,8 +399,8 @@ int xprt_tls_accept(struct fc_conn *c, struct ssl_ctx_st *ctx)
 
 int xprt_tls_connect(struct fc_conn *c)
 {
-	const struct fc_server *sv = &c->px->l->servers[c->server];
-	SSL_SESSION *sess = c->px->srv[c->server].tls_sess;
+	const struct fc_server *sv = &c->be->b->servers[c->server];
+	SSL_SESSION *sess = c->be->srv[c->server].tls_sess;
 	SSL *ssl = SSL_new(sv->tls.ctx);
 	char ip[FC_ADDRSTRLEN];
 

@@ -135,21 +135,31 @@ static void check_conf(const struct fc_conf *c)
 		const struct fc_listener *l = &c->listeners[i];
 
 		FUZZ_CHECK(name_ok(l->name, sizeof(l->name)));
-		FUZZ_CHECK(l->nbinds >= 0 && l->nservers >= 0);
+		FUZZ_CHECK(l->nbinds >= 0);
 		for (int j = 0; j < l->nbinds; j++)
 			FUZZ_CHECK(memchr(l->bind_text[j], '\0', FC_ADDRSTRLEN) != NULL);
-		for (int j = 0; j < l->nservers; j++) {
-			const struct fc_server *s = &l->servers[j];
+		FUZZ_CHECK(l->backend >= -1 && l->backend < c->nbackends);
+		FUZZ_CHECK(l->backend >= 0 || l->nroutes > 0 || l->redirect_https);
+		for (int j = 0; j < l->nroutes; j++)
+			FUZZ_CHECK((l->routes[j].redirect != NULL) ==
+			    (l->routes[j].backend < 0) && l->routes[j].backend < c->nbackends);
+		FUZZ_CHECK(l->stats.nauth >= 0);
+		for (int j = 0; j < l->stats.nauth; j++)
+			FUZZ_CHECK(l->stats.auth[j] != NULL);
+	}
+	for (int i = 0; i < c->nbackends; i++) {
+		const struct fc_backend *b = &c->backends[i];
+
+		FUZZ_CHECK(name_ok(b->name, sizeof(b->name)) && b->nservers > 0);
+		for (int j = 0; j < b->nservers; j++) {
+			const struct fc_server *s = &b->servers[j];
 
 			FUZZ_CHECK(name_ok(s->name, sizeof(s->name)));
 			FUZZ_CHECK(memchr(s->cookie, '\0', sizeof(s->cookie)) != NULL);
 			FUZZ_CHECK(memchr(s->addr_text, '\0', sizeof(s->addr_text)) != NULL);
 			FUZZ_CHECK(s->weight >= 0 && s->weight <= 256 && s->maxconn >= 0);
 		}
-		FUZZ_CHECK(memchr(l->cookie.name, '\0', sizeof(l->cookie.name)) != NULL);
-		FUZZ_CHECK(l->stats.nauth >= 0);
-		for (int j = 0; j < l->stats.nauth; j++)
-			FUZZ_CHECK(l->stats.auth[j] != NULL);
+		FUZZ_CHECK(memchr(b->cookie.name, '\0', sizeof(b->cookie.name)) != NULL);
 	}
 	if (c->ha.enabled) {
 		FUZZ_CHECK(memchr(c->ha.interface, '\0', sizeof(c->ha.interface)) != NULL);

@@ -31,7 +31,7 @@ struct rpair {
 };
 
 static struct fc_server servers[NSERVERS];
-static struct fc_listener lst;
+static struct fc_backend lst;
 static struct rpair in_pairs[MAXPAIRS], out_pairs[MAXPAIRS];
 
 static void fixture(uint8_t opts)

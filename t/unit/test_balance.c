@@ -78,10 +78,56 @@ Test(balance, excluded_servers_are_skipped)
 	setup(w, 3);
 	lb_init(&lb, FC_BALANCE_ROUNDROBIN, servers, 3);
 	count_picks(&lb, 30, excl, counts);
+	/* An excluded (full, tried) server passes its turn to the next one. */
+	cr_assert_eq(counts[1], 0);
+	cr_assert_eq(counts[0] + counts[2], 30);
+	cr_assert(counts[0] >= 10 && counts[2] >= 10);
+	lb_free(&lb);
+}
+
+Test(balance, weight_set_to_zero_shares_evenly)
+{
+	struct fc_lb lb;
+	int w[] = { 1, 1, 1 }, counts[3] = { 0 };
+
+	setup(w, 3);
+	lb_init(&lb, FC_BALANCE_ROUNDROBIN, servers, 3);
+	lb_set_weight(&lb, 1, 0);		/* DOWN: the schedule is rebuilt */
+	count_picks(&lb, 30, NULL, counts);
 	cr_assert_eq(counts[1], 0);
 	cr_assert_eq(counts[0], 15);
 	cr_assert_eq(counts[2], 15);
+	lb_set_weight(&lb, 1, 1);		/* back */
+	count_picks(&lb, 30, NULL, counts);
+	cr_assert_eq(counts[1], 10);
 	lb_free(&lb);
+}
+
+/* Two workers' balancers on one shared ticket give one process's sequence. */
+Test(balance, shared_ticket_interleaves_workers)
+{
+	struct fc_lb a, b;
+	uint64_t ticket = 0;
+	int w[] = { 1, 1 }, seq[8];
+
+	setup(w, 2);
+	lb_init(&a, FC_BALANCE_ROUNDROBIN, servers, 2);
+	lb_init(&b, FC_BALANCE_ROUNDROBIN, servers, 2);
+	lb_share(&a, &ticket);
+	lb_share(&b, &ticket);
+	/* a a b a b b a b: whoever asks, the answers alternate */
+	seq[0] = lb_pick(&a, NULL, 0);
+	seq[1] = lb_pick(&a, NULL, 0);
+	seq[2] = lb_pick(&b, NULL, 0);
+	seq[3] = lb_pick(&a, NULL, 0);
+	seq[4] = lb_pick(&b, NULL, 0);
+	seq[5] = lb_pick(&b, NULL, 0);
+	seq[6] = lb_pick(&a, NULL, 0);
+	seq[7] = lb_pick(&b, NULL, 0);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(seq[i], i % 2, "pick %d went to %d", i, seq[i]);
+	lb_free(&a);
+	lb_free(&b);
 }
 
 Test(balance, all_excluded_returns_minus_one)

@@ -17,6 +17,10 @@
 
 #include "conf/conf.h"
 
+/* A listener's own servers: the backend named after it (conf->backends). */
+#define LBE(c, l)	(&(c)->backends[(l)->backend])
+#define OWN(c, i)	LBE(c, &(c)->listeners[i])
+
 /*
  * Under ASan, check for leaks at the end of each test: LeakSanitizer's
  * own report at exit comes after Criterion has counted the test as passed.
@@ -163,7 +167,7 @@ CONF_TEST(minimal_file_gets_every_default)
 {
 	struct fc_conf *c = load_ok(LISTENER);
 	struct fc_listener *l = &c->listeners[0];
-	struct fc_server *s = &l->servers[0];
+	struct fc_server *s = &LBE(c, l)->servers[0];
 
 	cr_expect_null(c->user);
 	cr_expect_null(c->group);
@@ -181,7 +185,7 @@ CONF_TEST(minimal_file_gets_every_default)
 	cr_assert_eq(l->nbinds, 1);
 	cr_expect_str_eq(l->bind_text[0], "127.0.0.1:8080");
 	cr_expect_eq(l->binds[0].ss.ss_family, AF_INET);
-	cr_expect_eq(l->balance, FC_BALANCE_ROUNDROBIN);
+	cr_expect_eq(LBE(c, l)->balance, FC_BALANCE_ROUNDROBIN);
 	cr_expect_not(l->forwardfor);
 	cr_expect_not(l->forwardfor_replace);
 	cr_expect_not(l->httpclose);
@@ -192,18 +196,18 @@ CONF_TEST(minimal_file_gets_every_default)
 	cr_expect_eq(l->timeout.server, 50000);
 	cr_expect_eq(l->timeout.http_request, 10000);
 	cr_expect_eq(l->timeout.queue, 5000);
-	cr_expect_null(l->check.request);
-	cr_expect_eq(l->check.expect_status, 0);
-	cr_expect_eq(l->check.interval, 2000);
-	cr_expect_eq(l->check.timeout, 2000);
-	cr_expect_eq(l->check.rise, 2);
-	cr_expect_eq(l->check.fall, 3);
-	cr_expect_eq(l->cookie.mode, FC_COOKIE_NONE);
+	cr_expect_null(LBE(c, l)->check.request);
+	cr_expect_eq(LBE(c, l)->check.expect_status, 0);
+	cr_expect_eq(LBE(c, l)->check.interval, 2000);
+	cr_expect_eq(LBE(c, l)->check.timeout, 2000);
+	cr_expect_eq(LBE(c, l)->check.rise, 2);
+	cr_expect_eq(LBE(c, l)->check.fall, 3);
+	cr_expect_eq(LBE(c, l)->cookie.mode, FC_COOKIE_NONE);
 	cr_expect_null(l->stats.uri);
 	cr_expect_eq(l->stats.nauth, 0);
 	cr_expect_eq(l->line, 1);
 
-	cr_assert_eq(l->nservers, 1);
+	cr_assert_eq(LBE(c, l)->nservers, 1);
 	cr_expect_str_eq(s->name, "s1");
 	cr_expect_str_eq(s->addr_text, "127.0.0.1:8081");
 	cr_expect_eq(s->weight, 1);
@@ -260,7 +264,7 @@ CONF_TEST(full_file_sets_every_key)
 	cr_expect_str_eq(l->bind_text[0], "*:80");
 	cr_expect_str_eq(l->bind_text[1], "[::1]:81");
 	cr_expect_eq(l->binds[1].ss.ss_family, AF_INET6);
-	cr_expect_eq(l->balance, FC_BALANCE_SOURCE);
+	cr_expect_eq(LBE(c, l)->balance, FC_BALANCE_SOURCE);
 	cr_expect_not(l->forwardfor);
 	cr_expect_not(l->httpclose);
 	cr_expect_eq(l->retries, 100);
@@ -268,33 +272,33 @@ CONF_TEST(full_file_sets_every_key)
 	cr_expect_eq(l->timeout.connect, 1);
 	cr_expect_eq(l->timeout.client, 86400000);
 	cr_expect_eq(l->timeout.queue, 5);
-	cr_expect_str_eq(l->check.request, "GET /health HTTP/1.1");
-	cr_expect_eq(l->check.expect_status, 204);
-	cr_expect_eq(l->check.interval, 100);
-	cr_expect_eq(l->check.timeout, 50);
-	cr_expect_eq(l->check.rise, 1);
-	cr_expect_eq(l->check.fall, 100);
-	cr_expect_str_eq(l->cookie.name, "SRV");
-	cr_expect_eq(l->cookie.mode, FC_COOKIE_INSERT);
-	cr_expect(l->cookie.indirect && l->cookie.nocache);
-	cr_expect(l->cookie.httponly && l->cookie.secure);
-	cr_expect_str_eq(l->cookie.domain, "example.com");
-	cr_expect_eq(l->cookie.maxidle, 60);
-	cr_expect_eq(l->cookie.maxlife, 31536000);
+	cr_expect_str_eq(LBE(c, l)->check.request, "GET /health HTTP/1.1");
+	cr_expect_eq(LBE(c, l)->check.expect_status, 204);
+	cr_expect_eq(LBE(c, l)->check.interval, 100);
+	cr_expect_eq(LBE(c, l)->check.timeout, 50);
+	cr_expect_eq(LBE(c, l)->check.rise, 1);
+	cr_expect_eq(LBE(c, l)->check.fall, 100);
+	cr_expect_str_eq(LBE(c, l)->cookie.name, "SRV");
+	cr_expect_eq(LBE(c, l)->cookie.mode, FC_COOKIE_INSERT);
+	cr_expect(LBE(c, l)->cookie.indirect && LBE(c, l)->cookie.nocache);
+	cr_expect(LBE(c, l)->cookie.httponly && LBE(c, l)->cookie.secure);
+	cr_expect_str_eq(LBE(c, l)->cookie.domain, "example.com");
+	cr_expect_eq(LBE(c, l)->cookie.maxidle, 60);
+	cr_expect_eq(LBE(c, l)->cookie.maxlife, 31536000);
 	cr_expect_str_eq(l->stats.uri, "/st");
 	cr_assert_eq(l->stats.nauth, 2);
 	cr_expect_str_eq(l->stats.auth[0], "a:b");
 	cr_expect_str_eq(l->stats.auth[1], "c:");
 	cr_expect_eq(l->stats.refresh, 5);
 
-	cr_assert_eq(l->nservers, 2);
-	cr_expect_str_eq(l->servers[0].addr_text, "[2001:db8::1]:8080");
-	cr_expect_eq(l->servers[0].weight, 0);
-	cr_expect_eq(l->servers[0].maxconn, 9);
-	cr_expect(l->servers[0].check);
-	cr_expect_str_eq(l->servers[0].cookie, "X1");
-	cr_expect_eq(l->servers[1].weight, 256);
-	cr_expect_eq(l->servers[1].line, 19);
+	cr_assert_eq(LBE(c, l)->nservers, 2);
+	cr_expect_str_eq(LBE(c, l)->servers[0].addr_text, "[2001:db8::1]:8080");
+	cr_expect_eq(LBE(c, l)->servers[0].weight, 0);
+	cr_expect_eq(LBE(c, l)->servers[0].maxconn, 9);
+	cr_expect(LBE(c, l)->servers[0].check);
+	cr_expect_str_eq(LBE(c, l)->servers[0].cookie, "X1");
+	cr_expect_eq(LBE(c, l)->servers[1].weight, 256);
+	cr_expect_eq(LBE(c, l)->servers[1].line, 19);
 
 	cr_expect(c->ha.enabled);
 	cr_expect_str_eq(c->ha.interface, "eth1");
@@ -398,7 +402,7 @@ CONF_TEST(defaults_are_inherited_and_overridden_per_listener)
 
 	cr_expect_eq(a->retries, 5);
 	cr_expect_eq(a->maxconn, 10);
-	cr_expect_eq(a->balance, FC_BALANCE_LEASTCONN);
+	cr_expect_eq(LBE(c, a)->balance, FC_BALANCE_LEASTCONN);
 	cr_expect(a->forwardfor);
 	cr_expect(a->httpclose);
 	cr_expect_eq(a->timeout.connect, 111);
@@ -407,7 +411,7 @@ CONF_TEST(defaults_are_inherited_and_overridden_per_listener)
 
 	cr_expect_eq(b->retries, 0);
 	cr_expect_eq(b->maxconn, 10);
-	cr_expect_eq(b->balance, FC_BALANCE_SOURCE);
+	cr_expect_eq(LBE(c, b)->balance, FC_BALANCE_SOURCE);
 	cr_expect_not(b->forwardfor);
 	cr_expect(b->httpclose);
 	cr_expect_eq(b->timeout.connect, 111);	/* kept: only "server" was given */
@@ -474,10 +478,10 @@ CONF_TEST(check_group_without_request_is_a_tcp_check)
 	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; check = true; } );\n"
 	    "} );\n");
 
-	cr_expect_null(c->listeners[0].check.request);
-	cr_expect_eq(c->listeners[0].check.interval, 500);
-	cr_expect_eq(c->listeners[0].check.rise, 2);
-	cr_expect(c->listeners[0].servers[0].check);
+	cr_expect_null(OWN(c, 0)->check.request);
+	cr_expect_eq(OWN(c, 0)->check.interval, 500);
+	cr_expect_eq(OWN(c, 0)->check.rise, 2);
+	cr_expect(OWN(c, 0)->servers[0].check);
 	conf_free(c);
 }
 
@@ -511,7 +515,7 @@ CONF_TEST(include_is_relative_to_the_including_file)
 	c = load_ok("listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
 	    "  @include \"servers.inc\"\n"
 	    "} );\n");
-	cr_expect_str_eq(c->listeners[0].servers[0].name, "s1");
+	cr_expect_str_eq(OWN(c, 0)->servers[0].name, "s1");
 	conf_free(c);
 }
 
@@ -539,7 +543,7 @@ CONF_TEST(unknown_top_level_section_is_an_error)
 	expect_error(
 	    LISTENER
 	    "backend: { x = 1; };\n",		/* 6 */
-	    6, "unknown section \"backend\" (global, defaults, listeners, ha)");
+	    6, "unknown section \"backend\" (global, defaults, listeners, backends, ha)");
 }
 
 CONF_TEST(no_listeners_is_an_error)
@@ -885,7 +889,7 @@ CONF_TEST(listener_without_servers_is_an_error)
 	    "    bind = \"127.0.0.1:8080\";\n"
 	    "  }\n"
 	    ");\n",
-	    2, "listener \"web\": missing \"servers\"");
+	    2, "listener \"web\": missing \"servers\" or \"backend\"");
 }
 
 CONF_TEST(listener_with_empty_servers_is_an_error)
@@ -1152,7 +1156,7 @@ CONF_TEST(stick_is_off_without_its_group)
 {
 	struct fc_conf *c = load_ok(LISTENER);
 
-	cr_expect_str_eq(c->listeners[0].stick.cookie, "");
+	cr_expect_str_eq(OWN(c, 0)->stick.cookie, "");
 	conf_free(c);
 }
 
@@ -1163,7 +1167,7 @@ CONF_TEST(stick_gets_its_defaults)
 	    "  stick = { cookie = \"PHPSESSID\"; };\n"
 	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
 	    "} );\n");
-	const struct fc_stick *st = &c->listeners[0].stick;
+	const struct fc_stick *st = &OWN(c, 0)->stick;
 
 	cr_expect_str_eq(st->cookie, "PHPSESSID");
 	cr_expect_eq(st->expire, 1800);
@@ -1182,11 +1186,11 @@ CONF_TEST(stick_takes_every_key_at_its_limits)
 	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8091\"; } );\n"
 	    "} );\n");
 
-	cr_expect_str_eq(c->listeners[0].stick.cookie, "my!sess#id");
-	cr_expect_eq(c->listeners[0].stick.expire, 31536000);
-	cr_expect_eq(c->listeners[0].stick.size, 10000000);
-	cr_expect_eq(c->listeners[1].stick.expire, 1);
-	cr_expect_eq(c->listeners[1].stick.size, 1);
+	cr_expect_str_eq(OWN(c, 0)->stick.cookie, "my!sess#id");
+	cr_expect_eq(OWN(c, 0)->stick.expire, 31536000);
+	cr_expect_eq(OWN(c, 0)->stick.size, 10000000);
+	cr_expect_eq(OWN(c, 1)->stick.expire, 1);
+	cr_expect_eq(OWN(c, 1)->stick.size, 1);
 	conf_free(c);
 }
 
@@ -1327,7 +1331,7 @@ CONF_TEST(every_error_is_reported_in_line_order)
 		"unknown key \"balanse\" in listener \"web\"",
 		"server \"s1\": invalid address \"nowhere\" (expected HOST:PORT)",
 		"server \"s1\": \"weight\" must be between 0 and 256",
-		"unknown section \"frontend\" (global, defaults, listeners, ha)",
+		"unknown section \"frontend\" (global, defaults, listeners, backends, ha)",
 	};
 	const int lines[] = { 1, 3, 4, 6, 7, 7, 9 };
 	char expected[2048];
@@ -1373,20 +1377,20 @@ CONF_TEST(installed_sample_config_loads)
 	cr_expect_str_eq(l->name, "webfarm");
 	cr_expect_str_eq(l->bind_text[0], "192.168.0.99:80");
 	cr_expect(l->forwardfor && l->httpclose);
-	cr_expect_eq(l->cookie.mode, FC_COOKIE_PREFIX);
-	cr_expect_str_eq(l->cookie.name, "JSESSIONID");
+	cr_expect_eq(LBE(c, l)->cookie.mode, FC_COOKIE_PREFIX);
+	cr_expect_str_eq(LBE(c, l)->cookie.name, "JSESSIONID");
 	cr_expect_str_eq(l->stats.uri, "/fulcrum?stats");
-	cr_expect_str_eq(l->check.request, "HEAD /check.txt HTTP/1.0");
-	cr_expect_eq(l->check.interval, 2000);
-	cr_expect_eq(l->check.rise, 2);
-	cr_expect_eq(l->check.fall, 3);
-	cr_assert_eq(l->nservers, 2);
-	cr_expect_str_eq(l->servers[0].name, "webA");
-	cr_expect_str_eq(l->servers[0].addr_text, "192.168.0.102:80");
-	cr_expect_str_eq(l->servers[0].cookie, "A");
-	cr_expect(l->servers[0].check);
-	cr_expect_str_eq(l->servers[1].name, "webB");
-	cr_expect_str_eq(l->servers[1].cookie, "B");
+	cr_expect_str_eq(LBE(c, l)->check.request, "HEAD /check.txt HTTP/1.0");
+	cr_expect_eq(LBE(c, l)->check.interval, 2000);
+	cr_expect_eq(LBE(c, l)->check.rise, 2);
+	cr_expect_eq(LBE(c, l)->check.fall, 3);
+	cr_assert_eq(LBE(c, l)->nservers, 2);
+	cr_expect_str_eq(LBE(c, l)->servers[0].name, "webA");
+	cr_expect_str_eq(LBE(c, l)->servers[0].addr_text, "192.168.0.102:80");
+	cr_expect_str_eq(LBE(c, l)->servers[0].cookie, "A");
+	cr_expect(LBE(c, l)->servers[0].check);
+	cr_expect_str_eq(LBE(c, l)->servers[1].name, "webB");
+	cr_expect_str_eq(LBE(c, l)->servers[1].cookie, "B");
 	cr_expect(c->ha.enabled);
 	cr_expect_eq(c->ha.vrid, 51);
 	cr_expect_eq(c->ha.advert_ms, 100);
@@ -1408,9 +1412,9 @@ CONF_TEST(demo_config_loads)
 	cr_expect_str_eq(l->name, "demo");
 	cr_expect_str_eq(l->bind_text[0], "127.0.0.1:8080");
 	cr_expect(l->forwardfor);
-	cr_assert_eq(l->nservers, 2);
-	cr_expect_str_eq(l->servers[0].addr_text, "127.0.0.1:8081");
-	cr_expect_str_eq(l->servers[1].addr_text, "127.0.0.1:8082");
+	cr_assert_eq(LBE(c, l)->nservers, 2);
+	cr_expect_str_eq(LBE(c, l)->servers[0].addr_text, "127.0.0.1:8081");
+	cr_expect_str_eq(LBE(c, l)->servers[1].addr_text, "127.0.0.1:8082");
 	conf_free(c);
 }
 

@@ -60,7 +60,7 @@ static void out_check(size_t cap)
 }
 
 static struct fc_server servers[3];
-static struct fc_listener lst;
+static struct fc_backend lst;
 
 /* Servers webA, webB (cookies "A", "B") and webC (cookie "webC", its name). */
 static void setup(void)

@@ -150,7 +150,7 @@ static bool killed_by_segv(int status)
 
 Test(session, layout_is_pinned)
 {
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 704, "older fields stay");
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 736, "older fields stay");
 	cr_expect_eq(offsetof(struct fc_shm_header, sessions), 4032);
 	cr_expect_eq(sizeof(struct fc_shm_sessions), 64);
 	cr_expect_eq(offsetof(struct fc_shm_sessions, off_cons), 0);

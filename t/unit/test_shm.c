@@ -110,7 +110,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 3, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 4, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -136,7 +136,12 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, off_retired), 432);
 	cr_expect_eq(offsetof(struct fc_shm_header, off_listeners), 440);
 	cr_expect_eq(offsetof(struct fc_shm_header, tickets), 448);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 704);
+	cr_expect_eq(offsetof(struct fc_shm_header, nbackends), 704);
+	cr_expect_eq(offsetof(struct fc_shm_header, nrate), 708);
+	cr_expect_eq(offsetof(struct fc_shm_header, off_backends), 712);
+	cr_expect_eq(offsetof(struct fc_shm_header, off_shared), 720);
+	cr_expect_eq(offsetof(struct fc_shm_header, shared_size), 728);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 736);
 }
 
 Test(shm, ticket_keys_are_pinned)
@@ -165,10 +170,10 @@ Test(shm, ha_block_layout_is_pinned)
 Test(shm, server_layout_is_pinned)
 {
 	cr_expect_eq(sizeof(struct fc_shm_server), 384);
-	cr_expect_eq(offsetof(struct fc_shm_server, listener), 0);
+	cr_expect_eq(offsetof(struct fc_shm_server, backend), 0);
 	cr_expect_eq(offsetof(struct fc_shm_server, name), 64);
 	cr_expect_eq(offsetof(struct fc_shm_server, address), 128);
-	cr_expect_eq(offsetof(struct fc_shm_server, listener_index), 192);
+	cr_expect_eq(offsetof(struct fc_shm_server, backend_index), 192);
 	cr_expect_eq(offsetof(struct fc_shm_server, weight), 196);
 	cr_expect_eq(offsetof(struct fc_shm_server, checked), 200);
 	cr_expect_eq(offsetof(struct fc_shm_server, state), 204);
@@ -195,7 +200,9 @@ Test(shm, worker_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_worker, requests), 40);
 	cr_expect_eq(offsetof(struct fc_shm_worker, bytes_in), 48);
 	cr_expect_eq(offsetof(struct fc_shm_worker, bytes_out), 56);
-	cr_expect_eq(offsetof(struct fc_shm_worker, errors), 64);
+	cr_expect_eq(offsetof(struct fc_shm_worker, rate_limited), 64);
+	cr_expect_eq(offsetof(struct fc_shm_worker, redirects), 72);
+	cr_expect_eq(offsetof(struct fc_shm_worker, errors), 80);
 	cr_expect_eq(offsetof(struct fc_shm_worker, srv), 256);
 	cr_expect_eq(sizeof(struct fc_shm_srv_counters), 64);
 	cr_expect_eq(offsetof(struct fc_shm_srv_counters, cur_conns), 0);
@@ -275,8 +282,8 @@ Test(shm, create_then_attach_ro_sees_the_same_segment)
 	cr_expect_str_eq(shm_server(&ro, 1)->name, "webB");
 	cr_expect_str_eq(shm_server(&ro, 1)->address, "127.0.0.1:18082");
 	cr_expect_eq(shm_server(&ro, 1)->weight, 2);
-	cr_expect_str_eq(shm_server(&ro, 2)->listener, "api");
-	cr_expect_eq(shm_server(&ro, 2)->listener_index, 1);
+	cr_expect_str_eq(shm_server(&ro, 2)->backend, "api");
+	cr_expect_eq(shm_server(&ro, 2)->backend_index, 1);
 	cr_expect_eq(shm_server(&ro, 0)->checked, 1);
 	cr_expect_eq(shm_server(&ro, 2)->checked, 0);
 	cr_expect_eq(shm_server(&ro, 0)->state, FC_SRV_UP, "checked servers start UP");
@@ -923,8 +930,13 @@ static char *render(enum fc_report_fmt fmt, int listener)
 {
 	struct fc_report r;
 	struct fc_sbuf b = { 0 };
+	bool show[64] = { false };
 
 	report_snapshot(&r, &seg);
+	/* A listener's stats page: its own servers' backend. */
+	for (uint32_t k = 0; k < r.nbackends && k < 64; k++)
+		show[k] = shm_backend(&seg, k)->listener == listener;
+	r.show_backend = show;
 	report_render(&r, fmt, listener, &b);
 	report_free(&r);
 	cr_assert_not_null(b.p, "empty report");
@@ -989,11 +1001,12 @@ Test(report, json_has_the_contract_shape)
 	synthetic();
 	text = render(FC_REPORT_JSON, -1);
 	jparse(&j, text);
-	expect_keys(&j, "", "instance,servers,listeners,workers,totals,sessions,ha");
+	expect_keys(&j, "", "instance,servers,backends,listeners,workers,totals,sessions,ha");
+	expect_keys(&j, "backends.0", "name,balance,listener,servers,up,counters");
 	expect_keys(&j, "instance", "pid,generation,start_time,start_time_us,uptime_s,"
 	    "version,config,segment");
-	expect_keys(&j, "servers.0", "listener,name,address,state,last_change_ms,check,"
-	    "weight,counters");
+	expect_keys(&j, "servers.0", "backend,listener,name,address,state,last_change_ms,"
+	    "check,weight,eweight,backup,counters");
 	expect_keys(&j, "servers.0.check", "enabled,result,code,duration_ms,desc,checks,"
 	    "failures,last_check_ms_ago");
 	expect_keys(&j, "servers.0.counters", "cur_conns,total_conns,requests,bytes_in,"
@@ -1001,12 +1014,12 @@ Test(report, json_has_the_contract_shape)
 	expect_keys(&j, "listeners.0", "name,tls");
 	expect_keys(&j, "listeners.1", "name,tls");
 	expect_keys(&j, "workers.0", "slot,pid,alive,heartbeat_ms_ago,cur_conns,"
-	    "total_conns,requests,bytes_in,bytes_out,errors");
+	    "total_conns,requests,bytes_in,bytes_out,rate_limited,redirects,errors");
 	expect_keys(&j, "workers.0.errors", "bad_request,request_timeout,client_abort,"
 	    "conn_refused,conn_timeout,bad_response,no_server,server_timeout,"
 	    "server_abort,internal");
 	expect_keys(&j, "totals", "cur_conns,total_conns,requests,bytes_in,bytes_out,"
-	    "errors,workers_alive,workers");
+	    "rate_limited,redirects,errors,workers_alive,workers");
 	expect_keys(&j, "sessions", "size,capacity");
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,peer,"
 	    "peer_priority,peer_seen_ms_ago");
@@ -1738,7 +1751,13 @@ static char *stats_page(int li)
 	req.method = "GET";
 	req.method_len = 3;
 	req.version_minor = 1;
-	cr_assert_eq(stats_respond(l, li, &seg, FC_STATS_HTML, &req, true, &out), 200);
+	static bool show[64];
+
+	memset(show, 0, sizeof(show));
+	if (l->backend >= 0)
+		show[l->backend] = true;
+	cr_assert_eq(stats_respond(l, li, show, conf->backends, &seg, FC_STATS_HTML, &req,
+	    true, &out), 200);
 	cr_assert_not_null(out.p);
 	return out.p;
 }
@@ -1992,7 +2011,7 @@ Test(reload, health_is_carried_by_listener_name_and_address)
 	cr_expect_eq(sv->check_count, 0);
 
 	sv = shm_server(&next, NEXT_API_WEBA);
-	cr_assert_str_eq(sv->listener, "api");
+	cr_assert_str_eq(sv->backend, "api");
 	cr_expect_eq(sv->state, FC_SRV_UP, "web/webA's state went to api/webA");
 	cr_expect_eq(sv->checks, 0);
 

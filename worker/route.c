@@ -1,0 +1,67 @@
+/* Routes (route.h). */
+#include "config.h"
+
+#include <string.h>
+
+#include "lib/str.h"
+#include "worker/route.h"
+
+bool route_host_match(const char *pattern, const char *host, size_t hn)
+{
+	size_t pn = strlen(pattern);
+
+	/* A fully qualified "example.org." is the same name. */
+	if (hn > 0 && host[hn - 1] == '.')
+		hn--;
+	if (strncmp(pattern, "*.", 2) != 0)
+		return str_ieq(host, hn, pattern, pn);
+	/* "*.example.org": one label or more before ".example.org". */
+	pn--;
+	return hn > pn && str_ieq(host + hn - pn, pn, pattern + 1, pn);
+}
+
+/* The Host field's name, without a port; false when there is none. */
+static bool request_host(const struct fc_http_msg *m, const char **h, size_t *n)
+{
+	const struct fc_http_header *f;
+	long port;
+
+	if (m->host < 0)
+		return false;
+	f = &m->headers[m->host];
+	*h = f->value;
+	return http_split_authority(f->value, f->value_len, n, &port) == 0 && *n > 0;
+}
+
+static bool prefix_match(const char *prefix, const struct fc_http_msg *m)
+{
+	const char *path;
+	size_t n, pn = strlen(prefix);
+
+	http_target_path(m, &path, &n);
+	return n >= pn && memcmp(path, prefix, pn) == 0;
+}
+
+const struct fc_route *route_match(const struct fc_listener *l, const struct fc_http_msg *m)
+{
+	const char *host = NULL;
+	size_t hn = 0;
+	bool has_host = false, looked = false;
+
+	for (int i = 0; i < l->nroutes; i++) {
+		const struct fc_route *rt = &l->routes[i];
+
+		if (rt->host != NULL) {
+			if (!looked) {
+				has_host = request_host(m, &host, &hn);
+				looked = true;
+			}
+			if (!has_host || !route_host_match(rt->host, host, hn))
+				continue;
+		}
+		if (rt->path_prefix != NULL && !prefix_match(rt->path_prefix, m))
+			continue;
+		return rt;
+	}
+	return NULL;
+}
