@@ -51,7 +51,7 @@ backends = (
                               timeout = 500; rise = 1; fall = 1; }};
      servers = ( {{ name = "main1"; address = "{main_addr}"; check = true;
                     slowstart = 3000; weight = 100; }},
-                 {{ name = "sorry"; address = "{sorry.addr}"; backup = true; }} ); }} );
+                 {{ name = "sorry"; address = "{sorry.addr}"; backup = true; weight = 100; }} ); }} );
 listeners = (
   {{ name = "web"; bind = [ "127.0.0.1:{port}" ];
      routes = ( {{ host = "API.example.com"; path_prefix = "/v1/"; backend = "api"; }},
@@ -153,14 +153,14 @@ with t.Fulcrum(conf()) as fc:
                 "CSV rows carry the backend as pxname", body.decode()[:400])
 
     with t.step("backup server: only while every other server is DOWN"):
-        seen = {get("/", "main.example")[1].get("x-backend") for _ in range(6)}
+        seen = {get("/", "main.example")[1].get("x-backend") for _ in range(10)}
         t.check(seen == {"main1"}, "main1 alone answers while UP", str(seen))
         main1.stop()
         deadline = time.monotonic() + 5
         while stat_servers(fc)["main/main1"]["state"] != "DOWN" and \
                 time.monotonic() < deadline:
             time.sleep(0.05)
-        seen = {get("/", "main.example")[1].get("x-backend") for _ in range(6)}
+        seen = {get("/", "main.example")[1].get("x-backend") for _ in range(10)}
         t.check(seen == {"sorry"}, "the backup answers once main1 is DOWN", str(seen))
         sv = stat_servers(fc)["main/sorry"]
         t.check(sv["backup"] is True, "fulcrum-stat says backup", str(sv))
