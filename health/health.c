@@ -14,13 +14,20 @@
  * step: the effective weight (eweight, what workers balance with) grows
  * from 1 to its weight over slowstart ms, raised every SLOWSTART_MS.
  *
+ * The operator's requests (fulcrumctl, through the control page, shm/ctl.h)
+ * are applied here too, so that server state keeps one writer: a server's
+ * published state is its health (UP, DOWN) unless the operator put it in
+ * MAINT (checks paused) or DRAIN (UP for persistent clients only).
+ *
  * It also writes the learned-session table (shm/session.c): every
  * SESSION_MS it applies what the workers pushed into their rings and frees
  * a slice of the expired entries, the whole table every SWEEP_ROUNDS.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -32,6 +39,7 @@
 #include "lib/log.h"
 #include "health/health.h"
 #include "health/probe.h"
+#include "shm/ctl.h"
 #include "shm/session.h"
 
 #define HEARTBEAT_MS	250	/* the master expects one at least every 500 ms */
@@ -49,7 +57,7 @@ struct hc_server {
 	struct fc_shm_server *sv;
 	char *req;			/* the HTTP request; NULL: TCP check */
 	uint64_t started;		/* ev time the last probe started */
-	uint32_t state;			/* enum fc_srv_state, as published */
+	uint32_t state;			/* its health: FC_SRV_UP or FC_SRV_DOWN */
 	uint32_t count;			/* consecutive results like the last */
 	bool last_ok;			/* the last result (when count > 0) */
 };
@@ -66,6 +74,8 @@ static struct {
 	struct fc_ev_timer heartbeat;
 	struct fc_ev_timer sessions;
 	struct fc_ev_timer slowstart;
+	struct fc_ev_timer ctl_timer;
+	const struct fc_ctl *ctl;
 	bool stopping;
 } hc;
 
@@ -112,6 +122,27 @@ static uint32_t ramp_weight(const struct fc_shm_server *sv, uint64_t now_ms)
 	return w > 0 ? (uint32_t)w : sv->weight > 0;
 }
 
+/* What workers see: the health, unless the operator says otherwise. */
+static uint32_t shown_state(uint32_t health, uint32_t admin)
+{
+	if (admin == FC_ADMIN_MAINT)
+		return FC_SRV_MAINT;
+	if (health == FC_SRV_DOWN)
+		return FC_SRV_DOWN;
+	return admin == FC_ADMIN_DRAIN ? FC_SRV_DRAIN : FC_SRV_UP;
+}
+
+static void store_state(struct fc_shm_server *sv, uint32_t health)
+{
+	uint32_t state = shown_state(health, shm_load(&sv->admin));
+
+	if (state == shm_load(&sv->state))
+		return;
+	shm_store(&sv->last_change_us, clock_wall_us());
+	/* Release: a worker that sees the new state sees the result behind it. */
+	shm_store_rel(&sv->state, state);
+}
+
 static void publish_state(struct hc_server *hs, uint32_t state)
 {
 	uint64_t now = clock_mono_ms();
@@ -121,9 +152,7 @@ static void publish_state(struct hc_server *hs, uint32_t state)
 		shm_store(&hs->sv->up_since_ms, now);
 		shm_store(&hs->sv->eweight, ramp_weight(hs->sv, now));
 	}
-	shm_store(&hs->sv->last_change_us, clock_wall_us());
-	/* Release: a worker that sees the new state sees the result behind it. */
-	shm_store_rel(&hs->sv->state, state);
+	store_state(hs->sv, state);
 }
 
 /* ------------------------------------------------------------- checking */
@@ -187,6 +216,10 @@ static void launch(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	struct hc_server *hs = SERVER_OF_TIMER(t);
 
+	if (shm_load(&hs->sv->admin) == FC_ADMIN_MAINT) {	/* checks paused */
+		schedule(hs, ev_now(ev) + (uint64_t)hs->b->check.interval);
+		return;
+	}
 	hs->started = ev_now(ev);
 	probe_start(ev, &hs->probe);
 }
@@ -200,7 +233,13 @@ static void server_init(struct hc_server *hs, const struct fc_backend *b,
 	hs->b = b;
 	hs->srv = &b->servers[s];
 	hs->sv = sv;
+	/* Its health, under what the operator may have put over it. */
 	hs->state = shm_load(&sv->state);
+	if (hs->state == FC_SRV_DRAIN)
+		hs->state = FC_SRV_UP;
+	else if (hs->state == FC_SRV_MAINT)
+		hs->state = shm_load(&sv->check_result) >= FC_CHK_PASSED ||
+		    shm_load(&sv->check_result) == FC_CHK_NONE ? FC_SRV_UP : FC_SRV_DOWN;
 	hs->last_ok = shm_load(&sv->check_result) >= FC_CHK_PASSED;
 	hs->count = shm_load(&sv->check_result) == FC_CHK_NONE ? 0 :
 	    shm_load(&sv->check_count);
@@ -293,6 +332,93 @@ static void slowstart_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	ev_timer_arm(ev, t, ev_now(ev) + SLOWSTART_MS);
 }
 
+/* ------------------------------------------------------------ fulcrumctl */
+
+static const char *const admin_names[] = { "ready", "drain", "maint" };
+
+static struct hc_server *checked_server(const struct fc_shm_server *sv)
+{
+	for (int i = 0; i < hc.nservers; i++)
+		if (hc.servers[i].sv == sv)
+			return &hc.servers[i];
+	return NULL;
+}
+
+static struct fc_shm_server *find_server(const char *backend, const char *server)
+{
+	for (uint32_t i = 0; i < hc.shm->hdr->nservers; i++) {
+		struct fc_shm_server *sv = shm_server(hc.shm, i);
+
+		if (strcmp(sv->backend, backend) == 0 && strcmp(sv->name, server) == 0)
+			return sv;
+	}
+	return NULL;
+}
+
+static void set_admin(struct fc_shm_server *sv, uint32_t admin)
+{
+	const struct hc_server *hs = checked_server(sv);
+
+	shm_store(&sv->admin, admin);
+	store_state(sv, hs != NULL ? hs->state : FC_SRV_UP);
+}
+
+static void set_weight(struct fc_shm_server *sv, int weight)
+{
+	shm_store(&sv->weight, (uint32_t)weight);
+	shm_store(&sv->weight_set, 1);
+	shm_store(&sv->eweight, ramp_weight(sv, clock_mono_ms()));
+}
+
+/* One request of fulcrumctl: applied, answered and logged. */
+static void ctl_apply(struct fc_ctl_page *p)
+{
+	struct fc_shm_server *sv = find_server(p->backend, p->server);
+	char msg[200];
+	uint32_t was;
+
+	if (sv == NULL) {
+		snprintf(msg, sizeof(msg), "no server %s/%s", p->backend, p->server);
+		ctl_answer(p, ENOENT, msg);
+		return;
+	}
+	was = shm_load(&sv->admin);
+	if (p->op == FC_CTL_WEIGHT && p->value >= 0 && p->value <= 256) {
+		snprintf(msg, sizeof(msg), "server %s/%s: weight %d (was %u)", p->backend,
+		    p->server, p->value, shm_load(&sv->weight));
+		set_weight(sv, p->value);
+	} else if (p->op >= FC_CTL_READY && p->op <= FC_CTL_MAINT) {
+		snprintf(msg, sizeof(msg), "server %s/%s: %s (was %s)", p->backend, p->server,
+		    admin_names[p->op - FC_CTL_READY], admin_names[was < 3 ? was : 0]);
+		set_admin(sv, p->op - FC_CTL_READY);
+	} else {
+		ctl_answer(p, EINVAL, "unknown request");
+		return;
+	}
+	log_notice("%s, by fulcrumctl", msg);
+	ctl_answer(p, 0, msg);
+}
+
+static void ctl_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	struct fc_ctl_page *p = ctl_pending(hc.ctl, shm_load(&hc.shm->hdr->generation));
+
+	if (p != NULL)
+		ctl_apply(p);
+	ev_timer_arm(ev, t, ev_now(ev) + FC_CTL_POLL_MS);
+}
+
+/* A new generation's segment: what the operator set shows at once. */
+static void publish_admin(void)
+{
+	for (uint32_t i = 0; i < hc.shm->hdr->nservers; i++) {
+		struct fc_shm_server *sv = shm_server(hc.shm, i);
+		const struct hc_server *hs = checked_server(sv);
+
+		store_state(sv, hs != NULL ? hs->state : FC_SRV_UP);
+	}
+}
+
 /* The table outlives us: repair what a crash may have left, then keep it. */
 static void sessions_init(void)
 {
@@ -310,10 +436,11 @@ static void on_signal(int signo)
 	hc.stopping = true;
 }
 
-int health_main(const struct fc_conf *conf, struct fc_shm *shm)
+int health_main(const struct fc_conf *conf, struct fc_shm *shm, const struct fc_ctl *ctl)
 {
 	log_set_ident("checker");
 	hc.shm = shm;
+	hc.ctl = ctl;
 	if ((hc.ev = ev_new()) == NULL)
 		fatal("epoll_create");
 	if (ev_signals_open(hc.ev, &hc.sigs, on_signal) < 0)
@@ -325,6 +452,11 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm)
 	sessions_init();
 	hc.slowstart.cb = slowstart_cb;
 	slowstart_cb(hc.ev, &hc.slowstart);
+	publish_admin();
+	if (ctl != NULL && ctl->page != NULL) {
+		hc.ctl_timer.cb = ctl_cb;
+		ctl_cb(hc.ev, &hc.ctl_timer);
+	}
 	log_info("checking %d server%s", hc.nservers, hc.nservers == 1 ? "" : "s");
 	while (!hc.stopping)
 		if (ev_run_once(hc.ev, -1) < 0)
@@ -333,6 +465,7 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm)
 	ev_timer_stop(hc.ev, &hc.heartbeat);
 	ev_timer_stop(hc.ev, &hc.sessions);
 	ev_timer_stop(hc.ev, &hc.slowstart);
+	ev_timer_stop(hc.ev, &hc.ctl_timer);
 	close(hc.sigs.io.fd);
 	ev_free(hc.ev);
 	log_flush();

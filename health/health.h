@@ -10,6 +10,8 @@
 #include "shm/shm.h"
 
 /* Runs until TERM/INT/QUIT; returns the process exit status. */
-int health_main(const struct fc_conf *conf, struct fc_shm *shm);
+struct fc_ctl;
+/* ctl: the control page fulcrumctl posts to (shm/ctl.h); NULL: none. */
+int health_main(const struct fc_conf *conf, struct fc_shm *shm, const struct fc_ctl *ctl);
 
 #endif

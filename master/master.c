@@ -54,6 +54,7 @@
 #include "ha/ha.h"
 #include "health/health.h"
 #include "master/master.h"
+#include "shm/ctl.h"
 #include "shm/shm.h"
 #include "worker/worker.h"
 
@@ -118,6 +119,7 @@ static struct {
 	bool stopping;
 	pid_t pid;
 	unsigned int reloads;
+	struct fc_ctl ctl;		/* fulcrumctl's requests, for the checkers */
 } m;
 
 static const char *proc_name(enum proc_kind kind)
@@ -355,6 +357,13 @@ static struct gen *gen_new(struct fc_conf *conf)
 	return g;
 }
 
+/* The instance's group (global.group) may read the segment: fulcrum-stat, fulcrumctl. */
+static void segment_group(const struct fc_shm *shm, const struct priv *p)
+{
+	if (p->gid != 0 && fchown(shm->fd, (uid_t)-1, p->gid) < 0)
+		log_warn("chown of the shared segment to group %u", (unsigned int)p->gid);
+}
+
 static void gen_free(struct gen *g)
 {
 	if (g->shm.hdr != NULL)
@@ -461,7 +470,7 @@ static int run_checker(const struct child *c)
 	if (shm_protect_checker(&c->gen->shm) < 0)
 		fatal("mprotect of the shared segment");
 	privileges_drop(&c->gen->priv);
-	return health_main(c->gen->conf, &c->gen->shm);
+	return health_main(c->gen->conf, &c->gen->shm, &m.ctl);
 }
 
 /* The ha process writes only the header page (its ha block). */
@@ -930,6 +939,7 @@ static struct gen *reload_prepare(void)
 		return NULL;
 	}
 	g->shm.hdr->master_pid = m.pid;
+	segment_group(&g->shm, &g->priv);
 	sockets_commit(t, n, taken);
 	free(taken);
 	return g;
@@ -1036,6 +1046,7 @@ static void master_exit(void)
 		m.oldest = g->newer;
 		gen_free(g);
 	}
+	ctl_destroy(&m.ctl, m.cur->shm.name);
 	free(m.children);
 	free(m.socks);
 }
@@ -1056,6 +1067,11 @@ int master_run(struct fc_conf *conf, bool foreground)
 	/* Before binding: a second instance of the same file is refused here. */
 	if (shm_create(&g->shm, conf, g->nworkers, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	segment_group(&g->shm, &g->priv);
+	/* Without it, fulcrumctl cannot reach this instance: nothing more. */
+	if (ctl_create(&m.ctl, g->shm.name, g->priv.gid != 0 ? g->priv.gid : (gid_t)-1,
+	    err, sizeof(err)) < 0)
+		log_warnx("%s: fulcrumctl will not work", err);
 	if (sockets_open(conf, g->nworkers) < 0)
 		exit(1);
 	if (!foreground)

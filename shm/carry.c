@@ -80,6 +80,16 @@ static void map_free(struct carry_map *m)
 	free(m->lst);
 }
 
+/* What the operator set (fulcrumctl) stays over a reload, checked or not. */
+static void carry_admin(struct fc_shm_server *to, const struct fc_shm_server *from)
+{
+	to->admin = shm_load(&from->admin);
+	if (shm_load(&from->weight_set)) {
+		to->weight = to->eweight = shm_load(&from->weight);
+		to->weight_set = 1;
+	}
+}
+
 static void carry_health(struct fc_shm_server *to, const struct fc_shm_server *from)
 {
 	if (strcmp(to->address, from->address) != 0 || !to->checked || !from->checked)
@@ -188,8 +198,10 @@ void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms)
 	uint32_t *map = server_map(next, prev);
 
 	for (uint32_t i = 0; i < prev->hdr->nservers; i++)
-		if (map[i] != UINT32_MAX)
+		if (map[i] != UINT32_MAX) {
+			carry_admin(shm_server(next, map[i]), shm_server(prev, i));
 			carry_health(shm_server(next, map[i]), shm_server(prev, i));
+		}
 	session_import(next, prev, map, now_ms);
 	free(map);
 	shm_fold_retired(next, prev);

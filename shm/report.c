@@ -50,6 +50,8 @@ const char *report_state_name(uint32_t state)
 		return "MAINT";
 	case FC_SRV_DOWN:
 		return "DOWN";
+	case FC_SRV_DRAIN:
+		return "DRAIN";
 	default:
 		return "UP";
 	}

@@ -62,11 +62,23 @@
 #define FC_SHM_NAME_LEN		64
 #define FC_SHM_MAX_WORKERS	64
 
-/* Server states.  Ordered so that >= FC_SRV_UP means "takes traffic". */
+/*
+ * Server states.  Ordered so that >= FC_SRV_UP means "takes traffic" (its
+ * persistent clients at least).  MAINT and DRAIN are the operator's
+ * (fulcrumctl, the `admin` field), the others the checks'.
+ */
 enum fc_srv_state {
-	FC_SRV_MAINT = 0,	/* administratively out (not used yet) */
+	FC_SRV_MAINT = 0,	/* no traffic at all, checks paused */
 	FC_SRV_DOWN = 1,	/* failed `fall` checks in a row */
 	FC_SRV_UP = 2,		/* not checked, or passed `rise` checks */
+	FC_SRV_DRAIN = 3,	/* UP, but no new clients: persistent ones only */
+};
+
+/* What the operator asked for a server (fulcrumctl). */
+enum fc_srv_admin {
+	FC_ADMIN_READY = 0,
+	FC_ADMIN_DRAIN = 1,
+	FC_ADMIN_MAINT = 2,
 };
 
 /* Result of the last check.  >= FC_CHK_PASSED means healthy. */
@@ -199,9 +211,10 @@ struct fc_shm_server {
 	uint32_t eweight;		/* weight now: ramps up in slowstart, atomic */
 	uint32_t backup;		/* 1: only when every other server is DOWN */
 	uint32_t slowstart_ms;		/* 0: none */
-	uint32_t reserved32;
+	uint32_t admin;			/* enum fc_srv_admin */
 	uint64_t up_since_ms;		/* CLOCK_MONOTONIC of the last DOWN -> UP */
-	uint8_t reserved[40];
+	uint32_t weight_set;		/* 1: weight is fulcrumctl's, not the file's */
+	uint8_t reserved[36];
 };
 
 /*

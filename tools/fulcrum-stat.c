@@ -27,12 +27,10 @@
 #include "lib/sbuf.h"
 #include "shm/report.h"
 #include "shm/shm.h"
+#include "tools/instance.h"
 
 #define PROG		"fulcrum-stat"
-#define EXIT_USAGE	2
-#define MAX_LIST	64		/* live instances listed when picking one */
 #define MIN_WATCH	0.1		/* -w: the shortest refresh, seconds */
-#define NAME_HEX	16		/* hex digits of a segment name */
 
 static volatile sig_atomic_t stop;
 
@@ -150,108 +148,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* "/fulcrum-HEX" from "/fulcrum-HEX", "fulcrum-HEX" or the bare hex digits. */
-static int name_from_arg(const char *arg, char *name, size_t len)
-{
-	const char *hex = arg;
-
-	if (strncmp(hex, "/", 1) == 0)
-		hex++;
-	if (strncmp(hex, "fulcrum-", 8) == 0)
-		hex += 8;
-	if (strlen(hex) != NAME_HEX || strspn(hex, "0123456789abcdefABCDEF") != NAME_HEX) {
-		fprintf(stderr, PROG ": -n %s: not a segment name (/fulcrum- and %d hex "
-		    "digits)\n", arg, NAME_HEX);
-		return EXIT_USAGE;
-	}
-	snprintf(name, len, "/fulcrum-%s", hex);
-	for (char *p = name; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return 0;
-}
-
-/* The segment of the instance running FILE: named after its real path. */
-static int name_from_file(const char *file, char *name, size_t len)
-{
-	char real[PATH_MAX];
-
-	if (realpath(file, real) == NULL) {
-		fprintf(stderr, PROG ": %s: %s\n", file, strerror(errno));
-		return 1;
-	}
-	shm_name_for(real, name, len);
-	return 0;
-}
-
-static void list_instance(const char *name)
-{
-	struct fc_shm shm;
-	char err[256];
-
-	if (shm_attach_ro(&shm, name, err, sizeof(err)) < 0) {
-		fprintf(stderr, "  %s  (gone)\n", name);
-		return;
-	}
-	fprintf(stderr, "  %s  master pid %d  config %.*s\n", name,
-	    (int)shm_load(&shm.hdr->master_pid), (int)sizeof(shm.hdr->config_path),
-	    shm.hdr->config_path);
-	shm_detach(&shm);
-}
-
-/* Neither -f nor -n: the only live instance, or an error listing them. */
-static int name_of_only(char *name, size_t len)
-{
-	static char names[MAX_LIST][FC_SHM_NAME_LEN];
-	int n = shm_list_live(names, MAX_LIST);
-
-	if (n == 0) {
-		fprintf(stderr, PROG ": no fulcrum instance is running\n");
-		return 1;
-	}
-	if (n == 1) {
-		snprintf(name, len, "%s", names[0]);
-		return 0;
-	}
-	fprintf(stderr, PROG ": %d fulcrum instances are running:\n", n);
-	for (int i = 0; i < n && i < MAX_LIST; i++)
-		list_instance(names[i]);
-	if (n > MAX_LIST)
-		fprintf(stderr, "  and %d more\n", n - MAX_LIST);
-	fprintf(stderr, PROG ": use -f FILE or -n NAME to pick one\n");
-	return 1;
-}
-
-static int instance_gone(const struct fc_shm *shm)
-{
-	fprintf(stderr, PROG ": the instance of %s is not running (master pid %d is "
-	    "gone)\n", shm->name, (int)shm_load(&shm->hdr->master_pid));
-	return 1;
-}
-
-/* Maps the segment name of the instance of o (FILE or NAME, for messages). */
-static int open_instance(struct fc_shm *shm, const char *name, const struct options *o)
-{
-	char err[256];
-
-	if (shm_attach_ro(shm, name, err, sizeof(err)) < 0) {
-		if (errno != ENOENT)
-			fprintf(stderr, PROG ": %s\n", err);
-		else if (o->file != NULL)
-			fprintf(stderr, PROG ": no fulcrum instance is running with %s "
-			    "(no segment %s)\n", o->file, name);
-		else
-			fprintf(stderr, PROG ": no fulcrum instance is running as %s\n",
-			    name);
-		return 1;
-	}
-	if (!shm_instance_alive(shm)) {
-		instance_gone(shm);
-		shm_detach(shm);
-		return 1;
-	}
-	return 0;
-}
-
 /* Renders one report, after clear (if not NULL), and writes it at once. */
 static int print_report(const struct fc_shm *shm, enum fc_report_fmt fmt,
     const char *clear)
@@ -338,7 +234,7 @@ static int watch(struct fc_shm *shm, enum fc_report_fmt fmt, double secs)
 	while (!stop) {
 		follow_reload(shm);
 		if (!shm_instance_alive(shm))
-			return instance_gone(shm);
+			return instance_gone(PROG, shm);
 		if (print_report(shm, fmt, clear) != 0)
 			return 1;
 		if (clear == NULL && fmt == FC_REPORT_TEXT)
@@ -357,15 +253,9 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)) != 0)
 		return rc;
-	if (o.file != NULL)
-		rc = name_from_file(o.file, name, sizeof(name));
-	else if (o.name != NULL)
-		rc = name_from_arg(o.name, name, sizeof(name));
-	else
-		rc = name_of_only(name, sizeof(name));
-	if (rc != 0)
+	if ((rc = instance_name(PROG, o.file, o.name, name, sizeof(name))) != 0)
 		return rc;
-	if (open_instance(&shm, name, &o) != 0)
+	if (instance_open(PROG, &shm, name, o.file) != 0)
 		return 1;
 	if (o.watch > 0)
 		rc = watch(&shm, o.fmt, o.watch);

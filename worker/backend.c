@@ -201,8 +201,9 @@ static uint32_t source_hash(const union fc_sockaddr *a)
 }
 
 /*
- * The weights the balancer uses now: the checker's eweight (slow start)
- * of the UP servers; backup servers only while no other one is UP.
+ * The weights the balancer uses now: the checker's eweight (slow start,
+ * fulcrumctl's weight) of the UP servers; backup servers only while no
+ * other one is UP.
  */
 static void refresh_weights(struct fc_be *be)
 {
@@ -210,12 +211,13 @@ static void refresh_weights(struct fc_be *be)
 	bool active_up = false;
 
 	for (int i = 0; i < be->b->nservers; i++)
-		if (!sv[i].backup && shm_load_acq(&sv[i].state) >= FC_SRV_UP) {
+		if (!sv[i].backup && shm_load_acq(&sv[i].state) == FC_SRV_UP) {
 			active_up = true;
 			break;
 		}
+	/* DRAIN: UP for its persistent clients, no new ones. */
 	for (int i = 0; i < be->b->nservers; i++) {
-		bool up = shm_load_acq(&sv[i].state) >= FC_SRV_UP &&
+		bool up = shm_load_acq(&sv[i].state) == FC_SRV_UP &&
 		    (sv[i].backup != 0) != active_up;
 
 		lb_set_weight(&be->lb, i, up ? (int)shm_load(&sv[i].eweight) : 0);

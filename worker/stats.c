@@ -353,13 +353,15 @@ static const char page_css[] =
 	"tr.down-going-up{background:#fef6f5}\n"
 	"tr.down-going-up td.st{background:#f2a7a1;color:#5c1510}\n"
 	"tr.maint{background:#e8f0fe}tr.maint td.st{background:#1a73e8;color:#fff}\n"
+	"tr.drain{background:#fff8e1}tr.drain td.st{background:#f9a825;color:#fff}\n"
 	"tfoot td{font-weight:600;background:#eef1f4}\n"
 	".legend{margin:.6em 0;color:#454c54}.legend span{display:inline-block;padding:0 .5em;"
 	"margin-right:.4em;border-radius:3px}\n"
 	".legend .up{background:#2e9e44;color:#fff}.legend .up-going-down{background:#9ed8a8}\n"
 	".legend .down{background:#d93025;color:#fff}\n"
 	".legend .down-going-up{background:#f2a7a1}\n"
-	".legend .maint{background:#1a73e8;color:#fff}\n"
+	".legend .maint{background:#1a73e8;color:#fff}"
+	".legend .drain{background:#f9a825;color:#fff}\n"
 	"footer{margin-top:1.5em;color:#59636e}a{color:#0969da}\n";
 
 static void html_head(struct fc_sbuf *b, const struct fc_listener *l)
@@ -468,6 +470,8 @@ static const char *state_class(const struct fc_report_server *rs, const struct f
 			return "down-going-up";
 		}
 		return "down";
+	case FC_SRV_DRAIN:
+		return "drain";
 	default:
 		return "maint";
 	}
@@ -596,6 +600,7 @@ static void html_servers(struct fc_sbuf *b, const struct fc_report *r,
 	    "<span class=\"up-going-down\">UP, going down</span>"
 	    "<span class=\"down\">DOWN</span>"
 	    "<span class=\"down-going-up\">DOWN, going up</span>"
+	    "<span class=\"drain\">DRAIN</span>"
 	    "<span class=\"maint\">MAINT</span></p>\n");
 }
 
