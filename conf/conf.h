@@ -252,10 +252,18 @@ struct fc_ha {
 	char *auth_key;			/* HMAC-SHA256 key (fulcrum extension); NULL: plain VRRPv3 */
 };
 
+enum fc_log_format {
+	FC_LOG_HTTPLOG,			/* HAProxy's httplog line */
+	FC_LOG_JSON,			/* one JSON object, the same fields */
+};
+
 struct fc_log {
 	bool enabled;			/* "log" present: access log on */
 	int facility;			/* LOG_LOCAL0 ... */
 	char *address;			/* syslog socket path, default "/dev/log" */
+	bool udp;			/* address was "udp://HOST[:PORT]": udp_addr */
+	struct fc_addr udp_addr;
+	enum fc_log_format format;
 };
 
 struct fc_conf {

@@ -5,13 +5,17 @@
 #include "config.h"
 
 #include <libconfig.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
 #include "conf/load.h"
 #include "conf/section.h"
+#include "lib/alloc.h"
+#include "lib/net.h"
 
 static const struct choice facilities[] = {
 	{ "user", LOG_USER }, { "daemon", LOG_DAEMON },
@@ -22,10 +26,55 @@ static const struct choice facilities[] = {
 	{ NULL, 0 },
 };
 
+static const struct choice formats[] = {
+	{ "httplog", FC_LOG_HTTPLOG }, { "json", FC_LOG_JSON }, { NULL, 0 },
+};
+
+_Static_assert(sizeof(enum fc_log_format) == sizeof(int), "enum fc_log_format is no int");
+
+/*
+ * A local syslog socket ("/dev/log") or a remote syslog over UDP
+ * ("udp://HOST[:PORT]", port 514 by default, as the classic "log
+ * 127.0.0.1 local0").  Anything else would be silently useless: an error.
+ */
+static void key_log_address(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_log *lg = obj;
+	const char *v = load_get_str(ld, s, ctx);
+	char text[FC_ADDRSTRLEN + 8], err[160];
+
+	(void)k;
+	if (v == NULL)
+		return;
+	if (strncmp(v, "udp://", 6) == 0) {
+		v += 6;
+		snprintf(text, sizeof(text), "%s%s", v, strrchr(v, ']') != NULL ?
+		    (strstr(strrchr(v, ']'), "]:") ? "" : ":514") :
+		    (strchr(v, ':') != NULL ? "" : ":514"));
+		if (strlen(v) >= FC_ADDRSTRLEN ||
+		    net_parse_addr(text, &lg->udp_addr, err, sizeof(err)) < 0 ||
+		    net_addr_port((struct sockaddr *)&lg->udp_addr.ss) == 0) {
+			load_errat(ld, s, "%s: \"address\" udp://%s: not an IP address and"
+			    " port (udp://127.0.0.1:514)", ctx, v);
+			return;
+		}
+		lg->udp = true;
+	} else if (v[0] != '/') {
+		load_errat(ld, s, "%s: \"address\" must be a syslog socket path"
+		    " (\"/dev/log\") or \"udp://HOST[:PORT]\"%s", ctx,
+		    strchr(v, ':') != NULL ? ": write \"udp://\" before a host" : "");
+		return;
+	}
+	free(lg->address);
+	lg->address = xstrdup(config_setting_get_string(s));
+}
+
 /* Filled even without a "log" group, which only turns the access log on. */
 static const struct key log_keys[] = {
 	ENUM("facility", struct fc_log, facility, facilities, .def = LOG_LOCAL0),
-	STR("address", struct fc_log, address, .sdef = "/dev/log"),
+	FUNC("address", key_log_address, 0),		/* default "/dev/log" */
+	ENUM("format", struct fc_log, format, formats, .def = FC_LOG_HTTPLOG),
 	END,
 };
 
@@ -60,6 +109,7 @@ void conf_read_global(struct loader *ld, const config_setting_t *global,
     struct fc_conf *conf)
 {
 	load_defaults(global_keys, conf);
+	conf->log.address = xstrdup("/dev/log");
 	if (global != NULL)
 		load_walk(ld, global, "global", global_keys, conf);
 	conf->workers = resolve_workers(conf->workers);

@@ -2,7 +2,8 @@
  * Logging (see log.h).  Events are rare and go out at once, through libc's
  * syslog() or to stderr.  Access-log lines are frequent: they are collected
  * in a buffer and written once per event-loop pass, to stderr in one write()
- * or to the syslog socket in one sendmmsg() of datagrams.  A full syslog
+ * or to the syslog socket (local, or UDP to a remote syslog) in one
+ * sendmmsg() of datagrams.  A full syslog
  * socket drops lines rather than blocking the worker, as HAProxy does.
  */
 #include "config.h"
@@ -31,7 +32,8 @@ static struct {
 	enum fc_log_target target;
 	int facility;
 	int fd;			/* syslog datagram socket */
-	struct sockaddr_un sun;
+	struct sockaddr_storage to;	/* the syslog socket: a path, or UDP */
+	socklen_t tolen;
 	char buf[ACC_BUF];
 	size_t len;
 	size_t starts[ACC_LINES];	/* offsets of buffered lines */
@@ -139,16 +141,31 @@ int log_facility(const char *name)
 
 void log_access_open(enum fc_log_target target, int facility, const char *path)
 {
+	struct sockaddr_un *sun = (struct sockaddr_un *)&acc.to;
+
 	acc.on = true;
 	acc.target = target;
 	acc.facility = facility;
 	hdr_time = -1;
 	if (target != FC_LOG_SYSLOG)
 		return;
-	memset(&acc.sun, 0, sizeof(acc.sun));
-	acc.sun.sun_family = AF_UNIX;
-	snprintf(acc.sun.sun_path, sizeof(acc.sun.sun_path), "%s", path);
+	memset(&acc.to, 0, sizeof(acc.to));
+	sun->sun_family = AF_UNIX;
+	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
+	acc.tolen = sizeof(*sun);
 	acc.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+void log_access_open_udp(int facility, const struct sockaddr *sa, socklen_t len)
+{
+	acc.on = true;
+	acc.target = FC_LOG_SYSLOG;
+	acc.facility = facility;
+	hdr_time = -1;
+	memset(&acc.to, 0, sizeof(acc.to));
+	memcpy(&acc.to, sa, len < sizeof(acc.to) ? len : sizeof(acc.to));
+	acc.tolen = len;
+	acc.fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
 void log_access_close(void)
@@ -224,8 +241,8 @@ static void flush_syslog(void)
 
 		iov[i].iov_base = acc.buf + acc.starts[i];
 		iov[i].iov_len = end - acc.starts[i] - 1;	/* no newline */
-		msgs[i].msg_hdr.msg_name = &acc.sun;
-		msgs[i].msg_hdr.msg_namelen = sizeof(acc.sun);
+		msgs[i].msg_hdr.msg_name = &acc.to;
+		msgs[i].msg_hdr.msg_namelen = acc.tolen;
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}

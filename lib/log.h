@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 
 enum fc_log_target { FC_LOG_STDERR, FC_LOG_SYSLOG };
@@ -20,6 +21,9 @@ void log_init(const char *ident, enum fc_log_target target, int facility);
 void log_set_ident(const char *ident);
 /* Access log: target, syslog facility and the datagram socket's path ("/dev/log"). */
 void log_access_open(enum fc_log_target target, int facility, const char *path);
+/* Access log to a remote syslog over UDP ("udp://HOST:PORT"), foreground or not. */
+struct sockaddr;
+void log_access_open_udp(int facility, const struct sockaddr *sa, socklen_t len);
 /* Stops the access log (the master, before opening it anew on reload). */
 void log_access_close(void);
 bool log_access_enabled(void);

@@ -790,7 +790,11 @@ static void logs_open(const struct fc_conf *conf)
 {
 	log_init("master", m.foreground ? FC_LOG_STDERR : FC_LOG_SYSLOG,
 	    conf->log.enabled ? conf->log.facility : LOG_DAEMON);
-	if (conf->log.enabled)
+	/* An explicit remote syslog is used in the foreground too. */
+	if (conf->log.enabled && conf->log.udp)
+		log_access_open_udp(conf->log.facility,
+		    (const struct sockaddr *)&conf->log.udp_addr.ss, conf->log.udp_addr.len);
+	else if (conf->log.enabled)
 		log_access_open(m.foreground ? FC_LOG_STDERR : FC_LOG_SYSLOG,
 		    conf->log.facility, conf->log.address ? conf->log.address : "/dev/log");
 }

@@ -6,8 +6,10 @@
  *   status bytes - - termination actconn/feconn/beconn/srvconn/retries
  *   srv_queue/backend_queue "request line"
  *
- * Times are milliseconds (-1: that step did not happen).  fulcrum has no
- * separate frontend and backend, so the listener name stands for both.
+ * Times are milliseconds (-1: that step did not happen).  The frontend is
+ * the listener, the backend the one the request went to (the listener's
+ * name when it went to none).  global.log.format = "json" writes the same
+ * fields as one JSON object per line instead.
  *
  * The counters of the worker's shm block are kept here too: a transaction
  * is counted when it is logged, errors when they are answered.
@@ -28,13 +30,18 @@ static long ms_between(uint64_t from_us, uint64_t to_us)
 	return (long)((to_us - from_us) / 1000);
 }
 
-/* Quotes the request line the way HAProxy does: '"' and '\' as #22, #5C. */
+/*
+ * Quotes the request line the way HAProxy does: '"' and '\' as #22, #5C,
+ * and so bytes that are no printable ASCII: the line is then valid in a
+ * JSON string as it is.
+ */
 static void quote(char *dst, size_t size, const char *src)
 {
 	size_t o = 0;
 
 	for (; *src != '\0' && o + 4 < size; src++) {
-		if (*src == '"' || *src == '\\' || (unsigned char)*src < 0x20)
+		if (*src == '"' || *src == '\\' || (unsigned char)*src < 0x20 ||
+		    (unsigned char)*src >= 0x7f)
 			o += (size_t)snprintf(dst + o, size - o, "#%02X", (unsigned char)*src);
 		else
 			dst[o++] = *src;
@@ -64,34 +71,92 @@ static const char *log_date(time_t secs)
 	return text;
 }
 
-static void emit(const struct fc_stream *s)
+/* One request's fields, for either format. */
+struct entry {
+	char host[FC_ADDRSTRLEN];
+	int port;
+	const char *date;
+	int date_ms;
+	const char *frontend, *backend, *server;
+	long tr, tw, tc, tresp, ta;
+	int status;
+	unsigned long long bytes;
+	char term[3];
+	int actconn, feconn, beconn, srvconn, retries;
+	char req[FC_LOGLINE * 3];
+};
+
+static void fill(struct entry *e, const struct fc_stream *s)
 {
 	const struct fc_listener *l = s->px->l;
 	const struct fc_backend *be = s->be != NULL ? s->be->b : NULL;
-	char line[1024], host[FC_ADDRSTRLEN], req[FC_LOGLINE * 3];
 	uint64_t now = ev_now_us(fc_w->ev);
+
+	net_host_str(&s->peer.sa, e->host, sizeof(e->host));
+	e->port = net_addr_port(&s->peer.sa);
+	e->date = log_date((time_t)(s->accept_wall_us / 1000000));
+	e->date_ms = (int)(s->accept_wall_us / 1000 % 1000);
+	e->frontend = l->name;
+	e->backend = be != NULL ? be->name : l->name;
+	e->server = s->local ? s->local :
+	    s->server >= 0 && be != NULL ? be->servers[s->server].name : "<NOSRV>";
+	e->tr = ms_between(s->t_start, s->t_head);
+	e->tw = 0;
+	e->tc = ms_between(s->t_connect, s->t_connected);
+	e->tresp = ms_between(s->t_connected, s->t_rsp);
+	e->ta = ms_between(s->t_start, now);
+	e->status = s->status ? s->status : -1;
+	e->bytes = (unsigned long long)s->rsp.bytes;
+	e->term[0] = s->term[0];
+	e->term[1] = s->term[1];
+	e->term[2] = '\0';
+	e->actconn = fc_w->nconn;
+	e->feconn = e->beconn = s->px->nconn;
+	e->srvconn = s->server >= 0 && s->be != NULL ? s->be->srv[s->server].cur : 0;
+	e->retries = s->retries;
+	quote(e->req, sizeof(e->req), s->reqline != NULL ? s->reqline : "");
+}
+
+static int format_httplog(char *line, size_t size, const struct entry *e)
+{
+	return snprintf(line, size,
+	    "%s:%d [%s.%03d] %s %s/%s "
+	    "%ld/%ld/%ld/%ld/%ld %d %llu - - %c%c-- %d/%d/%d/%d/%d 0/0 \"%s\"",
+	    e->host, e->port, e->date, e->date_ms, e->frontend, e->backend, e->server,
+	    e->tr, e->tw, e->tc, e->tresp, e->ta, e->status, e->bytes,
+	    e->term[0], e->term[1], e->actconn, e->feconn, e->beconn, e->srvconn,
+	    e->retries, e->req);
+}
+
+/* The same fields, named as HAProxy's log-format variables say them. */
+static int format_json(char *line, size_t size, const struct entry *e)
+{
+	return snprintf(line, size,
+	    "{\"client_ip\":\"%s\",\"client_port\":%d,\"accept_date\":\"%s.%03d\","
+	    "\"frontend\":\"%s\",\"backend\":\"%s\",\"server\":\"%s\","
+	    "\"tr\":%ld,\"tw\":%ld,\"tc\":%ld,\"tresp\":%ld,\"ta\":%ld,"
+	    "\"status\":%d,\"bytes_read\":%llu,\"termination_state\":\"%c%c--\","
+	    "\"actconn\":%d,\"feconn\":%d,\"beconn\":%d,\"srv_conn\":%d,"
+	    "\"retries\":%d,\"srv_queue\":0,\"backend_queue\":0,\"request\":\"%s\"}",
+	    e->host, e->port, e->date, e->date_ms, e->frontend, e->backend, e->server,
+	    e->tr, e->tw, e->tc, e->tresp, e->ta, e->status, e->bytes,
+	    e->term[0], e->term[1], e->actconn, e->feconn, e->beconn, e->srvconn,
+	    e->retries, e->req);
+}
+
+static void emit(const struct fc_stream *s)
+{
+	char line[2048];
+	struct entry e;
 	int n;
 
 	if (!log_access_enabled())
 		return;
-	net_host_str(&s->peer.sa, host, sizeof(host));
-	quote(req, sizeof(req), s->reqline != NULL ? s->reqline : "");
-	n = snprintf(line, sizeof(line),
-	    "%s:%d [%s.%03d] %s %s/%s "
-	    "%ld/%d/%ld/%ld/%ld %d %llu - - %c%c-- %d/%d/%d/%d/%d 0/0 \"%s\"",
-	    host, net_addr_port(&s->peer.sa),
-	    log_date((time_t)(s->accept_wall_us / 1000000)),
-	    (int)(s->accept_wall_us / 1000 % 1000),
-	    l->name, be != NULL ? be->name : l->name, s->local ? s->local :
-	    s->server >= 0 && be != NULL ? be->servers[s->server].name : "<NOSRV>",
-	    ms_between(s->t_start, s->t_head), 0,
-	    ms_between(s->t_connect, s->t_connected),
-	    ms_between(s->t_connected, s->t_rsp),
-	    ms_between(s->t_start, now),
-	    s->status ? s->status : -1, (unsigned long long)s->rsp.bytes,
-	    s->term[0], s->term[1],
-	    fc_w->nconn, s->px->nconn, s->px->nconn,
-	    s->server >= 0 && s->be != NULL ? s->be->srv[s->server].cur : 0, s->retries, req);
+	fill(&e, s);
+	if (fc_w->conf->log.format == FC_LOG_JSON)
+		n = format_json(line, sizeof(line), &e);
+	else
+		n = format_httplog(line, sizeof(line), &e);
 	if (n > 0)
 		log_access(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
