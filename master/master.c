@@ -15,6 +15,10 @@
  * generation it belongs to and when it may be started again; only the
  * current generation's children are respawned.
  *
+ * The master also reads the current workers' heartbeats, a few times per
+ * global.stall_ms: a worker quiet that long gets no new connections
+ * (master/steer.c), one quiet for global.watchdog_ms is killed.
+ *
  * Signals are blocked and taken with sigtimedwait() in the main loop, so no
  * handler runs in an odd place, and a USR2 arriving during a reload stays
  * pending and starts one more reload after it (merged, never lost):
