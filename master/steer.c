@@ -125,7 +125,12 @@ static void group_settle(struct group *g)
 	} else if (left == 1) {
 		g->v[last] = g->v[--g->n];	/* what the kernel does */
 	} else {
-		g->n -= left;
+		int n = 0;
+
+		for (int k = 0; k < g->n; k++)	/* who is in it is still known */
+			if (!g->v[k].leaving)
+				g->v[n++] = g->v[k];
+		g->n = n;
 		g->lost = true;
 		log_notice("listener %s: after reloads that changed the number of "
 		    "workers, the order of its sockets is not known: new connections "
