@@ -42,14 +42,32 @@ build() {
 	make -s -j"$(nproc)"
 }
 
+# Ctrl-C, TERM or the end of the demo: fulcrum first (its master stops its
+# workers and checker), then the backends, each by its pid, and every one
+# waited for, so none is left running or defunct.
+DEMO_PIDS=()
+DEMO_FULCRUM=
+demo_stop() {
+	trap - EXIT INT TERM
+	if [ -n "$DEMO_FULCRUM" ]; then
+		kill -TERM "$DEMO_FULCRUM" 2>/dev/null || true
+		wait "$DEMO_FULCRUM" 2>/dev/null || true
+	fi
+	if [ ${#DEMO_PIDS[@]} -gt 0 ]; then
+		kill -TERM "${DEMO_PIDS[@]}" 2>/dev/null || true
+		wait "${DEMO_PIDS[@]}" 2>/dev/null || true
+	fi
+}
+
 demo() {
 	build
 	make -s t/fc-testbackend
-	local pids=()
-	trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
-	t/fc-testbackend -l 127.0.0.1:8081 -n web1 & pids+=($!)
-	t/fc-testbackend -l 127.0.0.1:8082 -n web2 & pids+=($!)
-	echo "demo backends: web1 pid ${pids[0]}, web2 pid ${pids[1]}"
+	trap demo_stop EXIT
+	trap 'demo_stop; exit 130' INT
+	trap 'demo_stop; exit 143' TERM
+	t/fc-testbackend -l 127.0.0.1:8081 -n web1 & DEMO_PIDS+=($!)
+	t/fc-testbackend -l 127.0.0.1:8082 -n web2 & DEMO_PIDS+=($!)
+	echo "demo backends: web1 pid ${DEMO_PIDS[0]}, web2 pid ${DEMO_PIDS[1]}"
 	cat <<'TXT'
 
 fulcrum runs in the foreground on http://127.0.0.1:8080/ in front of two demo
@@ -69,7 +87,10 @@ backends, web1 (127.0.0.1:8081) and web2 (127.0.0.1:8082). In another terminal:
 The access log appears below, one line per request. Ctrl-C stops everything.
 
 TXT
-	./fulcrum -d -f contrib/demo.conf
+	# In the background, waited for: the shell takes Ctrl-C at once and
+	# stops it by its pid instead of hoping the signal reached it.
+	./fulcrum -d -f contrib/demo.conf & DEMO_FULCRUM=$!
+	wait "$DEMO_FULCRUM" || true
 }
 
 check() {

@@ -19,6 +19,7 @@
 #define FC_NAME_MAX	64	/* listener, server, cookie names: 1..63 bytes */
 #define FC_IFNAME_MAX	16
 #define FC_WORKERS_MAX	64
+#define FC_STALL_MIN_MS	20	/* global.stall_ms, watchdog_ms: 0 or at least this */
 #define FC_VIPS_MAX	16	/* ha.vips: what one VRRP advert carries here */
 #define FC_AUTH_KEY_MIN	16	/* ha.auth_key: 16..64 bytes */
 #define FC_AUTH_KEY_MAX	64	/* global.workers: 1..64, 0 in the file: one per CPU */
@@ -275,6 +276,8 @@ struct fc_conf {
 	char *pidfile;			/* NULL: none */
 	int drain_timeout;		/* ms, graceful stop / reload */
 	int busy_poll_us;		/* workers poll this long after an event, 0: off */
+	int stall_ms;			/* no heartbeat this long: no new connections, 0: off */
+	int watchdog_ms;		/* no heartbeat this long: worker killed, 0: off */
 	struct fc_log log;
 	/* listeners, with "defaults" applied */
 	struct fc_listener *listeners;

@@ -1,6 +1,7 @@
 /*
  * The "global" section: the process-wide settings (privileges, workers,
- * connection ceiling, drain time, busy polling) and the access log.
+ * connection ceiling, drain time, busy polling, stalled workers) and the
+ * access log.
  */
 #include "config.h"
 
@@ -78,6 +79,20 @@ static const struct key log_keys[] = {
 	END,
 };
 
+/*
+ * An idle worker beats every few milliseconds (worker/worker.c): a
+ * shorter limit would take healthy workers out or kill them.
+ */
+static int check_stall(struct loader *ld, const config_setting_t *s, const char *ctx,
+    long long v)
+{
+	if (v == 0 || v >= FC_STALL_MIN_MS)
+		return 0;
+	load_errat(ld, s, "%s: \"%s\" must be 0 (off) or at least %d ms", ctx,
+	    config_setting_name(s), FC_STALL_MIN_MS);
+	return -1;
+}
+
 static const struct key global_keys[] = {
 	STR("user", struct fc_conf, user, .sdef = NULL),
 	STR("group", struct fc_conf, group, .sdef = NULL),
@@ -88,6 +103,11 @@ static const struct key global_keys[] = {
 	/* ms */
 	INT("drain_timeout", struct fc_conf, drain_timeout, 0, 3600000, .def = 30000),
 	INT("busy_poll_us", struct fc_conf, busy_poll_us, 0, 10000, .def = 0),
+	/* ms; 0 turns each off, see master/steer.c and the master's watchdog */
+	INT("stall_ms", struct fc_conf, stall_ms, 0, 60000, .def = 200,
+	    .check = check_stall),
+	INT("watchdog_ms", struct fc_conf, watchdog_ms, 0, 3600000, .def = 2000,
+	    .check = check_stall),
 	GROUP_ON("log", struct fc_conf, log, log_keys, enabled),
 	END,
 };

@@ -24,6 +24,7 @@ struct fc_ev {
 	uint64_t now_us, wall_us;	/* read with it */
 	struct fc_ev_timer **heap;	/* heap[0] expires first */
 	size_t nheap, cap;
+	uint64_t *beat;			/* NULL, or stamped with now on every wake */
 	struct epoll_event events[EV_BATCH];
 };
 
@@ -202,6 +203,11 @@ uint64_t ev_update_now(struct fc_ev *ev)
 	return ev->now = ev->now_us / 1000u;
 }
 
+void ev_set_beat(struct fc_ev *ev, uint64_t *beat)
+{
+	ev->beat = beat;
+}
+
 static int next_wait(struct fc_ev *ev, int max_wait_ms)
 {
 	uint64_t when;
@@ -232,6 +238,8 @@ int ev_run_once(struct fc_ev *ev, int max_wait_ms)
 
 	n = epoll_wait(ev->epfd, ev->events, EV_BATCH, next_wait(ev, max_wait_ms));
 	ev_update_now(ev);
+	if (ev->beat != NULL)
+		__atomic_store_n(ev->beat, ev->now, __ATOMIC_RELAXED);
 	if (n < 0) {
 		if (errno != EINTR)
 			return -1;

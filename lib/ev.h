@@ -61,6 +61,13 @@ uint64_t ev_wall_us(const struct fc_ev *ev);
 uint64_t ev_update_now(struct fc_ev *ev);
 
 /*
+ * A heartbeat: every pass stores ev_now() into *beat (shared memory that
+ * another process reads) as soon as epoll_wait returns, before the
+ * callbacks run, so a long pass counts from its start, not its end.
+ */
+void ev_set_beat(struct fc_ev *ev, uint64_t *beat);
+
+/*
  * Runs one pass: waits at most max_wait_ms (or until the next timer), runs
  * the ready file events, then the expired timers.  Returns the number of
  * events handled, or -1 on an epoll error other than EINTR.

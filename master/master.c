@@ -15,6 +15,10 @@
  * generation it belongs to and when it may be started again; only the
  * current generation's children are respawned.
  *
+ * The master also reads the current workers' heartbeats, a few times per
+ * global.stall_ms: a worker quiet that long gets no new connections
+ * (master/steer.c), one quiet for global.watchdog_ms is killed.
+ *
  * Signals are blocked and taken with sigtimedwait() in the main loop, so no
  * handler runs in an odd place, and a USR2 arriving during a reload stays
  * pending and starts one more reload after it (merged, never lost):
@@ -55,6 +59,7 @@
 #include "health/health.h"
 #include "master/master.h"
 #include "shm/ctl.h"
+#include "master/steer.h"
 #include "shm/shm.h"
 #include "worker/worker.h"
 
@@ -65,6 +70,8 @@
 #define STOP_GRACE_MS	5000
 #define CHECKER_STALE_MS 5000		/* no heartbeat this long: the checker is wedged */
 #define SUPERVISE_MS	1000
+#define WATCH_MIN_MS	5		/* worker heartbeats: looked at this often at most */
+#define WATCHDOG_GRACE_MS 5000		/* SIGABRT, then this long to dump core, then KILL */
 #define MIGRATE_SYSCTL	"/proc/sys/net/ipv4/tcp_migrate_req"
 
 enum proc_kind { PROC_WORKER, PROC_CHECKER, PROC_HA };
@@ -99,6 +106,9 @@ struct child {
 	uint64_t respawn_ms;		/* when to start it again; 0: now */
 	int fails;			/* quick deaths in a row */
 	int ctl;			/* PROC_HA: the master's end of its socket, -1 */
+	bool stalled;			/* PROC_WORKER: out of the steering, logged */
+	uint64_t abort_ms;		/* PROC_WORKER: the watchdog's SIGABRT; 0: none */
+	bool abort_killed;		/* ... and the SIGKILL that followed it */
 };
 
 /* A listening socket of one worker slot. */
@@ -168,8 +178,10 @@ static void sockets_discard(struct msock *t, int n)
 
 		for (int i = 0; i < m.nsocks; i++)
 			current |= m.socks[i].fd == t[k].fd;
-		if (!current)
+		if (!current) {
+			steer_leave(t[k].fd);
 			close(t[k].fd);
+		}
 	}
 	free(t);
 }
@@ -196,6 +208,8 @@ static struct msock *sockets_plan(const struct fc_conf *conf, int nworkers, bool
 				if (i >= 0)
 					taken[i] = true;
 				fd = i >= 0 ? m.socks[i].fd : net_listen_reuseport(&ls->binds[b], BACKLOG);
+				if (i < 0 && fd >= 0)
+					steer_join(&ls->binds[b], fd);
 				if (fd < 0) {
 					log_warn("listener %s: cannot listen on %s", ls->name,
 					    ls->bind_text[b]);
@@ -256,9 +270,12 @@ static void sockets_commit(struct msock *t, int n, const bool *taken)
 	if (closing)
 		migrate_enable();
 	/* The old workers still hold copies: the queue moves when they close. */
-	for (int i = 0; i < m.nsocks; i++)
-		if (!taken[i])
+	for (int i = 0; i < m.nsocks; i++) {
+		if (!taken[i]) {
+			steer_leave(m.socks[i].fd);
 			close(m.socks[i].fd);
+		}
+	}
 	free(m.socks);
 	m.socks = t;
 	m.nsocks = n;
@@ -397,7 +414,9 @@ static void fd_limit_raise(const struct fc_conf *conf)
 	if (rl.rlim_max < want && geteuid() == 0)
 		rl.rlim_max = want;
 	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	/* What the kernel granted, not what was asked: setrlimit fails as a whole. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
 		log_warnx("open files limited to %llu, global.maxconn %d needs about %llu",
 		    (unsigned long long)rl.rlim_cur, conf->maxconn, (unsigned long long)want);
 }
@@ -529,6 +548,9 @@ static void child_start(struct child *c)
 	c->ctl = sv[0];
 	c->pid = pid;
 	c->started_ms = clock_mono_ms();
+	c->stalled = false;
+	c->abort_ms = 0;
+	c->abort_killed = false;
 	log_debug("%s %d started, pid %d", proc_name(c->kind), c->slot, (int)pid);
 }
 
@@ -600,6 +622,155 @@ static void checker_watch(void)
 	log_warnx("checker (pid %d) sent no heartbeat for %llu ms: killing it",
 	    (int)c->pid, (unsigned long long)(now - beat));
 	kill(c->pid, SIGKILL);
+}
+
+/* -------------------------------------------------- stalled workers */
+
+/* What a process is doing, as /proc tells: its state and where it sleeps. */
+static void proc_doing(pid_t pid, char *buf, size_t len)
+{
+	char path[64], stat[512], wchan[64] = "";
+	const char *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL || fgets(stat, sizeof(stat), f) == NULL ||
+	    (p = strrchr(stat, ')')) == NULL || p[1] == '\0') {
+		snprintf(buf, len, "state unknown");
+		if (f != NULL)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(wchan, sizeof(wchan), f) == NULL || strcmp(wchan, "0") == 0)
+			wchan[0] = '\0';
+		fclose(f);
+	}
+	/* R running, S sleeping, D in an uninterruptible wait (disk), T stopped */
+	snprintf(buf, len, "state %c%s%s", p[2], wchan[0] ? ", in " : "", wchan);
+}
+
+static struct child *current_worker(int slot)
+{
+	for (int i = 0; i < m.nchildren; i++)
+		if (m.children[i].kind == PROC_WORKER && m.children[i].gen == m.cur &&
+		    m.children[i].slot == slot)
+			return &m.children[i];
+	return NULL;
+}
+
+/* Whether the worker in c has written its heartbeat since it started. */
+static bool worker_beating(const struct child *c)
+{
+	const struct fc_shm_worker *w = shm_worker(&c->gen->shm, (uint32_t)c->slot);
+
+	return c->pid != 0 && shm_load(&w->pid) == c->pid;
+}
+
+/* Milliseconds since the worker in c last beat (or started, if it has not yet). */
+static uint64_t worker_quiet(const struct child *c, uint64_t now)
+{
+	uint64_t beat = shm_load(&shm_worker(&c->gen->shm, (uint32_t)c->slot)->heartbeat_ms);
+
+	if (!worker_beating(c) || beat < c->started_ms)
+		beat = c->started_ms;
+	return now > beat ? now - beat : 0;
+}
+
+/* live[slot]: is the current worker of that slot beating within stall_ms? */
+static bool socket_live(int fd, void *arg)
+{
+	const bool *live = arg;
+
+	for (int i = 0; i < m.nsocks; i++)
+		if (m.socks[i].fd == fd)
+			return live[m.socks[i].slot];
+	return false;
+}
+
+/* Logs a worker leaving or joining the steering set: changes only. */
+static void worker_stall_log(struct child *c, bool stalled, uint64_t quiet)
+{
+	if (c->stalled == stalled)
+		return;
+	c->stalled = stalled;
+	if (stalled)
+		log_warnx("worker %d (pid %d) sent no heartbeat for %llu ms: %s", c->slot,
+		    (int)c->pid, (unsigned long long)quiet, steer_works() ?
+		    "new connections go to the other workers" : "stalled");
+	else
+		log_notice("worker %d (pid %d) beats again: it takes new connections", c->slot,
+		    (int)c->pid);
+}
+
+/*
+ * A worker quiet for global.watchdog_ms is stuck (stopped, a syscall that
+ * does not return, a loop): SIGABRT leaves a core to say where, SIGCONT
+ * lets a stopped one take it, SIGKILL follows if it does not die.  It is
+ * respawned like a crash; its socket and queue wait for the successor.
+ */
+static void worker_watchdog(struct child *c, uint64_t quiet, uint64_t now)
+{
+	int limit = m.cur->conf->watchdog_ms;
+	char doing[128];
+
+	if (c->abort_ms != 0) {
+		if (!c->abort_killed && now - c->abort_ms >= WATCHDOG_GRACE_MS) {
+			log_warnx("worker %d (pid %d) still alive %d ms after SIGABRT: killing it",
+			    c->slot, (int)c->pid, WATCHDOG_GRACE_MS);
+			kill(c->pid, SIGKILL);
+			c->abort_killed = true;
+		}
+		return;
+	}
+	if (limit == 0 || quiet < (uint64_t)limit)
+		return;
+	proc_doing(c->pid, doing, sizeof(doing));
+	log_warnx("watchdog: worker %d (pid %d) sent no heartbeat for %llu ms (%s): "
+	    "killing it with SIGABRT", c->slot, (int)c->pid, (unsigned long long)quiet, doing);
+	kill(c->pid, SIGABRT);
+	kill(c->pid, SIGCONT);
+	c->abort_ms = now;
+}
+
+/*
+ * Every WATCH tick: which current workers beat within stall_ms (steering)
+ * and which have been quiet for watchdog_ms.  Retiring generations are
+ * left alone: they stopped accepting, and drain_timeout bounds them.
+ */
+static void workers_watch(void)
+{
+	const struct fc_conf *conf = m.cur->conf;
+	uint64_t now = clock_mono_ms();
+	bool live[FC_WORKERS_MAX] = { false };
+
+	for (int slot = 0; slot < m.cur->nworkers; slot++) {
+		struct child *c = current_worker(slot);
+		uint64_t quiet;
+
+		if (c == NULL || c->pid == 0)
+			continue;
+		quiet = worker_quiet(c, now);
+		live[slot] = worker_beating(c) && quiet < (uint64_t)conf->stall_ms;
+		if (conf->stall_ms > 0 && worker_beating(c))
+			worker_stall_log(c, !live[slot], quiet);
+		worker_watchdog(c, quiet, now);
+	}
+	steer_update(conf->stall_ms > 0 ? socket_live : NULL, live);
+}
+
+/* How often workers_watch() runs: a quarter of the shorter limit. */
+static int watch_tick(const struct fc_conf *conf)
+{
+	int ms = SUPERVISE_MS;
+
+	if (conf->stall_ms > 0 && conf->stall_ms / 4 < ms)
+		ms = conf->stall_ms / 4;
+	if (conf->watchdog_ms > 0 && conf->watchdog_ms / 4 < ms)
+		ms = conf->watchdog_ms / 4;
+	return ms < WATCH_MIN_MS ? WATCH_MIN_MS : ms;
 }
 
 /* Drops the rows of retired children that have exited. */
@@ -741,6 +912,9 @@ static void gens_retire_step(void)
 		m.oldest->older = NULL;
 		gen_free(g);
 	}
+	/* Nobody else holds the sockets the reloads closed: they left their groups. */
+	if (m.oldest == m.cur)
+		steer_settle();
 }
 
 static void gen_retire(struct gen *g)
@@ -1005,11 +1179,12 @@ static void main_loop(const sigset_t *set)
 		siginfo_t si;
 		int sig;
 
-		if (wait < 0 || wait > SUPERVISE_MS)
-			wait = SUPERVISE_MS;
+		if (wait < 0 || wait > watch_tick(m.cur->conf))
+			wait = watch_tick(m.cur->conf);
 		ts = (struct timespec){ wait / 1000, (long)(wait % 1000) * 1000000 };
 		sig = sigtimedwait(set, &si, &ts);
 		checker_watch();
+		workers_watch();
 
 		switch (sig) {
 		case SIGCHLD:

@@ -30,8 +30,10 @@
 #define ACCEPT_BATCH	64
 #define HOUSEKEEPING_MS	1000
 #define HEARTBEAT_MS	100		/* the loop wakes at least this often */
+#define HEARTBEAT_MIN_MS 5
 
 static struct fc_worker worker;
+static int beat_ms = HEARTBEAT_MS;
 static struct fc_ev_signals sigs;
 static struct fc_ev_timer housekeeping, drain_timer;
 static bool stopping;
@@ -293,11 +295,28 @@ static int wait_events(bool pending)
 		while (n == 0 && spin > 0 && ev_now_us(worker.ev) < worker.last_event_us + spin)
 			n = ev_run_once(worker.ev, 0);
 		if (n == 0)
-			n = ev_run_once(worker.ev, HEARTBEAT_MS);
+			n = ev_run_once(worker.ev, beat_ms);
 	}
 	if (n > 0)
 		worker.last_event_us = ev_now_us(worker.ev);
 	return n;
+}
+
+/*
+ * How long an idle loop sleeps at most: the master reads the heartbeat to
+ * steer new connections away from a stalled worker (global.stall_ms) and
+ * to kill one (global.watchdog_ms), so an idle worker beats four times per
+ * limit -- one wake-up, one clock read and one store, nothing more.
+ */
+static int worker_beat_ms(const struct fc_conf *conf)
+{
+	int ms = HEARTBEAT_MS;
+
+	if (conf->stall_ms > 0 && conf->stall_ms / 4 < ms)
+		ms = conf->stall_ms / 4;
+	if (conf->watchdog_ms > 0 && conf->watchdog_ms / 4 < ms)
+		ms = conf->watchdog_ms / 4;
+	return ms < HEARTBEAT_MIN_MS ? HEARTBEAT_MIN_MS : ms;
 }
 
 int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nworkers,
@@ -311,9 +330,11 @@ int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nw
 	fc_w = &worker;
 	worker.conf = conf;
 	block_init(shm, slot);
+	beat_ms = worker_beat_ms(conf);
 	worker.maxconn = worker_share(conf->maxconn, nworkers);
 	if ((worker.ev = ev_new()) == NULL)
 		fatal("epoll_create");
+	ev_set_beat(worker.ev, &worker.blk->heartbeat_ms);
 	if (ev_signals_open(worker.ev, &sigs, on_signal) < 0)
 		fatal("signalfd");
 	backends_init(conf, nworkers);
@@ -323,7 +344,6 @@ int worker_main(const struct fc_conf *conf, struct fc_shm *shm, int slot, int nw
 	while (!stopping) {
 		if (wait_events(pending) < 0)
 			fatal("epoll_wait");
-		shm_store(&worker.blk->heartbeat_ms, ev_now(worker.ev));
 		pending = stream_run_deferred();
 		stream_reap();
 		if (worker.released > 0)

@@ -44,7 +44,7 @@ def conf(port, servers, workers):
         f'{{ name = "{n}"; address = "{a}"; check = {c}; }}'
         for n, a, c in servers)
     return f"""
-global: {{ workers = {workers}; }};
+global: {{ workers = {workers}; watchdog_ms = 0; }};  # the workers stay stopped below
 defaults: {{ timeout = {{ connect = 1000; client = 10000; server = 10000;
                           http_request = 5000; }}; }};
 listeners = ( {{

@@ -176,6 +176,8 @@ CONF_TEST(minimal_file_gets_every_default)
 	cr_expect_null(c->pidfile);
 	cr_expect_eq(c->drain_timeout, 30000);
 	cr_expect_eq(c->busy_poll_us, 0);
+	cr_expect_eq(c->stall_ms, 200);
+	cr_expect_eq(c->watchdog_ms, 2000);
 	cr_expect_not(c->log.enabled);
 	cr_expect_eq(c->log.facility, LOG_LOCAL0);
 	cr_expect_str_eq(c->log.address, "/dev/log");
@@ -692,6 +694,37 @@ CONF_TEST(busy_poll_out_of_range_is_an_error)
 	expect_error(
 	    "global: { busy_poll_us = 10001; };\n" LISTENER,
 	    1, "global: \"busy_poll_us\" must be between 0 and 10000");
+}
+
+CONF_TEST(stall_limits_take_zero_for_off)
+{
+	struct fc_conf *c = load_ok("global: { stall_ms = 0; watchdog_ms = 0; };\n" LISTENER);
+
+	cr_expect_eq(c->stall_ms, 0);
+	cr_expect_eq(c->watchdog_ms, 0);
+	conf_free(c);
+}
+
+CONF_TEST(stall_ms_shorter_than_a_heartbeat_is_an_error)
+{
+	expect_error(
+	    "global: {\n"
+	    "  stall_ms = 10; };\n" LISTENER,
+	    2, "global: \"stall_ms\" must be 0 (off) or at least 20 ms");
+}
+
+CONF_TEST(watchdog_ms_shorter_than_a_heartbeat_is_an_error)
+{
+	expect_error(
+	    "global: { watchdog_ms = 19; };\n" LISTENER,
+	    1, "global: \"watchdog_ms\" must be 0 (off) or at least 20 ms");
+}
+
+CONF_TEST(watchdog_ms_out_of_range_is_an_error)
+{
+	expect_error(
+	    "global: { watchdog_ms = 3600001; };\n" LISTENER,
+	    1, "global: \"watchdog_ms\" must be between 0 and 3600000");
 }
 
 CONF_TEST(retries_out_of_range_is_an_error)
