@@ -69,6 +69,14 @@ static const struct choice balances[] = {
 	{ NULL, 0 },
 };
 
+/* A server's send_proxy: the PROXY protocol version (lib/proxyproto.h). */
+static const struct choice proxy_versions[] = {
+	{ "none", 0 },
+	{ "v1", 1 },
+	{ "v2", 2 },
+	{ NULL, 0 },
+};
+
 /* -------------------------------------------------------------- check */
 
 /* "METHOD URI [HTTP/1.x]": the checker sends it as the request line. */
@@ -287,6 +295,8 @@ static const struct key server_keys[] = {
 	/* Its presence: fulcrum talks TLS to the server (conf/tls.c). */
 	{ ROW("tls", K_GROUP, struct fc_server, tls), .sub = conf_server_tls_keys,
 	    .flags = ON | LAZY, .on = offsetof(struct fc_server, tls.enabled) },
+	/* A PROXY header first on every connection, checks included. */
+	ENUM("send_proxy", struct fc_server, send_proxy, proxy_versions, .def = 0),
 	END,
 };
 
@@ -423,6 +433,7 @@ static void key_bind(struct loader *ld, const config_setting_t *s, const char *c
 	BOOL("forwardfor", struct fc_listener, forwardfor, .def = false), \
 	BOOL("forwardfor_replace", struct fc_listener, forwardfor_replace, .def = false), \
 	BOOL("httpclose", struct fc_listener, httpclose, .def = false), \
+	BOOL("accept_proxy", struct fc_listener, accept_proxy, .def = false), \
 	INT("retries", struct fc_listener, retries, 0, 100, .def = 3), \
 	INT("maxconn", struct fc_listener, maxconn, 1, MAXCONN_MAX, .def = 2000), \
 	GROUP("timeout", struct fc_listener, timeout, timeout_keys, 0), \

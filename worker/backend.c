@@ -357,7 +357,9 @@ void backend_idle_put(struct fc_conn *c)
 {
 	struct fc_srv_rt *rt = &c->px->srv[c->server];
 
-	if (rt->nidle >= MAX_IDLE || fc_w->draining) {
+	/* send_proxy: the connection named its client; no other may use it. */
+	if (rt->nidle >= MAX_IDLE || fc_w->draining ||
+	    c->px->l->servers[c->server].send_proxy != 0) {
 		conn_close_server(c);
 		return;
 	}
