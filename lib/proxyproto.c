@@ -167,6 +167,8 @@ static int v1_parse(const char *buf, size_t len, struct fc_proxy_hdr *h,
 			return fail(why, "v1: no CRLF within 107 bytes");
 		return FC_PROXY_INCOMPLETE;
 	}
+	if ((size_t)(cr - buf) + 2 > FC_PROXY_V1_MAX)
+		return fail(why, "v1: no CRLF within 107 bytes");
 	if ((size_t)(cr - buf) < plen)
 		return fail(why, "v1: line ends inside \"PROXY \"");
 	p = buf + plen;
