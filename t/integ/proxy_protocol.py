@@ -94,13 +94,14 @@ class Recorder:
                 if not b:
                     break
                 data += b
+            # Kept before answering: the test looks once its answer came.
+            with self.lock:
+                self.conns.append(data)
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Backend: rec\r\n"
                       b"Connection: close\r\n\r\nok")
         except OSError:
             pass
         finally:
-            with self.lock:
-                self.conns.append(data)
             c.close()
 
     def _serve(self):
@@ -310,6 +311,7 @@ with t.Fulcrum(CONF, name="proxy") as fc:
 
     with t.step("a header that does not come within timeout.http_request "
                 "(1500 ms): closed"):
+        before = bad_requests(fc)
         s = socket.create_connection(("127.0.0.1", port["pp"]), timeout=10)
         s.sendall(b"PROXY TCP4 1.2")
         start = time.monotonic()
@@ -321,6 +323,8 @@ with t.Fulcrum(CONF, name="proxy") as fc:
         s.close()
         t.check(got == b"" and 1.2 <= took < 6.0,
                 "closed without an answer after about 1.5 s", f"{got!r} after {took:.2f} s")
+        t.check(bad_requests(fc) == before + 1, "counted as a bad request",
+                f"{before} -> {bad_requests(fc)}")
 
     with t.step("TLS listener: the header before the ClientHello, plain"):
         raw = socket.create_connection(("127.0.0.1", port["tls"]), timeout=5)
