@@ -118,23 +118,6 @@ int conn_set_proxy(struct fc_conn *c, int version, const struct sockaddr *src,
 	return 0;
 }
 
-int conn_send_pre(struct fc_conn *c)
-{
-	ssize_t w;
-
-	while (c->pre != NULL) {
-		w = send(c->io.fd, c->pre + c->pre_off, c->pre_len - c->pre_off, MSG_NOSIGNAL);
-		if (w < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		c->pre_off = (uint8_t)(c->pre_off + w);
-		if (c->pre_off == c->pre_len) {
-			free(c->pre);
-			c->pre = NULL;
-		}
-	}
-	return 1;
-}
-
 void conn_close(struct fc_conn *c)
 {
 	if (c->io.fd >= 0)

@@ -36,18 +36,11 @@ int conn_recv_proxy(struct fc_conn *c, struct fc_proxy_hdr *h, const char **why)
 /*
  * Gives server connection c a PROXY header of `version` saying src
  * connected to dst: the transport sends it before any other byte, TLS
- * handshake included (conn_send_pre()).  0, or -1 (out of memory or
+ * handshake included (xprt_send_pre(), xprt.h).  0, or -1 (out of memory or
  * addresses the header cannot carry).
  */
 int conn_set_proxy(struct fc_conn *c, int version, const struct sockaddr *src,
     const struct sockaddr *dst);
-
-/*
- * For transports: sends what is left of c's PROXY header.  1 once all is
- * out (or there was none), 0 when the socket is full, -1 on an error
- * (errno set).
- */
-int conn_send_pre(struct fc_conn *c);
 
 /* Closes a client connection's socket (the stream owns the memory). */
 void conn_close(struct fc_conn *c);

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "worker/conn.h"
 #include "worker/xprt.h"
 
 /*
@@ -44,7 +43,7 @@ static ssize_t raw_send(struct fc_conn *c, const void *buf, size_t len)
 	ssize_t w;
 	int pre;
 
-	if (c->pre != NULL && (pre = conn_send_pre(c)) <= 0) {
+	if (c->pre != NULL && (pre = xprt_send_pre(c)) <= 0) {
 		if (pre == 0)
 			c->wr = false;
 		return pre;

@@ -32,7 +32,6 @@
 #include "lib/net.h"
 #include "lib/tls.h"
 #include "shm/access.h"
-#include "worker/conn.h"
 #include "worker/xprt.h"
 
 /* ------------------------------------------------------ counting */
@@ -187,7 +186,7 @@ static int conn_bio_write(BIO *b, const char *buf, size_t len, size_t *put)
 		return 0;
 	}
 	/* A PROXY header goes before the ClientHello: it is plain text. */
-	if (c->pre != NULL && (pre = conn_send_pre(c)) <= 0) {
+	if (c->pre != NULL && (pre = xprt_send_pre(c)) <= 0) {
 		c->xfull = pre == 0;
 		if (pre == 0)
 			BIO_set_retry_write(b);

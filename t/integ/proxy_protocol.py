@@ -17,7 +17,7 @@ with a header naming the client (the one a PROXY header named, if any)
 and where it connected; its health checks send one too (v1 UNKNOWN, v2
 LOCAL).  Checked byte for byte by a recording server here, and against a
 real nginx (listen ... proxy_protocol, plain and TLS) that answers its
-$proxy_protocol_addr.
+$proxy_protocol_addr, and whose checks pass there.
 """
 import os
 import shutil
@@ -171,10 +171,12 @@ listeners = (
   {{ name = "send2"; bind = [ "127.0.0.1:{port['send2']}" ];
      {CHECK}
      servers = ( {{ name = "r2"; address = "{rec2.addr}"; send_proxy = "v2"; check = true; }} ); }},
-  {{ name = "ngx1"; bind = [ "127.0.0.1:{port['ngx1']}" ]; accept_proxy = true;
-     servers = ( {{ name = "n"; address = "127.0.0.1:{port['nginx']}"; send_proxy = "v1"; }} ); }},
-  {{ name = "ngx2"; bind = [ "127.0.0.1:{port['ngx2']}" ];
-     servers = ( {{ name = "n"; address = "127.0.0.1:{port['nginx_tls']}"; send_proxy = "v2";
+  {{ name = "ngx1"; bind = [ "127.0.0.1:{port['ngx1']}" ]; accept_proxy = true; {CHECK}
+     servers = ( {{ name = "n1"; address = "127.0.0.1:{port['nginx']}"; send_proxy = "v1";
+                    check = true; }} ); }},
+  {{ name = "ngx2"; bind = [ "127.0.0.1:{port['ngx2']}" ]; {CHECK}
+     servers = ( {{ name = "n2"; address = "127.0.0.1:{port['nginx_tls']}"; send_proxy = "v2";
+                    check = true;
                     tls = {{ ca = "{ca.cert}"; sni = "a.internal"; verify = true; }}; }} ); }}
 );
 """
@@ -405,5 +407,9 @@ with t.Fulcrum(CONF, name="proxy") as fc:
         s.close()
         t.check(f"pp=127.0.0.1:{cport} tls=TLS".encode() in got,
                 f"nginx (v2 then TLS): pp=127.0.0.1:{cport} over TLS", f"{got[-200:]!r}")
+        st = {s["name"]: (s["state"], s.get("check")) for s in fc.stat_json()["servers"]}
+        t.check(st.get("n1", ("",))[0] == "UP" and st.get("n2", ("",))[0] == "UP",
+                "nginx takes the checks' headers (v1 UNKNOWN; v2 LOCAL before TLS): "
+                "n1 and n2 are UP", f"{st}")
 
 t.finish()
