@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DEPS="autoconf automake make gcc pkg-config libconfig-dev libssl-dev libjemalloc-dev libcriterion-dev"
-TEST_DEPS="python3 curl openssl apache2 iproute2 procps wrk valgrind keepalived"
+TEST_DEPS="python3 curl openssl apache2 iproute2 procps wrk valgrind keepalived haproxy nginx"
 
 install_deps() {
 	local missing=() p
@@ -29,6 +29,13 @@ install_deps() {
 	if command -v apache2ctl >/dev/null && [ -f /run/apache2/apache2.pid ]; then
 		apache2ctl -k stop >/dev/null 2>&1 || true
 	fi
+	# The same for haproxy and nginx (t/integ/proxy_protocol.py runs its own).
+	local unit
+	for unit in haproxy nginx; do
+		if command -v systemctl >/dev/null && systemctl is-active -q "$unit" 2>/dev/null; then
+			systemctl stop "$unit" >/dev/null 2>&1 || true
+		fi
+	done
 }
 
 build() {

@@ -30,6 +30,14 @@
 _Static_assert(sizeof(enum fc_balance) == sizeof(int), "enum fc_balance is no int");
 _Static_assert(sizeof(enum fc_cookie_mode) == sizeof(int), "enum fc_cookie_mode is no int");
 
+/* A server's send_proxy: the PROXY protocol version (lib/proxyproto.h). */
+static const struct choice proxy_versions[] = {
+	{ "none", 0 },
+	{ "v1", 1 },
+	{ "v2", 2 },
+	{ NULL, 0 },
+};
+
 const struct choice conf_balances[] = {
 	{ "roundrobin", FC_BALANCE_ROUNDROBIN },
 	{ "leastconn", FC_BALANCE_LEASTCONN },
@@ -195,6 +203,8 @@ static const struct key server_keys[] = {
 	BOOL("check", struct fc_server, check, .def = false),
 	/* Traffic only when every other server of the backend is DOWN. */
 	BOOL("backup", struct fc_server, backup, .def = false),
+	/* A PROXY header first on every connection, checks included. */
+	ENUM("send_proxy", struct fc_server, send_proxy, proxy_versions, .def = 0),
 	/* ms of weight ramp after DOWN -> UP, 0: none */
 	INT("slowstart", struct fc_server, slowstart, 0, SLOWSTART_MAX, .def = 0),
 	/* Default: the server's name (parse_server()).  Same charset as

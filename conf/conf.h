@@ -112,6 +112,7 @@ struct fc_server {
 	bool backup;			/* traffic only when every other server is DOWN */
 	int slowstart;			/* ms of weight ramp after DOWN->UP, 0: none */
 	struct fc_server_tls tls;
+	int send_proxy;			/* PROXY header version: 0 none, 1, 2 */
 	int line;
 };
 
@@ -208,6 +209,8 @@ struct fc_listener {
 	bool forwardfor;
 	bool forwardfor_replace;	/* drop the client's X-Forwarded-For, not append */
 	bool httpclose;
+	bool accept_proxy;		/* a PROXY header (v1 or v2) starts every
+					 * connection: its client is the client */
 	int retries;
 	int maxconn;
 	struct fc_timeouts timeout;

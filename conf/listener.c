@@ -183,6 +183,7 @@ static void key_bind(struct loader *ld, const config_setting_t *s, const char *c
 	BOOL("forwardfor", struct fc_listener, forwardfor, .def = false), \
 	BOOL("forwardfor_replace", struct fc_listener, forwardfor_replace, .def = false), \
 	BOOL("httpclose", struct fc_listener, httpclose, .def = false), \
+	BOOL("accept_proxy", struct fc_listener, accept_proxy, .def = false), \
 	INT("retries", struct fc_listener, retries, 0, 100, .def = 3), \
 	INT("maxconn", struct fc_listener, maxconn, 1, MAXCONN_MAX, .def = 2000), \
 	GROUP("timeout", struct fc_listener, timeout, timeout_keys, 0), \

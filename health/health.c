@@ -248,6 +248,7 @@ static void server_init(struct hc_server *hs, const struct fc_backend *b,
 	hs->probe.check = &b->check;
 	hs->probe.addr = &hs->srv->addr;
 	hs->probe.tls = &hs->srv->tls;
+	hs->probe.send_proxy = hs->srv->send_proxy;
 	hs->probe.req = hs->req;
 	hs->probe.done = check_done;
 	hs->next.cb = launch;

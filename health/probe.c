@@ -22,6 +22,7 @@
 #include "lib/alloc.h"
 #include "lib/clock.h"
 #include "lib/net.h"
+#include "lib/proxyproto.h"
 #include "lib/tls.h"
 #include "health/probe.h"
 
@@ -302,6 +303,28 @@ static void on_handshake(struct fc_ev *ev, struct probe *p)
 	}
 }
 
+/*
+ * A server behind send_proxy expects a PROXY header on every connection:
+ * a check's names no client (v2 LOCAL, v1 UNKNOWN, as HAProxy's
+ * check-send-proxy).  Sent whole at once: the socket has just connected,
+ * its buffer is empty.  0, or -1 with errno.
+ */
+static int send_proxy(struct probe *p)
+{
+	char hdr[FC_PROXY_WRITE_MAX];
+	ssize_t w = -1;
+	int n;
+
+	if (p->send_proxy == 0)
+		return 0;
+	n = proxyproto_write(p->send_proxy, NULL, NULL, hdr, sizeof(hdr));
+	if (n > 0 && (w = send(p->io.fd, hdr, (size_t)n, MSG_NOSIGNAL)) == n)
+		return 0;
+	if (w >= 0 || errno == EAGAIN)
+		errno = EIO;		/* not an errno of the socket's */
+	return -1;
+}
+
 static void on_connected(struct fc_ev *ev, struct probe *p)
 {
 	int err = net_socket_error(p->io.fd);
@@ -312,6 +335,10 @@ static void on_connected(struct fc_ev *ev, struct probe *p)
 		return;
 	}
 	p->connected = true;
+	if (send_proxy(p) < 0) {
+		fail_errno(ev, p, errno);
+		return;
+	}
 	if (p->tls == NULL || !p->tls->enabled) {
 		on_ready(ev, p);
 		return;

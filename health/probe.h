@@ -33,6 +33,7 @@ struct probe {
 	const struct fc_check *check;
 	const struct fc_addr *addr;
 	const struct fc_server_tls *tls;	/* NULL or not enabled: plain TCP */
+	int send_proxy;			/* PROXY header version first, 0: none */
 	struct ssl_st *ssl;		/* while a TLS probe runs */
 	bool handshaken;
 	const char *req;		/* the whole request; NULL: TCP check */

@@ -382,7 +382,9 @@ void backend_idle_put(struct fc_conn *c)
 {
 	struct fc_srv_rt *rt = &c->be->srv[c->server];
 
-	if (rt->nidle >= MAX_IDLE || fc_w->draining) {
+	/* send_proxy: the connection named its client; no other may use it. */
+	if (rt->nidle >= MAX_IDLE || fc_w->draining ||
+	    c->be->b->servers[c->server].send_proxy != 0) {
 		conn_close_server(c);
 		return;
 	}

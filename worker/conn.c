@@ -1,11 +1,15 @@
 /* Connection objects of a worker (conn.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/net.h"
+#include "lib/proxyproto.h"
 #include "worker/conn.h"
 #include "worker/xprt.h"
 
@@ -65,10 +69,61 @@ struct fc_conn *conn_open_server(struct fc_be *be, int server,
 	return c;
 }
 
+int conn_recv_proxy(struct fc_conn *c, struct fc_proxy_hdr *h, const char **why)
+{
+	char buf[FC_PROXY_MAX];
+	ssize_t n = recv(c->io.fd, buf, sizeof(buf), MSG_PEEK);
+	int r;
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			c->rd = false;
+			return 0;
+		}
+		c->eof = true;
+		*why = n == 0 ? "closed before a whole PROXY header" : strerror(errno);
+		return -1;
+	}
+	if ((r = proxyproto_parse(buf, (size_t)n, h, why)) == FC_PROXY_INCOMPLETE) {
+		if (c->hup) {
+			*why = "closed inside its PROXY header";
+			return -1;
+		}
+		/* Edge-triggered: the next bytes to arrive raise a new event,
+		 * though these are still queued. */
+		c->rd = false;
+		return 0;
+	}
+	if (r < 0)
+		return -1;
+	if (recv(c->io.fd, buf, (size_t)r, 0) != r) {
+		*why = "the PROXY header could not be taken from the socket";
+		return -1;
+	}
+	c->rd = true;			/* what came after it is still queued */
+	return 1;
+}
+
+int conn_set_proxy(struct fc_conn *c, int version, const struct sockaddr *src,
+    const struct sockaddr *dst)
+{
+	unsigned char buf[FC_PROXY_WRITE_MAX];
+	int n = proxyproto_write(version, src, dst, buf, sizeof(buf));
+
+	if (n < 0 || (c->pre = malloc((size_t)n)) == NULL)
+		return -1;
+	memcpy(c->pre, buf, (size_t)n);
+	c->pre_len = (uint8_t)n;
+	c->pre_off = 0;
+	return 0;
+}
+
 void conn_close(struct fc_conn *c)
 {
 	if (c->io.fd >= 0)
 		c->xprt->close(c);
+	free(c->pre);
+	c->pre = NULL;
 }
 
 void conn_close_server(struct fc_conn *c)

@@ -23,6 +23,25 @@ int conn_init_client(struct fc_conn *c, int fd, struct fc_proxy *px,
 struct fc_conn *conn_open_server(struct fc_be *be, int server,
     void (*cb)(struct fc_ev *, struct fc_ev_io *, uint32_t));
 
+struct fc_proxy_hdr;
+/*
+ * Reads the PROXY header that starts client connection c (accept_proxy).
+ * It is peeked at, then only its own bytes are taken: what the client
+ * sent after it stays in the socket for the transport (TLS included).
+ * Returns 1 with h filled, 0 while more must come (readiness cleared),
+ * -1 on an invalid header or a closed connection, *why saying which.
+ */
+int conn_recv_proxy(struct fc_conn *c, struct fc_proxy_hdr *h, const char **why);
+
+/*
+ * Gives server connection c a PROXY header of `version` saying src
+ * connected to dst: the transport sends it before any other byte, TLS
+ * handshake included (xprt_send_pre(), xprt.h).  0, or -1 (out of memory or
+ * addresses the header cannot carry).
+ */
+int conn_set_proxy(struct fc_conn *c, int version, const struct sockaddr *src,
+    const struct sockaddr *dst);
+
 /* Closes a client connection's socket (the stream owns the memory). */
 void conn_close(struct fc_conn *c);
 

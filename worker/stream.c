@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/pool.h"
+#include "lib/proxyproto.h"
 #include "shm/rate.h"
 #include "worker/accesslog.h"
 #include "worker/backend.h"
@@ -426,12 +427,33 @@ static void connect_failed(struct fc_stream *s, bool timeout)
 	stream_connect(s);
 }
 
+/*
+ * A server with send_proxy: the header says the client (its PROXY header's
+ * when it came with one) connected to where it did.  0, or -1.
+ */
+static int proxy_to_server(struct fc_stream *s, struct fc_conn *c)
+{
+	int version = s->be->b->servers[c->server].send_proxy;
+	socklen_t len = sizeof(s->dst);
+
+	if (version == 0)
+		return 0;
+	if (s->dst.sa.sa_family == 0 && getsockname(s->cli.io.fd, &s->dst.sa, &len) < 0)
+		return -1;
+	return conn_set_proxy(c, version, &s->peer.sa, &s->dst.sa);
+}
+
 /* Starts a new connection to server idx; a failure is handled (retry or 503). */
 static void connect_new(struct fc_stream *s, int idx)
 {
 	struct fc_conn *c = conn_open_server(s->be, idx, conn_cb);
 
 	if (c == NULL) {
+		connect_failed(s, false);
+		return;
+	}
+	if (proxy_to_server(s, c) < 0) {
+		conn_close_server(c);
 		connect_failed(s, false);
 		return;
 	}
@@ -824,6 +846,53 @@ static bool response_step(struct fc_stream *s)
 	return progress || n > 0;
 }
 
+/* ------------------------------------------------------ PROXY protocol */
+
+/*
+ * A connection without a valid PROXY header on an accept_proxy listener:
+ * closed unanswered (whoever sent it is no load balancer of ours), counted
+ * as a bad request and logged, the events log at most once a minute.
+ */
+static void proxy_refuse(struct fc_stream *s, const char *why)
+{
+	static uint64_t last_ms;
+	uint64_t now = ev_now(fc_w->ev);
+	char peer[FC_ADDRSTRLEN];
+
+	if (last_ms == 0 || now - last_ms >= 60000) {
+		last_ms = now;
+		log_notice("listener \"%s\": connection from %s closed: %s; more are"
+		    " counted, not logged, for a minute", s->px->l->name,
+		    net_addr_str(&s->peer.sa, peer, sizeof(peer)), why);
+	}
+	accesslog_error(FC_ERR_BADREQ);
+	set_term(s, 'P', 'R');
+	if (reqline_get(s) != NULL)
+		snprintf(s->reqline, FC_LOGLINE, "<BADPROXY>");
+	stream_close(s);
+}
+
+/* Reads the PROXY header: true once it is, and its client is the client. */
+static bool proxy_step(struct fc_stream *s)
+{
+	struct fc_proxy_hdr h;
+	const char *why = NULL;
+	int r = conn_recv_proxy(&s->cli, &h, &why);
+
+	if (r == 0)
+		return false;		/* the accept's http_request timer runs */
+	if (r < 0) {
+		proxy_refuse(s, why);
+		return false;
+	}
+	s->await_proxy = false;
+	if (!h.local) {
+		s->peer = h.src;
+		s->dst = h.dst;
+	}
+	return true;
+}
+
 /* -------------------------------------------------------------- timers */
 
 static uint64_t data_timeout(const struct fc_stream *s)
@@ -861,6 +930,10 @@ static void stream_timeout(struct fc_ev *ev, struct fc_ev_timer *t)
 		ev_timer_arm(ev, t, s->deadline);
 		return;
 	}
+	if (s->await_proxy) {
+		proxy_refuse(s, "no PROXY header within timeout.http_request");
+		return;
+	}
 	if (s->in_srvq) {
 		backend_queue_del(s);
 		respond_error(s, 503, 's', 'Q');
@@ -894,6 +967,8 @@ static void stream_run(struct fc_stream *s)
 		linger_step(s);
 		return;
 	}
+	if (s->await_proxy && !proxy_step(s))
+		return;
 	if (s->dequeued) {
 		stream_connect(s);
 		if (s->dead || s->in_srvq)
@@ -979,6 +1054,7 @@ void stream_accept(struct fc_proxy *px, int fd, const union fc_sockaddr *peer)
 	s->peer = *peer;
 	s->cli.s = s;
 	s->timer.cb = stream_timeout;
+	s->await_proxy = px->l->accept_proxy;
 	if (conn_init_client(&s->cli, fd, px, conn_cb) < 0) {
 		close(fd);
 		free(s);

@@ -74,6 +74,8 @@ struct fc_conn {
 	bool xbroken : 1;		/* a fatal transport error: no close_notify */
 	bool xdrained : 1, xfull : 1;	/* TLS: the socket found empty, full, in
 					 * this call (xprt_tls.c's BIO) */
+	unsigned char *pre;		/* a PROXY header to send first; NULL: none */
+	uint8_t pre_len, pre_off;	/* its length, how much of it went out */
 	struct fc_conn *prev, *next;	/* idle pool; freed-after-the-pass list */
 	uint64_t idle_since;
 };
@@ -143,7 +145,9 @@ struct fc_stream {
 	struct fc_chan req, rsp;
 	struct fc_ev_timer timer;
 	uint64_t deadline;
-	union fc_sockaddr peer;
+	union fc_sockaddr peer;		/* the client: the socket's, or its PROXY header's */
+	union fc_sockaddr dst;		/* where it connected: its PROXY header's, or
+					 * getsockname() once needed; family 0: not yet */
 	struct fc_stream *prev, *next;	/* all streams of the worker */
 	/* the transaction in flight */
 	int server;
@@ -167,6 +171,7 @@ struct fc_stream {
 	bool idempotent : 1;		/* the method may be sent twice (RFC 9110 9.2.2) */
 	bool in_srvq : 1;		/* in px's server queue: every usable server is full */
 	bool dequeued : 1;		/* a server slot freed: connect on the next run */
+	bool await_proxy : 1;		/* accept_proxy: its PROXY header is not read yet */
 	bool *tried;
 	struct fc_stream *srvq_next, *srvq_prev;
 	unsigned int ntxn;		/* transactions completed on this connection */

@@ -16,8 +16,11 @@
 #ifndef FC_WORKER_XPRT_H
 #define FC_WORKER_XPRT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "worker/worker-t.h"
@@ -53,6 +56,30 @@ int xprt_tls_connect(struct fc_conn *c);
 /* The client certificate's verdict for X-Client-Verify: "SUCCESS",
  * "NONE"; NULL when c is no TLS connection. */
 const char *xprt_tls_client_verify(const struct fc_conn *c);
+
+/*
+ * For transports, before their first byte: sends what is left of c->pre,
+ * the PROXY header a send_proxy server expects in plain text before
+ * anything else, TLS handshake included (conn_set_proxy(), conn.h).
+ * 1 once all is out (or there was none), 0 when the socket is full, -1 on
+ * an error (errno set).
+ */
+static inline int xprt_send_pre(struct fc_conn *c)
+{
+	while (c->pre != NULL) {
+		ssize_t w = send(c->io.fd, c->pre + c->pre_off,
+		    (size_t)(c->pre_len - c->pre_off), MSG_NOSIGNAL);
+
+		if (w < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->pre_off = (uint8_t)(c->pre_off + w);
+		if (c->pre_off == c->pre_len) {
+			free(c->pre);
+			c->pre = NULL;
+		}
+	}
+	return 1;
+}
 
 static inline bool conn_can_recv(const struct fc_conn *c)
 {

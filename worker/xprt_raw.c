@@ -40,7 +40,15 @@ static ssize_t raw_recv(struct fc_conn *c, void *buf, size_t len)
 
 static ssize_t raw_send(struct fc_conn *c, const void *buf, size_t len)
 {
-	ssize_t w = send(c->io.fd, buf, len, MSG_NOSIGNAL);
+	ssize_t w;
+	int pre;
+
+	if (c->pre != NULL && (pre = xprt_send_pre(c)) <= 0) {
+		if (pre == 0)
+			c->wr = false;
+		return pre;
+	}
+	w = send(c->io.fd, buf, len, MSG_NOSIGNAL);
 
 	if (w < 0) {
 		if (errno == EAGAIN || errno == EINTR) {

@@ -178,10 +178,18 @@ static int conn_bio_write(BIO *b, const char *buf, size_t len, size_t *put)
 {
 	struct fc_conn *c = BIO_get_data(b);
 	ssize_t n;
+	int pre;
 
 	BIO_clear_retry_flags(b);
 	if (c->xfull) {
 		BIO_set_retry_write(b);
+		return 0;
+	}
+	/* A PROXY header goes before the ClientHello: it is plain text. */
+	if (c->pre != NULL && (pre = xprt_send_pre(c)) <= 0) {
+		c->xfull = pre == 0;
+		if (pre == 0)
+			BIO_set_retry_write(b);
 		return 0;
 	}
 	if ((n = send(c->io.fd, buf, len, MSG_NOSIGNAL)) >= 0) {

@@ -12,7 +12,7 @@
 #                     Given one, corpora grow from one run to the next.
 #
 # Environment: FUZZ_CC (default clang), FUZZ_TARGETS (default "request
-# response chunked config cookie sni"), FUZZ_FLAGS (extra libFuzzer flags).
+# response chunked config cookie sni proxy"), FUZZ_FLAGS (extra libFuzzer flags).
 #
 # Exit status: 0 when every target ran clean, or when clang or its fuzzer
 # runtime is missing (SKIP); 1 on any crash, broken invariant, leak,
@@ -24,7 +24,7 @@ seconds=${1:-30}
 builddir=${2:-}
 outdir=${3:-}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-request response chunked config cookie sni}
+targets=${FUZZ_TARGETS:-request response chunked config cookie sni proxy}
 srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 fuzzdir=$srcdir/t/fuzz
 
@@ -89,6 +89,7 @@ sources() {
 	config) echo "$srcdir"/conf/*.c "$srcdir/lib/net.c $srcdir/lib/alloc.c $srcdir/lib/tls.c" ;;
 	cookie) echo "$srcdir/worker/cookie.c" ;;
 	sni) echo "$srcdir/lib/tls.c" ;;
+	proxy) echo "$srcdir/lib/proxyproto.c" ;;
 	*) echo "run.sh: unknown target $1" >&2; return 1 ;;
 	esac
 }
@@ -96,7 +97,7 @@ sources() {
 dict() {
 	if [[ -f $fuzzdir/$1.dict ]]; then
 		echo "$fuzzdir/$1.dict"
-	elif [[ $1 != config && $1 != sni && -f $fuzzdir/http.dict ]]; then
+	elif [[ $1 != config && $1 != sni && $1 != proxy && -f $fuzzdir/http.dict ]]; then
 		echo "$fuzzdir/http.dict"
 	fi
 }

@@ -422,6 +422,46 @@ CONF_TEST(defaults_are_inherited_and_overridden_per_listener)
 	conf_free(c);
 }
 
+CONF_TEST(accept_proxy_is_inherited_and_send_proxy_names_a_version)
+{
+	struct fc_conf *c = load_ok(
+	    "defaults: { accept_proxy = true; };\n"
+	    "listeners = (\n"
+	    "  { name = \"a\"; bind = \"127.0.0.1:1\";\n"
+	    "    servers = ( { name = \"s\"; address = \"127.0.0.1:2\"; send_proxy = \"v1\"; },\n"
+	    "                { name = \"t\"; address = \"127.0.0.1:3\"; send_proxy = \"v2\"; },\n"
+	    "                { name = \"u\"; address = \"127.0.0.1:4\"; send_proxy = \"none\"; },\n"
+	    "                { name = \"v\"; address = \"127.0.0.1:5\"; } ); },\n"
+	    "  { name = \"b\"; bind = \"127.0.0.1:6\"; accept_proxy = false;\n"
+	    "    servers = ( { name = \"s\"; address = \"127.0.0.1:2\"; } ); }\n"
+	    ");\n");
+
+	cr_expect(c->listeners[0].accept_proxy);
+	cr_expect_not(c->listeners[1].accept_proxy);
+	cr_expect_eq(OWN(c, 0)->servers[0].send_proxy, 1);
+	cr_expect_eq(OWN(c, 0)->servers[1].send_proxy, 2);
+	cr_expect_eq(OWN(c, 0)->servers[2].send_proxy, 0);
+	cr_expect_eq(OWN(c, 0)->servers[3].send_proxy, 0);
+	conf_free(c);
+	c = load_ok(LISTENER);
+	cr_expect_not(c->listeners[0].accept_proxy, "default: false");
+	conf_free(c);
+
+	expect_error(
+	    "listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\";\n"
+	    "                send_proxy = \"v3\"; } );\n"	/* 4 */
+	    "} );\n",
+	    4, "server \"s1\": \"send_proxy\" must be one of: none, v1, v2");
+	expect_error(
+	    "listeners = ( {\n"
+	    "  name = \"web\"; bind = \"127.0.0.1:8080\"; accept_proxy = \"yes\";\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
+	    "} );\n",
+	    2, "listener \"web\": \"accept_proxy\" must be true or false");
+}
+
 CONF_TEST(forwardfor_replace_is_inherited_and_needs_forwardfor)
 {
 	struct fc_conf *c = load_ok(
