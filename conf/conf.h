@@ -42,6 +42,7 @@ struct fc_timeouts {		/* milliseconds */
 	int server;
 	int http_request;
 	int queue;
+	int tunnel;		/* a WebSocket tunnel's idle time */
 };
 
 /*

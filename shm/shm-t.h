@@ -52,7 +52,7 @@
 #include "lib/tls.h"
 
 #define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
-#define FC_SHM_VERSION		3
+#define FC_SHM_VERSION		4
 #define FC_SHM_PAGE		4096
 #define FC_SHM_NAME_LEN		64
 #define FC_SHM_MAX_WORKERS	64
@@ -258,14 +258,16 @@ struct fc_shm_worker {
 	uint64_t total_conns;
 	uint64_t requests;
 	uint64_t bytes_in, bytes_out;	/* from / to clients */
+	uint64_t cur_tunnels;		/* WebSocket tunnels open (gauge) */
+	uint64_t total_tunnels;		/* tunnels opened (101 relayed) */
 	uint64_t errors[FC_ERR_MAX];
-	uint8_t reserved[112];
+	uint8_t reserved[96];
 	struct fc_shm_srv_counters srv[];	/* header->nservers, then
 						 * tls[header->nlisteners] */
 };
 
 /*
- * A worker block's client-side counters, cur_conns to bytes_out.  errors[]
+ * A worker block's client-side counters, cur_conns to total_tunnels.  errors[]
  * is not in the list: every user walks it by enum fc_err_kind, named by
  * report_error_name().
  */
@@ -274,7 +276,9 @@ struct fc_shm_worker {
 	X(total_conns, counter, "connections_total", "Client connections accepted.") \
 	X(requests, counter, "requests_total", "Requests answered.") \
 	X(bytes_in, counter, "bytes_in_total", "Bytes received from clients.") \
-	X(bytes_out, counter, "bytes_out_total", "Bytes sent to clients.")
+	X(bytes_out, counter, "bytes_out_total", "Bytes sent to clients.") \
+	X(cur_tunnels, gauge, "current_tunnels", "WebSocket tunnels open now.") \
+	X(total_tunnels, counter, "tunnels_total", "WebSocket tunnels opened (101 relayed).")
 
 /*
  * One listener's TLS handshakes inside one worker block (after its srv[]).

@@ -76,7 +76,9 @@ struct fc_conn {
 	uint64_t idle_since;
 };
 
-enum fc_chan_state { CH_HEAD, CH_BODY, CH_DONE };
+/* CH_TUNNEL: a tunnel's direction (worker/tunnel.h), every byte goes on;
+ * it is CH_DONE once its end was passed on. */
+enum fc_chan_state { CH_HEAD, CH_BODY, CH_DONE, CH_TUNNEL };
 
 struct fc_chan {
 	struct fc_buf *buf;
@@ -157,6 +159,8 @@ struct fc_stream {
 	bool idempotent : 1;		/* the method may be sent twice (RFC 9110 9.2.2) */
 	bool in_srvq : 1;		/* in px's server queue: every usable server is full */
 	bool dequeued : 1;		/* a server slot freed: connect on the next run */
+	bool ws_asked : 1;		/* the request asks for a WebSocket tunnel */
+	bool tunnel : 1;		/* a 101 granted it: bytes only (tunnel.h) */
 	bool *tried;
 	struct fc_stream *srvq_next, *srvq_prev;
 	unsigned int ntxn;		/* transactions completed on this connection */

@@ -110,7 +110,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 3, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 4, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -195,7 +195,9 @@ Test(shm, worker_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_worker, requests), 40);
 	cr_expect_eq(offsetof(struct fc_shm_worker, bytes_in), 48);
 	cr_expect_eq(offsetof(struct fc_shm_worker, bytes_out), 56);
-	cr_expect_eq(offsetof(struct fc_shm_worker, errors), 64);
+	cr_expect_eq(offsetof(struct fc_shm_worker, cur_tunnels), 64);
+	cr_expect_eq(offsetof(struct fc_shm_worker, total_tunnels), 72);
+	cr_expect_eq(offsetof(struct fc_shm_worker, errors), 80);
 	cr_expect_eq(offsetof(struct fc_shm_worker, srv), 256);
 	cr_expect_eq(sizeof(struct fc_shm_srv_counters), 64);
 	cr_expect_eq(offsetof(struct fc_shm_srv_counters, cur_conns), 0);
