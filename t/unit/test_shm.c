@@ -1003,12 +1003,12 @@ Test(report, json_has_the_contract_shape)
 	expect_keys(&j, "listeners.0", "name,tls");
 	expect_keys(&j, "listeners.1", "name,tls");
 	expect_keys(&j, "workers.0", "slot,pid,alive,heartbeat_ms_ago,cur_conns,"
-	    "total_conns,requests,bytes_in,bytes_out,errors");
+	    "total_conns,requests,bytes_in,bytes_out,cur_tunnels,total_tunnels,errors");
 	expect_keys(&j, "workers.0.errors", "bad_request,request_timeout,client_abort,"
 	    "conn_refused,conn_timeout,bad_response,no_server,server_timeout,"
 	    "server_abort,internal");
 	expect_keys(&j, "totals", "cur_conns,total_conns,requests,bytes_in,bytes_out,"
-	    "errors,workers_alive,workers");
+	    "cur_tunnels,total_tunnels,errors,workers_alive,workers");
 	expect_keys(&j, "sessions", "size,capacity");
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,peer,"
 	    "peer_priority,peer_seen_ms_ago");
