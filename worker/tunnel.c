@@ -42,14 +42,26 @@ static void set_term(struct fc_stream *s, char who)
 	s->term[1] = 'D';
 }
 
+/* A direction whose receiver is gone: what is left for it is dropped. */
+static void drop(struct fc_chan *ch)
+{
+	if (ch->buf != NULL)
+		ch->buf->start = ch->buf->end = 0;
+	ch->fwd = 0;
+	ch->state = CH_DONE;
+	chan_trim(ch);
+}
+
 /*
- * One direction, from -> to through ch: read what fits, send what is
- * there.  Its end: from's end of input once everything is sent (passed
- * on as a half-close of to), or to gone (what is left for it is dropped).
- * who: the letter of from's side for the log, 'C' or 'S'.
+ * One direction, from -> to through ch (back is the other one): read what
+ * fits, send what is there.  It ends with from's end of input once all is
+ * sent, passed on as a half-close of to.  An error on either connection
+ * ends both directions: the one towards the broken side at once, the
+ * other once its bytes are flushed.  who: the letter of from's side for
+ * the log, 'C' or 'S'.
  */
 static bool pump_one(struct fc_stream *s, struct fc_conn *from, struct fc_conn *to,
-    struct fc_chan *ch, char who)
+    struct fc_chan *ch, struct fc_chan *back, char who)
 {
 	bool moved = false;
 	ssize_t n;
@@ -57,24 +69,21 @@ static bool pump_one(struct fc_stream *s, struct fc_conn *from, struct fc_conn *
 	if (ch->state != CH_TUNNEL)
 		return false;
 	if (!from->eof && conn_can_recv(from)) {
-		if ((n = chan_recv(from, ch, FC_BUFSZ)) < 0 && ch->buf != NULL)
-			set_term(s, who);	/* reset: the end of its input */
-		if (n < 0 && ch->buf == NULL) {
-			from->eof = true;	/* no buffer: the tunnel cannot go on */
-			set_term(s, 'R');
+		n = chan_recv(from, ch, FC_BUFSZ);
+		if (n < 0) {
+			from->eof = true;
+			set_term(s, ch->buf == NULL ? 'R' : who);
+			drop(back);
 		}
-		if (n > 0) {
-			moved = true;
-			if (who == 'C')
-				s->cli_in += (uint64_t)n;
-		}
+		if (n > 0 && who == 'C')
+			s->cli_in += (uint64_t)n;
+		moved = n != 0;
 	}
 	ch->fwd = buf_len(ch->buf);
 	if ((n = chan_send(to, ch)) < 0) {
 		set_term(s, who == 'C' ? 'S' : 'C');
-		ch->buf->start = ch->buf->end = 0;
-		ch->fwd = 0;
-		ch->state = CH_DONE;
+		drop(ch);
+		to->eof = true;		/* nothing more comes from it either */
 		return true;
 	}
 	moved |= n > 0;
@@ -83,14 +92,15 @@ static bool pump_one(struct fc_stream *s, struct fc_conn *from, struct fc_conn *
 		ch->state = CH_DONE;
 		moved = true;
 	}
+	chan_trim(ch);			/* an idle tunnel holds no buffer */
 	return moved;
 }
 
 enum fc_tunnel_pump tunnel_pump(struct fc_stream *s)
 {
-	bool moved = pump_one(s, &s->cli, s->srv, &s->req, 'C');
+	bool moved = pump_one(s, &s->cli, s->srv, &s->req, &s->rsp, 'C');
 
-	moved |= pump_one(s, s->srv, &s->cli, &s->rsp, 'S');
+	moved |= pump_one(s, s->srv, &s->cli, &s->rsp, &s->req, 'S');
 	if (s->req.state == CH_DONE && s->rsp.state == CH_DONE)
 		return TUNNEL_OVER;
 	return moved ? TUNNEL_MOVED : TUNNEL_IDLE;
