@@ -7,11 +7,12 @@ on both sides of fulcrum, two workers:
   ws      plain; servers a and b (WebSocket echo servers whose 101 carries
           "Set-Cookie: app=NAME"); cookie insert SRV; access log on stderr
   wss     the same over TLS (a test CA's certificate for www.test)
+  both    TLS on both sides: server c is a WebSocket server over TLS
   idle    timeout.tunnel = 1000 ms (timeout.client 20 s), server a
   plain   fc-testbackend: its /echo shows the request head as forwarded,
           /bad?kind=101 and /bad?kind=101-websocket answer a 101
 
-On ws and wss: 1,000 messages of 1 B to 1 MiB (sizes spread geometrically,
+On ws, wss and both: 1,000 messages of 1 B to 1 MiB (sizes spread geometrically,
 binary and text) each way over four tunnels, every echo compared with what
 was sent; a ping from the client and one from the server each get their
 pong; the close handshake ends with code 1000 and the reason on both sides,
@@ -47,7 +48,7 @@ import asyncio
 import json
 import random
 import re
-import signal
+import ssl
 import subprocess
 import time
 
@@ -72,10 +73,11 @@ STATS = "/st"
 d = t.tmpdir("fctest-ws-certs-")
 ca = tl.CA(d, "fulcrum test CA")
 www = ca.issue("www", "www.test")
+inner = ca.issue("inner", "c.internal")
 CTX = tl.context(ca.cert)
 
 plain_backend = t.Backend("plain")
-P_WS, P_WSS, P_IDLE, P_PLAIN, P_A, P_B = (t.free_port() for _ in range(6))
+P_WS, P_WSS, P_BOTH, P_IDLE, P_PLAIN, P_A, P_B, P_C = (t.free_port() for _ in range(8))
 
 CONF = f"""
 global: {{ workers = 2; drain_timeout = {DRAIN_MS}; log = {{ facility = "local0"; }}; }};
@@ -91,6 +93,11 @@ listeners = ( {{
   tls = {{ certs = [ "{www.pem}" ]; }};
   servers = ( {{ name = "a"; address = "127.0.0.1:{P_A}"; }},
               {{ name = "b"; address = "127.0.0.1:{P_B}"; }} );
+}}, {{
+  name = "both"; bind = [ "127.0.0.1:{P_BOTH}" ];
+  tls = {{ certs = [ "{www.pem}" ]; }};
+  servers = ( {{ name = "c"; address = "127.0.0.1:{P_C}";
+                tls = {{ ca = "{ca.cert}"; sni = "c.internal"; verify = true; }}; }} );
 }}, {{
   name = "idle"; bind = [ "127.0.0.1:{P_IDLE}" ];
   timeout = {{ tunnel = {TUNNEL_MS}; }};
@@ -134,6 +141,11 @@ async def start_servers():
             make_handler(name), "127.0.0.1", port, max_size=2 * MAX_MSG,
             compression=None, ping_interval=None,
             extra_headers=[("Set-Cookie", f"app={name}; Path=/")]))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(inner.cert, inner.key)
+    servers.append(await websockets.serve(
+        make_handler("c"), "127.0.0.1", P_C, ssl=tls, max_size=2 * MAX_MSG,
+        compression=None, ping_interval=None))
     return servers
 
 
@@ -204,7 +216,8 @@ def fc_totals_wait(cond, timeout=5):
 
 
 async def main_plain_and_tls():
-    for port, tls, label in ((P_WS, False, "ws"), (P_WSS, True, "wss")):
+    for port, tls, label in ((P_WS, False, "ws"), (P_WSS, True, "wss"),
+                             (P_BOTH, True, "both")):
         with t.step(f"{label}: bulk through two workers"):
             before = stat()
             await bulk(port, tls)
@@ -385,10 +398,12 @@ def plain_checks():
 def stat_outputs():
     with t.step("the tunnel counters in every output"):
         tot = stat()
-        t.check(tot["cur_tunnels"] == 0 and tot["total_tunnels"] >= 2 * NCONN + 2,
+        t.check(tot["cur_tunnels"] == 0 and tot["total_tunnels"] >= 3 * NCONN + 3,
                 "JSON totals: cur_tunnels 0, total_tunnels counted",
                 f"{tot}")
         workers = fc.stat_json()["workers"]
+        t.note("tunnels per worker of this generation: " +
+               ", ".join(f"w{w['slot']} {w['total_tunnels']}" for w in workers))
         t.check(sum(w["total_tunnels"] for w in workers if w["alive"]) +
                 0 <= tot["total_tunnels"] and all("cur_tunnels" in w for w in workers),
                 "JSON workers: each has cur_tunnels and total_tunnels", f"{workers}")
