@@ -537,12 +537,10 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 
 	if (s->t_rsp == 0)
 		s->t_rsp = ev_now_us(fc_w->ev);
-	if (m->status == 101) {
-		/* Only a WebSocket upgrade is forwarded (tunnel.h). */
-		if (!tunnel_granted(s, m)) {
-			respond_error(s, 502, 'P', 'H');
-			return;
-		}
+	/* A 101 is relayed only where a WebSocket was asked for (tunnel.h). */
+	if (m->status == 101 && !tunnel_granted(s, m)) {
+		respond_error(s, 502, 'P', 'H');
+		return;
 	}
 	if (m->status >= 200 || m->status == 101) {
 		s->status = m->status;

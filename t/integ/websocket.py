@@ -8,7 +8,7 @@ on both sides of fulcrum, two workers:
           "Set-Cookie: app=NAME"); cookie insert SRV; access log on stderr
   wss     the same over TLS (a test CA's certificate for www.test)
   both    TLS on both sides: server c is a WebSocket server over TLS
-  idle    timeout.tunnel = 1000 ms (timeout.client 20 s), server a
+  idle    timeout.tunnel = 1500 ms (timeout.client 20 s), server a
   plain   fc-testbackend: its /echo shows the request head as forwarded,
           /bad?kind=101 and /bad?kind=101-websocket answer a 101
 
@@ -24,7 +24,7 @@ server's Set-Cookie and fulcrum's insert cookie; a request with SRV=b goes
 to b every time.  A tunnel open across kill -USR2 keeps working and closes
 cleanly while the old worker waits for it; another one left open is cut
 when global.drain_timeout ends.  An idle tunnel is closed after
-timeout.tunnel, one with traffic every 300 ms is not.  An h2c upgrade
+timeout.tunnel, one with traffic every 250 ms is not.  An h2c upgrade
 reaches the server without Upgrade (and is answered as plain HTTP); a
 WebSocket request keeps Upgrade and "Connection: upgrade" but loses the
 other hop-by-hop fields; a 101 to a request that did not ask for a
@@ -67,7 +67,7 @@ NMSG = 1000
 MAX_MSG = 1 << 20
 NCONN = 4
 DRAIN_MS = 6000
-TUNNEL_MS = 1000
+TUNNEL_MS = 1500
 STATS = "/st"
 
 d = t.tmpdir("fctest-ws-certs-")
@@ -291,10 +291,10 @@ async def main_idle():
     with t.step("idle: timeout.tunnel closes an idle tunnel, not a busy one"):
         async with connect(P_IDLE, "/busy") as ws:
             for _ in range(8):
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.25)
                 await ws.send("x")
                 await ws.recv()
-            t.check(True, "a tunnel with traffic every 300 ms lives 2.4 s with "
+            t.check(True, "a tunnel with traffic every 250 ms lives 2 s with "
                     f"timeout.tunnel {TUNNEL_MS} ms")
             t0 = time.monotonic()
             try:
