@@ -48,6 +48,7 @@ import asyncio
 import json
 import random
 import re
+import socket
 import ssl
 import subprocess
 import time
@@ -103,7 +104,7 @@ listeners = ( {{
   timeout = {{ tunnel = {TUNNEL_MS}; }};
   servers = ( {{ name = "a"; address = "127.0.0.1:{P_A}"; }} );
 }}, {{
-  name = "plain"; bind = [ "127.0.0.1:{P_PLAIN}" ];
+  name = "plain"; bind = [ "127.0.0.1:{P_PLAIN}" ]; forwardfor = true;
   stats = {{ uri = "{STATS}"; }};
   servers = ( {{ name = "p"; address = "{plain_backend.addr}"; }} );
 }} );
@@ -399,6 +400,46 @@ def plain_checks():
         t.check(st == 502, "101 to a request without Connection: upgrade: 502", f"{st}")
 
 
+def raw_tunnel():
+    """After the 101 nothing is parsed, and a half-close goes through: the
+    bytes after it reach the server as sent, and the client that shut its
+    side still reads the answer."""
+    with t.step("a raw tunnel: bytes as they are, and a half-close"):
+        s = socket.create_connection(("127.0.0.1", P_PLAIN), timeout=5)
+        try:
+            s.sendall(b"GET /bad?kind=101-websocket HTTP/1.1\r\nHost: x\r\n"
+                      b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            head = got.split(b"\r\n\r\n")[0].decode("latin-1")
+            t.check(head.startswith("HTTP/1.1 101 ") and
+                    "\r\nConnection: upgrade" in head and "\r\nUpgrade: websocket" in head,
+                    "the 101 to a WebSocket request is relayed", head)
+            inner = (b"GET /echo HTTP/1.1\r\nHost: y\r\nConnection: X-Hop\r\n"
+                     b"X-Hop: kept\r\n\r\n")
+            s.sendall(inner)
+            s.shutdown(socket.SHUT_WR)
+            rest = got.split(b"\r\n\r\n", 1)[1]
+            eof = False
+            t0 = time.monotonic()
+            while not eof and time.monotonic() - t0 < 5:
+                chunk = s.recv(65536)
+                eof = chunk == b""
+                rest += chunk
+        finally:
+            s.close()
+        t.check(rest.startswith(b"HTTP/1.1 200") and rest.endswith(inner),
+                "the server gets the bytes after the 101 untouched (no X-Forwarded-For, "
+                "X-Hop kept) and answers after the client shut its side",
+                rest[-400:])
+        t.check(eof, "the server's close after the client's reaches the client "
+                "(the half-close went through)")
+
+
 def stat_outputs():
     with t.step("the tunnel counters in every output"):
         tot = stat()
@@ -426,6 +467,7 @@ def stat_outputs():
 with t.Fulcrum(CONF) as fc:
     fc.wait_children(2)
     plain_checks()
+    raw_tunnel()
     asyncio.run(main())
     stat_outputs()
 t.finish()
