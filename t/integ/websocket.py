@@ -8,6 +8,7 @@ on both sides of fulcrum, two workers:
           "Set-Cookie: app=NAME"); cookie insert SRV; access log on stderr
   wss     the same over TLS (a test CA's certificate for www.test)
   both    TLS on both sides: server c is a WebSocket server over TLS
+  stick   servers a and b, stick = { cookie = "app"; }
   idle    timeout.tunnel = 1500 ms (timeout.client 20 s), server a
   plain   fc-testbackend: its /echo shows the request head as forwarded,
           /bad?kind=101 and /bad?kind=101-websocket answer a 101
@@ -21,7 +22,8 @@ ways).  fulcrum-stat counts the tunnels open (gauge) and opened (total) in
 JSON, text and Prometheus, the stats page shows them, and one access-log
 line with status 101 is written when a tunnel ends.  The 101 carries the
 server's Set-Cookie and fulcrum's insert cookie; a request with SRV=b goes
-to b every time.  A tunnel open across kill -USR2 keeps working and closes
+to b every time; on stick, the session app=NAME that a 101 set sends
+every later tunnel with it to NAME.  A tunnel open across kill -USR2 keeps working and closes
 cleanly while the old worker waits for it; another one left open is cut
 when global.drain_timeout ends.  An idle tunnel is closed after
 timeout.tunnel, one with traffic every 250 ms is not.  An h2c upgrade
@@ -78,7 +80,8 @@ inner = ca.issue("inner", "c.internal")
 CTX = tl.context(ca.cert)
 
 plain_backend = t.Backend("plain")
-P_WS, P_WSS, P_BOTH, P_IDLE, P_PLAIN, P_A, P_B, P_C = (t.free_port() for _ in range(8))
+P_WS, P_WSS, P_BOTH, P_STICK, P_IDLE, P_PLAIN, P_A, P_B, P_C = (
+    t.free_port() for _ in range(9))
 
 CONF = f"""
 global: {{ workers = 2; drain_timeout = {DRAIN_MS}; log = {{ facility = "local0"; }}; }};
@@ -99,6 +102,11 @@ listeners = ( {{
   tls = {{ certs = [ "{www.pem}" ]; }};
   servers = ( {{ name = "c"; address = "127.0.0.1:{P_C}";
                 tls = {{ ca = "{ca.cert}"; sni = "c.internal"; verify = true; }}; }} );
+}}, {{
+  name = "stick"; bind = [ "127.0.0.1:{P_STICK}" ];
+  stick = {{ cookie = "app"; }};
+  servers = ( {{ name = "a"; address = "127.0.0.1:{P_A}"; }},
+              {{ name = "b"; address = "127.0.0.1:{P_B}"; }} );
 }}, {{
   name = "idle"; bind = [ "127.0.0.1:{P_IDLE}" ];
   timeout = {{ tunnel = {TUNNEL_MS}; }};
@@ -285,6 +293,18 @@ async def main_cookie():
                 await ws.send("who")
                 whos.append(await ws.recv())
         t.check(whos == ["b"] * 4, "a tunnel asked with SRV=b goes to b every time",
+                f"{whos}")
+    with t.step("stick: the session a 101 sets is learned"):
+        async with connect(P_STICK, "/st1") as ws:
+            await ws.send("who")
+            first = await ws.recv()
+        await asyncio.sleep(0.5)            # the checker applies what workers learn
+        whos = []
+        for _ in range(8):
+            async with connect(P_STICK, "/st2", headers=[("Cookie", f"app={first}")]) as ws:
+                await ws.send("who")
+                whos.append(await ws.recv())
+        t.check(whos == [first] * 8, f"8 tunnels with app={first} all go to {first}",
                 f"{whos}")
 
 
