@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DEPS="autoconf automake make gcc pkg-config libconfig-dev libssl-dev libjemalloc-dev libcriterion-dev"
-TEST_DEPS="python3 curl openssl apache2 iproute2 procps wrk valgrind keepalived haproxy nginx"
+TEST_DEPS="python3 python3-websockets curl openssl apache2 iproute2 procps wrk valgrind keepalived haproxy nginx"
 
 install_deps() {
 	local missing=() p

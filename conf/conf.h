@@ -43,6 +43,7 @@ struct fc_timeouts {		/* milliseconds */
 	int server;
 	int http_request;
 	int queue;
+	int tunnel;		/* a WebSocket tunnel's idle time */
 };
 
 /*

@@ -41,6 +41,7 @@ static const struct key timeout_keys[] = {
 	INT("server", struct fc_timeouts, server, 1, TIMEOUT_MAX, .def = 50000),
 	INT("http_request", struct fc_timeouts, http_request, 1, TIMEOUT_MAX, .def = 10000),
 	INT("queue", struct fc_timeouts, queue, 1, TIMEOUT_MAX, .def = 5000),
+	INT("tunnel", struct fc_timeouts, tunnel, 1, TIMEOUT_MAX, .def = 3600000),
 	END,
 };
 

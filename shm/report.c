@@ -1333,6 +1333,8 @@ static void text_totals(struct fc_sbuf *b, const struct fc_report *r)
 		any = true;
 	}
 	sbuf_printf(b, "%s\n", any ? "" : " none");
+	sbuf_printf(b, "tunnels: %" PRIu64 " open, %" PRIu64 " total\n", r->cur_tunnels,
+	    r->total_tunnels);
 }
 
 static void render_text(const struct fc_report *r, int listener, struct fc_sbuf *b)

@@ -44,6 +44,7 @@ struct fc_report {
 	/* One per FC_SHM_WORKER_COUNTERS entry: report.c sums them by name. */
 	uint64_t cur_conns, total_conns, requests, bytes_in, bytes_out;
 	uint64_t rate_limited, redirects;
+	uint64_t cur_tunnels, total_tunnels;
 	uint64_t errors[FC_ERR_MAX];
 	int workers_alive;			/* heartbeat fresh within 2 s */
 	/* The header's counts, bounded by what lies inside the mapping. */

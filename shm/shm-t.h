@@ -319,14 +319,16 @@ struct fc_shm_worker {
 	uint64_t bytes_in, bytes_out;	/* from / to clients */
 	uint64_t rate_limited;		/* 429s sent */
 	uint64_t redirects;		/* redirect routes and redirect_https */
+	uint64_t cur_tunnels;		/* WebSocket tunnels open (gauge) */
+	uint64_t total_tunnels;		/* tunnels opened (101 relayed) */
 	uint64_t errors[FC_ERR_MAX];
-	uint8_t reserved[96];
+	uint8_t reserved[80];
 	struct fc_shm_srv_counters srv[];	/* header->nservers, then
 						 * tls[header->nlisteners] */
 };
 
 /*
- * A worker block's client-side counters, cur_conns to bytes_out.  errors[]
+ * A worker block's client-side counters, cur_conns to total_tunnels.  errors[]
  * is not in the list: every user walks it by enum fc_err_kind, named by
  * report_error_name().
  */
@@ -339,7 +341,9 @@ struct fc_shm_worker {
 	X(rate_limited, counter, "rate_limited_total", \
 	    "Requests refused with 429 by a listener's rate_limit.") \
 	X(redirects, counter, "redirects_total", \
-	    "Requests answered with a redirect (routes, redirect_https).")
+	    "Requests answered with a redirect (routes, redirect_https).") \
+	X(cur_tunnels, gauge, "current_tunnels", "WebSocket tunnels open now.") \
+	X(total_tunnels, counter, "tunnels_total", "WebSocket tunnels opened (101 relayed).")
 
 /*
  * One listener's TLS handshakes inside one worker block (after its srv[]).

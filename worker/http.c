@@ -202,6 +202,7 @@ static void msg_init(struct fc_http_msg *msg)
 	msg->conn_keepalive = false;
 	msg->expect_continue = false;
 	msg->upgrade = false;
+	msg->upgrade_websocket = false;
 	msg->host = -1;
 }
 
@@ -536,6 +537,13 @@ static int on_field(struct parser *ps, const struct fc_http_header *h, int idx)
 		if (!ps->response && str_ieq_lit(h->name, 6, "expect") &&
 		    http_value_has_token(h->value, h->value_len, "100-continue"))
 			ps->msg->expect_continue = true;
+		break;
+	case 7:
+		/* RFC 9110 section 7.8; the protocol names are case-insensitive
+		 * (RFC 6455 section 4.2.1 for "websocket"). */
+		if (str_ieq_lit(h->name, 7, "upgrade") &&
+		    http_value_has_token(h->value, h->value_len, "websocket"))
+			ps->msg->upgrade_websocket = true;
 		break;
 	case 10:
 		if (str_ieq_lit(h->name, 10, "connection"))

@@ -60,6 +60,7 @@ struct fc_http_msg {
 	bool conn_keepalive;		/* "Connection: keep-alive" */
 	bool expect_continue;		/* "Expect: 100-continue" */
 	bool upgrade;			/* "Connection: upgrade" present */
+	bool upgrade_websocket;		/* an Upgrade field lists "websocket" */
 	int host;			/* index of the Host header, -1 if none */
 };
 

@@ -17,6 +17,8 @@
 
 static char scratch[FC_BUFSZ];		/* where heads are rewritten */
 
+#define UPGRADE_WS	"Upgrade: websocket\r\nConnection: upgrade\r\n"
+
 struct out {
 	char *p;
 	size_t len, cap;
@@ -252,7 +254,11 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 		out_str(&o, verify);
 		out_put(&o, "\r\n", 2);
 	}
-	if (!s->srv_keepalive)
+	/* The client's Upgrade went with the other hop-by-hop fields: a
+	 * WebSocket upgrade (worker/tunnel.h) is asked for again, alone. */
+	if (s->ws_asked)
+		out_str(&o, UPGRADE_WS);
+	else if (!s->srv_keepalive)
 		out_str(&o, "Connection: close\r\n");
 	else if (m->version_minor == 0)
 		out_str(&o, "Connection: keep-alive\r\n");
@@ -317,8 +323,10 @@ size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t
 {
 	struct out o = { scratch, 0, sizeof(scratch), false };
 	const struct fc_hdr_rules *rules = &s->px->l->rsp_headers;
+	/* A 101 here grants a WebSocket tunnel (stream.c refuses others):
+	 * the last head of the stream, which persistence must not miss. */
 	bool persist = s->be != NULL && s->be->b->cookie.mode != FC_COOKIE_NONE &&
-	    m->status >= 200 && s->server >= 0;
+	    (m->status >= 200 || m->status == 101) && s->server >= 0;
 	bool server_set = false, cc_private = false, cl_done = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
@@ -340,7 +348,9 @@ size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t
 		out_persist(&o, s, server_set, cc_private);
 	if (m->status >= 200)
 		out_rule_sets(&o, rules);
-	if (m->status >= 200) {
+	if (m->status == 101) {
+		out_str(&o, UPGRADE_WS);
+	} else if (m->status >= 200) {
 		if (!s->cli_keepalive)
 			out_str(&o, "Connection: close\r\n");
 		else if (s->req_http10)

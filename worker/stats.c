@@ -640,7 +640,8 @@ static void html_clients(struct fc_sbuf *b, const struct fc_report *r)
 
 	sbuf_printf(b, "<h2>Clients <small>(all listeners of this instance)</small></h2>\n"
 	    "<table>\n<thead><tr><th>Current connections</th><th>Total connections</th>"
-	    "<th>Requests</th><th>Bytes in</th><th>Bytes out</th>");
+	    "<th>Requests</th><th>Bytes in</th><th>Bytes out</th>"
+	    "<th>Current tunnels</th><th>Total tunnels</th>");
 	for (k = 0; k < FC_ERR_MAX; k++) {
 		sbuf_printf(b, "<th>");
 		sbuf_put_html(b, report_error_name(k));
@@ -652,6 +653,8 @@ static void html_clients(struct fc_sbuf *b, const struct fc_report *r)
 	td_num(b, r->requests);
 	td_bytes(b, r->bytes_in);
 	td_bytes(b, r->bytes_out);
+	td_num(b, r->cur_tunnels);
+	td_num(b, r->total_tunnels);
 	for (k = 0; k < FC_ERR_MAX; k++)
 		td_num(b, r->errors[k]);
 	sbuf_printf(b, "</tr></tbody>\n</table>\n");

@@ -32,6 +32,7 @@
 #include "worker/route.h"
 #include "worker/stats.h"
 #include "worker/stream.h"
+#include "worker/tunnel.h"
 #include "worker/xprt.h"
 
 #define LINGER_MS	1000
@@ -181,6 +182,7 @@ static void txn_begin(struct fc_stream *s)
 	s->is_head = s->rsp_started = s->close_after = false;
 	s->srv_reused = s->reuse_retried = s->logged = false;
 	s->sent_1xx = false;
+	s->ws_asked = false;
 	s->local = NULL;
 	s->cli_in = 0;
 	s->status = 0;
@@ -335,6 +337,7 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 	s->req_http10 = m->version_minor == 0;
 	s->cli_keepalive = !l->httpclose && !m->conn_close && !fc_w->draining;
 	s->srv_keepalive = !l->httpclose;
+	s->ws_asked = tunnel_asked(m);
 	if (serve_rate_limited(s, m, hlen))
 		return;
 	if (l->redirect_https) {
@@ -622,11 +625,12 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 
 	if (s->t_rsp == 0)
 		s->t_rsp = ev_now_us(fc_w->ev);
-	if (m->status == 101) {		/* Upgrade is removed from requests */
+	/* A 101 is relayed only where a WebSocket was asked for (tunnel.h). */
+	if (m->status == 101 && !tunnel_granted(s, m)) {
 		respond_error(s, 502, 'P', 'H');
 		return;
 	}
-	if (m->status >= 200) {
+	if (m->status >= 200 || m->status == 101) {
 		s->status = m->status;
 		if (s->be->b->stick.cookie[0] != '\0' && s->server >= 0)
 			backend_persist_learn(s, m);
@@ -645,6 +649,11 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 		return;
 	}
 	ch->fwd += newlen;
+	if (m->status == 101) {
+		s->rsp_started = true;
+		tunnel_begin(s);
+		return;			/* the bytes behind the head are the tunnel's */
+	}
 	if (m->status < 200) {
 		s->sent_1xx = true;
 		return;			/* 1xx: a final response follows */
@@ -822,6 +831,8 @@ static bool response_step(struct fc_stream *s)
 
 	if (s->dead)
 		return false;
+	if (s->tunnel)
+		return true;		/* the head goes out with the tunnel's bytes */
 	if (s->payload.p != NULL) {
 		if ((n = payload_send(s)) < 0) {
 			set_term(s, 'C', 'D');
@@ -899,6 +910,8 @@ static uint64_t data_timeout(const struct fc_stream *s)
 {
 	const struct fc_timeouts *t = &s->px->l->timeout;
 
+	if (s->tunnel)
+		return tunnel_timeout(s);
 	/* Waiting on the server for a response, or on the client otherwise. */
 	if (s->req.state == CH_DONE && s->rsp.state != CH_DONE && !chan_pending(&s->rsp))
 		return (uint64_t)t->server;
@@ -959,6 +972,20 @@ static void stream_timeout(struct fc_ev *ev, struct fc_ev_timer *t)
 
 /* ---------------------------------------------------------- lifecycle */
 
+/* A tunnel's turn; it ends (both directions did) with the stream. */
+static bool tunnel_step(struct fc_stream *s)
+{
+	switch (tunnel_pump(s)) {
+	case TUNNEL_OVER:
+		stream_close(s);
+		return false;
+	case TUNNEL_MOVED:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void stream_run(struct fc_stream *s)
 {
 	bool any = false;
@@ -983,10 +1010,14 @@ static void stream_run(struct fc_stream *s)
 			stream_defer(s);
 			break;
 		}
-		p = request_step(s);
-		if (s->dead)
-			break;
-		p |= response_step(s);
+		if (s->tunnel) {
+			p = tunnel_step(s);
+		} else {
+			p = request_step(s);
+			if (s->dead)
+				break;
+			p |= response_step(s);
+		}
 		if (!p)
 			break;
 		any = true;
@@ -1081,6 +1112,7 @@ static void stream_close(struct fc_stream *s)
 	if (s->reqline != NULL)
 		accesslog_txn(s);
 	shm_add(&fc_w->blk->cur_conns, -1);
+	tunnel_end(s);
 	detach_server(s, false);
 	ev_timer_stop(fc_w->ev, &s->timer);
 	conn_close(&s->cli);

@@ -80,7 +80,9 @@ struct fc_conn {
 	uint64_t idle_since;
 };
 
-enum fc_chan_state { CH_HEAD, CH_BODY, CH_DONE };
+/* CH_TUNNEL: a tunnel's direction (worker/tunnel.h), every byte goes on;
+ * it is CH_DONE once its end was passed on. */
+enum fc_chan_state { CH_HEAD, CH_BODY, CH_DONE, CH_TUNNEL };
 
 struct fc_chan {
 	struct fc_buf *buf;
@@ -172,6 +174,8 @@ struct fc_stream {
 	bool in_srvq : 1;		/* in px's server queue: every usable server is full */
 	bool dequeued : 1;		/* a server slot freed: connect on the next run */
 	bool await_proxy : 1;		/* accept_proxy: its PROXY header is not read yet */
+	bool ws_asked : 1;		/* the request asks for a WebSocket tunnel */
+	bool tunnel : 1;		/* a 101 granted it: bytes only (tunnel.h) */
 	bool *tried;
 	struct fc_stream *srvq_next, *srvq_prev;
 	unsigned int ntxn;		/* transactions completed on this connection */

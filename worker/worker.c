@@ -266,6 +266,7 @@ static void block_init(struct fc_shm *shm, int slot)
 	worker.slot = slot;
 	worker.blk = b;
 	shm_store(&b->cur_conns, 0);
+	shm_store(&b->cur_tunnels, 0);
 	for (uint32_t i = 0; i < shm->hdr->nservers; i++)
 		shm_store(&b->srv[i].cur_conns, 0);
 	shm_store(&b->generation, shm->hdr->generation);

@@ -149,8 +149,10 @@ CASES = [
     Case("upgrade-h2c",
          get(b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
              b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n"), [200], False, FWD),
+    # A WebSocket upgrade is asked for again, alone (t/integ/websocket.py).
     Case("keep-alive-upgrade-websocket",
-         get(b"Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"), [200], False, FWD),
+         get(b"Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"), [200], False,
+         get(b"Upgrade: websocket\r\nConnection: upgrade\r\n")),
     Case("fixed-hop-by-hop",
          get(b"TE: trailers\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n"
              b"Proxy-Authorization: Basic eDp5\r\n"), [200], False, FWD),

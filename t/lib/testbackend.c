@@ -937,6 +937,8 @@ static const struct bad_kind {
 	    OK_HEAD "Content-Length: 5\r\n\r\nhello", 0),
 	BK("101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
 	    "Connection: Upgrade\r\n\r\n", 0),
+	BK("101-websocket", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n\r\n", 0),
 	BK("hop-by-hop", OK_HEAD "Connection: X-Secret, keep-alive\r\nX-Secret: s\r\n"
 	    "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n"
 	    "Content-Length: 5\r\n\r\nhello", 0),

@@ -198,6 +198,7 @@ CONF_TEST(minimal_file_gets_every_default)
 	cr_expect_eq(l->timeout.server, 50000);
 	cr_expect_eq(l->timeout.http_request, 10000);
 	cr_expect_eq(l->timeout.queue, 5000);
+	cr_expect_eq(l->timeout.tunnel, 3600000);
 	cr_expect_null(LBE(c, l)->check.request);
 	cr_expect_eq(LBE(c, l)->check.expect_status, 0);
 	cr_expect_eq(LBE(c, l)->check.interval, 2000);
@@ -230,7 +231,8 @@ CONF_TEST(full_file_sets_every_key)
 	    "  log = { facility = \"daemon\"; address = \"/tmp/log.sock\"; }; };\n"
 	    "defaults: { retries = 0; maxconn = 7; balance = \"leastconn\";\n"
 	    "  forwardfor = true; httpclose = true;\n"
-	    "  timeout = { connect = 1; client = 2; server = 3; http_request = 4; queue = 5; }; };\n"
+	    "  timeout = { connect = 1; client = 2; server = 3; http_request = 4; queue = 5;"
+	    " tunnel = 6; }; };\n"
 	    "listeners = ( {\n"
 	    "  name = \"a-b_c.d\"; bind = [ \"*:80\", \"[::1]:81\" ]; balance = \"source\";\n"
 	    "  forwardfor = false; httpclose = false; retries = 100; maxconn = 1000000;\n"
@@ -274,6 +276,7 @@ CONF_TEST(full_file_sets_every_key)
 	cr_expect_eq(l->timeout.connect, 1);
 	cr_expect_eq(l->timeout.client, 86400000);
 	cr_expect_eq(l->timeout.queue, 5);
+	cr_expect_eq(l->timeout.tunnel, 6);
 	cr_expect_str_eq(LBE(c, l)->check.request, "GET /health HTTP/1.1");
 	cr_expect_eq(LBE(c, l)->check.expect_status, 204);
 	cr_expect_eq(LBE(c, l)->check.interval, 100);
@@ -392,7 +395,7 @@ CONF_TEST(defaults_are_inherited_and_overridden_per_listener)
 {
 	struct fc_conf *c = load_ok(
 	    "defaults: { retries = 5; maxconn = 10; balance = \"leastconn\"; forwardfor = true;\n"
-	    "  httpclose = true; timeout = { connect = 111; server = 222; }; };\n"
+	    "  httpclose = true; timeout = { connect = 111; server = 222; tunnel = 444; }; };\n"
 	    "listeners = (\n"
 	    "  { name = \"a\"; bind = \"127.0.0.1:1\";\n"
 	    "    servers = ( { name = \"s\"; address = \"127.0.0.1:2\"; } ); },\n"
@@ -410,6 +413,7 @@ CONF_TEST(defaults_are_inherited_and_overridden_per_listener)
 	cr_expect_eq(a->timeout.connect, 111);
 	cr_expect_eq(a->timeout.server, 222);
 	cr_expect_eq(a->timeout.client, 50000);
+	cr_expect_eq(a->timeout.tunnel, 444);
 
 	cr_expect_eq(b->retries, 0);
 	cr_expect_eq(b->maxconn, 10);
@@ -418,6 +422,7 @@ CONF_TEST(defaults_are_inherited_and_overridden_per_listener)
 	cr_expect(b->httpclose);
 	cr_expect_eq(b->timeout.connect, 111);	/* kept: only "server" was given */
 	cr_expect_eq(b->timeout.server, 333);
+	cr_expect_eq(b->timeout.tunnel, 444);	/* kept as well */
 	cr_expect_eq(b->line, 6);
 	conf_free(c);
 }
@@ -655,10 +660,10 @@ CONF_TEST(unknown_key_in_timeout_names_key_and_line)
 	    "defaults: {\n"
 	    "  timeout = {\n"
 	    "    connect = 100;\n"
-	    "    tunnel = 100;\n"		/* 4 */
+	    "    tunel = 100;\n"		/* 4 */
 	    "  };\n"
 	    "};\n" LISTENER,
-	    4, "unknown key \"tunnel\" in defaults timeout");
+	    4, "unknown key \"tunel\" in defaults timeout");
 }
 
 CONF_TEST(unknown_key_in_listener_timeout_names_the_listener)

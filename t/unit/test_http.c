@@ -227,6 +227,22 @@ Test(http, connection_token_must_match_exactly)
 	cr_assert_not(msg.upgrade);
 }
 
+Test(http, websocket_is_seen_in_upgrade_lists_in_any_case)
+{
+	const char *s = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n"
+	    "Upgrade: foo/2, WebSocket\r\nConnection: Upgrade\r\n\r\n";
+	const char *h2c = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c, websockets\r\n"
+	    "Connection: Upgrade, HTTP2-Settings\r\n\r\n";
+	int st;
+
+	cr_assert_eq(req(s, &msg, &st), (int)strlen(s));
+	cr_assert(msg.upgrade);
+	cr_assert(msg.upgrade_websocket);
+	cr_assert_eq(req(h2c, &msg, &st), (int)strlen(h2c));
+	cr_assert(msg.upgrade);
+	cr_assert_not(msg.upgrade_websocket);
+}
+
 Test(http, expect_100_continue_is_seen)
 {
 	const char *s = "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"

@@ -202,7 +202,9 @@ Test(shm, worker_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_worker, bytes_out), 56);
 	cr_expect_eq(offsetof(struct fc_shm_worker, rate_limited), 64);
 	cr_expect_eq(offsetof(struct fc_shm_worker, redirects), 72);
-	cr_expect_eq(offsetof(struct fc_shm_worker, errors), 80);
+	cr_expect_eq(offsetof(struct fc_shm_worker, cur_tunnels), 80);
+	cr_expect_eq(offsetof(struct fc_shm_worker, total_tunnels), 88);
+	cr_expect_eq(offsetof(struct fc_shm_worker, errors), 96);
 	cr_expect_eq(offsetof(struct fc_shm_worker, srv), 256);
 	cr_expect_eq(sizeof(struct fc_shm_srv_counters), 64);
 	cr_expect_eq(offsetof(struct fc_shm_srv_counters, cur_conns), 0);
@@ -1014,12 +1016,13 @@ Test(report, json_has_the_contract_shape)
 	expect_keys(&j, "listeners.0", "name,tls");
 	expect_keys(&j, "listeners.1", "name,tls");
 	expect_keys(&j, "workers.0", "slot,pid,alive,heartbeat_ms_ago,cur_conns,"
-	    "total_conns,requests,bytes_in,bytes_out,rate_limited,redirects,errors");
+	    "total_conns,requests,bytes_in,bytes_out,rate_limited,redirects,cur_tunnels,"
+	    "total_tunnels,errors");
 	expect_keys(&j, "workers.0.errors", "bad_request,request_timeout,client_abort,"
 	    "conn_refused,conn_timeout,bad_response,no_server,server_timeout,"
 	    "server_abort,internal");
 	expect_keys(&j, "totals", "cur_conns,total_conns,requests,bytes_in,bytes_out,"
-	    "rate_limited,redirects,errors,workers_alive,workers");
+	    "rate_limited,redirects,cur_tunnels,total_tunnels,errors,workers_alive,workers");
 	expect_keys(&j, "sessions", "size,capacity");
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,peer,"
 	    "peer_priority,peer_seen_ms_ago");
