@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The two commands of the README, on a fresh Debian 12 machine:
 #   ./bootstrap.sh demo    install what is missing (as root), build, run fulcrum
 #                          in the foreground on 127.0.0.1:8080 before two demo backends

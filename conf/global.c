@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "global" section: the process-wide settings (privileges, workers,
  * connection ceiling, drain time, busy polling) and the access log.

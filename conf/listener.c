@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "defaults" and "listeners" sections: what a listener binds, how it
  * balances, its timeouts and request limits, its health checks, its

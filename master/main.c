@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fulcrum's command line:
  *   fulcrum [-d] [-f FILE]     run (-d: foreground, logs on stderr)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """conf2man: writes fulcrum.conf(5) from the sample contrib/fulcrum.conf.
 
     conf2man.py SAMPLE VERSION > fulcrum.conf.5

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fulcrum-stat: prints a running instance's servers, workers, totals,
  * session table and HA state, read from its shared-memory segment.

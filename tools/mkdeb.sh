@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # mkdeb.sh [OUTDIR]: builds fulcrum_<version>_<arch>.deb with
 # dpkg-buildpackage -us -uc -b in a scratch copy of the source tree (the
 # files git knows, committed or not; the whole tree outside git), so that

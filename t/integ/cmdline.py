@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """cmdline: both programs take --help and --version, and share one meaning
 of the exit status: 0 ok, 1 a runtime failure, 2 a usage error.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """config_check: `fulcrum -c -f FILE` accepts a valid file and points at the
 right FILE:LINE for an unknown key, a bad server address and a syntax error,
 and for what only a start used to find: an unknown global.user or

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """service: what contrib/fulcrum.service relies on.
 
 - Type=notify: with $NOTIFY_SOCKET set, the master sends READY=1 once it

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """manpages: the four manual pages render without a warning, and
 fulcrum.conf(5) follows the sample's comments whatever keys it holds.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """spdx: every source file says its licence in its first lines.
 
     t/lint/spdx.py            check (make check): list the files without it

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """deb: what the Debian package holds, unpacked into a throwaway root.
 
     python3 t/pkg/deb.py deb/fulcrum_VERSION_ARCH.deb    (make check-deb)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of conf/: every config file here is written to a fresh
  * temporary directory, loaded with conf_load(), and either checked field
