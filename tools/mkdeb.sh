@@ -31,6 +31,6 @@ mv fulcrum_*.deb fulcrum-dbgsym_*.deb fulcrum_*.buildinfo fulcrum_*.changes "$ou
 deb=$(ls "$out"/fulcrum_*.deb)
 echo "built $deb"
 if command -v lintian >/dev/null; then
-	# Errors fail the build; warnings are printed (see debian/README.source).
+	# Errors fail it; warnings (none today) are printed.
 	lintian --fail-on error "$deb"
 fi
