@@ -52,12 +52,19 @@ def is_source(path):
 
 
 def files():
+    paths = []
     try:
-        out = subprocess.run(["git", "-C", SRCDIR, "ls-files", "-z"], check=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-        paths = [p for p in out.decode().split("\0") if p]
+        top = subprocess.run(["git", "-C", SRCDIR, "rev-parse", "--show-toplevel"],
+                             check=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL).stdout.decode().strip()
+        # a tarball unpacked inside a checkout (make distcheck) is not it
+        if os.path.realpath(top) == os.path.realpath(SRCDIR):
+            out = subprocess.run(["git", "-C", SRCDIR, "ls-files", "-z"], check=True,
+                                 stdout=subprocess.PIPE).stdout
+            paths = [p for p in out.decode().split("\0") if p]
     except (OSError, subprocess.CalledProcessError):
-        paths = []
+        pass
+    if not paths:
         for top, dirs, names in os.walk(SRCDIR):
             rel = os.path.relpath(top, SRCDIR)
             for n in names:
