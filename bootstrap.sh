@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The two commands of the README, on a fresh Debian 12 machine:
 #   ./bootstrap.sh demo    install what is missing (as root), build, run fulcrum
 #                          in the foreground on 127.0.0.1:8080 before two demo backends
 #   ./bootstrap.sh check   the same build, then every unit and integration test
 #   ./bootstrap.sh build   just the build
+#   ./bootstrap.sh deb     the build, then the Debian package (make check-deb:
+#                          deb/fulcrum_<version>_<arch>.deb, lintian, its checks)
 # CONFIGURE_FLAGS is passed to ./configure (for example --enable-sanitizers).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-BUILD_DEPS="autoconf automake make gcc pkg-config libconfig-dev libssl-dev libjemalloc-dev libcriterion-dev"
-TEST_DEPS="python3 python3-websockets curl openssl apache2 iproute2 procps wrk valgrind keepalived haproxy nginx"
+BUILD_DEPS="autoconf automake make gcc pkg-config libconfig-dev libssl-dev libjemalloc-dev libcriterion-dev python3"
+TEST_DEPS="python3 python3-websockets curl openssl apache2 iproute2 procps wrk valgrind keepalived haproxy nginx man-db systemd"
+# For "make deb" (dpkg-buildpackage, debian/control's Build-Depends) and
+# its check: installed when run as root, not required otherwise.
+DEB_DEPS="dpkg-dev debhelper fakeroot lintian"
 
 install_deps() {
-	local missing=() p
-	for p in $BUILD_DEPS $TEST_DEPS; do
+	local missing=() p wanted="$BUILD_DEPS $TEST_DEPS"
+	[ "$(id -u)" -ne 0 ] || wanted="$wanted $DEB_DEPS"
+	for p in $wanted; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
@@ -110,9 +117,15 @@ check() {
 	fi
 }
 
+deb() {
+	build
+	make -s check-deb
+}
+
 case "${1:-}" in
 demo) demo ;;
 check) check ;;
 build) build ;;
-*) echo "usage: $0 demo|check|build" >&2; exit 2 ;;
+deb) deb ;;
+*) echo "usage: $0 demo|check|build|deb" >&2; exit 2 ;;
 esac

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # fulcrum's benchmark: fulcrum against HAProxy and nginx on loopback, with the
 # same backends, the same worker count and equivalent configurations.
 #

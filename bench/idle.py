@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Idle connections for bench.sh: the proxy's resident memory per idle client.
 
   idle.py slope PORT N1 N2 MODE PID...   prints: fresh_kB rss_at_N1_kB rss_at_N2_kB

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The summary of a bench.sh run, and the syscalls-per-request table of a profile.
 
   report.py OUTDIR                       summary of OUTDIR/runs.tsv, memory.tsv, hold.tsv

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsload: a load generator for TLS handshakes, for bench.sh's tls_close and
  * tls_resume rows.  One thread, one epoll loop, CONNS connections at a time;

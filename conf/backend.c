@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "backends" section and what every backend has, whether it is an
  * entry of "backends" or a listener's own servers: how it balances, its

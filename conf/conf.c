@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Configuration loader: a libconfig file into struct fc_conf (see conf.h).
  *

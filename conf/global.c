@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "global" section: the process-wide settings (privileges, workers,
  * connection ceiling, drain time, busy polling, stalled workers) and the
@@ -5,7 +6,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,13 +97,82 @@ static int check_stall(struct loader *ld, const config_setting_t *s, const char 
 	return -1;
 }
 
+/*
+ * The user and group must exist when the file is read, not only when the
+ * master starts: "fulcrum -c" (systemd's ExecStartPre) then refuses what
+ * start would refuse, with the line, and so does a reload.
+ */
+static void key_user(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_conf *conf = obj;
+	const char *v = load_get_str(ld, s, ctx);
+
+	(void)k;
+	if (v == NULL)
+		return;
+	errno = 0;
+	if (getpwnam(v) == NULL) {
+		load_errat(ld, s, "%s: \"user\": unknown user \"%s\"%s%s", ctx, v,
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		return;
+	}
+	free(conf->user);
+	conf->user = xstrdup(v);
+}
+
+static void key_group(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_conf *conf = obj;
+	const char *v = load_get_str(ld, s, ctx);
+
+	(void)k;
+	if (v == NULL)
+		return;
+	errno = 0;
+	if (getgrnam(v) == NULL) {
+		load_errat(ld, s, "%s: \"group\": unknown group \"%s\"%s%s", ctx, v,
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		return;
+	}
+	free(conf->group);
+	conf->group = xstrdup(v);
+}
+
+/* The master writes the pid file at start: its directory must be there. */
+static void key_pidfile(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, void *obj)
+{
+	struct fc_conf *conf = obj;
+	const char *v = load_get_str(ld, s, ctx);
+	const char *slash;
+	char dir[4096];
+
+	(void)k;
+	if (v == NULL)
+		return;
+	slash = strrchr(v, '/');
+	if (slash != NULL && slash != v && (size_t)(slash - v) < sizeof(dir)) {
+		memcpy(dir, v, (size_t)(slash - v));
+		dir[slash - v] = '\0';
+		if (access(dir, W_OK | X_OK) < 0) {
+			load_errat(ld, s, "%s: \"pidfile\": cannot write in %s (%s)", ctx, dir,
+			    strerror(errno));
+			return;
+		}
+	}
+	free(conf->pidfile);
+	conf->pidfile = xstrdup(v);
+}
+
 static const struct key global_keys[] = {
-	STR("user", struct fc_conf, user, .sdef = NULL),
-	STR("group", struct fc_conf, group, .sdef = NULL),
+	FUNC("user", key_user, 0),
+	FUNC("group", key_group, 0),
 	/* 0: one per online CPU, see resolve_workers() */
 	INT("workers", struct fc_conf, workers, 0, FC_WORKERS_MAX, .def = 0),
 	INT("maxconn", struct fc_conf, maxconn, 1, MAXCONN_MAX, .def = 4096),
-	STR("pidfile", struct fc_conf, pidfile, .sdef = NULL),
+	FUNC("pidfile", key_pidfile, 0),
 	/* ms */
 	INT("drain_timeout", struct fc_conf, drain_timeout, 0, 3600000, .def = 30000),
 	INT("busy_poll_us", struct fc_conf, busy_poll_us, 0, 10000, .def = 0),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "ha" section: one VRRPv3 instance (ha/ runs it) -- the interface,
  * the virtual addresses, unicast peers, advert timing, gratuitous ARP, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "defaults" and "listeners" sections: what a listener binds, its
  * timeouts and request limits, its stats page, its routes and header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The table-driven loader under every section of the file (see load.h):
  * error collection, the walk over a group through its table of keys, the

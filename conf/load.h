@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The loader's machinery, shared by conf/'s section files.  Internal to
  * conf/: nothing outside it includes this header (conf.h is the API).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A listener's traffic rules: "routes" (which backend, or a redirect, by
  * Host and path), "request_headers" and "response_headers" (set, del) and

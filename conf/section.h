@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The sections of the file, one source file each, as conf.c calls them.
  * Internal to conf/, like load.h.

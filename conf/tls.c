@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "tls" groups: a listener's (fulcrum terminates HTTPS) and a server's
  * (fulcrum is the client), and the OpenSSL contexts they describe.

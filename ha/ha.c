@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The ha process (ha.h): one VRRPv3 virtual router (RFC 5798 6.4) over
  * IPv4, on lib/ev timers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The ha process: VRRPv3 election for the node and its VIPs (ha.c).
  * Started by the master when the configuration has an "ha" section.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * VIPs on the interface (vip.h): RTM_NEWADDR / RTM_DELADDR on a raw
  * NETLINK_ROUTE socket, each request acknowledged by the kernel; gratuitous

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Moving a virtual IPv4 address: add or remove it on an interface with
  * rtnetlink (the kernel's answer checked), and announce it with gratuitous

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The VRRPv3 wire format (vrrp.h).  Layout of the message (RFC 5798 5.1):
  *

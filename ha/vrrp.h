@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * VRRPv3 advertisements for IPv4 (RFC 5798 section 5): encoding, decoding
  * and every check a receiver must make, with no I/O, so that the whole wire

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The health checker process (health.h), after relayd's hce.c: one timer
  * per checked server launches a non-blocking probe (probe.c) every

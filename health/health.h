@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The health checker process: probes the servers that have `check = true`
  * (HTTP or TCP, per backend's `check` group) and is the single writer of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The I/O of one health probe (probe.h): connect, send the check request,
  * read the status line, close.  Level-triggered: a probe moves so few bytes

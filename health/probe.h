@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * One health probe of one server, for the checker (health.c): a
  * non-blocking TCP connect, a TLS handshake for a server with "tls" (the

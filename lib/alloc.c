@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Allocation wrappers that never return NULL (see alloc.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Allocation wrappers.  fulcrum links jemalloc (unless --without-jemalloc),
  * which replaces malloc for the whole process; these wrappers add the one

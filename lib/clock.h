@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Monotonic and wall clocks, in milliseconds and microseconds. */
 #ifndef FC_LIB_CLOCK_H
 #define FC_LIB_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The event loop (see ev.h): one epoll instance and a binary min-heap of
  * timers ordered by expiry.  Kept small on purpose: every process of fulcrum

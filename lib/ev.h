@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The event loop: epoll for file descriptors, a binary heap for timers.
  *

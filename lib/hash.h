@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * FNV-1a, the one hash of the tree: session ids, balance = "source", the
  * learned-session table.  Not for anything an attacker may aim at a table

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Logging (see log.h).  Events are rare and go out at once, through libc's
  * syslog() or to stderr.  Access-log lines are frequent: they are collected

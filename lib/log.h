@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Logging for every fulcrum process: events and errors, and the access log.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Address parsing and socket helpers (see net.h).  Nothing here logs. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Network helpers.  They never log: on failure they return -1 and, where a
  * caller needs words, write a message into the caller's buffer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sd_notify(3) without libsystemd (notify.h).  $NOTIFY_SOCKET is a path,
  * or an abstract socket name when it starts with '@'.

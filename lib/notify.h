@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The service manager's readiness protocol (sd_notify(3)): a datagram to
  * the unix socket named by $NOTIFY_SOCKET, when there is one.  Written here

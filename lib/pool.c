@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Free lists of fixed-size blocks (pool.h). */
 #include "config.h"
 

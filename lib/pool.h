@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Free lists of fixed-size blocks: a worker's 16 KiB buffers and what a
  * transaction holds only while it runs, so that an idle connection holds

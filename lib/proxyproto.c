@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The PROXY protocol codec (proxyproto.h).  Version 1 is one text line:
  *

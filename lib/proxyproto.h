@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The PROXY protocol (HAProxy's doc/proxy-protocol.txt), versions 1 and 2:
  * a header a load balancer puts in front of a TCP stream to say whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Growable strings (sbuf.h).  Out of memory is fatal: see alloc.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A growable string, for reports and pages built once and sent whole. */
 #ifndef FC_LIB_SBUF_H
 #define FC_LIB_SBUF_H

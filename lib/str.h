@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Byte-string helpers for protocol text.  Case-insensitive means ASCII
  * only, whatever the locale: header names, cookie attributes and tokens

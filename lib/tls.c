@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TLS pieces shared by every process (tls.h): certificate name matching,
  * the session-ticket keys of the shared segment, OpenSSL errors in words.

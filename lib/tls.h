@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TLS pieces every process shares, on top of OpenSSL: the names a
  * certificate answers to (SNI), the session-ticket keys that live in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The master: binds one SO_REUSEPORT socket per (listener address, worker
  * slot) and keeps them open for its whole life, so that a crashed worker's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The master process: owns the configuration, the listening sockets and the
  * child table; forks, supervises and stops the children.  It never handles

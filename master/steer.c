@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Reuseport steering (see steer.h): the master's copy of each group's
  * order, and the classic BPF program that picks among its live sockets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A mapping of the segment and the way every shm file reads and writes it:
  * the atomics and the offsets of its regions (layout in shm-t.h).  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What a reload carries from the old generation's segment to the new one
  * (carry.h; shm.c's shm_create_next() calls shm_carry()).  Servers are matched by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What a reload carries from the old generation's segment to the new one
  * (carry.c says what and why).  The master reaches it through shm.h:

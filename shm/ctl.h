@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The control page: how fulcrumctl asks the checker -- the single writer
  * of server state -- to drain, put in maintenance, make ready or reweight a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The rate-limit table (rate.h).  Entries sit in buckets of RATE_WAYS; a
  * client's entry is found in its bucket by key, or takes the bucket's free

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Per-client rate limits, shared by all workers (layout in shm-t.h): a
  * fixed table of client entries, looked up and updated with atomics only,

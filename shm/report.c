@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Reports on a running instance (report.h): a snapshot of its segment with
  * the per-worker counters summed, rendered as a text table, JSON, HAProxy's

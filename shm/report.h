@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Reports on a running instance, read from its segment: the one place that
  * sums per-worker counters and turns the segment into text, JSON, CSV or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The learned-session table (session.h) and the rings that feed it.
  *

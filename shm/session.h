@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Learned sessions: session id -> server, in the shared segment (layout in
  * shm-t.h, design in session.c).  A worker that sees a backend set the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * THE shared-memory layout of a fulcrum instance.  Changing anything here
  * -- a field, a size, an order -- needs FC_SHM_VERSION bumped: fulcrum-stat

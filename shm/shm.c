@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Creating, attaching and protecting the shared-memory segment (shm.h).
  * Nothing here logs: errors go back in the caller's buffer.

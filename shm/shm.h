@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The instance's shared-memory segment (layout in shm-t.h): created by the
  * master, inherited by every child through fork, opened read-only by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fulcrum-stat: prints a running instance's servers, workers, totals,
  * session table and HA state, read from its shared-memory segment.
@@ -53,7 +54,10 @@ static void usage(FILE *fp)
 	    "  --json, --csv, --prometheus\n"
 	    "                 output format (default: a table)\n"
 	    "  -w SECONDS     redraw every SECONDS (>= %.1f) until interrupted\n"
-	    "  -h, --help     this help\n", MIN_WATCH);
+	    "  -v, --version  the version and the segment layout it reads\n"
+	    "  -h, --help     this help\n"
+	    "exit status: 0 ok, 1 failure (no instance, another layout), 2 usage\n"
+	    "see fulcrum-stat(1)\n", MIN_WATCH);
 }
 
 static int parse_watch(const char *s, double *out)
@@ -84,6 +88,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "csv", no_argument, NULL, 'C' },
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -91,7 +96,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->fmt = FC_REPORT_TEXT;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:f:n:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:f:n:w:hv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->file = optarg;
@@ -117,6 +122,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'v':
+			printf(PROG " %s (shm layout %u)\n", PACKAGE_VERSION,
+			    (unsigned)FC_SHM_VERSION);
 			exit(0);
 		case ':':
 			fprintf(stderr, PROG ": %s needs an argument\n", argv[optind - 1]);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fulcrumctl: changes a running instance's servers at run time, as
  * HAProxy's "set server ... state" does, without editing files.

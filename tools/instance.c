@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Finding the running instance a tool is about (instance.h). */
 #include "config.h"
 

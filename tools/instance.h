@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Which running instance a tool talks to (fulcrum-stat, fulcrumctl):
  * -f FILE (the segment named after its real path), -n NAME, or the only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * One access-log line per request, in HAProxy's "option httplog" field
  * order so that existing log tools (halog, goaccess, ...) read it:

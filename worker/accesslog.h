@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What a worker counts and logs: the per-worker and per-server counters in
  * its shm block, and the access-log line of each transaction.

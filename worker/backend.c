@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Choosing the server of a request (backend.h): persistence, balancing,
  * the per-server maxconn with its queue, and the idle connection pool.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Choosing the server of a request, in one worker: persistence (the
  * persistence cookie, then the learned session), else the balancer; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Server selection (see balance.h). */
 #include "config.h"
 

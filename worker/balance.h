@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Server selection for one backend, in one worker: weighted roundrobin
  * (smooth, as nginx does it: no bursts to the heaviest server), leastconn and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Buffers and channels (chan.h). */
 #include "config.h"
 

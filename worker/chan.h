@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Buffers and channels: the pooled 16 KiB buffers, and moving a channel's
  * bytes between its buffer and a connection's transport.  A channel's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Connection objects of a worker (conn.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Connection objects of a worker: opening a server connection, closing a
  * connection through its transport, and freeing server connections after

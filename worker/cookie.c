@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Cookie persistence (cookie.h): parsing and rewriting Cookie and
  * Set-Cookie values.  Nothing here trusts its input: a value may be empty,

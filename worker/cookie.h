@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Session persistence by cookie (a listener's `cookie` group) and the
  * cookie of learned sessions (`stick`): pure functions over byte ranges of

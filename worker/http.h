@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * HTTP/1.1 message heads (RFC 9112), parsed strictly, without copying.
  *

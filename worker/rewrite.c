@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Head rewriting (rewrite.h).  A new head is written into a scratch buffer
  * as a list of fields, then laid over the old one (head_replace), so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Head rewriting: the request and response heads as the other side gets
  * them -- hop-by-hop fields dropped (RFC 9110 section 7.6.1), framing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Where a request goes: a listener's routes, matched in order on the Host
  * (exact or "*." wildcard, case-insensitive, port ignored) and the path

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The statistics page of a listener: matching its URI, basic authentication,
  * and the HTML page.  ";csv" and ";json" are rendered by shm/report.c, which

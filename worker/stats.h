@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The statistics page of a listener (`stats = { uri; auth; refresh; }`):
  * an HTML page for people, ";csv" in HAProxy's column names for existing

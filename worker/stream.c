@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The proxy state machine of a worker: reads a request head from the client,
  * picks a server (backend.c), connects or reuses an idle connection,

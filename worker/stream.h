@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The stream state machine (stream.c): what the worker's loop (worker.c)
  * calls.  The types are in worker-t.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* WebSocket tunnels (tunnel.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * WebSocket tunnels: a request that asks to switch to WebSocket (RFC 6455
  * section 4.1, through HTTP's Upgrade, RFC 9110 section 7.8) and the 101

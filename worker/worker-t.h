@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker's types (functions are in each module's header).  A stream is
  * one client connection and, while a request is in flight, the server

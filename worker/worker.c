@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker process: its event loop, accepting on its own SO_REUSEPORT
  * sockets, maxconn, and its signals.  TERM and INT end it at once; QUIT

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The worker process: accepts client connections on its own SO_REUSEPORT
  * sockets and proxies HTTP/1.1 to the servers.  This is the module's API for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The transport layer: how a connection's bytes cross its socket.  The
  * HTTP code above reads and writes through these calls only, so a second

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Plain TCP, the first transport (xprt.h): recv() and send() straight on
  * the socket.  recv(), not read(): a socket needs none of the VFS layer's

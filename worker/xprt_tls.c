@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TLS, the second transport (xprt.h), with OpenSSL on the connection's
  * non-blocking socket: the listener's side (fulcrum terminates HTTPS) and

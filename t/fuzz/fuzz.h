@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What the fuzz harnesses share: the libFuzzer entry point's prototype, a
  * check that aborts with the broken invariant spelled out (libFuzzer then

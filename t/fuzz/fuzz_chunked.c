@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer harness for the chunked body walker (http_chunked_init and
  * http_chunked_feed in worker/http.c).

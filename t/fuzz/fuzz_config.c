@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer harness for the configuration loader (conf_load and conf_free
  * in conf/, on top of libconfig, lib/net.c and lib/alloc.c).

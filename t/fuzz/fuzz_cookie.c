@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer harness for the cookie persistence functions (worker/cookie.c):
  * they read Cookie values written by any client and Set-Cookie values

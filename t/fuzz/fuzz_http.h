@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Checks shared by the request and response harnesses: what every parsed
  * head must look like, whichever parser produced it.  They restate the

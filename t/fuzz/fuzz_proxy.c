@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer harness for the PROXY protocol codec (lib/proxyproto.c): the
  * input is whatever a client sends first on an accept_proxy listener.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer harness for http_parse_request() (worker/http.c), the first
  * code to read an attacker's bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer harness for http_parse_response() (worker/http.c): what a
  * backend, or whoever got hold of one, sends back.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer harness for the certificate name matching of lib/tls.c: the
  * name comes from any client's ClientHello (SNI), the pattern from a

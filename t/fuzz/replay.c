@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Replays saved inputs through one fuzz harness, without libFuzzer: link
  * it with one t/fuzz/fuzz_*.c and the code that harness tests, with any

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds the libFuzzer harnesses of t/fuzz/ with clang (ASan + UBSan) and
 # runs each for a bounded time on a copy of its seed corpus.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """accesslog: one HAProxy-httplog line per request.
 
 Foreground (-d): a 200, a 404 from the server, a 503 (dead server) and two

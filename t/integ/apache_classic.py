@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """apache_classic: the classic two-web-server setup with real Apache 2
 servers webA and webB behind fulcrum (forwardfor, httpclose, roundrobin).
 Requests alternate A/B, /check.txt answers through fulcrum, Apache logs the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """balance_source: balance = "source" hashes the client's address, not its
 port: every new connection from one address lands on the same server,
 whichever of the 2 workers accepts it; different addresses spread over

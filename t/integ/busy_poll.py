@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """busy_poll: global.busy_poll_us keeps a worker polling instead of sleeping
 for that long after its last event.  Under a steady stream of requests the
 worker with busy_poll_us = 5000 (5 ms) hardly ever sleeps (voluntary context

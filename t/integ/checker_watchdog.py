@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """checker_watchdog: a checker that stops beating (SIGSTOP here; a blocking
 call in real life) would freeze every server's health.  The master kills it
 after 5 s without a heartbeat and starts a new one, which goes on checking:

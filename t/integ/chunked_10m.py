@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """chunked_10m: 10 MiB bodies stream through fulcrum intact both ways,
 chunked and with Content-Length.  The backend hashes what it receives; the
 test hashes what it receives and compares with the known pattern.

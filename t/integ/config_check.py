@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """config_check: `fulcrum -c -f FILE` accepts a valid file and points at the
-right FILE:LINE for an unknown key, a bad server address and a syntax error.
+right FILE:LINE for an unknown key, a bad server address and a syntax error,
+and for what only a start used to find: an unknown global.user or
+global.group, a pid file in a directory that is not there.
 """
 import os
 import re
@@ -136,6 +139,38 @@ t.check(status == 1, "exit status 1", f"got {status}")
 for ln in (line_of(lines, "frobnicate"), i_bad):
     t.check(re.search(rf"two_errors\.conf:{ln}(?!\d)", out) is not None,
             f"output names two_errors.conf:{ln}", out)
+
+# ---------------------------------------------------------------- start-time checks
+lines = base(pa, pb, pl)
+lines = lines[:1] + ['global: {', '  workers = 2;', '  user = "no-such-user-fc";',
+                     '};'] + lines[2:]
+out = expect_error("an unknown global.user is refused, as a start would",
+                   write("unknown_user.conf", lines),
+                   line_of(lines, "no-such-user-fc"))
+t.check('unknown user "no-such-user-fc"' in out, "the message names the user", out)
+
+lines = base(pa, pb, pl)
+lines = lines[:1] + ['global: {', '  workers = 2;', '  user = "nobody";',
+                     '  group = "no-such-group-fc";', '};'] + lines[2:]
+out = expect_error("an unknown global.group is refused, as a start would",
+                   write("unknown_group.conf", lines),
+                   line_of(lines, "no-such-group-fc"))
+t.check('unknown group "no-such-group-fc"' in out, "the message names the group",
+        out)
+
+lines = base(pa, pb, pl)
+lines = lines[:1] + ['global: {', '  workers = 2;',
+                     f'  pidfile = "{d}/no-such-dir/fulcrum.pid";', '};'] + lines[2:]
+expect_error("a pid file in a missing directory is refused",
+             write("pid_dir.conf", lines), line_of(lines, "pidfile"))
+
+t.step("existing user and group pass")
+lines = base(pa, pb, pl)
+lines = lines[:1] + ['global: {', '  workers = 2;', '  user = "nobody";',
+                     '  group = "nogroup";', f'  pidfile = "{d}/fulcrum.pid";',
+                     '};'] + lines[2:]
+status, out = run_check(write("users_ok.conf", lines))
+t.check(status == 0, "exit status 0", f"got {status}: {out}")
 
 # ---------------------------------------------------------------- missing
 t.step("a missing file is refused")

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """cookie: session persistence by cookie, 4 workers, servers webA (cookie
 "A"), webB ("B") and webC (no cookie: its name).  In each mode -- prefix,
 insert (indirect, nocache), rewrite -- a session created by a server sticks

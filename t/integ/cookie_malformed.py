@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """cookie_malformed: forged, truncated, oversized and repeated persistence
 cookies, 4 workers.  Each is answered by a sane server (the one it names if
 that is a real one, else any), never crashes a worker, and never lets the

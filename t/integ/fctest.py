@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """fctest: the small harness behind fulcrum's integration tests (stdlib only).
 
 Each scenario in t/integ/ is a plain script that imports this module, starts

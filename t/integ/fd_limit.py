@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """fd_limit: when the master cannot raise the open-files limit as far as
 global.maxconn needs, its warning gives the limit it really has, read back
 from the kernel, not the one it asked for (issue 20).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """forwardfor: with forwardfor = true the server sees the client address in
 X-Forwarded-For (appended to a client-supplied value); with forwardfor = false
 the head is passed without one.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """fulcrumctl (issue 17, point 3): runtime server state through the checker.
 
   - drain web/a: new clients go to b only, a client whose cookie names a

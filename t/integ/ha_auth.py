@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ha_auth: with auth_key (fulcrum's HMAC-SHA256 extension), no advert
 without the key moves the VIP: not a plain VRRPv3 advert with priority 254,
 not one signed with another key, not a forged resignation (priority 0) in

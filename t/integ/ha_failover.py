@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ha_failover: two fulcrum nodes share VIP 192.0.2.50 with VRRPv3 (advert
 100 ms) in a lab of network namespaces (halab.py).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ha_keepalived: fulcrum's VRRPv3 interoperates with keepalived (Debian's
 package, vrrp_version 3, advert_int 0.1, the same VRID 51).  keepalived runs
 on lb2 beside a fulcrum without an ha section that serves the VIP there.

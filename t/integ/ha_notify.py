@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ha_notify: `notify` runs on every transition as "SCRIPT STATE VRID
 PRIORITY", without blocking the ha loop (the script here sleeps 2 s after
 writing its line, yet adverts go on: lb2 never takes over), and finished

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ha_preempt: preempt = false keeps a returning higher-priority node in
 BACKUP; a split between lb1 and lb2 (each still reaching the client) makes
 two masters, and once healed there is one master again within 3 adverts

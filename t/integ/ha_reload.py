@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ha_reload: a reload (USR2) on the master node does not move the VIP.
 
   - a reload that leaves the ha section alone keeps the same ha process: it

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """ha_unicast: with `peers`, adverts go by unicast to the peer only (no
 multicast on the LAN), the election and the failover work the same, and an
 advert from an address that is not a peer is refused.

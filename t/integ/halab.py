@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """halab: the two-balancer lab shared by the t/integ/ha_*.py scenarios.
 
     client 192.0.2.100 --+                 +-- web1 192.0.2.21 (fc-testbackend)

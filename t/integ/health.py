@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """health: the checker process and what workers do with its verdicts.
 
 A killed backend is marked DOWN within interval x fall plus one interval and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """keepalive: by default fulcrum keeps client connections open and reuses its
 server connection (the backend's X-Conn-Id stays, X-Conn-Seq rises), answers
 pipelined requests in order; httpclose = true closes both sides after every

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """limits: request line, header section and body limits (issue 7).
 
   listener "def"  the defaults: an 8192-byte request line passes, 8193 gets

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """linger: after an error reply fulcrum shuts its side down and waits, for
 about a second, for the client to close (so that unread input never turns
 into a reset that eats the reply) -- and no longer: a client that keeps the

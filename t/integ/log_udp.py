@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """log_udp (issue 17, point 5): the access log to a remote syslog over UDP
 (global.log.address = "udp://HOST:PORT", the classic `log 127.0.0.1
 local0`), in HAProxy's httplog format and as JSON (global.log.format =

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """malformed: request heads RFC 9112 forbids (or that smuggling relies on)
 get 400 and a closed connection; nothing reaches the server, no worker
 crashes, and a valid request afterwards is served.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """maxconn: a full worker stops accepting; the connections beyond the limit
 wait in the kernel backlog (they are not refused) and are served as soon as
 a connection closes.

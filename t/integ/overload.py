@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """overload: server maxconn with a queue, and 10 000 slow clients (issue 7).
 
   queue     server a has maxconn = 2 (one worker): 6 concurrent requests

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """privdrop: started as root with global.user/group, the workers run as
 that user and group (real, effective, saved and fs ids, and no other
 supplementary group) while the master stays root; without global.user a

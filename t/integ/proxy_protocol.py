@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """proxy_protocol: PROXY protocol v1 and v2 on both sides of fulcrum.
 
 accept_proxy = true on a listener: every connection starts with a PROXY

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """reload: kill -USR2 applies the rewritten config file to a running fulcrum.
 
   generation 1   2 workers; "web" roundrobin a, b; "old" a

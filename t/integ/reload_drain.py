@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """reload_drain: what generation 1 has in flight when USR2 comes finishes
 there, then generation 1 exits, within drain_timeout (3000 ms).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """reload_health: what the checker knows survives a reload, and reloads in
 a burst leave one consistent instance.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """reload_load: the proof that USR2 drops nothing under load (issue 5).
 
 For each run, wrk keeps requests flowing through fulcrum (4 workers, two

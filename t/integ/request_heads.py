@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """request_heads: request heads (RFC 9112 sections 2, 3 and 5; RFC 9110
 sections 5.5, 7.2, 7.6.1 and 9.1), one raw-socket case per shape, each
 asserting what the client got and exactly what the recording backend

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """response_strict: responses from the server are held to the rules of
 requests (RFC 9112 sections 2-7).  The recording backend sends a canned
 response (/bad?kind=K, see t/lib/testbackend.c) and keeps its connection

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """roundrobin: one worker, two backends.  Equal weights alternate strictly
 (a,b,a,b...); weights 2:1 share 30 requests 20/10.
 """

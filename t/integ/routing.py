@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """routing: backends and routes (issue 16, points 2 to 5 and 7) through the
 real binaries and the project's test backend.
 

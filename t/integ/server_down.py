@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """server_down: a refused connect is retried on the next server, invisibly;
 no server at all gives 503; a server slower than timeout.server gives 504;
 a malformed response gives 502.  fulcrum keeps serving after each.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """service: what contrib/fulcrum.service relies on.
 
 - Type=notify: with $NOTIFY_SOCKET set, the master sends READY=1 once it
@@ -123,6 +124,46 @@ with t.step("the unit file carries this build's paths"):
             "fulcrum -c before start")
     t.check(re.search(r"ExecReload=/\S+/fulcrum -c -f", text) is not None and
             "kill -USR2 $MAINPID" in text, "fulcrum -c, then USR2, on reload")
-    t.check("@" not in re.sub(r"(?m)^#.*$", "", text), "every @placeholder@ replaced")
+    t.check(re.search(r"@\w+@", re.sub(r"(?m)^#.*$", "", text)) is None,
+            "every @placeholder@ replaced")
+    t.check("EnvironmentFile=-/etc/default/fulcrum" in text,
+            "EnvironmentFile=-/etc/default/fulcrum (optional)")
+    docs = re.findall(r"(?m)^Documentation=(.*)$", text)
+    pages = " ".join(docs).split()
+    t.check(pages and all(re.fullmatch(r"man:[\w.-]+\(\d\)", p) for p in pages),
+            "Documentation= names manual pages only", pages)
+    builddir = os.path.dirname(t.FULCRUM)
+    for p in pages:
+        m = re.fullmatch(r"man:([\w.-]+)\((\d)\)", p)
+        if m:
+            page = os.path.join(builddir, "doc", f"{m.group(1)}.{m.group(2)}")
+            t.check(os.path.exists(page), f"{p} is built (make install installs it)",
+                    page)
+
+with t.step("the unit is hardened: systemd-analyze security"):
+    sa = subprocess.run(["sh", "-c", "command -v systemd-analyze"],
+                        stdout=subprocess.PIPE).stdout.decode().strip()
+    if not sa:
+        t.note("systemd-analyze is not installed: skipped")
+    else:
+        # systemd-analyze wants the unit in a directory of its own, with
+        # the binaries of this build where the unit runs them.
+        d = t.tmpdir("fctest-unit-")
+        sbindir = re.search(r"ExecStart=(/\S+)/fulcrum ", text).group(1)
+        copy = text.replace(sbindir + "/fulcrum", t.FULCRUM)
+        with open(os.path.join(d, "fulcrum.service"), "w") as f:
+            f.write(copy)
+        rc, out = t.run([sa, "verify", "--man=no", "fulcrum.service"], cwd=d,
+                        timeout=60)
+        t.note(out.rstrip() or "(verify: no output)")
+        t.check(rc == 0 and "Unknown" not in out and "Invalid" not in out,
+                "systemd-analyze verify accepts it", out)
+        rc, out = t.run([sa, "security", "--offline=true", "fulcrum.service"],
+                        cwd=d, timeout=60)
+        m = re.search(r"Overall exposure level for fulcrum.service: ([\d.]+)", out)
+        t.note(m.group(0) if m else out[-400:])
+        t.check(m is not None and float(m.group(1)) <= 5.0,
+                "exposure 5.0 or less (9.6 without the hardening)",
+                m.group(0) if m else out[-400:])
 
 t.finish()

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """signals: the pidfile holds the master pid while it runs and is removed at
 exit; TERM (and INT) stop everything at once and free the port; QUIT lets an
 in-flight request finish, then everything exits.

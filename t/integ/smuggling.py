@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """smuggling: request framing (RFC 9112 sections 6 and 7), one raw-socket
 case per shape, each asserting what the client got and exactly what the
 recording backend received (see strictcase.py for the table's columns).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """stat: fulcrum-stat reads a running instance from its shared memory.
 
 After exactly K requests on fresh connections, spread over three workers,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """statspage: the stats page of a listener (`stats = { uri; auth; refresh; }`).
 
 Without valid basic auth it answers 401 with WWW-Authenticate; with it, an

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """stick: learned sessions (stick = { cookie = "PHPSESSID"; }), 4 workers.
 A server sets PHPSESSID through one connection (one worker); the checker
 applies it to the shared table; then every worker sends that session to

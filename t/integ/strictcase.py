@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """strictcase: the table runner shared by smuggling.py, request_heads.py
 and response_strict.py (issue 7: doc/http-strictness.md cites each case by
 script and name).

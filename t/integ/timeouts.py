@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """timeouts: each timeout cuts the step it bounds, and no other.
 
   listener "req"  timeout.http_request = 500: a half-sent request head gets

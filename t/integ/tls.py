@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tls: TLS termination on a listener (issue 15), one worker.
 
   web     certs www.test (the default, first) and *.api.test, both EC,

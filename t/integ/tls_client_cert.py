@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tls_client_cert: client certificates (verify_client, client_ca).
 
   req   verify_client = "required", client_ca = CA

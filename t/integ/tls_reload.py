@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tls_reload: the certificate files are read again on USR2.
 
 One listener, `certs = [ "live.pem" ]`.  Replacing live.pem with a new

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tls_resume: TLS session resumption across workers and across a reload.
 
 Two workers.  For TLS 1.2 and TLS 1.3, a session saved by openssl

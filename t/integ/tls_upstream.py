@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """tls_upstream: fulcrum reaches a server over TLS (a server's `tls` group).
 
 The server is a small python https server (stdlib ssl + http.server) with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tlslab: certificates and TLS clients for the t/integ/tls*.py scenarios.
 
 Certificates are made at run time with the openssl command, in a directory

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """websocket: a 101 to "Upgrade: websocket" turns the stream into a tunnel.
 
 Real WebSocket servers and clients (python3-websockets, its asyncio API)

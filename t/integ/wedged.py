@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """wedged: a worker that stops running must not black-hole new clients
 (issue 20).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """wedged_reload: steering new connections away from a stalled worker
 survives kill -USR2 (issue 20).
 

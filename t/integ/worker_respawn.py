@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """worker_respawn: a worker killed with SIGKILL is replaced within a second
 and no client request fails meanwhile (but the one, if any, that was inside
 the killed worker); killing the same slot 5 times in a row leaves the master

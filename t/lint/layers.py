@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """No two source files call into each other, and no header includes itself.
 
 Files are layered: a file may call the functions (and use the data) of the

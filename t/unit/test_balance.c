@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The balancer: weighted roundrobin, leastconn, source, exclusions. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of the cookie persistence functions (worker/cookie.c).  Every
  * input is copied to end right before a PROT_NONE page, so reading one byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for the HTTP/1.1 head parser and the chunked walker
  * (worker/http.c).  Every input is copied so that it ends right before a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The PROXY protocol codec (lib/proxyproto.c): every shape of
  * doc/proxy-protocol.txt that is valid parses to its addresses, every

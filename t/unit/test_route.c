@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Routes (worker/route.c), redirect answers (worker/rewrite.c) and the
  * shared rate-limit table (shm/rate.c).

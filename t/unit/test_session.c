@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of shm/session.c: the learned-session table and its rings,
  * on real segments made by shm_create().  The test process plays the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of shm/: the layout (sizes and offsets pinned, so that a change
  * without a version bump is noticed), real segments created and attached

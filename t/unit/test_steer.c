@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * master/steer.c against the kernel: real SO_REUSEPORT groups on
  * 127.0.0.1, connections made to them, and which socket's queue each one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of lib/tls.c: certificate name matching (SNI) and the
  * session-ticket keys' rotation.  Names end right before a PROT_NONE page,

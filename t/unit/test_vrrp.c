@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The VRRPv3 wire format: a packet captured from keepalived 2.2.7 decodes,
  * ours encode to the same bytes, and every receiver check refuses what it
