@@ -1220,13 +1220,13 @@ static void master_exit(void)
 	sockets_close();
 	if (pidfile != NULL)
 		unlink(pidfile);
+	ctl_destroy(&m.ctl, m.cur->shm.name);	/* before the generations go */
 	while (m.oldest != NULL) {
 		struct gen *g = m.oldest;
 
 		m.oldest = g->newer;
 		gen_free(g);
 	}
-	ctl_destroy(&m.ctl, m.cur->shm.name);
 	free(m.children);
 	free(m.socks);
 }
