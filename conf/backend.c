@@ -70,32 +70,25 @@ static bool valid_request(const char *v)
 	    strcmp(version, "HTTP/1.1") == 0;
 }
 
-static void key_request(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
+static int check_request(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const char *v, void *obj)
 {
-	struct fc_check *check = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
-	if (!valid_request(v)) {
-		load_errat(ld, s, "%s: \"request\" must be \"METHOD URI"
-		    " [HTTP/1.0|HTTP/1.1]\", for example \"HEAD /check.txt HTTP/1.0\"",
-		    ctx);
-		return;
-	}
-	free(check->request);
-	check->request = xstrdup(v);
+	(void)obj;
+	if (valid_request(v))
+		return 0;
+	load_errat(ld, s, "%s: \"request\" must be \"METHOD URI"
+	    " [HTTP/1.0|HTTP/1.1]\", for example \"HEAD /check.txt HTTP/1.0\"", ctx);
+	return -1;
 }
 
 const struct key conf_check_keys[] = {
-	FUNC("request", key_request, 0),		/* none: a TCP check */
+	/* none: a TCP check */
+	STR("request", struct fc_check, request, .str_check = check_request),
 	/* 0: any 2xx/3xx */
 	INT("expect_status", struct fc_check, expect_status, 100, 599, .def = 0),
 	/* ms */
-	INT("interval", struct fc_check, interval, 100, CHECK_MAX, .def = 2000),
-	INT("timeout", struct fc_check, timeout, 1, CHECK_MAX, .def = 2000),
+	TIME_MS("interval", struct fc_check, interval, 100, CHECK_MAX, .def = 2000),
+	TIME_MS("timeout", struct fc_check, timeout, 1, CHECK_MAX, .def = 2000),
 	INT("rise", struct fc_check, rise, 1, 100, .def = 2),
 	INT("fall", struct fc_check, fall, 1, 100, .def = 3),
 	END,
@@ -118,22 +111,15 @@ static bool is_domain_char(int c)
 
 /* Copied into every inserted Set-Cookie: a host name, nothing that could
  * end the attribute or the header line. */
-static void key_cookie_domain(struct loader *ld, const config_setting_t *s,
-    const char *ctx, const struct key *k, void *obj)
+static int check_cookie_domain(struct loader *ld, const config_setting_t *s,
+    const char *ctx, const char *v, void *obj)
 {
-	struct fc_cookie *c = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
-	if (strlen(v) > DOMAIN_MAX || !load_all_chars(v, is_domain_char)) {
-		load_errat(ld, s, "%s: \"domain\" must be a host name of 1 to %d"
-		    " characters (letters, digits, '.', '-')", ctx, DOMAIN_MAX);
-		return;
-	}
-	free(c->domain);
-	c->domain = xstrdup(v);
+	(void)obj;
+	if (strlen(v) <= DOMAIN_MAX && load_all_chars(v, is_domain_char))
+		return 0;
+	load_errat(ld, s, "%s: \"domain\" must be a host name of 1 to %d"
+	    " characters (letters, digits, '.', '-')", ctx, DOMAIN_MAX);
+	return -1;
 }
 
 const struct key conf_cookie_keys[] = {
@@ -145,10 +131,11 @@ const struct key conf_cookie_keys[] = {
 	BOOL("nocache", struct fc_cookie, nocache, .def = false),
 	BOOL("httponly", struct fc_cookie, httponly, .def = false),
 	BOOL("secure", struct fc_cookie, secure, .def = false),
-	FUNC("domain", key_cookie_domain, 0),		/* none by default */
+	/* none by default */
+	STR("domain", struct fc_cookie, domain, .str_check = check_cookie_domain),
 	/* seconds, 0: none */
-	INT("maxidle", struct fc_cookie, maxidle, 0, COOKIE_AGE_MAX, .def = 0),
-	INT("maxlife", struct fc_cookie, maxlife, 0, COOKIE_AGE_MAX, .def = 0),
+	TIME_S("maxidle", struct fc_cookie, maxidle, 0, COOKIE_AGE_MAX, .def = 0),
+	TIME_S("maxlife", struct fc_cookie, maxlife, 0, COOKIE_AGE_MAX, .def = 0),
 	END,
 };
 
@@ -159,7 +146,7 @@ const struct key conf_cookie_keys[] = {
 const struct key conf_stick_keys[] = {
 	ARR("cookie", struct fc_stick, cookie, load_key_token, REQ),
 	/* seconds since last seen */
-	INT("expire", struct fc_stick, expire, 1, COOKIE_AGE_MAX, .def = 1800),
+	TIME_S("expire", struct fc_stick, expire, 1, COOKIE_AGE_MAX, .def = 1800),
 	/* entries this backend adds to the table */
 	INT("size", struct fc_stick, size, 1, STICK_SIZE_MAX, .def = 100000),
 	END,
@@ -184,7 +171,8 @@ static void key_server_addr(struct loader *ld, const config_setting_t *s,
 	const char *v = load_get_str(ld, s, ctx);
 
 	(void)k;
-	if (v == NULL || load_get_addr(ld, s, ctx, &sv->addr) < 0)
+	/* A name is resolved at each load: a reload follows a changed record. */
+	if (v == NULL || load_resolve_addr(ld, s, ctx, &sv->addr) < 0)
 		return;
 	if (is_any_addr(&sv->addr)) {
 		load_errat(ld, s, "%s: invalid address \"%s\" (a server needs a"
@@ -207,7 +195,7 @@ static const struct key server_keys[] = {
 	/* A PROXY header first on every connection, checks included. */
 	ENUM("send_proxy", struct fc_server, send_proxy, proxy_versions, .def = 0),
 	/* ms of weight ramp after DOWN -> UP, 0: none */
-	INT("slowstart", struct fc_server, slowstart, 0, SLOWSTART_MAX, .def = 0),
+	TIME_MS("slowstart", struct fc_server, slowstart, 0, SLOWSTART_MAX, .def = 0),
 	/* Default: the server's name (parse_server()).  Same charset as
 	 * names: the value travels in a cookie, and a prefix cookie must be
 	 * split again on its delimiter. */

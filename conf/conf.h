@@ -146,6 +146,7 @@ struct fc_stick {
 
 struct fc_stats {
 	char *uri;			/* NULL: no stats page */
+	char *prometheus_uri;		/* NULL: no metrics page */
 	char **auth;			/* "user:password" */
 	int nauth;
 	int refresh;			/* seconds, 0: no auto refresh */
@@ -279,6 +280,7 @@ struct fc_conf {
 	int workers;			/* 0 in the file: one per CPU; resolved here */
 	int maxconn;			/* per process (all workers) */
 	char *pidfile;			/* NULL: none */
+	char *chroot;			/* the workers' root; NULL: none */
 	int drain_timeout;		/* ms, graceful stop / reload */
 	int busy_poll_us;		/* workers poll this long after an event, 0: off */
 	int stall_ms;			/* no heartbeat this long: no new connections, 0: off */

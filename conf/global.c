@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -42,16 +43,12 @@ _Static_assert(sizeof(enum fc_log_format) == sizeof(int), "enum fc_log_format is
  * ("udp://HOST[:PORT]", port 514 by default, as the classic "log
  * 127.0.0.1 local0").  Anything else would be silently useless: an error.
  */
-static void key_log_address(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
+static int check_log_address(struct loader *ld, const config_setting_t *s,
+    const char *ctx, const char *v, void *obj)
 {
 	struct fc_log *lg = obj;
-	const char *v = load_get_str(ld, s, ctx);
 	char text[FC_ADDRSTRLEN + 8], err[160];
 
-	(void)k;
-	if (v == NULL)
-		return;
 	if (strncmp(v, "udp://", 6) == 0) {
 		v += 6;
 		snprintf(text, sizeof(text), "%s%s", v, strrchr(v, ']') != NULL ?
@@ -62,23 +59,23 @@ static void key_log_address(struct loader *ld, const config_setting_t *s, const 
 		    net_addr_port((struct sockaddr *)&lg->udp_addr.ss) == 0) {
 			load_errat(ld, s, "%s: \"address\" udp://%s: not an IP address and"
 			    " port (udp://127.0.0.1:514)", ctx, v);
-			return;
+			return -1;
 		}
 		lg->udp = true;
 	} else if (v[0] != '/') {
 		load_errat(ld, s, "%s: \"address\" must be a syslog socket path"
 		    " (\"/dev/log\") or \"udp://HOST[:PORT]\"%s", ctx,
 		    strchr(v, ':') != NULL ? ": write \"udp://\" before a host" : "");
-		return;
+		return -1;
 	}
-	free(lg->address);
-	lg->address = xstrdup(config_setting_get_string(s));
+	return 0;
 }
 
 /* Filled even without a "log" group, which only turns the access log on. */
 static const struct key log_keys[] = {
 	ENUM("facility", struct fc_log, facility, facilities, .def = LOG_LOCAL0),
-	FUNC("address", key_log_address, 0),		/* default "/dev/log" */
+	/* none: "/dev/log" */
+	STR("address", struct fc_log, address, .str_check = check_log_address),
 	ENUM("format", struct fc_log, format, formats, .def = FC_LOG_HTTPLOG),
 	END,
 };
@@ -102,84 +99,89 @@ static int check_stall(struct loader *ld, const config_setting_t *s, const char 
  * master starts: "fulcrum -c" (systemd's ExecStartPre) then refuses what
  * start would refuse, with the line, and so does a reload.
  */
-static void key_user(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
+static int check_user(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const char *v, void *obj)
 {
-	struct fc_conf *conf = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
+	(void)obj;
 	errno = 0;
-	if (getpwnam(v) == NULL) {
-		load_errat(ld, s, "%s: \"user\": unknown user \"%s\"%s%s", ctx, v,
-		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-		return;
-	}
-	free(conf->user);
-	conf->user = xstrdup(v);
+	if (getpwnam(v) != NULL)
+		return 0;
+	load_errat(ld, s, "%s: \"user\": unknown user \"%s\"%s%s", ctx, v,
+	    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+	return -1;
 }
 
-static void key_group(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
+static int check_group(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const char *v, void *obj)
 {
-	struct fc_conf *conf = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
+	(void)obj;
 	errno = 0;
-	if (getgrnam(v) == NULL) {
-		load_errat(ld, s, "%s: \"group\": unknown group \"%s\"%s%s", ctx, v,
-		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-		return;
-	}
-	free(conf->group);
-	conf->group = xstrdup(v);
+	if (getgrnam(v) != NULL)
+		return 0;
+	load_errat(ld, s, "%s: \"group\": unknown group \"%s\"%s%s", ctx, v,
+	    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+	return -1;
 }
 
 /* The master writes the pid file at start: its directory must be there. */
-static void key_pidfile(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
+static int check_pidfile(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const char *v, void *obj)
 {
-	struct fc_conf *conf = obj;
-	const char *v = load_get_str(ld, s, ctx);
-	const char *slash;
+	const char *slash = strrchr(v, '/');
 	char dir[4096];
 
-	(void)k;
-	if (v == NULL)
-		return;
-	slash = strrchr(v, '/');
-	if (slash != NULL && slash != v && (size_t)(slash - v) < sizeof(dir)) {
-		memcpy(dir, v, (size_t)(slash - v));
-		dir[slash - v] = '\0';
-		if (access(dir, W_OK | X_OK) < 0) {
-			load_errat(ld, s, "%s: \"pidfile\": cannot write in %s (%s)", ctx, dir,
-			    strerror(errno));
-			return;
-		}
+	(void)obj;
+	if (slash == NULL || slash == v || (size_t)(slash - v) >= sizeof(dir))
+		return 0;
+	memcpy(dir, v, (size_t)(slash - v));
+	dir[slash - v] = '\0';
+	if (access(dir, W_OK | X_OK) == 0)
+		return 0;
+	load_errat(ld, s, "%s: \"pidfile\": cannot write in %s (%s)", ctx, dir,
+	    strerror(errno));
+	return -1;
+}
+
+/*
+ * The workers' root: an absolute path to a directory that is there now.
+ * Nothing in it is needed (see master.c, chroot_enter()); an empty
+ * directory that the workers' user cannot write is the right one.
+ */
+static int check_chroot(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const char *v, void *obj)
+{
+	struct stat st;
+
+	(void)obj;
+	if (v[0] != '/') {
+		load_errat(ld, s, "%s: \"chroot\" must be an absolute path", ctx);
+		return -1;
 	}
-	free(conf->pidfile);
-	conf->pidfile = xstrdup(v);
+	errno = 0;
+	if (stat(v, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		load_errat(ld, s, "%s: \"chroot\": %s is not a directory%s%s", ctx, v,
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		return -1;
+	}
+	return 0;
 }
 
 static const struct key global_keys[] = {
-	FUNC("user", key_user, 0),
-	FUNC("group", key_group, 0),
+	STR("user", struct fc_conf, user, .str_check = check_user),
+	STR("group", struct fc_conf, group, .str_check = check_group),
 	/* 0: one per online CPU, see resolve_workers() */
 	INT("workers", struct fc_conf, workers, 0, FC_WORKERS_MAX, .def = 0),
 	INT("maxconn", struct fc_conf, maxconn, 1, MAXCONN_MAX, .def = 4096),
-	FUNC("pidfile", key_pidfile, 0),
+	STR("pidfile", struct fc_conf, pidfile, .str_check = check_pidfile),
+	/* none: the workers see the whole file system */
+	STR("chroot", struct fc_conf, chroot, .str_check = check_chroot),
 	/* ms */
-	INT("drain_timeout", struct fc_conf, drain_timeout, 0, 3600000, .def = 30000),
+	TIME_MS("drain_timeout", struct fc_conf, drain_timeout, 0, 3600000, .def = 30000),
 	INT("busy_poll_us", struct fc_conf, busy_poll_us, 0, 10000, .def = 0),
 	/* ms; 0 turns each off, see master/steer.c and the master's watchdog */
-	INT("stall_ms", struct fc_conf, stall_ms, 0, 60000, .def = 200,
+	TIME_MS("stall_ms", struct fc_conf, stall_ms, 0, 60000, .def = 200,
 	    .check = check_stall),
-	INT("watchdog_ms", struct fc_conf, watchdog_ms, 0, 3600000, .def = 2000,
+	TIME_MS("watchdog_ms", struct fc_conf, watchdog_ms, 0, 3600000, .def = 2000,
 	    .check = check_stall),
 	GROUP_ON("log", struct fc_conf, log, log_keys, enabled),
 	END,
@@ -212,6 +214,7 @@ void conf_free_global(struct fc_conf *conf)
 {
 	free(conf->user);
 	free(conf->group);
+	free(conf->chroot);
 	free(conf->pidfile);
 	free(conf->log.address);
 }

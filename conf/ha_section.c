@@ -179,7 +179,7 @@ static const struct key ha_keys[] = {
 	ARR("interface", struct fc_ha, interface, key_ifname, REQ),
 	INT("vrid", struct fc_ha, vrid, 1, 255, .flags = REQ),
 	INT("priority", struct fc_ha, priority, 1, 254, .def = 100),
-	INT("advert_ms", struct fc_ha, advert_ms, 10, 40950, .def = 1000,
+	TIME_MS("advert_ms", struct fc_ha, advert_ms, 10, 40950, .def = 1000,
 	    .check = check_centiseconds),
 	BOOL("preempt", struct fc_ha, preempt, .def = true),
 	BOOL("track_proxy", struct fc_ha, track_proxy, .def = true),
@@ -188,7 +188,7 @@ static const struct key ha_keys[] = {
 	FUNC("unicast_src", key_unicast_src, 0),
 	/* rounds, and ms between two */
 	INT("garp_count", struct fc_ha, garp_count, 0, 100, .def = 5),
-	INT("garp_repeat_ms", struct fc_ha, garp_repeat_ms, 10, 600000, .def = 1000),
+	TIME_MS("garp_repeat_ms", struct fc_ha, garp_repeat_ms, 10, 600000, .def = 1000),
 	FUNC("notify", key_notify, 0),
 	FUNC("auth_key", key_auth_key, 0),
 	END,

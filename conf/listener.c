@@ -37,12 +37,12 @@ struct bindref {		/* every bind address seen, for duplicates */
 
 /* ms */
 static const struct key timeout_keys[] = {
-	INT("connect", struct fc_timeouts, connect, 1, TIMEOUT_MAX, .def = 5000),
-	INT("client", struct fc_timeouts, client, 1, TIMEOUT_MAX, .def = 50000),
-	INT("server", struct fc_timeouts, server, 1, TIMEOUT_MAX, .def = 50000),
-	INT("http_request", struct fc_timeouts, http_request, 1, TIMEOUT_MAX, .def = 10000),
-	INT("queue", struct fc_timeouts, queue, 1, TIMEOUT_MAX, .def = 5000),
-	INT("tunnel", struct fc_timeouts, tunnel, 1, TIMEOUT_MAX, .def = 3600000),
+	TIME_MS("connect", struct fc_timeouts, connect, 1, TIMEOUT_MAX, .def = 5000),
+	TIME_MS("client", struct fc_timeouts, client, 1, TIMEOUT_MAX, .def = 50000),
+	TIME_MS("server", struct fc_timeouts, server, 1, TIMEOUT_MAX, .def = 50000),
+	TIME_MS("http_request", struct fc_timeouts, http_request, 1, TIMEOUT_MAX, .def = 10000),
+	TIME_MS("queue", struct fc_timeouts, queue, 1, TIMEOUT_MAX, .def = 5000),
+	TIME_MS("tunnel", struct fc_timeouts, tunnel, 1, TIMEOUT_MAX, .def = 3600000),
 	END,
 };
 
@@ -60,24 +60,19 @@ static const struct key limits_keys[] = {
 
 /* -------------------------------------------------------------- stats */
 
-static void key_uri(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
+static int check_uri(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const char *v, void *obj)
 {
-	struct fc_stats *st = obj;
-	const char *v = load_get_str(ld, s, ctx), *p;
+	const char *p;
 
-	(void)k;
-	if (v == NULL)
-		return;
+	(void)obj;
 	for (p = v; *p > 0x20 && *p < 0x7f; p++)
 		;
-	if (v[0] != '/' || *p != '\0') {
-		load_errat(ld, s, "%s: \"uri\" must start with '/' and hold no spaces",
-		    ctx);
-		return;
-	}
-	free(st->uri);
-	st->uri = xstrdup(v);
+	if (v[0] == '/' && *p == '\0')
+		return 0;
+	load_errat(ld, s, "%s: \"%s\" must start with '/' and hold no spaces", ctx,
+	    config_setting_name(s));
+	return -1;
 }
 
 static void key_auth(struct loader *ld, const config_setting_t *s, const char *ctx,
@@ -106,10 +101,12 @@ static void key_auth(struct loader *ld, const config_setting_t *s, const char *c
 }
 
 static const struct key stats_keys[] = {
-	FUNC("uri", key_uri, REQ),
+	STR("uri", struct fc_stats, uri, .flags = REQ, .str_check = check_uri),
+	/* none: no Prometheus metrics page */
+	STR("prometheus_uri", struct fc_stats, prometheus_uri, .str_check = check_uri),
 	FUNC("auth", key_auth, 0),
 	/* seconds, 0: no auto refresh */
-	INT("refresh", struct fc_stats, refresh, 0, 86400, .def = 0),
+	TIME_S("refresh", struct fc_stats, refresh, 0, 86400, .def = 0),
 	END,
 };
 
@@ -248,6 +245,17 @@ static void check_destination(struct loader *ld, const config_setting_t *e,
 	}
 }
 
+/* The metrics must not hide the page. */
+static void check_stats(struct loader *ld, const config_setting_t *e, const char *ctx,
+    const struct fc_stats *st)
+{
+	if (st->uri != NULL && st->prometheus_uri != NULL &&
+	    strcmp(st->uri, st->prometheus_uri) == 0)
+		load_errat(ld, config_setting_get_member(
+		    config_setting_get_member(e, "stats"), "prometheus_uri"),
+		    "%s: stats \"prometheus_uri\" must differ from its \"uri\"", ctx);
+}
+
 static void key_servers(struct loader *ld, const config_setting_t *s, const char *ctx,
     const struct key *k, void *obj)
 {
@@ -282,6 +290,7 @@ static void parse_listener(struct loader *ld, const config_setting_t *e,
 	load_object_ctx(ctx, sizeof(ctx), "listener", e, i);
 	load_walk(ld, e, ctx, listener_keys, l);
 	check_destination(ld, e, ctx, l);
+	check_stats(ld, e, ctx, &l->stats);
 	if (l->tls.enabled)
 		conf_tls_build(ld, e, ctx, l);
 	conf_backend_check(ld, e, ctx, &l->own);
@@ -342,6 +351,7 @@ static void listener_free(struct fc_listener *l)
 	conf_backend_free(&l->own);
 	conf_routes_free(l);
 	free(l->stats.uri);
+	free(l->stats.prometheus_uri);
 	for (i = 0; i < l->stats.nauth; i++)
 		free(l->stats.auth[i]);
 	free(l->stats.auth);

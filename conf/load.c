@@ -8,8 +8,10 @@
 #include "config.h"
 
 #include <libconfig.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,9 @@
 #include "conf/load.h"
 #include "lib/alloc.h"
 #include "lib/net.h"
+
+#define KEY_LEN_MAX	32	/* longer names are not compared for "did you mean" */
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
 
 struct error {
 	char *file;		/* the path as given, or an included file */
@@ -193,18 +198,64 @@ static bool is_integer(const config_setting_t *s)
 	    config_setting_type(s) == CONFIG_TYPE_INT64;
 }
 
-static int get_int(struct loader *ld, const config_setting_t *s, const char *ctx,
-    long long min, long long max, long long *v)
+static const struct unit {
+	const char *suffix;
+	long long ms;
+} time_units[] = {
+	{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	{ "d", 86400000 }, { NULL, 0 },
+};
+
+/*
+ * A time as HAProxy's users write it: digits then a unit ("100ms", "5s",
+ * "2m", "1h", "1d"), in the key's own unit (ms, or s with SEC): -1 when
+ * it is no such time or is not a whole number of them.
+ */
+static long long parse_time(const char *v, int flags)
 {
-	if (!is_integer(s)) {
-		load_errat(ld, s, "%s: \"%s\" must be an integer", ctx,
-		    config_setting_name(s));
-		return -1;
+	long long n = 0, base = (flags & SEC) ? 1000 : 1;
+	const char *p = v;
+	const struct unit *u;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > 100000000000LL)
+			return -1;
+		n = n * 10 + (*p - '0');
 	}
-	*v = config_setting_get_int64(s);
-	if (*v < min || *v > max) {
-		load_errat(ld, s, "%s: \"%s\" must be between %lld and %lld", ctx,
-		    config_setting_name(s), min, max);
+	if (p == v)
+		return -1;
+	for (u = time_units; u->suffix != NULL && strcmp(u->suffix, p) != 0; u++)
+		;
+	if (u->suffix == NULL || (n * u->ms) % base != 0)
+		return -1;
+	return n * u->ms / base;
+}
+
+static int get_int(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *k, long long *v)
+{
+	const char *name = config_setting_name(s);
+
+	if ((k->flags & (MS | SEC)) && config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if ((*v = parse_time(config_setting_get_string(s), k->flags)) < 0) {
+			load_errat(ld, s, "%s: \"%s\" must be %s, or a time with a"
+			    " unit: \"100ms\", \"5s\", \"2m\", \"1h\", \"1d\"%s", ctx, name,
+			    (k->flags & SEC) ? "an integer (seconds)" :
+			    "an integer (milliseconds)",
+			    (k->flags & SEC) ? " (whole seconds)" : "");
+			return -1;
+		}
+	} else if (!is_integer(s)) {
+		load_errat(ld, s, "%s: \"%s\" must be an integer%s", ctx, name,
+		    (k->flags & SEC) ? " (seconds) or a time (\"30m\")" :
+		    (k->flags & MS) ? " (milliseconds) or a time (\"5s\")" : "");
+		return -1;
+	} else
+		*v = config_setting_get_int64(s);
+	if (*v < k->min || *v > k->max) {
+		load_errat(ld, s, "%s: \"%s\" must be between %lld and %lld%s", ctx,
+		    name, k->min, k->max,
+		    (k->flags & SEC) ? " seconds" : (k->flags & MS) ? " ms" : "");
 		return -1;
 	}
 	return 0;
@@ -289,17 +340,18 @@ const config_setting_t *load_str_elem(const config_setting_t *s, int i)
 	return config_setting_get_elem(s, (unsigned)i);
 }
 
-int load_get_addr(struct loader *ld, const config_setting_t *e, const char *what,
-    struct fc_addr *addr)
+static int get_addr(struct loader *ld, const config_setting_t *e, const char *what,
+    struct fc_addr *addr,
+    int (*parse)(const char *, struct fc_addr *, char *, size_t))
 {
 	const char *text = config_setting_get_string(e);
-	char err[160];
+	char err[160 + NI_MAXHOST];
 
 	if (strlen(text) >= FC_ADDRSTRLEN) {
 		load_errat(ld, e, "%s: invalid address \"%s\" (too long)", what, text);
 		return -1;
 	}
-	if (net_parse_addr(text, addr, err, sizeof(err)) == 0)
+	if (parse(text, addr, err, sizeof(err)) == 0)
 		return 0;
 	/* net_parse_addr() sometimes names the text itself, sometimes not. */
 	if (strncmp(err, "invalid address", 15) == 0)
@@ -307,6 +359,18 @@ int load_get_addr(struct loader *ld, const config_setting_t *e, const char *what
 	else
 		load_errat(ld, e, "%s: invalid address \"%s\": %s", what, text, err);
 	return -1;
+}
+
+int load_get_addr(struct loader *ld, const config_setting_t *e, const char *what,
+    struct fc_addr *addr)
+{
+	return get_addr(ld, e, what, addr, net_parse_addr);
+}
+
+int load_resolve_addr(struct loader *ld, const config_setting_t *e, const char *what,
+    struct fc_addr *addr)
+{
+	return get_addr(ld, e, what, addr, net_resolve_addr);
 }
 
 void load_object_ctx(char *ctx, size_t len, const char *kind,
@@ -417,12 +481,12 @@ static void apply_key(struct loader *ld, const config_setting_t *s, const char *
 
 	switch (k->kind) {
 	case K_INT:
-		if (get_int(ld, s, ctx, k->min, k->max, &v) == 0 &&
+		if (get_int(ld, s, ctx, k, &v) == 0 &&
 		    (k->check == NULL || k->check(ld, s, ctx, v) == 0))
 			*(int *)field = (int)v;
 		break;
 	case K_INT64:
-		if (get_int(ld, s, ctx, k->min, k->max, &v) == 0)
+		if (get_int(ld, s, ctx, k, &v) == 0)
 			*(long long *)field = v;
 		break;
 	case K_BOOL:
@@ -433,7 +497,8 @@ static void apply_key(struct loader *ld, const config_setting_t *s, const char *
 			*(bool *)field = config_setting_get_bool(s) != 0;
 		break;
 	case K_STR:
-		if ((str = load_get_str(ld, s, ctx)) != NULL) {
+		if ((str = load_get_str(ld, s, ctx)) != NULL &&
+		    (k->str_check == NULL || k->str_check(ld, s, ctx, str, obj) == 0)) {
 			free(*(char **)field);
 			*(char **)field = xstrdup(str);
 		}
@@ -451,6 +516,57 @@ static void apply_key(struct loader *ld, const config_setting_t *s, const char *
 	}
 }
 
+/*
+ * Edits (insert, delete, replace, swap two neighbours) from a to b, or
+ * SIZE_MAX for names too long to be keys.
+ */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[KEY_LEN_MAX + 1][KEY_LEN_MAX + 1];
+
+	if (la > KEY_LEN_MAX || lb > KEY_LEN_MAX)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		for (size_t j = 0; j <= lb; j++) {
+			size_t best = i == 0 ? j : j == 0 ? i : SIZE_MAX;
+
+			if (i > 0 && j > 0) {
+				best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+				best = MIN(best, d[i - 1][j] + 1);
+				best = MIN(best, d[i][j - 1] + 1);
+				if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+					best = MIN(best, d[i - 2][j - 2] + 1);
+			}
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+/* "unknown key", and the one key it was likely meant to be, if any. */
+static void unknown_key(struct loader *ld, const config_setting_t *s, const char *ctx,
+    const struct key *keys)
+{
+	const char *name = config_setting_name(s), *near = NULL;
+	size_t best = SIZE_MAX, ties = 0;
+
+	for (const struct key *k = keys; k->name != NULL; k++) {
+		size_t d = edit_distance(name, k->name);
+
+		if (d < best) {
+			best = d;
+			near = k->name;
+			ties = 0;
+		} else if (d == best)
+			ties++;
+	}
+	/* Close: two edits at most, and no more than a third of the name. */
+	if (near != NULL && ties == 0 && best <= 2 && best * 3 <= strlen(name))
+		load_errat(ld, s, "unknown key \"%s\" in %s (did you mean \"%s\"?)",
+		    name, ctx, near);
+	else
+		load_errat(ld, s, "unknown key \"%s\" in %s", name, ctx);
+}
+
 void load_walk(struct loader *ld, const config_setting_t *group, const char *ctx,
     const struct key *keys, void *obj)
 {
@@ -465,7 +581,7 @@ void load_walk(struct loader *ld, const config_setting_t *group, const char *ctx
 		for (k = keys; k->name != NULL && strcmp(k->name, name) != 0; k++)
 			;
 		if (k->name == NULL) {
-			load_errat(ld, s, "unknown key \"%s\" in %s", name, ctx);
+			unknown_key(ld, s, ctx, keys);
 			continue;
 		}
 		seen |= 1ULL << (k - keys);

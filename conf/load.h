@@ -45,12 +45,18 @@ typedef void key_fn(struct loader *, const config_setting_t *, const char *,
 /* A rule beyond an integer's range: 0, or -1 after an error. */
 typedef int key_check(struct loader *, const config_setting_t *, const char *,
     long long);
+/*
+ * A rule beyond a string's being there and not empty: 0, or -1 after an
+ * error.  It may fill the object's other fields from the value.
+ */
+typedef int key_str_check(struct loader *, const config_setting_t *, const char *,
+    const char *, void *);
 
 enum kind {
 	K_INT,			/* int at off, in [min, max], then check() if any */
 	K_INT64,		/* long long at off, in [min, max] */
 	K_BOOL,			/* bool at off */
-	K_STR,			/* char * at off, malloc'd, not empty */
+	K_STR,			/* char * at off, malloc'd, not empty, then str_check() */
 	K_ENUM,			/* an int-sized enum at off, named by choices */
 	K_GROUP,		/* a { ... } group into the struct at off, through sub */
 	K_FUNC,			/* fn does it all; off and max are fn's own */
@@ -61,6 +67,8 @@ enum kind {
 				 * zeroes without it (its presence turns a
 				 * feature on, like "stick") */
 #define ON	0x04		/* K_GROUP: its presence sets the bool at on */
+#define MS	0x08		/* K_INT: milliseconds; "5s", "100ms", "2m" too */
+#define SEC	0x10		/* K_INT: seconds; "30m", "1h", "1d" too */
 
 struct choice {
 	const char *name;
@@ -77,6 +85,7 @@ struct key {
 	int flags;
 	key_fn *fn;			/* K_FUNC */
 	key_check *check;		/* K_INT: NULL or a rule beyond the range */
+	key_str_check *str_check;	/* K_STR: NULL or a rule on the value */
 	const struct choice *choices;	/* K_ENUM, ended by a NULL name */
 	const struct key *sub;		/* K_GROUP: the group's own keys */
 	size_t on;			/* K_GROUP with ON: a bool, in the object walked */
@@ -91,6 +100,11 @@ struct key {
 #define ROW(n, k, st, f)	.name = (n), .kind = (k), .off = offsetof(st, f)
 #define INT(n, st, f, lo, hi, ...) \
 	{ ROW(n, K_INT, st, f), .min = (lo), .max = (hi), __VA_ARGS__ }
+/* An int of milliseconds, or of seconds: a string with a unit is taken too. */
+#define TIME_MS(n, st, f, lo, hi, ...) \
+	{ ROW(n, K_INT, st, f), .min = (lo), .max = (hi), .flags = MS, __VA_ARGS__ }
+#define TIME_S(n, st, f, lo, hi, ...) \
+	{ ROW(n, K_INT, st, f), .min = (lo), .max = (hi), .flags = SEC, __VA_ARGS__ }
 #define INT64(n, st, f, lo, hi, ...) \
 	{ ROW(n, K_INT64, st, f), .min = (lo), .max = (hi), __VA_ARGS__ }
 #define BOOL(n, st, f, ...)	{ ROW(n, K_BOOL, st, f), __VA_ARGS__ }
@@ -155,6 +169,9 @@ int load_str_list(struct loader *ld, const config_setting_t *s, const char *ctx,
 const config_setting_t *load_str_elem(const config_setting_t *s, int i);
 /* Parses an "IP:PORT" string; the error names what (e.g. "listener "x" bind"). */
 int load_get_addr(struct loader *ld, const config_setting_t *e, const char *what,
+    struct fc_addr *addr);
+/* The same, and "NAME:PORT" resolved now (net_resolve_addr()). */
+int load_resolve_addr(struct loader *ld, const config_setting_t *e, const char *what,
     struct fc_addr *addr);
 /* "server "webA"" in ctx, or "server #2" while the group has no usable name. */
 void load_object_ctx(char *ctx, size_t len, const char *kind,

@@ -39,63 +39,41 @@ static bool is_target_char(int c)
 	return c > 0x20 && c < 0x7f;
 }
 
-static void key_route_host(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct key *k, void *obj)
+static int check_route_host(struct loader *ld, const config_setting_t *s,
+    const char *ctx, const char *v, void *obj)
 {
-	struct fc_route *rt = obj;
-	const char *v = load_get_str(ld, s, ctx), *name;
+	const char *name = strncmp(v, "*.", 2) == 0 ? v + 2 : v;
 
-	(void)k;
-	if (v == NULL)
-		return;
-	name = strncmp(v, "*.", 2) == 0 ? v + 2 : v;
-	if (strlen(v) > FC_ROUTE_HOST_MAX || name[0] == '\0' ||
-	    !load_all_chars(name, is_host_char)) {
-		load_errat(ld, s, "%s: \"host\" must be a host name (letters, digits,"
-		    " '.', '-'), or \"*.\" and one, without a port", ctx);
-		return;
-	}
-	free(rt->host);
-	rt->host = xstrdup(v);
-	for (char *p = rt->host; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
+	(void)obj;
+	if (strlen(v) <= FC_ROUTE_HOST_MAX && name[0] != '\0' &&
+	    load_all_chars(name, is_host_char))
+		return 0;
+	load_errat(ld, s, "%s: \"host\" must be a host name (letters, digits,"
+	    " '.', '-'), or \"*.\" and one, without a port", ctx);
+	return -1;
 }
 
-static void key_route_prefix(struct loader *ld, const config_setting_t *s,
-    const char *ctx, const struct key *k, void *obj)
+static int check_route_prefix(struct loader *ld, const config_setting_t *s,
+    const char *ctx, const char *v, void *obj)
 {
-	struct fc_route *rt = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
-	if (v[0] != '/' || strlen(v) > TARGET_MAX || !load_all_chars(v, is_target_char)) {
-		load_errat(ld, s, "%s: \"path_prefix\" must start with '/' and hold"
-		    " no spaces", ctx);
-		return;
-	}
-	free(rt->path_prefix);
-	rt->path_prefix = xstrdup(v);
+	(void)obj;
+	if (v[0] == '/' && strlen(v) <= TARGET_MAX && load_all_chars(v, is_target_char))
+		return 0;
+	load_errat(ld, s, "%s: \"path_prefix\" must start with '/' and hold"
+	    " no spaces", ctx);
+	return -1;
 }
 
-static void key_route_redirect(struct loader *ld, const config_setting_t *s,
-    const char *ctx, const struct key *k, void *obj)
+static int check_route_redirect(struct loader *ld, const config_setting_t *s,
+    const char *ctx, const char *v, void *obj)
 {
-	struct fc_route *rt = obj;
-	const char *v = load_get_str(ld, s, ctx);
-
-	(void)k;
-	if (v == NULL)
-		return;
-	if (strlen(v) > TARGET_MAX || !load_all_chars(v, is_target_char) ||
-	    (v[0] != '/' && strstr(v, "://") == NULL)) {
-		load_errat(ld, s, "%s: \"redirect\" must be a path (\"/new/\") or an"
-		    " absolute URL (\"https://example.com\"), without spaces", ctx);
-		return;
-	}
-	free(rt->redirect);
-	rt->redirect = xstrdup(v);
+	(void)obj;
+	if (strlen(v) <= TARGET_MAX && load_all_chars(v, is_target_char) &&
+	    (v[0] == '/' || strstr(v, "://") != NULL))
+		return 0;
+	load_errat(ld, s, "%s: \"redirect\" must be a path (\"/new/\") or an"
+	    " absolute URL (\"https://example.com\"), without spaces", ctx);
+	return -1;
 }
 
 static int check_code(struct loader *ld, const config_setting_t *s, const char *ctx,
@@ -108,10 +86,12 @@ static int check_code(struct loader *ld, const config_setting_t *s, const char *
 }
 
 static const struct key route_keys[] = {
-	FUNC("host", key_route_host, 0),		/* none: any Host */
-	FUNC("path_prefix", key_route_prefix, 0),	/* none: any path */
+	/* none: any Host; matched ignoring case */
+	STR("host", struct fc_route, host, .str_check = check_route_host),
+	/* none: any path */
+	STR("path_prefix", struct fc_route, path_prefix, .str_check = check_route_prefix),
 	ARR("backend", struct fc_route, backend_name, load_key_name, 0),
-	FUNC("redirect", key_route_redirect, 0),
+	STR("redirect", struct fc_route, redirect, .str_check = check_route_redirect),
 	INT("code", struct fc_route, code, 100, 999, .def = 302, .check = check_code),
 	END,
 };
@@ -299,7 +279,7 @@ static void hdr_rules_free(struct fc_hdr_rules *r)
 const struct key conf_rate_keys[] = {
 	INT("requests", struct fc_rate_limit, requests, 1, 1000000, .flags = REQ),
 	/* ms */
-	INT("per_ms", struct fc_rate_limit, per_ms, 1, 86400000, .def = 1000),
+	TIME_MS("per_ms", struct fc_rate_limit, per_ms, 1, 86400000, .def = 1000),
 	/* requests beyond the rate let through at once */
 	INT("burst", struct fc_rate_limit, burst, 0, 1000000, .def = 0),
 	END,

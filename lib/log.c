@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,20 @@ void log_access_open_udp(int facility, const struct sockaddr *sa, socklen_t len)
 	acc.fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
+void log_access_pin(const char *root)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&acc.to;
+	char path[PATH_MAX];
+
+	if (acc.fd < 0 || acc.to.ss_family != AF_UNIX)
+		return;
+	snprintf(path, sizeof(path), "%s%s", root, sun->sun_path);
+	if (access(path, W_OK) == 0)
+		return;			/* the chroot has its own: keep the path */
+	if (connect(acc.fd, (const struct sockaddr *)&acc.to, acc.tolen) == 0)
+		acc.tolen = 0;		/* sent to the connected peer */
+}
+
 void log_access_close(void)
 {
 	log_flush();
@@ -242,7 +257,7 @@ static void flush_syslog(void)
 
 		iov[i].iov_base = acc.buf + acc.starts[i];
 		iov[i].iov_len = end - acc.starts[i] - 1;	/* no newline */
-		msgs[i].msg_hdr.msg_name = &acc.to;
+		msgs[i].msg_hdr.msg_name = acc.tolen != 0 ? &acc.to : NULL;
 		msgs[i].msg_hdr.msg_namelen = acc.tolen;
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;

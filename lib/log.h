@@ -25,6 +25,13 @@ void log_access_open(enum fc_log_target target, int facility, const char *path);
 /* Access log to a remote syslog over UDP ("udp://HOST:PORT"), foreground or not. */
 struct sockaddr;
 void log_access_open_udp(int facility, const struct sockaddr *sa, socklen_t len);
+/*
+ * Before a chroot to root: a syslog socket the chroot does not hold at the
+ * same path is connected now, so the lines still reach it (until the
+ * syslog daemon restarts: a socket inside the chroot, as Debian's haproxy
+ * package has rsyslog make, lives through that).
+ */
+void log_access_pin(const char *root);
 /* Stops the access log (the master, before opening it anew on reload). */
 void log_access_close(void);
 bool log_access_enabled(void);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -92,6 +93,54 @@ int net_parse_addr(const char *text, struct fc_addr *addr, char *err, size_t err
 		snprintf(err, errlen, "invalid address \"%s\" (numeric IPv4 or [IPv6] expected)", text);
 		return -1;
 	}
+	return 0;
+}
+
+/* Letters, digits, '-' and '.', one letter at least: "1.2.3.999" is no name. */
+static bool is_host_name(const char *s, size_t len)
+{
+	bool letter = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			letter = true;
+		else if (!(c >= '0' && c <= '9') && c != '-' && c != '.')
+			return false;
+	}
+	return letter && len > 0 && len < NI_MAXHOST;
+}
+
+int net_resolve_addr(const char *text, struct fc_addr *addr, char *err, size_t errlen)
+{
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	const char *colon = strrchr(text, ':');
+	char host[NI_MAXHOST];
+	struct addrinfo *res;
+	int port, rc;
+
+	if (net_parse_addr(text, addr, err, errlen) == 0)
+		return 0;
+	if (colon == NULL || !is_host_name(text, (size_t)(colon - text)))
+		return -1;		/* with net_parse_addr()'s reason */
+	if ((port = parse_port(colon + 1, err, errlen)) < 0)
+		return -1;
+	memcpy(host, text, (size_t)(colon - text));
+	host[colon - text] = '\0';
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		snprintf(err, errlen, "cannot resolve \"%s\": %s", host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -1;
+	}
+	memset(addr, 0, sizeof(*addr));
+	memcpy(&addr->ss, res->ai_addr, res->ai_addrlen);
+	addr->len = res->ai_addrlen;
+	if (addr->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&addr->ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&addr->ss)->sin6_port = htons((uint16_t)port);
+	freeaddrinfo(res);
 	return 0;
 }
 

@@ -31,6 +31,13 @@ struct fc_addr {
  * Returns 0, or -1 with a reason in err.
  */
 int net_parse_addr(const char *text, struct fc_addr *addr, char *err, size_t errlen);
+/*
+ * The same, and "NAME:PORT" as well: a host name is resolved now, with
+ * getaddrinfo(), and the first address it gives is taken (the order of
+ * /etc/gai.conf).  For servers, whose names are read again at each reload.
+ * Blocks while the resolver works.
+ */
+int net_resolve_addr(const char *text, struct fc_addr *addr, char *err, size_t errlen);
 /* Parses "192.0.2.50/24" (IPv4 or IPv6, prefix optional). */
 int net_parse_prefix(const char *text, struct fc_addr *addr, int *prefixlen,
     char *err, size_t errlen);

@@ -303,6 +303,11 @@ static int privileges_resolve(const struct fc_conf *conf, struct priv *p)
 	struct group *gr;
 
 	memset(p, 0, sizeof(*p));
+	if (conf->chroot != NULL && geteuid() != 0) {
+		log_warnx("global.chroot: only root can chroot the workers to %s",
+		    conf->chroot);
+		return -1;
+	}
 	if (geteuid() != 0)
 		return 0;
 	if (conf->user == NULL) {
@@ -465,6 +470,19 @@ static void child_setup(const struct child *c)
 	}
 }
 
+/*
+ * A worker reads no file once it runs: its configuration, certificates
+ * and segment are in memory.  What the C library would read lazily (the
+ * time zone) is read before, and the access log's socket pinned.
+ */
+static void chroot_enter(const char *root)
+{
+	tzset();
+	log_access_pin(root);
+	if (chroot(root) < 0 || chdir("/") < 0)
+		fatal("cannot chroot to %s", root);
+}
+
 static int run_worker(const struct child *c)
 {
 	struct fc_worker_socket *mine = xcalloc((size_t)m.nsocks + 1, sizeof(*mine));
@@ -480,6 +498,8 @@ static int run_worker(const struct child *c)
 	}
 	if (shm_protect_worker(&g->shm, c->slot) < 0)
 		fatal("mprotect of the shared segment");
+	if (g->conf->chroot != NULL)
+		chroot_enter(g->conf->chroot);
 	privileges_drop(&g->priv);
 	return worker_main(g->conf, &g->shm, c->slot, g->nworkers, mine, n);
 }

@@ -290,6 +290,18 @@ int http_split_authority(const char *a, size_t len, size_t *hostlen, long *port)
 	return 0;
 }
 
+bool http_host_name(const struct fc_http_msg *m, const char **h, size_t *n)
+{
+	const struct fc_http_header *f;
+	long port;
+
+	if (m->host < 0)
+		return false;
+	f = &m->headers[m->host];
+	*h = f->value;
+	return http_split_authority(f->value, f->value_len, n, &port) == 0 && *n > 0;
+}
+
 /* Same host (case-insensitive) and same port, an absent port being the default. */
 static bool authority_eq(const char *a, size_t alen, const char *b, size_t blen,
     unsigned int defport)

@@ -95,6 +95,8 @@ int http_find_header(const struct fc_http_msg *msg, const char *name, size_t fro
  * *port -1 when absent.  0, or -1 when it is no valid authority.
  */
 int http_split_authority(const char *a, size_t len, size_t *hostlen, long *port);
+/* The request's Host name without its port; false when there is none. */
+bool http_host_name(const struct fc_http_msg *m, const char **h, size_t *n);
 /* True when the comma-separated value holds the token (case-insensitive). */
 bool http_value_has_token(const char *value, size_t len, const char *token);
 /* The same for a token of toklen bytes, not NUL-terminated. */

@@ -372,19 +372,6 @@ void rewrite_drop_head(struct fc_chan *ch, size_t hlen)
 
 /* ----------------------------------------------------------- redirect */
 
-/* The Host field's host, without a port (the https port is the default). */
-static bool host_name(const struct fc_http_msg *m, const char **h, size_t *n)
-{
-	const struct fc_http_header *f;
-	long port;
-
-	if (m->host < 0)
-		return false;
-	f = &m->headers[m->host];
-	*h = f->value;
-	return http_split_authority(f->value, f->value_len, n, &port) == 0 && *n > 0;
-}
-
 /*
  * A redirect route: its target, then the path after the route's
  * path_prefix (the whole path without one), the query kept.  A relative
@@ -427,7 +414,7 @@ int rewrite_redirect_https(const struct fc_http_msg *m, bool keepalive,
 	const char *host, *path;
 	size_t hn, pn;
 
-	if (!host_name(m, &host, &hn)) {
+	if (!http_host_name(m, &host, &hn)) {
 		sbuf_printf(out, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
 		    "Content-Length: 34\r\nConnection: close\r\n\r\n"
 		    "A Host is needed to go to https.\r\n");

@@ -21,19 +21,6 @@ bool route_host_match(const char *pattern, const char *host, size_t hn)
 	return hn > pn && str_ieq(host + hn - pn, pn, pattern + 1, pn);
 }
 
-/* The Host field's name, without a port; false when there is none. */
-static bool request_host(const struct fc_http_msg *m, const char **h, size_t *n)
-{
-	const struct fc_http_header *f;
-	long port;
-
-	if (m->host < 0)
-		return false;
-	f = &m->headers[m->host];
-	*h = f->value;
-	return http_split_authority(f->value, f->value_len, n, &port) == 0 && *n > 0;
-}
-
 static bool prefix_match(const char *prefix, const struct fc_http_msg *m)
 {
 	const char *path;
@@ -54,7 +41,7 @@ const struct fc_route *route_match(const struct fc_listener *l, const struct fc_
 
 		if (rt->host != NULL) {
 			if (!looked) {
-				has_host = request_host(m, &host, &hn);
+				has_host = http_host_name(m, &host, &hn);
 				looked = true;
 			}
 			if (!has_host || !route_host_match(rt->host, host, hn))

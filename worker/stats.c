@@ -54,6 +54,17 @@ static const char *target_path(const char *t, size_t *len)
 	return t + i;
 }
 
+/* A scraper may add parameters of its own ("/metrics?name[]=x"): ignored. */
+static bool is_prometheus(const char *uri, const char *path, size_t len)
+{
+	size_t n;
+
+	if (uri == NULL)
+		return false;
+	n = strlen(uri);
+	return len >= n && memcmp(path, uri, n) == 0 && (len == n || path[n] == '?');
+}
+
 enum fc_stats_kind stats_match(const struct fc_listener *l, const char *target, size_t len)
 {
 	const char *uri = l->stats.uri, *rest;
@@ -62,6 +73,8 @@ enum fc_stats_kind stats_match(const struct fc_listener *l, const char *target, 
 	if (uri == NULL)
 		return FC_STATS_NONE;
 	target = target_path(target, &len);
+	if (is_prometheus(l->stats.prometheus_uri, target, len))
+		return FC_STATS_PROMETHEUS;
 	ulen = strlen(uri);
 	if (len < ulen || memcmp(target, uri, ulen) != 0)
 		return FC_STATS_NONE;
@@ -720,6 +733,11 @@ int stats_respond(const struct fc_listener *l, int listener_index, const bool *s
 	case FC_STATS_JSON:
 		ctype = "application/json";
 		report_render(&r, FC_REPORT_JSON, listener_index, &body);
+		break;
+	case FC_STATS_PROMETHEUS:
+		/* The exposition format's own media type. */
+		ctype = "text/plain; version=0.0.4; charset=utf-8";
+		report_render(&r, FC_REPORT_PROMETHEUS, listener_index, &body);
 		break;
 	default:
 		ctype = "text/html; charset=utf-8";

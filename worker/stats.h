@@ -2,7 +2,7 @@
 /*
  * The statistics page of a listener (`stats = { uri; auth; refresh; }`):
  * an HTML page for people, ";csv" in HAProxy's column names for existing
- * tools, and ";json".  The figures come from the shared-memory segment
+ * tools, ";json", and the Prometheus text format at its own prometheus_uri.  The figures come from the shared-memory segment
  * through shm/report.h, so they are the ones fulcrum-stat prints.
  */
 #ifndef FC_WORKER_STATS_H
@@ -16,13 +16,17 @@
 #include "shm/shm.h"
 #include "worker/http.h"
 
-enum fc_stats_kind { FC_STATS_NONE, FC_STATS_HTML, FC_STATS_CSV, FC_STATS_JSON };
+enum fc_stats_kind {
+	FC_STATS_NONE, FC_STATS_HTML, FC_STATS_CSV, FC_STATS_JSON,
+	FC_STATS_PROMETHEUS,		/* at stats.prometheus_uri */
+};
 
 /*
  * Is this request target the stats page of l?  l->stats.uri NULL: never.  The
  * path must equal stats.uri exactly; HAProxy's suffixes ";csv" and ";json" (after
  * the uri, e.g. "/fulcrum?stats;csv") select the format; anything else → NONE.
  * An absolute-form target ("http://host/fulcrum?stats") is matched on its path.
+ * stats.prometheus_uri, with or without a query, is PROMETHEUS.
  */
 enum fc_stats_kind stats_match(const struct fc_listener *l, const char *target, size_t len);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
 """config_check: `fulcrum -c -f FILE` accepts a valid file and points at the
-right FILE:LINE for an unknown key, a bad server address and a syntax error,
+right FILE:LINE for an unknown key (naming the key meant when one is close),
+a bad server address or a name that does not resolve, a missing chroot, and
+a syntax error,
 and for what only a start used to find: an unknown global.user or
 global.group, a pid file in a directory that is not there.
 """
@@ -95,8 +97,21 @@ expect_error("(a) an unknown key in a listener is refused",
 
 lines = base(pa, pb, pl)
 lines[1:2] = ["global: {", "  workers = 2;", "  wrokers = 4;", "};"]
-expect_error("(a') an unknown key in global is refused",
-             write("unknown_global.conf", lines), line_of(lines, "wrokers"))
+out = expect_error("(a') an unknown key in global is refused",
+                   write("unknown_global.conf", lines), line_of(lines, "wrokers"))
+t.check('(did you mean "workers"?)' in out, "and the key meant is named", out)
+
+lines = base(pa, pb, pl)
+i = line_of(lines, 'name = "a"')
+lines[i - 1] = '    { name = "a"; address = "web1.invalid:80"; weight = 1; },'
+out = expect_error("(a2) a server name that does not resolve is refused",
+                   write("bad_name.conf", lines), i)
+t.check('cannot resolve "web1.invalid"' in out, "the output says which name", out)
+
+lines = base(pa, pb, pl)
+lines[1:2] = ['global: { workers = 2; chroot = "/nonexistent/jail"; };']
+expect_error("(a3) a chroot that is not there is refused",
+             write("bad_chroot.conf", lines), line_of(lines, "chroot"))
 
 # ---------------------------------------------------------------- (b)
 lines = base(pa, pb, pl)

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <grp.h>
 #include <limits.h>
@@ -608,7 +609,7 @@ CONF_TEST(unknown_key_in_global_names_key_and_line)
 	    "  workers = 1;\n"
 	    "  wokers = 2;\n"			/* 3 */
 	    "};\n" LISTENER,
-	    3, "unknown key \"wokers\" in global");
+	    3, "unknown key \"wokers\" in global (did you mean \"workers\"?)");
 }
 
 CONF_TEST(unknown_key_in_global_log_names_key_and_line)
@@ -640,7 +641,8 @@ CONF_TEST(unknown_key_in_listener_names_key_and_line)
 	    "  balanse = \"roundrobin\";\n"	/* 4 */
 	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
 	    "} );\n",
-	    4, "unknown key \"balanse\" in listener \"webfarm\"");
+	    4, "unknown key \"balanse\" in listener \"webfarm\""
+	    " (did you mean \"balance\"?)");
 }
 
 CONF_TEST(unknown_key_in_server_names_key_and_line)
@@ -654,7 +656,7 @@ CONF_TEST(unknown_key_in_server_names_key_and_line)
 	    "      wieght = 3; }\n"			/* 6 */
 	    "  );\n"
 	    "} );\n",
-	    6, "unknown key \"wieght\" in server \"s1\"");
+	    6, "unknown key \"wieght\" in server \"s1\" (did you mean \"weight\"?)");
 }
 
 CONF_TEST(unknown_key_in_timeout_names_key_and_line)
@@ -666,7 +668,7 @@ CONF_TEST(unknown_key_in_timeout_names_key_and_line)
 	    "    tunel = 100;\n"		/* 4 */
 	    "  };\n"
 	    "};\n" LISTENER,
-	    4, "unknown key \"tunel\" in defaults timeout");
+	    4, "unknown key \"tunel\" in defaults timeout (did you mean \"tunnel\"?)");
 }
 
 CONF_TEST(unknown_key_in_listener_timeout_names_the_listener)
@@ -678,7 +680,8 @@ CONF_TEST(unknown_key_in_listener_timeout_names_the_listener)
 	    "  timeout = { conect = 1; };\n"	/* 4 */
 	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } );\n"
 	    "} );\n",
-	    4, "unknown key \"conect\" in listener \"webfarm\" timeout");
+	    4, "unknown key \"conect\" in listener \"webfarm\" timeout"
+	    " (did you mean \"connect\"?)");
 }
 
 CONF_TEST(unknown_key_in_ha_names_key_and_line)
@@ -772,7 +775,7 @@ CONF_TEST(watchdog_ms_out_of_range_is_an_error)
 {
 	expect_error(
 	    "global: { watchdog_ms = 3600001; };\n" LISTENER,
-	    1, "global: \"watchdog_ms\" must be between 0 and 3600000");
+	    1, "global: \"watchdog_ms\" must be between 0 and 3600000 ms");
 }
 
 CONF_TEST(retries_out_of_range_is_an_error)
@@ -790,7 +793,7 @@ CONF_TEST(zero_timeout_is_an_error)
 	    "    connect = 0;\n"		/* 3 */
 	    "  };\n"
 	    "};\n" LISTENER,
-	    3, "defaults timeout: \"connect\" must be between 1 and 86400000");
+	    3, "defaults timeout: \"connect\" must be between 1 and 86400000 ms");
 }
 
 CONF_TEST(workers_above_the_maximum_is_an_error)
@@ -846,9 +849,9 @@ CONF_TEST(bad_server_address_is_an_error)
 	    "  name = \"web\";\n"
 	    "  bind = \"127.0.0.1:8080\";\n"
 	    "  servers = ( { name = \"webA\";\n"
-	    "    address = \"web-a.example:80\"; } );\n"	/* 5 */
+	    "    address = \"web_a:80\"; } );\n"		/* 5 */
 	    "} );\n",
-	    5, "server \"webA\": invalid address \"web-a.example:80\""
+	    5, "server \"webA\": invalid address \"web_a:80\""
 	    " (numeric IPv4 or [IPv6] expected)");
 }
 
@@ -1032,7 +1035,7 @@ CONF_TEST(advert_not_a_multiple_of_10_is_an_error)
 CONF_TEST(advert_above_the_12_bit_field_is_an_error)
 {
 	expect_error(HA("  vrid = 1; advert_ms = 40960;\n"),
-	    9, "ha: \"advert_ms\" must be between 10 and 40950");
+	    9, "ha: \"advert_ms\" must be between 10 and 40950 ms");
 }
 
 CONF_TEST(vrid_zero_is_an_error)
@@ -1110,7 +1113,7 @@ CONF_TEST(garp_count_out_of_range_is_an_error)
 	expect_error(HA("  vrid = 1; garp_count = 101;\n"),
 	    9, "ha: \"garp_count\" must be between 0 and 100");
 	expect_error(HA("  vrid = 1; garp_repeat_ms = 5;\n"),
-	    9, "ha: \"garp_repeat_ms\" must be between 10 and 600000");
+	    9, "ha: \"garp_repeat_ms\" must be between 10 and 600000 ms");
 }
 
 CONF_TEST(relative_or_missing_notify_is_an_error)
@@ -1308,7 +1311,7 @@ CONF_TEST(stick_expire_and_size_out_of_range_are_errors)
 	    "} );\n");
 
 	cr_expect(has_line(errors, path, 3, "listener \"web\" stick: \"expire\" must be"
-	    " between 1 and 31536000"), "%s", errors);
+	    " between 1 and 31536000 seconds"), "%s", errors);
 	cr_expect(has_line(errors, path, 4, "listener \"web\" stick: \"size\" must be"
 	    " between 1 and 10000000"), "%s", errors);
 	cr_expect_eq(count_lines(errors), 2, "%s", errors);
@@ -1328,7 +1331,7 @@ CONF_TEST(stick_unknown_key_and_wrong_shape_are_errors)
 	    "} );\n");
 
 	cr_expect(has_line(errors, path, 3, "unknown key \"expires\" in listener \"web\""
-	    " stick"), "%s", errors);
+	    " stick (did you mean \"expire\"?)"), "%s", errors);
 	cr_expect(has_line(errors, path, 6, "listener \"api\": \"stick\" must be a"
 	    " group { ... }"), "%s", errors);
 	cr_expect_eq(count_lines(errors), 2, "%s", errors);
@@ -1409,7 +1412,7 @@ CONF_TEST(every_error_is_reported_in_line_order)
 		"ha: \"vrid\" must be between 1 and 255",
 		"global: \"workers\" must be between 0 and 64",
 		"listener \"web\": missing \"bind\"",
-		"unknown key \"balanse\" in listener \"web\"",
+		"unknown key \"balanse\" in listener \"web\" (did you mean \"balance\"?)",
 		"server \"s1\": invalid address \"nowhere\" (expected HOST:PORT)",
 		"server \"s1\": \"weight\" must be between 0 and 256",
 		"unknown section \"frontend\" (global, defaults, listeners, backends, ha)",
@@ -1601,5 +1604,168 @@ CONF_TEST(limits_out_of_range_name_file_and_line)
 	    "} );\n", 3,
 	    "listener \"web\" limits: \"headers\" must be between 1 and 100");
 	expect_error("defaults: { limits = { requestline = 10; }; };\n" LISTENER, 1,
-	    "unknown key \"requestline\" in defaults limits");
+	    "unknown key \"requestline\" in defaults limits (did you mean \"request_line\"?)");
+}
+
+/* ------------------------------------------------- friendlier files */
+
+CONF_TEST(times_take_a_unit_as_in_haproxy)
+{
+	struct fc_conf *c = load_ok(
+	    "global: { drain_timeout = \"1m\"; watchdog_ms = \"3s\"; };\n"
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  timeout = { connect = \"5s\"; client = \"2m\"; server = \"100ms\";\n"
+	    "              tunnel = \"1h\"; queue = 2500; };\n"
+	    "  check = { interval = \"2s\"; timeout = \"1500ms\"; };\n"
+	    "  cookie = { name = \"SRV\"; mode = \"insert\"; maxidle = \"1d\";"
+	    " maxlife = 60; };\n"
+	    "  stick = { cookie = \"PHPSESSID\"; expire = \"30m\"; };\n"
+	    "  stats = { uri = \"/s\"; refresh = \"10s\"; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\";"
+	    " slowstart = \"30s\"; } ); } );\n");
+	struct fc_listener *l = &c->listeners[0];
+	struct fc_backend *b = LBE(c, l);
+
+	cr_expect_eq(c->drain_timeout, 60000);
+	cr_expect_eq(c->watchdog_ms, 3000);
+	cr_expect_eq(l->timeout.connect, 5000);
+	cr_expect_eq(l->timeout.client, 120000);
+	cr_expect_eq(l->timeout.server, 100);
+	cr_expect_eq(l->timeout.tunnel, 3600000);
+	cr_expect_eq(l->timeout.queue, 2500);
+	cr_expect_eq(b->check.interval, 2000);
+	cr_expect_eq(b->check.timeout, 1500);
+	cr_expect_eq(b->cookie.maxidle, 86400);		/* seconds */
+	cr_expect_eq(b->cookie.maxlife, 60);
+	cr_expect_eq(b->stick.expire, 1800);		/* seconds */
+	cr_expect_eq(l->stats.refresh, 10);		/* seconds */
+	cr_expect_eq(b->servers[0].slowstart, 30000);
+	conf_free(c);
+}
+
+CONF_TEST(a_time_without_a_known_unit_is_an_error)
+{
+	char *errors = load_bad(
+	    "defaults: { timeout = {\n"
+	    "  connect = \"1.5s\";\n"					/* 2 */
+	    "  client = \"5\";\n"					/* 3 */
+	    "  server = \"5 s\";\n"					/* 4 */
+	    "  queue = \"10us\"; }; };\n"				/* 5 */
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stick = { cookie = \"PHPSESSID\"; expire = \"1500ms\"; };\n" /* 7 */
+	    "  stats = { uri = \"/s\"; refresh = true; };\n"		/* 8 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } ); } );\n");
+	const char *ms = "must be an integer (milliseconds), or a time with a unit:"
+	    " \"100ms\", \"5s\", \"2m\", \"1h\", \"1d\"";
+	char want[256];
+
+	snprintf(want, sizeof(want), "defaults timeout: \"connect\" %s", ms);
+	cr_expect(has_line(errors, path, 2, want), "%s", errors);
+	snprintf(want, sizeof(want), "defaults timeout: \"client\" %s", ms);
+	cr_expect(has_line(errors, path, 3, want), "%s", errors);
+	snprintf(want, sizeof(want), "defaults timeout: \"server\" %s", ms);
+	cr_expect(has_line(errors, path, 4, want), "%s", errors);
+	snprintf(want, sizeof(want), "defaults timeout: \"queue\" %s", ms);
+	cr_expect(has_line(errors, path, 5, want), "%s", errors);
+	cr_expect(has_line(errors, path, 7, "listener \"web\" stick: \"expire\" must be an"
+	    " integer (seconds), or a time with a unit: \"100ms\", \"5s\", \"2m\", \"1h\","
+	    " \"1d\" (whole seconds)"), "%s", errors);
+	cr_expect(has_line(errors, path, 8, "listener \"web\" stats: \"refresh\" must be an"
+	    " integer (seconds) or a time (\"30m\")"), "%s", errors);
+	cr_expect_eq(count_lines(errors), 6, "%s", errors);
+	free(errors);
+}
+
+CONF_TEST(a_time_out_of_range_names_its_unit)
+{
+	expect_error("global: { drain_timeout = \"2h\"; };\n" LISTENER,
+	    1, "global: \"drain_timeout\" must be between 0 and 3600000 ms");
+}
+
+CONF_TEST(an_unknown_key_far_from_every_key_gets_no_guess)
+{
+	/* One edit away: named.  Two edits in five letters: too far to guess. */
+	expect_error("listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  cookie = { name = \"S\"; mode = \"insert\"; nocash = true; };\n"	/* 2 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } ); } );\n",
+	    2, "unknown key \"nocash\" in listener \"web\" cookie (did you mean \"nocache\"?)");
+	expect_error("global: { wrkrs = 1; };\n" LISTENER,
+	    1, "unknown key \"wrkrs\" in global");
+}
+
+CONF_TEST(a_server_may_be_named_by_host_name)
+{
+	struct fc_conf *c = load_ok(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  servers = ( { name = \"s1\"; address = \"localhost:8081\"; } ); } );\n");
+	const struct fc_server *s = &OWN(c, 0)->servers[0];
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&s->addr.ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&s->addr.ss;
+
+	cr_expect_str_eq(s->addr_text, "localhost:8081");
+	if (s->addr.ss.ss_family == AF_INET) {
+		cr_expect_eq(ntohs(sin->sin_port), 8081);
+		cr_expect_eq(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	} else {
+		cr_assert_eq(s->addr.ss.ss_family, AF_INET6);
+		cr_expect_eq(ntohs(sin6->sin6_port), 8081);
+		cr_expect(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	}
+	conf_free(c);
+}
+
+CONF_TEST(a_server_name_that_does_not_resolve_is_an_error)
+{
+	/* RFC 6761: ".invalid" never resolves. */
+	char *errors = load_bad(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  servers = ( { name = \"s1\"; address = \"web1.invalid:80\"; } ); } );\n");
+
+	cr_expect(strstr(errors, ":2: server \"s1\": invalid address \"web1.invalid:80\":"
+	    " cannot resolve \"web1.invalid\": ") != NULL, "%s", errors);
+	cr_expect_eq(count_lines(errors), 1, "%s", errors);
+	free(errors);
+}
+
+CONF_TEST(prometheus_uri_is_a_second_path_of_the_stats)
+{
+	struct fc_conf *c = load_ok(
+	    "listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stats = { uri = \"/s\"; prometheus_uri = \"/metrics\"; };\n"
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } ); } );\n");
+
+	cr_expect_str_eq(c->listeners[0].stats.prometheus_uri, "/metrics");
+	conf_free(c);
+	expect_error("listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stats = { uri = \"/s\";\n"
+	    "    prometheus_uri = \"/s\"; };\n"				/* 3 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } ); } );\n",
+	    3, "listener \"web\": stats \"prometheus_uri\" must differ from its \"uri\"");
+	expect_error("listeners = ( { name = \"web\"; bind = \"127.0.0.1:8080\";\n"
+	    "  stats = { uri = \"/s\"; prometheus_uri = \"metrics\"; };\n"	/* 2 */
+	    "  servers = ( { name = \"s1\"; address = \"127.0.0.1:8081\"; } ); } );\n",
+	    2, "listener \"web\" stats: \"prometheus_uri\" must start with '/' and hold no"
+	    " spaces");
+}
+
+CONF_TEST(chroot_must_be_an_existing_absolute_directory)
+{
+	char text[512], want[256], *errors;
+	struct fc_conf *c;
+
+	snprintf(text, sizeof(text), "global: { chroot = \"%s\"; };\n" LISTENER, dir);
+	c = load_ok(text);
+	cr_expect_str_eq(c->chroot, dir);
+	conf_free(c);
+	expect_error("global: { chroot = \"var/empty\"; };\n" LISTENER,
+	    1, "global: \"chroot\" must be an absolute path");
+	expect_error("global: { chroot = \"/nonexistent/fulcrum\"; };\n" LISTENER,
+	    1, "global: \"chroot\": /nonexistent/fulcrum is not a directory: No such"
+	    " file or directory");
+	/* The file itself: there, but no directory. */
+	snprintf(text, sizeof(text), "global: { chroot = \"%s\"; };\n" LISTENER, path);
+	errors = load_bad(text);
+	snprintf(want, sizeof(want), "global: \"chroot\": %s is not a directory", path);
+	cr_expect(has_line(errors, path, 1, want), "%s", errors);
+	free(errors);
 }

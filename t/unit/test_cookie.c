@@ -15,35 +15,12 @@
 #include <unistd.h>
 
 #include "worker/cookie.h"
+#include "t/unit/guard.h"
 
 #define CANARY		0x5a
 #define OUT_MAX		(64 * 1024)
 
 /* ------------------------------------------------------------ helpers */
-
-#define GUARD_RING	16
-static struct { char *map; size_t size; } guards[GUARD_RING];
-static unsigned int guard_next;
-
-/* A copy of s[0..len) whose last byte is followed by a PROT_NONE page. */
-static const char *guarded(const char *s, size_t len)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t data = (len + pg - 1) / pg * pg;
-	unsigned int slot = guard_next++ % GUARD_RING;
-	char *map;
-
-	if (guards[slot].map != NULL)
-		munmap(guards[slot].map, guards[slot].size);
-	map = mmap(NULL, data + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(map, MAP_FAILED);
-	cr_assert_eq(mprotect(map + data, pg, PROT_NONE), 0);
-	guards[slot].map = map;
-	guards[slot].size = data + pg;
-	if (len > 0)
-		memcpy(map + data - len, s, len);
-	return map + data - len;
-}
 
 static char out[OUT_MAX + 64];
 

@@ -15,40 +15,11 @@
 #include <unistd.h>
 
 #include "worker/http.h"
+#include "t/unit/guard.h"
 
 #define MAX_LINE	8192
 #define MAX_HEAD	16384
 #define LIT(s)		s, sizeof(s) - 1
-
-/* ------------------------------------------------------------ guard pages */
-
-/*
- * Copies are kept mapped while the test looks at the message (names and
- * values point into them); a small ring recycles the oldest.
- */
-#define GUARD_RING	32
-static struct { char *map; size_t size; } guards[GUARD_RING];
-static unsigned int guard_next;
-
-/* Returns a copy of s[0..len) whose last byte is followed by a PROT_NONE page. */
-static const char *guarded(const void *s, size_t len)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t data = (len + pg - 1) / pg * pg;
-	unsigned int slot = guard_next++ % GUARD_RING;
-	char *map;
-
-	if (guards[slot].map != NULL)
-		munmap(guards[slot].map, guards[slot].size);
-	map = mmap(NULL, data + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(map, MAP_FAILED);
-	cr_assert_eq(mprotect(map + data, pg, PROT_NONE), 0);
-	guards[slot].map = map;
-	guards[slot].size = data + pg;
-	if (len > 0)
-		memcpy(map + data - len, s, len);
-	return map + data - len;
-}
 
 static int req_lim(const char *s, size_t len, struct fc_http_msg *m, size_t max_line,
     size_t max_head, int *status)

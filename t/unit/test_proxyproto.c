@@ -16,32 +16,9 @@
 #include <unistd.h>
 
 #include "lib/proxyproto.h"
+#include "t/unit/guard.h"
 
 #define LIT(s)	s, sizeof(s) - 1
-
-/* ------------------------------------------------------------ guard pages */
-
-#define GUARD_RING	8
-static struct { char *map; size_t size; } guards[GUARD_RING];
-static unsigned int guard_next;
-
-static const char *guarded(const void *s, size_t len)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t data = (len + pg - 1) / pg * pg + pg;
-	unsigned int slot = guard_next++ % GUARD_RING;
-	char *map;
-
-	if (guards[slot].map != NULL)
-		munmap(guards[slot].map, guards[slot].size);
-	map = mmap(NULL, data + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(map, MAP_FAILED);
-	cr_assert_eq(mprotect(map + data, pg, PROT_NONE), 0);
-	guards[slot].map = map;
-	guards[slot].size = data + pg;
-	memcpy(map + data - len, s, len);
-	return map + data - len;
-}
 
 static int parse(const void *s, size_t len, struct fc_proxy_hdr *h)
 {
