@@ -20,6 +20,11 @@
  * published state is its health (UP, DOWN) unless the operator put it in
  * MAINT (checks paused) or DRAIN (UP for persistent clients only).
  *
+ * After a reload, the new generation's checker alone probes: this one,
+ * finding the segment's name taken by a newer generation before a probe,
+ * stops probing and copies that generation's verdicts into its own
+ * segment (shm_follow_health()) for the old workers while they drain.
+ *
  * It also writes the learned-session table (shm/session.c): every
  * SESSION_MS it applies what the workers pushed into their rings and frees
  * a slice of the expired entries, the whole table every SWEEP_ROUNDS.
@@ -48,6 +53,7 @@
 #define SWEEP_ROUNDS	50	/* the expiry sweep covers the table in 5 s */
 #define SWEEP_MIN	4096	/* entries looked at per pass, at least */
 #define SLOWSTART_MS	100	/* eweight steps of a server in slow start */
+#define FOLLOW_MS	50	/* a retired checker copies the new verdicts */
 
 /* A checked server: its probe, its schedule, and what rise/fall needs. */
 struct hc_server {
@@ -78,6 +84,9 @@ static struct {
 	struct fc_ev_timer ctl_timer;
 	const struct fc_ctl *ctl;
 	bool stopping;
+	struct fc_shm cur;		/* retired: the newer generation's segment */
+	uint32_t *follow_map;		/* retired: our servers' indexes in cur */
+	struct fc_ev_timer follow;
 } hc;
 
 /* ------------------------------------------------------------ publishing */
@@ -213,10 +222,56 @@ static void check_done(struct probe *p, const struct probe_result *r)
 	schedule(hs, due > ev_now(hc.ev) ? due : ev_now(hc.ev));
 }
 
+static void follow_cb(struct fc_ev *ev, struct fc_ev_timer *t)
+{
+	shm_follow_health(hc.shm, &hc.cur, hc.follow_map);
+	ev_timer_arm(ev, t, ev_now(ev) + FOLLOW_MS);
+}
+
+/* Probes and slow start are the new checker's now. */
+static void follow_start(void)
+{
+	for (int i = 0; i < hc.nservers; i++) {
+		ev_timer_stop(hc.ev, &hc.servers[i].next);
+		probe_cancel(hc.ev, &hc.servers[i].probe);
+	}
+	ev_timer_stop(hc.ev, &hc.slowstart);
+	hc.follow_map = shm_server_map(&hc.cur, hc.shm);
+	hc.follow.cb = follow_cb;
+	follow_cb(hc.ev, &hc.follow);
+	log_info("generation %u checks the servers now: following its verdicts",
+	    (unsigned int)shm_load(&hc.cur.hdr->generation));
+}
+
+/*
+ * Has a newer generation of this instance taken the segment's name?  Asked
+ * before each probe, so that the two checkers never both probe.
+ */
+static bool retired(void)
+{
+	char err[256];
+
+	if (hc.follow_map != NULL)
+		return true;
+	if (shm_name_is_ours(hc.shm))
+		return false;
+	if (shm_attach_ro(&hc.cur, hc.shm->name, err, sizeof(err)) < 0)
+		return false;		/* no segment there: keep checking */
+	if (shm_load(&hc.cur.hdr->master_pid) != shm_load(&hc.shm->hdr->master_pid) ||
+	    shm_load(&hc.cur.hdr->generation) <= shm_load(&hc.shm->hdr->generation)) {
+		shm_detach(&hc.cur);
+		return false;
+	}
+	follow_start();
+	return true;
+}
+
 static void launch(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	struct hc_server *hs = SERVER_OF_TIMER(t);
 
+	if (retired())
+		return;
 	if (shm_load(&hs->sv->admin) == FC_ADMIN_MAINT) {	/* checks paused */
 		schedule(hs, ev_now(ev) + (uint64_t)hs->b->check.interval);
 		return;
@@ -468,6 +523,10 @@ int health_main(const struct fc_conf *conf, struct fc_shm *shm, const struct fc_
 	ev_timer_stop(hc.ev, &hc.sessions);
 	ev_timer_stop(hc.ev, &hc.slowstart);
 	ev_timer_stop(hc.ev, &hc.ctl_timer);
+	ev_timer_stop(hc.ev, &hc.follow);
+	free(hc.follow_map);
+	if (hc.cur.hdr != NULL)
+		shm_detach(&hc.cur);
 	close(hc.sigs.io.fd);
 	ev_free(hc.ev);
 	log_flush();

@@ -211,3 +211,45 @@ void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms)
 	/* A client resumes across the reload with the same keys. */
 	memcpy(&next->hdr->tickets, &prev->hdr->tickets, sizeof(next->hdr->tickets));
 }
+
+uint32_t *shm_server_map(const struct fc_shm *cur, const struct fc_shm *old)
+{
+	return server_map(cur, old);
+}
+
+/* Byte by byte, as the checker publishes it: always NUL-terminated. */
+static void follow_desc(struct fc_shm_server *to, const struct fc_shm_server *from)
+{
+	for (size_t i = 0; i + 1 < sizeof(to->check_desc); i++)
+		shm_store(&to->check_desc[i], shm_load(&from->check_desc[i]));
+}
+
+/*
+ * The old segment's workers are still reading: every field is stored
+ * atomically, the state last and with release, as the checker does.
+ */
+static void follow_server(struct fc_shm_server *to, const struct fc_shm_server *from)
+{
+	shm_store(&to->admin, shm_load(&from->admin));
+	shm_store(&to->eweight, shm_load(&from->eweight));
+	if (strcmp(to->address, from->address) == 0 && to->checked && from->checked) {
+		shm_store(&to->check_result, shm_load(&from->check_result));
+		shm_store(&to->check_code, shm_load(&from->check_code));
+		shm_store(&to->check_duration_ms, shm_load(&from->check_duration_ms));
+		shm_store(&to->check_count, shm_load(&from->check_count));
+		shm_store(&to->last_check_us, shm_load(&from->last_check_us));
+		shm_store(&to->last_change_us, shm_load(&from->last_change_us));
+		shm_store(&to->up_since_ms, shm_load(&from->up_since_ms));
+		shm_store(&to->checks, shm_load(&from->checks));
+		shm_store(&to->check_failures, shm_load(&from->check_failures));
+		follow_desc(to, from);
+	}
+	shm_store_rel(&to->state, shm_load_acq(&from->state));
+}
+
+void shm_follow_health(struct fc_shm *old, const struct fc_shm *cur, const uint32_t *map)
+{
+	for (uint32_t i = 0; i < old->hdr->nservers; i++)
+		if (map[i] != UINT32_MAX)
+			follow_server(shm_server(old, i), shm_server(cur, map[i]));
+}

@@ -21,4 +21,12 @@ void shm_carry(struct fc_shm *next, const struct fc_shm *prev, uint64_t now_ms);
  */
 void shm_fold_retired(struct fc_shm *next, const struct fc_shm *prev);
 
+/*
+ * A retired generation's checker stops probing and follows the current
+ * generation's: for each of old's servers, its index in cur (UINT32_MAX:
+ * gone), then the copy, done again and again while old's workers drain.
+ */
+uint32_t *shm_server_map(const struct fc_shm *cur, const struct fc_shm *old);
+void shm_follow_health(struct fc_shm *old, const struct fc_shm *cur, const uint32_t *map);
+
 #endif
