@@ -190,15 +190,11 @@ static int persist_want(const struct fc_stream *s)
 /* ------------------------------------------------------------ balancing */
 
 /* balance = "source": the client's address, not its port. */
-static uint32_t source_hash(const union fc_sockaddr *a)
+static uint64_t source_hash(const union fc_sockaddr *a)
 {
-	uint64_t h;
-
 	if (a->sa.sa_family == AF_INET6)
-		h = hash_fnv1a(HASH_FNV1A_INIT, &a->in6.sin6_addr, sizeof(a->in6.sin6_addr));
-	else
-		h = hash_fnv1a(HASH_FNV1A_INIT, &a->in.sin_addr, sizeof(a->in.sin_addr));
-	return (uint32_t)(h ^ (h >> 32));
+		return hash_fnv1a(HASH_FNV1A_INIT, &a->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+	return hash_fnv1a(HASH_FNV1A_INIT, &a->in.sin_addr, sizeof(a->in.sin_addr));
 }
 
 /*
@@ -229,7 +225,7 @@ static void refresh_weights(struct fc_be *be)
 static int balance_pick(struct fc_stream *s, const bool *excluded)
 {
 	struct fc_be *be = s->be;
-	uint32_t hash = 0;
+	uint64_t hash = 0;
 	int idx;
 
 	refresh_weights(be);

@@ -2,9 +2,12 @@
 /* Server selection (see balance.h). */
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/hash.h"
 #include "worker/balance.h"
 
 #define SCHED_MAX	4096	/* one round's length, at most: weights scaled down */
@@ -15,8 +18,11 @@ void lb_init(struct fc_lb *lb, enum fc_balance algo, const struct fc_server *ser
 	lb->n = n;
 	lb->next = 0;
 	lb->srv = xcalloc((size_t)n, sizeof(*lb->srv));
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		lb->srv[i].weight = servers[i].weight;
+		lb->srv[i].key = hash_fnv1a(HASH_FNV1A_INIT, servers[i].name,
+		    strlen(servers[i].name));
+	}
 	lb->sched = xcalloc(SCHED_MAX, sizeof(*lb->sched));
 	lb->scratch = xcalloc(2 * (size_t)n + 1, sizeof(*lb->scratch));
 	lb->nsched = 0;
@@ -136,28 +142,47 @@ static int pick_leastconn(struct fc_lb *lb, const bool *excluded)
 	return best;
 }
 
-/* The same client address lands on the same server while the set is unchanged. */
-static int pick_source(struct fc_lb *lb, const bool *excluded, uint32_t hash)
+/* SplitMix64's finaliser: each input bit flips about half the output bits. */
+static uint64_t mix64(uint64_t x)
 {
-	long total = 0, point;
-
-	for (int i = 0; i < lb->n; i++)
-		if (usable(lb, excluded, i))
-			total += lb->srv[i].weight;
-	if (total == 0)
-		return -1;
-	point = (long)(hash % (uint32_t)total);
-	for (int i = 0; i < lb->n; i++) {
-		if (!usable(lb, excluded, i))
-			continue;
-		point -= lb->srv[i].weight;
-		if (point < 0)
-			return i;
-	}
-	return -1;
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
 }
 
-int lb_pick(struct fc_lb *lb, const bool *excluded, uint32_t hash)
+/*
+ * Weighted rendezvous hashing (Thaler and Ravishankar, in Schindelhauer's
+ * weighted form -w / ln(u)): every usable server scores the client, the
+ * highest wins, and a server wins a share of clients proportional to its
+ * weight.  The score depends on the client, the server's name and its
+ * weight only: nodes that list the same servers in any order send a client
+ * to the same one, and a server that leaves (DOWN, weight 0) takes only its
+ * own clients away; nobody else moves.
+ */
+static int pick_source(struct fc_lb *lb, const bool *excluded, uint64_t hash)
+{
+	double best_score = 0;
+	int best = -1;
+
+	for (int i = 0; i < lb->n; i++) {
+		/* 53 bits, centred: u in (0, 1), so ln(u) < 0. */
+		double u = ((double)(mix64(hash ^ lb->srv[i].key) >> 11) + 0.5) * 0x1p-53;
+		double score;
+
+		if (!usable(lb, excluded, i))
+			continue;
+		score = -(double)lb->srv[i].weight / log(u);
+		if (best < 0 || score > best_score) {
+			best = i;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+int lb_pick(struct fc_lb *lb, const bool *excluded, uint64_t hash)
 {
 	switch (lb->algo) {
 	case FC_BALANCE_LEASTCONN:

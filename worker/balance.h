@@ -2,7 +2,9 @@
 /*
  * Server selection for one backend, in one worker: weighted roundrobin
  * (smooth, as nginx does it: no bursts to the heaviest server), leastconn and
- * source.  The balancer knows weights and connection counts only: the
+ * source (weighted rendezvous hashing: every node with the same servers
+ * sends a client to the same one).  The balancer knows weights, connection
+ * counts and server names only: the
  * caller sets the weights servers have now (0 for a DOWN one, the ramp of
  * slow start, backup servers only when every other is DOWN) and says which
  * servers may not be picked for this request (full, already tried).
@@ -24,6 +26,7 @@
 struct fc_lb_server {
 	int weight;
 	int conns;		/* active connections, for leastconn */
+	uint64_t key;		/* hash of its name, for source */
 };
 
 struct fc_lb {
@@ -47,9 +50,10 @@ void lb_share(struct fc_lb *lb, uint64_t *ticket);
 void lb_set_weight(struct fc_lb *lb, int i, int weight);
 /*
  * Returns the index of the server to use, or -1 when every server is
- * excluded or has weight 0.  excluded may be NULL; hash feeds "source".
+ * excluded or has weight 0.  excluded may be NULL; hash (the client's
+ * address) feeds "source".
  */
-int lb_pick(struct fc_lb *lb, const bool *excluded, uint32_t hash);
+int lb_pick(struct fc_lb *lb, const bool *excluded, uint64_t hash);
 void lb_conn_add(struct fc_lb *lb, int server, int delta);
 
 #endif

@@ -3,8 +3,11 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "worker/balance.h"
 
 static struct fc_server servers[4];
@@ -12,8 +15,10 @@ static struct fc_server servers[4];
 static void setup(const int *weights, int n)
 {
 	memset(servers, 0, sizeof(servers));
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		servers[i].weight = weights[i];
+		snprintf(servers[i].name, sizeof(servers[i].name), "s%d", i);
+	}
 }
 
 static void count_picks(struct fc_lb *lb, int rounds, const bool *excl, int *counts)
@@ -189,4 +194,79 @@ Test(balance, source_is_stable_and_spreads)
 	}
 	cr_assert(seen[0] > 20 && seen[1] > 20);
 	lb_free(&lb);
+}
+
+/* ---------------------------------------- source: rendezvous hashing */
+
+#define CLIENTS	20000
+
+static uint64_t client(uint32_t k)
+{
+	return hash_fnv1a(HASH_FNV1A_INIT, &k, sizeof(k));
+}
+
+static void source_lb(struct fc_lb *lb, const char *const *names, const int *w, int n)
+{
+	struct fc_server s[8];
+
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < n; i++) {
+		snprintf(s[i].name, sizeof(s[i].name), "%s", names[i]);
+		s[i].weight = w[i];
+	}
+	lb_init(lb, FC_BALANCE_SOURCE, s, n);
+}
+
+Test(balance, source_spreads_by_weight)
+{
+	static const char *const names[] = { "webA", "webB", "webC" };
+	int w[] = { 1, 1, 2 }, seen[3] = { 0 };
+	struct fc_lb lb;
+
+	source_lb(&lb, names, w, 3);
+	for (uint32_t k = 0; k < CLIENTS; k++)
+		seen[lb_pick(&lb, NULL, client(k))]++;
+	/* 25 %, 25 %, 50 %, within 2 points */
+	cr_expect(abs(seen[0] - CLIENTS / 4) < CLIENTS / 50, "%d", seen[0]);
+	cr_expect(abs(seen[1] - CLIENTS / 4) < CLIENTS / 50, "%d", seen[1]);
+	cr_expect(abs(seen[2] - CLIENTS / 2) < CLIENTS / 50, "%d", seen[2]);
+	lb_free(&lb);
+}
+
+Test(balance, source_a_leaving_server_moves_only_its_clients)
+{
+	static const char *const names[] = { "a", "b", "c", "d", "e" };
+	int w[] = { 1, 2, 1, 3, 1 }, moved = 0, had = 0;
+	bool excl[5] = { false, false, true, false, false };
+	struct fc_lb lb;
+
+	source_lb(&lb, names, w, 5);
+	for (uint32_t k = 0; k < CLIENTS; k++) {
+		int before = lb_pick(&lb, NULL, client(k));
+		int after = lb_pick(&lb, excl, client(k));
+
+		had += before == 2;
+		if (before != 2)
+			moved += after != before;
+		cr_assert_neq(after, 2);
+	}
+	cr_expect_eq(moved, 0, "%d clients of other servers moved", moved);
+	cr_expect(had > CLIENTS / 15, "c had its share: %d", had);
+	lb_free(&lb);
+}
+
+Test(balance, source_ignores_the_order_of_the_servers)
+{
+	static const char *const one[] = { "webA", "webB", "webC", "webD" };
+	static const char *const two[] = { "webC", "webA", "webD", "webB" };
+	int w1[] = { 1, 2, 3, 1 }, w2[] = { 3, 1, 1, 2 };
+	struct fc_lb a, b;
+
+	source_lb(&a, one, w1, 4);
+	source_lb(&b, two, w2, 4);
+	for (uint32_t k = 0; k < CLIENTS; k++)
+		cr_assert_str_eq(one[lb_pick(&a, NULL, client(k))],
+		    two[lb_pick(&b, NULL, client(k))], "client %u", k);
+	lb_free(&a);
+	lb_free(&b);
 }
