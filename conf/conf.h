@@ -238,8 +238,14 @@ struct fc_vip {
 	int prefixlen;
 };
 
+enum fc_ha_mode {
+	FC_HA_VRRP = 0,			/* one master, elected (the default) */
+	FC_HA_ANYCAST = 1,		/* every healthy node holds the vips */
+};
+
 struct fc_ha {
 	bool enabled;			/* the "ha" section is present */
+	enum fc_ha_mode mode;
 	char interface[FC_IFNAME_MAX];
 	int vrid;			/* 1..255 */
 	int priority;			/* 1..254 */

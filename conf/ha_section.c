@@ -175,9 +175,17 @@ static void key_auth_key(struct loader *ld, const config_setting_t *s, const cha
 	ha->auth_key = xstrdup(v);
 }
 
+static const struct choice ha_modes[] = {
+	{ "vrrp", FC_HA_VRRP },
+	{ "anycast", FC_HA_ANYCAST },
+	{ NULL, 0 },
+};
+
 static const struct key ha_keys[] = {
+	ENUM("mode", struct fc_ha, mode, ha_modes, .def = FC_HA_VRRP),
 	ARR("interface", struct fc_ha, interface, key_ifname, REQ),
-	INT("vrid", struct fc_ha, vrid, 1, 255, .flags = REQ),
+	/* 0: none; required with mode "vrrp" (check_ha_mode()) */
+	INT("vrid", struct fc_ha, vrid, 0, 255, .def = 0),
 	INT("priority", struct fc_ha, priority, 1, 254, .def = 100),
 	TIME_MS("advert_ms", struct fc_ha, advert_ms, 10, 40950, .def = 1000,
 	    .check = check_centiseconds),
@@ -221,11 +229,27 @@ static void check_ha_families(struct loader *ld, const config_setting_t *s,
 		    "ha: IPv6 \"vips\" are not supported yet (VRRPv3 over IPv4 only)");
 }
 
+/* VRRP needs its router id; anycast has no election, hence none. */
+static void check_ha_mode(struct loader *ld, const config_setting_t *s,
+    const struct fc_ha *ha)
+{
+	const config_setting_t *vrid = config_setting_get_member(s, "vrid");
+
+	if (ha->mode == FC_HA_VRRP && vrid == NULL)
+		load_errat(ld, s, "ha: missing \"vrid\"");
+	else if (ha->mode == FC_HA_VRRP && ha->vrid == 0)
+		load_errat(ld, vrid, "ha: \"vrid\" must be between 1 and 255");
+	else if (ha->mode == FC_HA_ANYCAST && vrid != NULL)
+		load_errat(ld, vrid, "ha: \"vrid\" belongs to mode \"vrrp\" (anycast"
+		    " elects no master)");
+}
+
 void conf_read_ha(struct loader *ld, const config_setting_t *s, struct fc_ha *out)
 {
 	out->enabled = true;
 	load_defaults(ha_keys, out);
 	load_walk(ld, s, "ha", ha_keys, out);
+	check_ha_mode(ld, s, out);
 	check_ha_families(ld, s, out);
 }
 
@@ -249,7 +273,8 @@ static bool str_equal(const char *a, const char *b)
 
 bool conf_ha_equal(const struct fc_ha *a, const struct fc_ha *b)
 {
-	if (a->enabled != b->enabled || strcmp(a->interface, b->interface) != 0 ||
+	if (a->enabled != b->enabled || a->mode != b->mode ||
+	    strcmp(a->interface, b->interface) != 0 ||
 	    a->vrid != b->vrid || a->priority != b->priority ||
 	    a->advert_ms != b->advert_ms || a->preempt != b->preempt ||
 	    a->track_proxy != b->track_proxy || a->nvips != b->nvips ||

@@ -17,6 +17,10 @@
  * (the checksum and the HMAC cover the source, so it must be known), and
  * arrive on one bound to the interface and joined to 224.0.0.18.
  *
+ * With mode = "anycast" there is no election (ha_anycast_*() below): every
+ * node whose proxy is alive holds the VIPs, as MASTER, and gives them back
+ * at once when its proxy dies (FAULT), stops or drains.
+ *
  * This process is the single writer of the shm ha block.
  */
 #include "config.h"
@@ -49,6 +53,8 @@
 #define REFUSED_LOG_MS	5000
 #define LEASE_ADVERTS	10	/* a VIP lives this many adverts unrenewed... */
 #define LEASE_MIN_S	2	/* ...and at least this long */
+#define ANYCAST_LEASE_S	2	/* anycast: a dead node's routes go within this */
+#define ANYCAST_RENEW_MS 500	/* each renewal is a netlink event for the daemon */
 
 static struct {
 	const struct fc_ha *cfg;
@@ -79,9 +85,16 @@ static struct {
 	uint64_t stale_ms;
 	uint32_t lease_s;		/* VIP lifetime, renewed every advert */
 	uint64_t started_ms;
+	uint64_t renewed_ms;		/* anycast: the leases' last renewal */
+	char label[16];			/* "VRID 51" or "anycast", in the log */
 	bool send_failing;
 	bool stopping;
 } ha;
+
+static bool anycast(void)
+{
+	return ha.cfg->mode == FC_HA_ANYCAST;
+}
 
 /* ------------------------------------------------------------- adverts */
 
@@ -131,7 +144,7 @@ static void vips_set(bool add)
 	for (int i = 0; i < ha.nvips; i++)
 		if (vip_change(&ha.link, ha.vips[i], ha.cfg->vips[i].prefixlen, add,
 		    add ? ha.lease_s : 0, err, sizeof(err)) < 0)
-			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
+			log_warnx("%s: %s", ha.label, err);
 }
 
 static void garp_cb(struct fc_ev *ev, struct fc_ev_timer *t)
@@ -209,7 +222,7 @@ static void set_state(enum fc_ha_state s, const char *why)
 {
 	if (s == ha.state)
 		return;
-	log_notice("VRID %d: %s -> %s (%s)", ha.cfg->vrid, report_ha_state_name(ha.state),
+	log_notice("%s: %s -> %s (%s)", ha.label, report_ha_state_name(ha.state),
 	    report_ha_state_name(s), why);
 	ha.state = s;
 	shm_store(&ha.blk->since_us, clock_wall_us());
@@ -223,7 +236,7 @@ static void leave_master(bool resign)
 {
 	if (ha.state != FC_HA_MASTER)
 		return;
-	if (resign)
+	if (resign && !anycast())
 		send_advert(0);
 	ev_timer_stop(ha.ev, &ha.adver);
 	ev_timer_stop(ha.ev, &ha.garp);
@@ -427,9 +440,36 @@ static bool proxy_alive(void)
 	    (ha.prev != NULL && now < ha.prev_until && segment_alive(ha.prev, now));
 }
 
+/*
+ * Anycast: a live proxy holds the VIPs, their lease renewed every
+ * ANYCAST_RENEW_MS; a dead one gives them back at once.
+ */
+static void anycast_health(uint64_t now, bool alive)
+{
+	if (!alive && ha.state == FC_HA_INIT && now < ha.started_ms + ha.stale_ms)
+		return;			/* the workers may not have beaten yet */
+	if (!alive) {
+		leave_master(false);
+		set_state(FC_HA_FAULT, "no worker heartbeat: the proxy is down");
+		return;
+	}
+	if (ha.state != FC_HA_MASTER || now >= ha.renewed_ms + ANYCAST_RENEW_MS) {
+		vips_set(true);
+		ha.renewed_ms = now;
+	}
+	set_state(FC_HA_MASTER, "the proxy is alive: holding the addresses");
+}
+
 static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	bool alive = proxy_alive();
+
+	if (anycast()) {
+		reap_notify();
+		anycast_health(ev_now(ev), alive);
+		ev_timer_arm(ev, t, ev_now(ev) + ha.stale_ms / 4);
+		return;
+	}
 
 	reap_notify();
 	/* At start the workers may not have beaten yet: give them stale_ms. */
@@ -478,6 +518,24 @@ static int open_rx(void)
 	return fd;
 }
 
+/* Anycast: the interface is ours to make; no advert source is needed. */
+static void anycast_init(void)
+{
+	const char *made;
+	char err[160];
+
+	if (vip_link_ensure(ha.cfg->interface, &made, err, sizeof(err)) < 0)
+		fatalx("ha interface: %s", err);
+	if (made != NULL)
+		log_notice("anycast: created interface %s (%s)", ha.cfg->interface, made);
+	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
+		fatalx("ha interface %s: %s", ha.cfg->interface, err);
+	ha.lease_s = ANYCAST_LEASE_S;
+	ha.stale_ms = STALE_MIN_MS;
+	log_info("anycast on %s: %d address%s, leases of %d s", ha.cfg->interface,
+	    ha.nvips, ha.nvips == 1 ? "" : "es", ANYCAST_LEASE_S);
+}
+
 static void addresses_init(void)
 {
 	char err[160], text[INET_ADDRSTRLEN];
@@ -485,6 +543,10 @@ static void addresses_init(void)
 	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
 		ha.vips[ha.nvips++] =
 		    ((struct sockaddr_in *)&ha.cfg->vips[i].addr.ss)->sin_addr.s_addr;
+	if (anycast()) {
+		anycast_init();
+		return;
+	}
 	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
 		fatalx("ha interface %s: %s", ha.cfg->interface, err);
 	if (ha.cfg->has_unicast_src)
@@ -515,9 +577,14 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 	if (conf->ha.auth_key != NULL)
 		ha.key = (struct vrrp_key){ (const uint8_t *)conf->ha.auth_key,
 		    strlen(conf->ha.auth_key) };
+	snprintf(ha.label, sizeof(ha.label), anycast() ? "anycast" : "VRID %d",
+	    conf->ha.vrid);
 	addresses_init();
-	ha.tx = open_tx();
-	ha.rx.fd = open_rx();
+	ha.tx = ha.rx.fd = -1;
+	if (!anycast()) {
+		ha.tx = open_tx();
+		ha.rx.fd = open_rx();
+	}
 	ha.rx.cb = rx_cb;
 	ha.adver.cb = adver_cb;
 	ha.down.cb = down_cb;
@@ -560,6 +627,7 @@ static void drop_prev(void)
 static void copy_block(struct fc_shm_ha *to, const struct fc_shm_ha *from)
 {
 	shm_store(&to->vrid, shm_load(&from->vrid));
+	shm_store(&to->mode, shm_load(&from->mode));
 	shm_store(&to->priority, shm_load(&from->priority));
 	shm_store(&to->since_us, shm_load(&from->since_us));
 	shm_store(&to->peer_addr, shm_load(&from->peer_addr));
@@ -609,6 +677,7 @@ static void publish_init(void)
 {
 	shm_store(&ha.blk->vrid, (uint32_t)ha.cfg->vrid);
 	shm_store(&ha.blk->priority, (uint32_t)ha.cfg->priority);
+	shm_store(&ha.blk->mode, (uint32_t)ha.cfg->mode);
 	shm_store(&ha.blk->since_us, clock_wall_us());
 	shm_store_rel(&ha.blk->state, (uint32_t)FC_HA_INIT);
 	shm_store(&ha.blk->enabled, 1u);
@@ -627,7 +696,7 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 	ha.state = FC_HA_INIT;
 	ha.started_ms = ev_now(ha.ev);
 	publish_init();
-	if (ev_io_add(ha.ev, &ha.rx, EPOLLIN) < 0)
+	if (ha.rx.fd >= 0 && ev_io_add(ha.ev, &ha.rx, EPOLLIN) < 0)
 		fatal("epoll_ctl");
 	ha.ctl.fd = ctl;
 	ha.ctl.cb = ctl_cb;
@@ -639,13 +708,16 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 			fatal("epoll_wait");
 	/* A clean stop: priority 0 hands over at once (RFC 5798 6.4.3). */
 	if (ha.state == FC_HA_MASTER)
-		log_notice("VRID %d: stopping: resigning mastership", ha.cfg->vrid);
+		log_notice("%s: stopping: %s", ha.label, anycast() ?
+		    "withdrawing the addresses" : "resigning mastership");
 	leave_master(true);
 	set_state(FC_HA_INIT, "stopping");
 	reap_notify();
 	vip_close(&ha.link);
-	close(ha.tx);
-	close(ha.rx.fd);
+	if (ha.tx >= 0)
+		close(ha.tx);
+	if (ha.rx.fd >= 0)
+		close(ha.rx.fd);
 	close(ha.sigs.io.fd);
 	ev_free(ha.ev);
 	log_flush();

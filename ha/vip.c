@@ -85,7 +85,8 @@ static void put_attr(struct nlmsghdr *n, unsigned short type, const void *data, 
 
 	rta->rta_type = type;
 	rta->rta_len = (unsigned short)RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
+	if (len > 0)
+		memcpy(RTA_DATA(rta), data, len);
 	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(rta->rta_len);
 }
 
@@ -200,4 +201,87 @@ int vip_primary_addr(const char *ifname, const uint32_t *skip, int nskip, uint32
 	}
 	freeifaddrs(all);
 	return rc;
+}
+
+/* ---------------------------------------------------- anycast interface */
+
+/* RTM_NEWLINK for a new interface ifname of this kind; the kernel's errno. */
+static int link_add(int nl, const char *ifname, const char *kind, uint32_t seq)
+{
+	union {
+		struct nlmsghdr n;
+		char buf[NLMSG_SPACE(sizeof(struct ifinfomsg)) + 128];
+	} req;
+	struct ifinfomsg *ifi = NLMSG_DATA(&req.n);
+	struct rtattr *info;
+
+	memset(&req, 0, sizeof(req));
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	req.n.nlmsg_type = RTM_NEWLINK;
+	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	req.n.nlmsg_seq = seq;
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
+	put_attr(&req.n, IFLA_IFNAME, ifname, strlen(ifname) + 1);
+	/* IFLA_LINKINFO nests IFLA_INFO_KIND: its length is set once it is in. */
+	info = (struct rtattr *)((char *)&req.n + NLMSG_ALIGN(req.n.nlmsg_len));
+	put_attr(&req.n, IFLA_LINKINFO, NULL, 0);
+	put_attr(&req.n, IFLA_INFO_KIND, kind, strlen(kind));
+	info->rta_len = (unsigned short)((char *)&req.n + req.n.nlmsg_len - (char *)info);
+	if (send(nl, &req, req.n.nlmsg_len, 0) < 0)
+		return errno;
+	return read_ack(nl, seq);
+}
+
+/* RTM_NEWLINK on an existing interface: up. */
+static int link_up(int nl, int ifindex, uint32_t seq)
+{
+	union {
+		struct nlmsghdr n;
+		char buf[NLMSG_SPACE(sizeof(struct ifinfomsg))];
+	} req;
+	struct ifinfomsg *ifi = NLMSG_DATA(&req.n);
+
+	memset(&req, 0, sizeof(req));
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	req.n.nlmsg_type = RTM_NEWLINK;
+	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.n.nlmsg_seq = seq;
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
+	if (send(nl, &req, req.n.nlmsg_len, 0) < 0)
+		return errno;
+	return read_ack(nl, seq);
+}
+
+int vip_link_ensure(const char *ifname, const char **made, char *err, size_t errlen)
+{
+	struct timeval tv = { NL_TIMEOUT_MS / 1000, NL_TIMEOUT_MS % 1000 * 1000 };
+	static const char *const kinds[] = { "dummy", "bridge" };
+	int nl, e = 0, ifindex = (int)if_nametoindex(ifname);
+
+	*made = NULL;
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (nl < 0 || setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		if (nl >= 0)
+			close(nl);
+		return fail(err, errlen, "netlink socket");
+	}
+	if (ifindex > 0)
+		e = link_up(nl, ifindex, 1);
+	/* No dummy driver (some kernels): a bridge without ports will do. */
+	for (size_t i = 0; ifindex == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		e = link_add(nl, ifname, kinds[i], (uint32_t)(2 + i));
+		if (e == 0)
+			*made = kinds[i];
+		if (e != EOPNOTSUPP && e != ENOENT)
+			break;
+	}
+	close(nl);
+	if (e == 0)
+		return 0;
+	snprintf(err, errlen, "%s %s: %s", ifindex > 0 ? "setting up" : "creating", ifname,
+	    strerror(e));
+	return -1;
 }

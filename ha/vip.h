@@ -42,4 +42,12 @@ int vip_garp(struct vip_link *l, uint32_t addr, char *err, size_t errlen);
  */
 int vip_primary_addr(const char *ifname, const uint32_t *skip, int nskip, uint32_t *addr);
 
+/*
+ * Anycast: interface ifname, up; created when missing, as a dummy
+ * interface or, where the kernel has no dummy driver, a bridge without
+ * ports (routing daemons export its addresses alike).  *made: the kind
+ * created, NULL when it was there.  Returns 0, or -1 with err set.
+ */
+int vip_link_ensure(const char *ifname, const char **made, char *err, size_t errlen);
+
 #endif

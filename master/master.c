@@ -69,6 +69,7 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	10000
 #define STOP_GRACE_MS	5000
+#define HA_FIRST_MS	500		/* stop: the ha process leaves first, this long at most */
 #define CHECKER_STALE_MS 5000		/* no heartbeat this long: the checker is wedged */
 #define SUPERVISE_MS	1000
 #define WATCH_MIN_MS	5		/* worker heartbeats: looked at this often at most */
@@ -1062,10 +1063,33 @@ static void signals_block(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * The ha process goes first: its addresses leave (VRRP resigns, anycast
+ * withdraws) before a worker closes a connection, so that new clients go
+ * to another node instead of meeting a closed port.  Bounded: a stuck ha
+ * process only delays the stop by HA_FIRST_MS.
+ */
+static void ha_first(const sigset_t *set)
+{
+	uint64_t end = clock_mono_ms() + HA_FIRST_MS;
+
+	if (children_alive(NULL, PROC_HA) == 0)
+		return;
+	children_signal(NULL, PROC_HA, SIGTERM);
+	while (children_alive(NULL, PROC_HA) > 0 && clock_mono_ms() < end) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		siginfo_t si;
+
+		(void)sigtimedwait(set, &si, &ts);	/* SIGCHLD, or 10 ms */
+		children_reap();
+	}
+}
+
 static void stop(const sigset_t *set, bool graceful)
 {
 	m.stopping = true;
 	notify_send("STOPPING=1");
+	ha_first(set);
 	if (graceful) {
 		log_notice("QUIT: finishing in-flight requests (at most %d ms)",
 		    m.cur->conf->drain_timeout);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "lib/alloc.h"
+#include "conf/conf.h"
 #include "lib/clock.h"
 #include "shm/report.h"
 
@@ -590,8 +591,9 @@ static void json_ha(struct fc_sbuf *b, const struct fc_report *r)
 	sbuf_printf(b, "\"ha\":{\"enabled\":%s,\"state\":\"%s\"", enabled ? "true" : "false",
 	    report_ha_name(enabled, shm_load(&ha->state)));
 	json_kopt(b, ",\"since_ms_ago\":", since != 0, ms_since(r, since));
-	sbuf_printf(b, ",\"priority\":%" PRIu32 ",\"vrid\":%" PRIu32,
-	    shm_load(&ha->priority), shm_load(&ha->vrid));
+	sbuf_printf(b, ",\"priority\":%" PRIu32 ",\"vrid\":%" PRIu32 ",\"mode\":\"%s\"",
+	    shm_load(&ha->priority), shm_load(&ha->vrid),
+	    shm_load(&ha->mode) == FC_HA_ANYCAST ? "anycast" : "vrrp");
 	if ((peer = ipv4_str(shm_load(&ha->peer_addr), addr, sizeof(addr))) != NULL)
 		json_kstr(b, ",\"peer\":", peer);
 	else

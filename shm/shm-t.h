@@ -58,7 +58,7 @@
 #include "lib/tls.h"
 
 #define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
-#define FC_SHM_VERSION		4
+#define FC_SHM_VERSION		5
 #define FC_SHM_PAGE		4096
 #define FC_SHM_NAME_LEN		64
 #define FC_SHM_MAX_WORKERS	64
@@ -155,7 +155,8 @@ struct fc_shm_ha {
 	uint64_t peer_seen_us;
 	uint32_t priority;
 	uint32_t vrid;
-	uint8_t reserved[24];
+	uint32_t mode;			/* enum fc_ha_mode */
+	uint8_t reserved[20];
 };
 
 struct fc_shm_header {

@@ -1769,3 +1769,20 @@ CONF_TEST(chroot_must_be_an_existing_absolute_directory)
 	cr_expect(has_line(errors, path, 1, want), "%s", errors);
 	free(errors);
 }
+
+CONF_TEST(anycast_takes_no_vrid_and_vrrp_needs_one)
+{
+	struct fc_conf *c = load_ok(HA("  mode = \"anycast\";\n"));
+
+	cr_expect_eq(c->ha.mode, FC_HA_ANYCAST);
+	cr_expect_eq(c->ha.vrid, 0);
+	conf_free(c);
+	c = load_ok(HA("  vrid = 7;\n"));
+	cr_expect_eq(c->ha.mode, FC_HA_VRRP);
+	conf_free(c);
+	expect_error(HA("  mode = \"anycast\"; vrid = 7;\n"), 9,
+	    "ha: \"vrid\" belongs to mode \"vrrp\" (anycast elects no master)");
+	expect_error(HA("  priority = 7;\n"), 6, "ha: missing \"vrid\"");
+	expect_error(HA("  mode = \"bgp\"; vrid = 7;\n"), 9,
+	    "ha: \"mode\" must be one of: vrrp, anycast");
+}

@@ -111,7 +111,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 4, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 5, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -166,6 +166,7 @@ Test(shm, ha_block_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_ha, peer_seen_us), 24);
 	cr_expect_eq(offsetof(struct fc_shm_ha, priority), 32);
 	cr_expect_eq(offsetof(struct fc_shm_ha, vrid), 36);
+	cr_expect_eq(offsetof(struct fc_shm_ha, mode), 40);
 }
 
 Test(shm, server_layout_is_pinned)
@@ -1025,7 +1026,7 @@ Test(report, json_has_the_contract_shape)
 	expect_keys(&j, "totals", "cur_conns,total_conns,requests,bytes_in,bytes_out,"
 	    "rate_limited,redirects,cur_tunnels,total_tunnels,errors,workers_alive,workers");
 	expect_keys(&j, "sessions", "size,capacity");
-	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,peer,"
+	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,mode,peer,"
 	    "peer_priority,peer_seen_ms_ago");
 	cr_expect_eq(jget(&j, "servers")->n, 3);
 	cr_expect_eq(jget(&j, "listeners")->n, 2);
