@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DEPS="autoconf automake make gcc pkg-config libconfig-dev libssl-dev libjemalloc-dev libcriterion-dev python3"
-TEST_DEPS="python3 python3-websockets python3-prometheus-client curl openssl apache2 iproute2 procps wrk valgrind keepalived haproxy nginx man-db systemd"
+TEST_DEPS="python3 python3-websockets python3-prometheus-client curl openssl apache2 iproute2 procps wrk valgrind keepalived bird2 haproxy nginx man-db systemd"
 # For "make deb" (dpkg-buildpackage, debian/control's Build-Depends) and
 # its check: installed when run as root, not required otherwise.
 DEB_DEPS="dpkg-dev debhelper fakeroot lintian"
