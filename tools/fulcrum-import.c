@@ -430,6 +430,26 @@ static const char *where(const struct writer *w, int dir, char *buf, size_t len)
 	return buf;
 }
 
+static bool is_listener(const struct imp_proxy *p)
+{
+	return p->kind != IMP_BACKEND && p->kind != IMP_DEFAULTS && p->dropped == NULL;
+}
+
+static bool is_backend(const struct imp_proxy *p)
+{
+	return p->kind == IMP_BACKEND && p->dropped == NULL;
+}
+
+/* How many proxies after i are of the kind: the last one ends without a comma. */
+static int count_after(const struct imp_doc *d, int i, bool (*kind)(const struct imp_proxy *))
+{
+	int n = 0;
+
+	while (++i < d->nproxies)
+		n += kind(&d->proxies[i]);
+	return n;
+}
+
 static int write_backends(struct writer *w)
 {
 	int n = 0;
@@ -438,12 +458,10 @@ static int write_backends(struct writer *w)
 	for (int i = 0; i < w->d->nproxies; i++) {
 		const struct imp_proxy *b = &w->d->proxies[i];
 
-		if (b->kind != IMP_BACKEND || b->dropped != NULL)
+		if (!is_backend(b))
 			continue;
 		if (n++ == 0)
 			fputs("backends = (\n", w->fp), w->depth++;
-		else
-			fputs(",\n", w->fp);
 		open_group(w, NULL, where(w, b->dir, buf, sizeof(buf)));
 		imp_carry(w->d, b->dir);
 		indent(w);
@@ -451,7 +469,7 @@ static int write_backends(struct writer *w)
 		put_quoted(w->fp, b->name);
 		fputs(";\n", w->fp);
 		write_pool(w, b);
-		close_group(w, "");
+		close_group(w, count_after(w->d, i, is_backend) > 0 ? "," : "");
 	}
 	if (n > 0) {
 		w->depth--;
@@ -617,14 +635,12 @@ static int write_listeners(struct writer *w)
 	for (int i = 0; i < w->d->nproxies; i++) {
 		const struct imp_proxy *l = &w->d->proxies[i];
 
-		if (l->kind == IMP_BACKEND || l->kind == IMP_DEFAULTS || l->dropped != NULL)
+		if (!is_listener(l))
 			continue;
 		if (n++ == 0)
 			fputs("listeners = (\n", w->fp), w->depth++;
-		else
-			fputs(",\n", w->fp);
 		write_listener(w, l);
-		close_group(w, "");
+		close_group(w, count_after(w->d, i, is_listener) > 0 ? "," : "");
 	}
 	if (n > 0) {
 		w->depth--;
