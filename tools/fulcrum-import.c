@@ -688,8 +688,9 @@ static void write_ha(struct writer *w)
 		w_int(w, "vrid", &ha->vrid);
 	else {
 		indent(w);
-		fputs("vrid = 51;\t# heartbeat has none: one unused on this LAN, the same"
-		    " on both nodes\n", w->fp);
+		fprintf(w->fp, "vrid = 51;\t# %s: one unused on this LAN, the same on both"
+		    " nodes\n", ha->source == IMP_HA_HEARTBEAT ? "heartbeat has none" :
+		    "no usable virtual_router_id");
 	}
 	write_priority(w);
 	w_int(w, "advert_ms", &ha->advert_ms);

@@ -83,7 +83,7 @@ static void set_interface(struct imp_doc *d, int dir, const char *ifname)
 		return;
 	}
 	if (ha->interface.set && strcmp(ha->interface.str, ifname) != 0) {
-		imp_note(d, dir, ifname, "fulcrum's VRRP runs on one interface, %s",
+		imp_report(d, dir, "fulcrum's VRRP runs on one interface, %s",
 		    ha->interface.str);
 		return;
 	}
@@ -157,7 +157,7 @@ static void hacf_line(struct imp_doc *d, int file, int line, char **w, int n)
 /* "IPaddr::10.0.0.100/24/eth0[/bcast]", "IPaddr2::...", or a bare address. */
 static void hr_resource(struct imp_doc *d, int dir, const char *r)
 {
-	char buf[128], vip[64], *parts[4] = { NULL }, *save = NULL;
+	char buf[128], vip[64], text[96], *parts[4] = { NULL }, *save = NULL;
 	const char *sep = strstr(r, "::");
 	int n = 0;
 
@@ -175,12 +175,12 @@ static void hr_resource(struct imp_doc *d, int dir, const char *r)
 	snprintf(vip, sizeof(vip), "%s%s%s", parts[0] ? parts[0] : "",
 	    n > 1 && strspn(parts[1], "0123456789") == strlen(parts[1]) ? "/" : "",
 	    n > 1 && strspn(parts[1], "0123456789") == strlen(parts[1]) ? parts[1] : "");
-	if (n == 0 || !vip_text(vip, buf, sizeof(buf))) {
+	if (n == 0 || !vip_text(vip, text, sizeof(text))) {
 		imp_note(d, dir, r, "%s", sep == NULL ? "fulcrum's ha process moves addresses"
 		    " only" : "not an IPv4 address");
 		return;
 	}
-	imp_list_add(&d->ha.vips, buf, dir);
+	imp_list_add(&d->ha.vips, text, dir);
 	for (int i = 1; i < n; i++)
 		if (strspn(parts[i], "0123456789") != strlen(parts[i]))
 			set_interface(d, dir, parts[i]);

@@ -1178,21 +1178,29 @@ static bool section(struct reader *rd, struct args *a)
 	return false;
 }
 
+/* A line the tokenizer refuses, reported as it was written. */
+static void line_error(struct reader *rd, int why, char *text, int lineno)
+{
+	char *bad[] = { text };
+
+	if (why == 0)
+		return;
+	rd->dir = imp_add_dir(rd->d, rd->file, lineno, bad, 1, -1);
+	report(rd, why == -1 ? "more words than fulcrum-import reads" :
+	    "an unterminated quote or a bad \\x escape");
+}
+
 static void line(struct reader *rd, char *text, int lineno)
 {
-	char *w[IMP_WORDS_MAX];
+	char *w[IMP_WORDS_MAX], *copy = xstrdup(text);
 	struct args a = { w, imp_split(text, w, IMP_WORDS_MAX) };
 
-	if (a.n == 0)
+	if (a.n <= 0)
+		line_error(rd, a.n, copy, lineno);
+	free(copy);
+	if (a.n <= 0)
 		return;
-	if (a.n < 0) {
-		char *bad[] = { text };
 
-		rd->dir = imp_add_dir(rd->d, rd->file, lineno, bad, 1, -1);
-		report(rd, a.n == -1 ? "more words than fulcrum-import reads" :
-		    "an unterminated quote or a bad \\x escape");
-		return;
-	}
 	rd->dir = imp_add_dir(rd->d, rd->file, lineno, w, a.n, rd->global ? -1 : rd->cur);
 	if (section(rd, &a))
 		return;
@@ -1286,7 +1294,7 @@ static void check_proxy(struct imp_doc *d, struct imp_proxy *p)
 	check_routes(d, p);
 	db = eff(d, p, offsetof(struct imp_proxy, default_backend));
 	if (db->set && backend_named(d, db->str) == NULL)
-		imp_note(d, db->dir, db->str, "backend \"%s\" is unknown or left out", db->str);
+		imp_report(d, db->dir, "backend \"%s\" is unknown or left out", db->str);
 	if ((!db->set || backend_named(d, db->str) == NULL) && p->nroutes == 0)
 		p->dropped = "no backend fulcrum can send its requests to";
 }
