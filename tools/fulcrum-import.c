@@ -210,7 +210,8 @@ static void write_global(struct writer *w)
 	struct imp_global *g = &w->d->global;
 
 	if (!g->user.set && !g->group.set && !g->maxconn.set && !g->pidfile.set &&
-	    !g->workers.set && !g->drain.set && !g->daemon.set && !g->log_facility.set)
+	    !g->workers.set && !g->drain.set && !g->daemon.set && !g->log_facility.set &&
+	    !g->chroot.set)
 		return;
 	open_group(w, "global:", NULL);
 	w_str(w, "user", &g->user);
@@ -227,6 +228,14 @@ static void write_global(struct writer *w)
 		fputs("# runs it in the foreground (-d) and logs its stderr.", w->fp);
 		from(w, &g->daemon);
 		fputc('\n', w->fp);
+	}
+	if (g->chroot.set) {
+		/* Not a key of this fulcrum (reported): a hint, not a setting. */
+		indent(w);
+		fputs("# chroot = ", w->fp);
+		put_quoted(w->fp, g->chroot.str);
+		fprintf(w->fp, ";\t# %s:%d: once fulcrum has global.chroot\n",
+		    base(w->d->files[w->d->dirs[g->chroot.dir].file]), w->d->dirs[g->chroot.dir].line);
 	}
 	if (g->log_facility.set) {
 		open_group(w, "log", NULL);

@@ -133,6 +133,7 @@ struct imp_proxy {
 
 struct imp_global {
 	struct imp_set user, group, maxconn, pidfile, workers, drain, daemon;
+	struct imp_set chroot;	/* reported: this fulcrum has no global.chroot yet */
 	struct imp_set log_facility, log_address;
 };
 

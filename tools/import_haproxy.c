@@ -246,7 +246,11 @@ static void g_directive(struct reader *rd, struct args *a)
 		put_int(rd, &g->workers, a->w[1], 1, 64);
 	else if (strcmp(k, "daemon") == 0 && a->n == 1)
 		put_num(rd, &g->daemon, 1);
-	else if (strcmp(k, "hard-stop-after") == 0 && a->n == 2)
+	else if (strcmp(k, "chroot") == 0 && a->n == 2) {
+		/* Kept for a commented-out line in the output. */
+		imp_set_str(&g->chroot, a->w[1], rd->dir);
+		unsupported(rd);
+	} else if (strcmp(k, "hard-stop-after") == 0 && a->n == 2)
 		put_time(rd, &g->drain, a->w[1], 1, 0, 3600000);
 	else
 		unsupported(rd);

@@ -397,7 +397,7 @@ void imp_doc_free(struct imp_doc *d)
 {
 	struct imp_set *g[] = {
 		&d->global.user, &d->global.group, &d->global.pidfile,
-		&d->global.log_facility, &d->global.log_address,
+		&d->global.log_facility, &d->global.log_address, &d->global.chroot,
 		&d->ha.interface, &d->ha.unicast_src, &d->ha.auth_key,
 	};
 
