@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""manpages: the four manual pages render without a warning, and
+"""manpages: the manual pages render without a warning, and
 fulcrum.conf(5) follows the sample's comments whatever keys it holds.
 
 - `man --warnings -l PAGE` (groff's warnings, as Debian's lintian runs
   them) prints nothing on stderr for fulcrum(8), fulcrum.conf(5),
-  fulcrum-stat(1) and fulcrumctl(8) as `make` built them;
+  fulcrum-stat(1), fulcrumctl(8) and fulcrum-import(1) as `make` built them;
 - every key name of conf/'s key tables appears in fulcrum.conf(5): a key
   the loader takes is documented in contrib/fulcrum.conf;
 - tools/conf2man.py knows no key: on a sample with a section, groups,
@@ -21,7 +21,8 @@ import tempfile
 
 SRCDIR = os.environ.get("FC_SRCDIR", ".")
 BUILDDIR = os.path.dirname(os.environ.get("FULCRUM", "./fulcrum")) or "."
-PAGES = ["doc/fulcrum.8", "doc/fulcrum.conf.5", "doc/fulcrum-stat.1", "doc/fulcrumctl.8"]
+PAGES = ["doc/fulcrum.8", "doc/fulcrum.conf.5", "doc/fulcrum-stat.1", "doc/fulcrumctl.8",
+         "doc/fulcrum-import.1"]
 failed = 0
 
 

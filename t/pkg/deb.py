@@ -65,6 +65,7 @@ try:
                  "etc/rsyslog.d/49-fulcrum.conf", "etc/logrotate.d/fulcrum",
                  "usr/share/man/man8/fulcrum.8.gz", "usr/share/man/man5/fulcrum.conf.5.gz",
                  "usr/share/man/man1/fulcrum-stat.1.gz", "usr/share/man/man8/fulcrumctl.8.gz",
+                 "usr/bin/fulcrum-import", "usr/share/man/man1/fulcrum-import.1.gz",
                  "usr/share/doc/fulcrum/copyright",
                  "usr/share/doc/fulcrum/examples/fulcrum.conf",
                  "usr/share/doc/fulcrum/examples/demo.conf"):
