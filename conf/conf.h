@@ -237,6 +237,13 @@ struct fc_vip {
 	int prefixlen;
 };
 
+/* ha.sync: the TCP channel between the two nodes' ha processes (ha/sync.c). */
+struct fc_ha_sync {
+	bool enabled;			/* the "sync" group is present */
+	int port;			/* TCP, both nodes listen on it */
+	int interval_ms;		/* liveness probes; 3 missed: the peer is dead */
+};
+
 struct fc_ha {
 	bool enabled;			/* the "ha" section is present */
 	char interface[FC_IFNAME_MAX];
@@ -256,6 +263,7 @@ struct fc_ha {
 	int garp_repeat_ms;		/* between two rounds */
 	char *notify;			/* run as "notify STATE VRID PRIORITY"; NULL: none */
 	char *auth_key;			/* HMAC-SHA256 key (fulcrum extension); NULL: plain VRRPv3 */
+	struct fc_ha_sync sync;		/* needs unicast peers and auth_key */
 };
 
 enum fc_log_format {

@@ -175,6 +175,12 @@ static void key_auth_key(struct loader *ld, const config_setting_t *s, const cha
 	ha->auth_key = xstrdup(v);
 }
 
+static const struct key sync_keys[] = {
+	INT("port", struct fc_ha_sync, port, 1, 65535, .def = 7781),
+	INT("interval_ms", struct fc_ha_sync, interval_ms, 1, 10000, .def = 10),
+	END,
+};
+
 static const struct key ha_keys[] = {
 	ARR("interface", struct fc_ha, interface, key_ifname, REQ),
 	INT("vrid", struct fc_ha, vrid, 1, 255, .flags = REQ),
@@ -191,6 +197,7 @@ static const struct key ha_keys[] = {
 	INT("garp_repeat_ms", struct fc_ha, garp_repeat_ms, 10, 600000, .def = 1000),
 	FUNC("notify", key_notify, 0),
 	FUNC("auth_key", key_auth_key, 0),
+	GROUP_ON("sync", struct fc_ha, sync, sync_keys, enabled),
 	END,
 };
 
@@ -221,12 +228,32 @@ static void check_ha_families(struct loader *ld, const config_setting_t *s,
 		    "ha: IPv6 \"vips\" are not supported yet (VRRPv3 over IPv4 only)");
 }
 
+/*
+ * The sync channel authenticates with auth_key and knows its peer only from
+ * "peers": without either there is no one to trust, so no channel.
+ */
+static void check_ha_sync(struct loader *ld, const config_setting_t *s,
+    const struct fc_ha *ha)
+{
+	const config_setting_t *g = config_setting_get_member(s, "sync");
+
+	if (!ha->sync.enabled)
+		return;
+	if (ha->auth_key == NULL)
+		load_errat(ld, g, "ha: \"sync\" needs \"auth_key\" (the channel is"
+		    " authenticated with it)");
+	if (ha->npeers != 1)
+		load_errat(ld, g, "ha: \"sync\" needs exactly one unicast peer in"
+		    " \"peers\"");
+}
+
 void conf_read_ha(struct loader *ld, const config_setting_t *s, struct fc_ha *out)
 {
 	out->enabled = true;
 	load_defaults(ha_keys, out);
 	load_walk(ld, s, "ha", ha_keys, out);
 	check_ha_families(ld, s, out);
+	check_ha_sync(ld, s, out);
 }
 
 void conf_free_ha(struct fc_ha *ha)
@@ -255,7 +282,9 @@ bool conf_ha_equal(const struct fc_ha *a, const struct fc_ha *b)
 	    a->track_proxy != b->track_proxy || a->nvips != b->nvips ||
 	    a->npeers != b->npeers || a->has_unicast_src != b->has_unicast_src ||
 	    a->garp_count != b->garp_count || a->garp_repeat_ms != b->garp_repeat_ms ||
-	    !str_equal(a->notify, b->notify) || !str_equal(a->auth_key, b->auth_key))
+	    !str_equal(a->notify, b->notify) || !str_equal(a->auth_key, b->auth_key) ||
+	    a->sync.enabled != b->sync.enabled || a->sync.port != b->sync.port ||
+	    a->sync.interval_ms != b->sync.interval_ms)
 		return false;
 	if (a->has_unicast_src && !addr_equal(&a->unicast_src, &b->unicast_src))
 		return false;
