@@ -40,6 +40,7 @@
 #include "lib/ev.h"
 #include "lib/log.h"
 #include "ha/ha.h"
+#include "ha/sync.h"
 #include "ha/vip.h"
 #include "ha/vrrp.h"
 #include "shm/report.h"
@@ -81,7 +82,9 @@ static struct {
 	uint64_t started_ms;
 	bool send_failing;
 	bool stopping;
-} ha;
+	int peer_state;			/* from the sync channel; -1: unknown */
+	uint64_t last_advert_ms;	/* the peer's last advert */
+} ha = { .peer_state = -1 };
 
 /* ------------------------------------------------------------- adverts */
 
@@ -215,6 +218,7 @@ static void set_state(enum fc_ha_state s, const char *why)
 	shm_store(&ha.blk->since_us, clock_wall_us());
 	shm_store(&ha.blk->priority, s == FC_HA_FAULT ? 0u : (uint32_t)ha.cfg->priority);
 	shm_store_rel(&ha.blk->state, (uint32_t)s);
+	sync_send_state(s, s == FC_HA_FAULT ? 0 : ha.cfg->priority);
 	run_notify(s);
 }
 
@@ -223,8 +227,10 @@ static void leave_master(bool resign)
 {
 	if (ha.state != FC_HA_MASTER)
 		return;
-	if (resign)
+	if (resign) {
 		send_advert(0);
+		sync_resign();
+	}
 	ev_timer_stop(ha.ev, &ha.adver);
 	ev_timer_stop(ha.ev, &ha.garp);
 	vips_set(false);
@@ -279,6 +285,7 @@ static void publish_peer(uint32_t src, const struct vrrp_advert *a)
 	shm_store(&ha.blk->peer_addr, src);
 	shm_store(&ha.blk->peer_priority, (uint32_t)a->priority);
 	shm_store(&ha.blk->peer_seen_us, clock_wall_us());
+	ha.last_advert_ms = ev_now(ha.ev);
 }
 
 /* RFC 5798 6.4.2. */
@@ -399,6 +406,48 @@ static void rx_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 		got_datagram(buf, (size_t)n);
 }
 
+/* --------------------------------------------------------- sync channel */
+
+/*
+ * The channel's news, in BACKUP with a MASTER peer.  A RESIGN or a close
+ * without BYE means the master's fulcrum is gone: take over now.  Silence
+ * may be a dead node or only a cut channel: the adverts decide, but one
+ * missed advert is enough (a live master's next advert re-arms the timer
+ * as usual, so the channel alone never makes a second master).
+ */
+static void sync_lost(enum sync_loss why)
+{
+	/* The next advert is due at last + interval: a quarter more for jitter. */
+	uint64_t when = ha.last_advert_ms + adver_ms(ha.master_adver_cs) * 5 / 4;
+	bool master = ha.peer_state == FC_HA_MASTER;
+
+	if (why != SYNC_LOST_RESIGN)
+		ha.peer_state = -1;
+	if (ha.state != FC_HA_BACKUP || !master)
+		return;
+	if (why == SYNC_LOST_RESIGN || why == SYNC_LOST_CLOSED) {
+		ha.peer_state = -1;
+		to_master(why == SYNC_LOST_RESIGN ? "the master resigned (sync channel)" :
+		    "the master's fulcrum died (sync channel closed)");
+	} else if (why == SYNC_LOST_SILENT) {
+		if (when < ev_now(ha.ev))
+			when = ev_now(ha.ev);
+		if (!ev_timer_pending(&ha.down) || when < ha.down.when)
+			ev_timer_arm(ha.ev, &ha.down, when);
+	}
+}
+
+static void sync_peer_state(int state, int priority)
+{
+	(void)priority;
+	ha.peer_state = state;
+}
+
+static const struct sync_ops sync_ops = {
+	.lost = sync_lost,
+	.peer_state = sync_peer_state,
+};
+
 /* ------------------------------------------------------- proxy tracking */
 
 static bool segment_alive(const struct fc_shm *shm, uint64_t now)
@@ -517,6 +566,8 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 		    strlen(conf->ha.auth_key) };
 	addresses_init();
 	ha.tx = open_tx();
+	if (ha.cfg->sync.enabled && sync_open(ha.ev, ha.cfg, ha.src, &sync_ops) < 0)
+		fatalx("sync channel on port %d", ha.cfg->sync.port);
 	ha.rx.fd = open_rx();
 	ha.rx.cb = rx_cb;
 	ha.adver.cb = adver_cb;
@@ -642,6 +693,8 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 		log_notice("VRID %d: stopping: resigning mastership", ha.cfg->vrid);
 	leave_master(true);
 	set_state(FC_HA_INIT, "stopping");
+	if (ha.cfg->sync.enabled)
+		sync_close();
 	reap_notify();
 	vip_close(&ha.link);
 	close(ha.tx);
