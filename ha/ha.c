@@ -40,6 +40,7 @@
 #include "lib/ev.h"
 #include "lib/log.h"
 #include "ha/ha.h"
+#include "ha/repl.h"
 #include "ha/sync.h"
 #include "ha/vip.h"
 #include "ha/vrrp.h"
@@ -421,8 +422,10 @@ static void sync_lost(enum sync_loss why)
 	uint64_t when = ha.last_advert_ms + adver_ms(ha.master_adver_cs) * 5 / 4;
 	bool master = ha.peer_state == FC_HA_MASTER;
 
-	if (why != SYNC_LOST_RESIGN)
+	if (why != SYNC_LOST_RESIGN) {
 		ha.peer_state = -1;
+		repl_down();
+	}
 	if (ha.state != FC_HA_BACKUP || !master)
 		return;
 	if (why == SYNC_LOST_RESIGN || why == SYNC_LOST_CLOSED) {
@@ -444,8 +447,10 @@ static void sync_peer_state(int state, int priority)
 }
 
 static const struct sync_ops sync_ops = {
+	.up = repl_up,
 	.lost = sync_lost,
 	.peer_state = sync_peer_state,
+	.session = repl_got,
 };
 
 /* ------------------------------------------------------- proxy tracking */
@@ -568,6 +573,8 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 	ha.tx = open_tx();
 	if (ha.cfg->sync.enabled && sync_open(ha.ev, ha.cfg, ha.src, &sync_ops) < 0)
 		fatalx("sync channel on port %d", ha.cfg->sync.port);
+	if (ha.cfg->sync.enabled)
+		repl_open(ha.ev, shm, ha.cfg->sync.interval_ms);
 	ha.rx.fd = open_rx();
 	ha.rx.cb = rx_cb;
 	ha.adver.cb = adver_cb;
@@ -645,6 +652,8 @@ static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	ha.prev_until = ev_now(ev) + 10 * ha.stale_ms;
 	ha.shm = next;
 	ha.blk = &next->hdr->ha;
+	if (ha.cfg->sync.enabled)
+		repl_set_shm(next);
 	ha.prev_owned = ha.shm_owned;
 	ha.shm_owned = true;
 	log_info("reload: following generation %u", next->hdr->generation);

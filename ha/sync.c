@@ -33,7 +33,8 @@
 #define BACKOFF_MAX_MS	2000
 #define HANDSHAKE_MS	2000	/* a peer that does not authenticate by then is dropped */
 #define MISSED_PROBES	3
-#define BUF_LEN		(64 * 1024)
+#define IN_LEN		(64 * 1024)
+#define OUT_LEN		(256 * 1024)	/* a full table goes out in slices of this */
 
 enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_UP };
 
@@ -49,7 +50,7 @@ static struct {
 	bool got_hello, bye;		/* the peer's HELLO, BYE */
 	bool closing;
 	uint8_t our_nonce[SYNC_NONCE_LEN], peer_nonce[SYNC_NONCE_LEN];
-	uint8_t in[BUF_LEN], out[BUF_LEN];
+	uint8_t in[IN_LEN], out[OUT_LEN];
 	size_t inlen, outlen;
 	struct fc_ev_timer probe, silence, retry;
 	uint64_t backoff_ms;
@@ -77,7 +78,7 @@ static int flush_out(void)
 }
 
 /*
- * Queues a frame.  A peer that lets BUF_LEN bytes pile up is not reading:
+ * Queues a frame.  A peer that lets OUT_LEN bytes pile up is not reading:
  * the frame is dropped and the silence timer will end the channel.
  */
 static void queue(uint8_t type, const void *body, size_t len)
@@ -217,7 +218,11 @@ static int got_frame(const struct sync_frame *f)
 	case SYNC_BYE:
 		sy.bye = true;
 		return 0;
-	default:		/* PING: its arrival is the news; SESSION: later */
+	case SYNC_SESSION:
+		if (sy.ops->session != NULL)
+			sy.ops->session(f->body, f->len);
+		return 0;
+	default:		/* PING: its arrival is the news */
 		return 0;
 	}
 }
@@ -415,6 +420,14 @@ void sync_send_state(int state, int priority)
 	sy.priority = priority;
 	if (sy.st == S_UP)
 		queue(SYNC_STATE, body, sizeof(body));
+}
+
+int sync_send(uint8_t type, const void *body, size_t len)
+{
+	if (sy.st != S_UP || sy.outlen + SYNC_HDR_LEN + len > sizeof(sy.out))
+		return -1;
+	queue(type, body, len);
+	return 0;
 }
 
 void sync_resign(void)

@@ -14,6 +14,7 @@
 #ifndef FC_HA_SYNC_H
 #define FC_HA_SYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conf/conf.h"
@@ -32,6 +33,7 @@ struct sync_ops {
 	void (*up)(void);
 	void (*lost)(enum sync_loss why);
 	void (*peer_state)(int state, int priority);	/* enum fc_ha_state */
+	void (*session)(const uint8_t *body, size_t len);	/* a SESSION frame */
 };
 
 /*
@@ -43,6 +45,12 @@ int sync_open(struct fc_ev *ev, const struct fc_ha *cfg, uint32_t self,
 
 /* Tells the peer our state (and every later change). */
 void sync_send_state(int state, int priority);
+
+/*
+ * Queues a frame on an up channel: 0, or -1 when it is down or its output
+ * buffer has no room left (try again later: nothing was queued).
+ */
+int sync_send(uint8_t type, const void *body, size_t len);
 
 /* Tells the peer to take over now: we stop, or our proxy died. */
 void sync_resign(void);

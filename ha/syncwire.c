@@ -62,6 +62,60 @@ int sync_decode(const uint8_t *buf, size_t len, struct sync_frame *f, int *err)
 	return (int)(SYNC_HDR_LEN + f->len);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+size_t sync_session_encode(const struct sync_session *s, uint8_t *body)
+{
+	uint8_t *p = body + SYNC_SESSION_FIXED;
+
+	if (s->backend_len > SYNC_NAME_MAX || s->server_len > SYNC_NAME_MAX ||
+	    s->keylen == 0 || s->keylen > SYNC_KEY_MAX)
+		return 0;
+	body[0] = s->kind;
+	body[1] = (uint8_t)s->backend_len;
+	body[2] = (uint8_t)s->server_len;
+	body[3] = 0;
+	put32(body + 4, s->ttl_s);
+	put32(body + 8, s->age_ms);
+	body[12] = (uint8_t)(s->keylen >> 8);
+	body[13] = (uint8_t)s->keylen;
+	memcpy(p, s->backend, s->backend_len);
+	memcpy(p += s->backend_len, s->server, s->server_len);
+	memcpy(p += s->server_len, s->key, s->keylen);
+	return (size_t)(p - body) + s->keylen;
+}
+
+int sync_session_decode(const uint8_t *body, size_t len, struct sync_session *s)
+{
+	if (len < SYNC_SESSION_FIXED)
+		return -1;
+	s->kind = body[0];
+	s->backend_len = body[1];
+	s->server_len = body[2];
+	s->ttl_s = get32(body + 4);
+	s->age_ms = get32(body + 8);
+	s->keylen = (size_t)body[12] << 8 | body[13];
+	if (s->backend_len > SYNC_NAME_MAX || s->server_len > SYNC_NAME_MAX ||
+	    s->keylen == 0 || s->keylen > SYNC_KEY_MAX ||
+	    len != SYNC_SESSION_FIXED + s->backend_len + s->server_len + s->keylen)
+		return -1;
+	s->backend = (const char *)body + SYNC_SESSION_FIXED;
+	s->server = s->backend + s->backend_len;
+	s->key = (const uint8_t *)s->server + s->server_len;
+	return 0;
+}
+
 const char *sync_strerror(int err)
 {
 	switch (err) {

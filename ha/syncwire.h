@@ -60,6 +60,34 @@ struct sync_frame {
 };
 
 /*
+ * A SESSION body: a session id learned (or used: a touch) on the sender,
+ * named by backend and server names (the two nodes' server indices may
+ * differ), with its ttl and how long ago it was last seen (the nodes'
+ * monotonic clocks do not compare):
+ *
+ *   kind (1) | backend length (1) | server length (1) | 0 (1) |
+ *   ttl_s (4) | age_ms (4) | id length (2) | backend | server | id
+ */
+#define SYNC_NAME_MAX		63
+#define SYNC_KEY_MAX		128
+#define SYNC_SESSION_FIXED	14
+
+struct sync_session {
+	uint8_t kind;		/* enum fc_sess_kind */
+	uint32_t ttl_s, age_ms;
+	const char *backend, *server;	/* not terminated */
+	size_t backend_len, server_len;
+	const uint8_t *key;
+	size_t keylen;
+};
+
+/* Writes s into body (SYNC_BODY_MAX bytes); returns its length, 0 if a field is too long. */
+size_t sync_session_encode(const struct sync_session *s, uint8_t *body);
+
+/* Reads body[0..len) into s (pointers into body); 0, or -1 if malformed. */
+int sync_session_decode(const uint8_t *body, size_t len, struct sync_session *s);
+
+/*
  * Writes a frame of `type` with body[0..len) into out (SYNC_HDR_LEN + len
  * bytes, len <= SYNC_BODY_MAX).  Returns its length.
  */

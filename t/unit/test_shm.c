@@ -111,7 +111,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 4, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 5, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -142,7 +142,8 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, off_backends), 712);
 	cr_expect_eq(offsetof(struct fc_shm_header, off_shared), 720);
 	cr_expect_eq(offsetof(struct fc_shm_header, shared_size), 728);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 736);
+	cr_expect_eq(offsetof(struct fc_shm_header, ha_rings), 736);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 800);
 }
 
 Test(shm, ticket_keys_are_pinned)
@@ -166,6 +167,14 @@ Test(shm, ha_block_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_ha, peer_seen_us), 24);
 	cr_expect_eq(offsetof(struct fc_shm_ha, priority), 32);
 	cr_expect_eq(offsetof(struct fc_shm_ha, vrid), 36);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_count), 40);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_active), 44);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_ms), 48);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_since_us), 56);
+	cr_expect_eq(sizeof(struct fc_shm_ha_rings), 64);
+	cr_expect_eq(offsetof(struct fc_shm_ha_rings, off), 0);
+	cr_expect_eq(offsetof(struct fc_shm_ha_rings, in_tail), 8);
+	cr_expect_eq(offsetof(struct fc_shm_ha_rings, out_tail), 16);
 }
 
 Test(shm, server_layout_is_pinned)

@@ -193,3 +193,42 @@ Test(sync, one_flipped_bit_fails)
 	t[SYNC_TAG_LEN - 1] ^= 1;
 	cr_assert_not(sync_auth_check(key, KEYLEN, p.b, p.na, p.nb, t));
 }
+
+Test(sync, a_session_record_round_trips)
+{
+	static const uint8_t id[] = "0123456789abcdef0123456789";
+	struct sync_session in = { .kind = 1, .ttl_s = 1800, .age_ms = 42,
+	    .backend = "webfarm", .backend_len = 7, .server = "web2", .server_len = 4,
+	    .key = id, .keylen = 26 }, out;
+	uint8_t body[SYNC_BODY_MAX];
+	size_t n = sync_session_encode(&in, body);
+
+	cr_assert_eq(n, SYNC_SESSION_FIXED + 7 + 4 + 26);
+	cr_assert_eq(sync_session_decode(guarded(body, n), n, &out), 0);
+	cr_assert_eq(out.kind, 1);
+	cr_assert_eq(out.ttl_s, 1800);
+	cr_assert_eq(out.age_ms, 42);
+	cr_assert_eq(out.backend_len, 7);
+	cr_assert(memcmp(out.backend, "webfarm", 7) == 0);
+	cr_assert_eq(out.server_len, 4);
+	cr_assert(memcmp(out.server, "web2", 4) == 0);
+	cr_assert_eq(out.keylen, 26);
+	cr_assert(memcmp(out.key, id, 26) == 0);
+}
+
+Test(sync, a_session_record_with_wrong_lengths_is_refused)
+{
+	static const uint8_t id[] = "abc";
+	struct sync_session in = { .kind = 1, .ttl_s = 1, .backend = "b", .backend_len = 1,
+	    .server = "s", .server_len = 1, .key = id, .keylen = 3 }, out;
+	uint8_t body[SYNC_BODY_MAX];
+	size_t n = sync_session_encode(&in, body);
+
+	for (size_t cut = 0; cut < n; cut++)
+		cr_assert_eq(sync_session_decode(guarded(body, cut), cut, &out), -1,
+		    "cut at %zu", cut);
+	body[13] = 0;		/* empty id */
+	cr_assert_eq(sync_session_decode(body, n - 3, &out), -1);
+	in.keylen = SYNC_KEY_MAX + 1;
+	cr_assert_eq(sync_session_encode(&in, body), 0);
+}
