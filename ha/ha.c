@@ -84,6 +84,9 @@ static struct {
 	bool send_failing;
 	bool stopping;
 	int peer_state;			/* from the sync channel; -1: unknown */
+	bool split;			/* two masters seen, not over yet */
+	uint64_t master_since_ms;	/* our last move to MASTER */
+	uint64_t split_start_ms, split_seen_ms;	/* began; last sign of it */
 	uint64_t last_advert_ms;	/* the peer's last advert */
 } ha = { .peer_state = -1 };
 
@@ -155,9 +158,8 @@ static void garp_cb(struct fc_ev *ev, struct fc_ev_timer *t)
  * Runs "notify STATE VRID PRIORITY" without waiting for it: the child is
  * reaped by reap_notify() on a later health tick.
  */
-static void run_notify(enum fc_ha_state s)
+static void run_notify(const char *state)
 {
-	const char *state = report_ha_state_name(s);
 	char vrid[8], prio[8];
 	sigset_t none;
 	pid_t pid;
@@ -193,6 +195,8 @@ static void reap_notify(void)
 
 /* ---------------------------------------------------------- transitions */
 
+static void split_over(const char *why);
+
 static uint64_t adver_ms(uint16_t cs)
 {
 	return (uint64_t)cs * 10;
@@ -213,6 +217,8 @@ static void set_state(enum fc_ha_state s, const char *why)
 {
 	if (s == ha.state)
 		return;
+	if (ha.state == FC_HA_MASTER)
+		split_over("this node is no longer MASTER");
 	log_notice("VRID %d: %s -> %s (%s)", ha.cfg->vrid, report_ha_state_name(ha.state),
 	    report_ha_state_name(s), why);
 	ha.state = s;
@@ -220,7 +226,7 @@ static void set_state(enum fc_ha_state s, const char *why)
 	shm_store(&ha.blk->priority, s == FC_HA_FAULT ? 0u : (uint32_t)ha.cfg->priority);
 	shm_store_rel(&ha.blk->state, (uint32_t)s);
 	sync_send_state(s, s == FC_HA_FAULT ? 0 : ha.cfg->priority);
-	run_notify(s);
+	run_notify(report_ha_state_name(s));
 }
 
 /* Leaving MASTER for any reason: stop advertising, give the VIPs back. */
@@ -246,6 +252,7 @@ static void to_backup(const char *why)
 
 static void to_master(const char *why)
 {
+	ha.master_since_ms = ev_now(ha.ev);
 	ev_timer_stop(ha.ev, &ha.down);
 	send_advert((uint8_t)ha.cfg->priority);
 	vips_set(true);
@@ -305,7 +312,80 @@ static void backup_got(const struct vrrp_advert *a)
 	/* else: a lower master we preempt when the down timer fires */
 }
 
+/* ---------------------------------------------------------- split brain */
+
+/*
+ * Two masters at once: logged once with both addresses, counted, timed
+ * (ha.split_brain in fulcrum-stat --json), and told to notify as SPLIT.
+ * It is over when this node leaves MASTER, or when no sign of the other
+ * master (its MASTER advert or channel state) came for 3 adverts.
+ */
+static void split_seen(uint32_t peer, int priority, bool we_lose, const char *how)
+{
+	char me[INET_ADDRSTRLEN], other[INET_ADDRSTRLEN];
+
+	ha.split_seen_ms = ev_now(ha.ev);
+	if (ha.split)
+		return;
+	ha.split = true;
+	/* The loser has been MASTER beside the winner since it became MASTER. */
+	ha.split_start_ms = we_lose ? ha.master_since_ms : ev_now(ha.ev);
+	inet_ntop(AF_INET, &ha.src, me, sizeof(me));
+	inet_ntop(AF_INET, &peer, other, sizeof(other));
+	log_warnx("VRID %d: split brain: %s (priority %d, this node) and %s (priority %d)"
+	    " are both MASTER (%s)", ha.cfg->vrid, me, ha.cfg->priority, other, priority, how);
+	shm_store(&ha.blk->split_count, shm_load(&ha.blk->split_count) + 1);
+	shm_store(&ha.blk->split_since_us, clock_wall_us());
+	shm_store(&ha.blk->split_active, 1u);
+	run_notify("SPLIT");
+}
+
+static void split_over(const char *why)
+{
+	uint64_t ms = ev_now(ha.ev) - ha.split_start_ms;
+
+	if (!ha.split)
+		return;
+	ha.split = false;
+	log_notice("VRID %d: split brain over after %llu ms (%s)", ha.cfg->vrid,
+	    (unsigned long long)ms, why);
+	shm_store(&ha.blk->split_ms, shm_load(&ha.blk->split_ms) + ms);
+	shm_store(&ha.blk->split_active, 0u);
+}
+
+/*
+ * A MASTER advert while MASTER.  Preemption makes two masters for an
+ * instant by design (RFC 5798 6.4.2: the higher backup takes over, the old
+ * master steps down at its advert): that is no split.  The loser knows it
+ * from the channel (the peer said BACKUP before); without the channel it
+ * cannot tell, and leaves the report to the winner.  The winner ignores
+ * the loser's advert that crossed its own first one.
+ */
+static void split_advert(uint32_t src, int priority, bool we_lose)
+{
+	if (we_lose && (!ha.cfg->sync.enabled ||
+	    (ha.peer_state != -1 && ha.peer_state != FC_HA_MASTER)))
+		return;
+	if (!we_lose && ev_now(ha.ev) - ha.master_since_ms < adver_ms(ha.adver_cs))
+		return;
+	split_seen(src, priority, we_lose, "its advert");
+}
+
+/* From the health tick: the other master has been quiet long enough. */
+static void split_expire(void)
+{
+	if (ha.split && ev_now(ha.ev) - ha.split_seen_ms > 3 * adver_ms(ha.adver_cs))
+		split_over("the other master went quiet");
+}
+
 /* RFC 5798 6.4.3: the higher priority wins, then the higher address. */
+static bool peer_wins(uint32_t src, int priority)
+{
+	return priority > ha.cfg->priority ||
+	    (priority == ha.cfg->priority && ntohl(src) > ntohl(ha.src));
+}
+
+/* RFC 5798 6.4.3, in MASTER: another master's advert. */
 static void master_got(uint32_t src, const struct vrrp_advert *a)
 {
 	char why[96], addr[INET_ADDRSTRLEN];
@@ -314,8 +394,8 @@ static void master_got(uint32_t src, const struct vrrp_advert *a)
 		adver_cb(ha.ev, &ha.adver);
 		return;
 	}
-	if (a->priority > ha.cfg->priority ||
-	    (a->priority == ha.cfg->priority && ntohl(src) > ntohl(ha.src))) {
+	split_advert(src, a->priority, peer_wins(src, a->priority));
+	if (peer_wins(src, a->priority)) {
 		inet_ntop(AF_INET, &src, addr, sizeof(addr));
 		snprintf(why, sizeof(why), "advert from %s with priority %d", addr, a->priority);
 		ha.master_adver_cs = a->interval_cs;
@@ -440,10 +520,30 @@ static void sync_lost(enum sync_loss why)
 	}
 }
 
+/* The channel says the peer is MASTER while we are: a split the adverts
+ * may not show (they cannot cross, or are refused). */
 static void sync_peer_state(int state, int priority)
 {
-	(void)priority;
+	uint32_t peer = ((const struct sockaddr_in *)&ha.cfg->peers[0].ss)->sin_addr.s_addr;
+	char why[96], addr[INET_ADDRSTRLEN];
+	bool preempts = ha.peer_state != -1 && ha.peer_state != FC_HA_MASTER;
+
 	ha.peer_state = state;
+	if (state != FC_HA_MASTER) {
+		split_over("the peer left MASTER");
+		return;
+	}
+	if (ha.state != FC_HA_MASTER)
+		return;
+	/* A backup of ours becoming MASTER above us preempts: no split. */
+	if (!(preempts && peer_wins(peer, priority)))
+		split_seen(peer, priority, peer_wins(peer, priority), "the sync channel");
+	if (peer_wins(peer, priority)) {
+		inet_ntop(AF_INET, &peer, addr, sizeof(addr));
+		snprintf(why, sizeof(why), "%s is MASTER with priority %d (sync channel)",
+		    addr, priority);
+		to_backup(why);
+	}
 }
 
 static const struct sync_ops sync_ops = {
@@ -486,6 +586,7 @@ static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	bool alive = proxy_alive();
 
 	reap_notify();
+	split_expire();
 	/* At start the workers may not have beaten yet: give them stale_ms. */
 	if (!alive && ha.state == FC_HA_INIT && ev_now(ev) < ha.started_ms + ha.stale_ms)
 		;
@@ -624,6 +725,10 @@ static void copy_block(struct fc_shm_ha *to, const struct fc_shm_ha *from)
 	shm_store(&to->peer_priority, shm_load(&from->peer_priority));
 	shm_store(&to->peer_seen_us, shm_load(&from->peer_seen_us));
 	shm_store(&to->enabled, shm_load(&from->enabled));
+	shm_store(&to->split_count, shm_load(&from->split_count));
+	shm_store(&to->split_active, shm_load(&from->split_active));
+	shm_store(&to->split_ms, shm_load(&from->split_ms));
+	shm_store(&to->split_since_us, shm_load(&from->split_since_us));
 	shm_store_rel(&to->state, shm_load(&from->state));
 }
 

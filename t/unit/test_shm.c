@@ -1035,7 +1035,8 @@ Test(report, json_has_the_contract_shape)
 	    "rate_limited,redirects,cur_tunnels,total_tunnels,errors,workers_alive,workers");
 	expect_keys(&j, "sessions", "size,capacity");
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,peer,"
-	    "peer_priority,peer_seen_ms_ago");
+	    "peer_priority,peer_seen_ms_ago,split_brain");
+	expect_keys(&j, "ha.split_brain", "count,ms,active");
 	cr_expect_eq(jget(&j, "servers")->n, 3);
 	cr_expect_eq(jget(&j, "listeners")->n, 2);
 	cr_expect_eq(jget(&j, "workers")->n, NWORKERS);
