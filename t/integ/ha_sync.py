@@ -5,7 +5,8 @@ TCP 7781, HMAC handshake with auth_key), in the netns lab (halab.py),
 adverts every 100 ms, probes every 10 ms.
 
   - lb1 (192.0.2.11, the lower address) connects, both authenticate;
-    a peer with another auth_key is refused and never gets a channel;
+    a peer with another auth_key is refused and never gets a channel, and
+    one speaking another protocol version is refused with a log line;
   - process death, 10 trials: kill -9 of every fulcrum process on lb1: lb2
     takes over as the kernel closes the connection (goal: median < 50 ms);
   - clean stop, 10 trials: lb1 says RESIGN (goal: median < 30 ms);
@@ -16,6 +17,8 @@ adverts every 100 ms, probes every 10 ms.
 Medians are printed; a test fails only when one is far off (3x the goal).
 """
 import os
+import socket
+import struct
 import random
 import threading
 import time
@@ -109,6 +112,28 @@ try:
                     "lb1 refuses lb2's answer", bad.log_text())
             t.check(ups(lb2) == before, "no channel comes up")
             bad.stop()
+
+        with t.step("a peer of another protocol version is refused with a log line"):
+            # lb1's address, lb1 stopped: a HELLO frame of version 2.
+            s = lab.socket("lb1", socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind(("192.0.2.11", 0))
+                s.settimeout(3)
+                s.connect(("192.0.2.12", 7781))
+                s.sendall(b"FS" + bytes([2, 1]) + struct.pack("!I", 32) + bytes(32))
+                while s.recv(4096):     # lb2's own HELLO, then the end
+                    pass
+                closed = True
+            except ConnectionResetError:
+                closed = True
+            except OSError:
+                closed = False
+            finally:
+                s.close()
+            t.check(lb2.wait_log(r"sync: 192\.0\.2\.11 speaks sync version 2, this is"
+                                 r" version 1: refused", 2), "lb2 logs the refusal",
+                    lb2.log_text()[-1000:])
+            t.check(closed, "and closes the connection")
             lb1 = h.start(lab, "lb1", LB1)
             t.check(pair_ready(lb1, lb2, before), "the right key: channel up again",
                     lb1.log_text())
