@@ -243,6 +243,13 @@ enum fc_ha_mode {
 	FC_HA_ANYCAST = 1,		/* every healthy node holds the vips */
 };
 
+/* ha.sync: the TCP channel between the two nodes' ha processes (ha/sync.c). */
+struct fc_ha_sync {
+	bool enabled;			/* the "sync" group is present */
+	int port;			/* TCP, both nodes listen on it */
+	int interval_ms;		/* liveness probes; 3 missed: the peer is dead */
+};
+
 struct fc_ha {
 	bool enabled;			/* the "ha" section is present */
 	enum fc_ha_mode mode;
@@ -263,6 +270,7 @@ struct fc_ha {
 	int garp_repeat_ms;		/* between two rounds */
 	char *notify;			/* run as "notify STATE VRID PRIORITY"; NULL: none */
 	char *auth_key;			/* HMAC-SHA256 key (fulcrum extension); NULL: plain VRRPv3 */
+	struct fc_ha_sync sync;		/* needs unicast peers and auth_key */
 };
 
 enum fc_log_format {

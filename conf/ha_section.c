@@ -181,6 +181,12 @@ static const struct choice ha_modes[] = {
 	{ NULL, 0 },
 };
 
+static const struct key sync_keys[] = {
+	INT("port", struct fc_ha_sync, port, 1, 65535, .def = 7781),
+	INT("interval_ms", struct fc_ha_sync, interval_ms, 1, 10000, .def = 10),
+	END,
+};
+
 static const struct key ha_keys[] = {
 	ENUM("mode", struct fc_ha, mode, ha_modes, .def = FC_HA_VRRP),
 	ARR("interface", struct fc_ha, interface, key_ifname, REQ),
@@ -199,6 +205,7 @@ static const struct key ha_keys[] = {
 	TIME_MS("garp_repeat_ms", struct fc_ha, garp_repeat_ms, 10, 600000, .def = 1000),
 	FUNC("notify", key_notify, 0),
 	FUNC("auth_key", key_auth_key, 0),
+	GROUP_ON("sync", struct fc_ha, sync, sync_keys, enabled),
 	END,
 };
 
@@ -244,6 +251,28 @@ static void check_ha_mode(struct loader *ld, const config_setting_t *s,
 		    " elects no master)");
 }
 
+/*
+ * The sync channel authenticates with auth_key and knows its peer only from
+ * "peers": without either there is no one to trust, so no channel.
+ */
+static void check_ha_sync(struct loader *ld, const config_setting_t *s,
+    const struct fc_ha *ha)
+{
+	const config_setting_t *g = config_setting_get_member(s, "sync");
+
+	if (!ha->sync.enabled)
+		return;
+	if (ha->mode == FC_HA_ANYCAST)
+		load_errat(ld, g, "ha: \"sync\" with mode \"anycast\" is not supported"
+		    " yet (the channel joins two nodes, not a mesh)");
+	if (ha->auth_key == NULL)
+		load_errat(ld, g, "ha: \"sync\" needs \"auth_key\" (the channel is"
+		    " authenticated with it)");
+	if (ha->npeers != 1)
+		load_errat(ld, g, "ha: \"sync\" needs exactly one unicast peer in"
+		    " \"peers\"");
+}
+
 void conf_read_ha(struct loader *ld, const config_setting_t *s, struct fc_ha *out)
 {
 	out->enabled = true;
@@ -251,6 +280,7 @@ void conf_read_ha(struct loader *ld, const config_setting_t *s, struct fc_ha *ou
 	load_walk(ld, s, "ha", ha_keys, out);
 	check_ha_mode(ld, s, out);
 	check_ha_families(ld, s, out);
+	check_ha_sync(ld, s, out);
 }
 
 void conf_free_ha(struct fc_ha *ha)
@@ -280,7 +310,9 @@ bool conf_ha_equal(const struct fc_ha *a, const struct fc_ha *b)
 	    a->track_proxy != b->track_proxy || a->nvips != b->nvips ||
 	    a->npeers != b->npeers || a->has_unicast_src != b->has_unicast_src ||
 	    a->garp_count != b->garp_count || a->garp_repeat_ms != b->garp_repeat_ms ||
-	    !str_equal(a->notify, b->notify) || !str_equal(a->auth_key, b->auth_key))
+	    !str_equal(a->notify, b->notify) || !str_equal(a->auth_key, b->auth_key) ||
+	    a->sync.enabled != b->sync.enabled || a->sync.port != b->sync.port ||
+	    a->sync.interval_ms != b->sync.interval_ms)
 		return false;
 	if (a->has_unicast_src && !addr_equal(&a->unicast_src, &b->unicast_src))
 		return false;

@@ -44,6 +44,8 @@
 #include "lib/ev.h"
 #include "lib/log.h"
 #include "ha/ha.h"
+#include "ha/repl.h"
+#include "ha/sync.h"
 #include "ha/vip.h"
 #include "ha/vrrp.h"
 #include "shm/report.h"
@@ -89,7 +91,12 @@ static struct {
 	char label[16];			/* "VRID 51" or "anycast", in the log */
 	bool send_failing;
 	bool stopping;
-} ha;
+	int peer_state;			/* from the sync channel; -1: unknown */
+	bool split;			/* two masters seen, not over yet */
+	uint64_t master_since_ms;	/* our last move to MASTER */
+	uint64_t split_start_ms, split_seen_ms;	/* began; last sign of it */
+	uint64_t last_advert_ms;	/* the peer's last advert */
+} ha = { .peer_state = -1 };
 
 static bool anycast(void)
 {
@@ -164,9 +171,8 @@ static void garp_cb(struct fc_ev *ev, struct fc_ev_timer *t)
  * Runs "notify STATE VRID PRIORITY" without waiting for it: the child is
  * reaped by reap_notify() on a later health tick.
  */
-static void run_notify(enum fc_ha_state s)
+static void run_notify(const char *state)
 {
-	const char *state = report_ha_state_name(s);
 	char vrid[8], prio[8];
 	sigset_t none;
 	pid_t pid;
@@ -202,6 +208,8 @@ static void reap_notify(void)
 
 /* ---------------------------------------------------------- transitions */
 
+static void split_over(const char *why);
+
 static uint64_t adver_ms(uint16_t cs)
 {
 	return (uint64_t)cs * 10;
@@ -222,13 +230,16 @@ static void set_state(enum fc_ha_state s, const char *why)
 {
 	if (s == ha.state)
 		return;
+	if (ha.state == FC_HA_MASTER)
+		split_over("this node is no longer MASTER");
 	log_notice("%s: %s -> %s (%s)", ha.label, report_ha_state_name(ha.state),
 	    report_ha_state_name(s), why);
 	ha.state = s;
 	shm_store(&ha.blk->since_us, clock_wall_us());
 	shm_store(&ha.blk->priority, s == FC_HA_FAULT ? 0u : (uint32_t)ha.cfg->priority);
 	shm_store_rel(&ha.blk->state, (uint32_t)s);
-	run_notify(s);
+	sync_send_state(s, s == FC_HA_FAULT ? 0 : ha.cfg->priority);
+	run_notify(report_ha_state_name(s));
 }
 
 /* Leaving MASTER for any reason: stop advertising, give the VIPs back. */
@@ -236,8 +247,10 @@ static void leave_master(bool resign)
 {
 	if (ha.state != FC_HA_MASTER)
 		return;
-	if (resign && !anycast())
+	if (resign && !anycast()) {
 		send_advert(0);
+		sync_resign();
+	}
 	ev_timer_stop(ha.ev, &ha.adver);
 	ev_timer_stop(ha.ev, &ha.garp);
 	vips_set(false);
@@ -252,6 +265,7 @@ static void to_backup(const char *why)
 
 static void to_master(const char *why)
 {
+	ha.master_since_ms = ev_now(ha.ev);
 	ev_timer_stop(ha.ev, &ha.down);
 	send_advert((uint8_t)ha.cfg->priority);
 	vips_set(true);
@@ -292,6 +306,7 @@ static void publish_peer(uint32_t src, const struct vrrp_advert *a)
 	shm_store(&ha.blk->peer_addr, src);
 	shm_store(&ha.blk->peer_priority, (uint32_t)a->priority);
 	shm_store(&ha.blk->peer_seen_us, clock_wall_us());
+	ha.last_advert_ms = ev_now(ha.ev);
 }
 
 /* RFC 5798 6.4.2. */
@@ -310,7 +325,80 @@ static void backup_got(const struct vrrp_advert *a)
 	/* else: a lower master we preempt when the down timer fires */
 }
 
+/* ---------------------------------------------------------- split brain */
+
+/*
+ * Two masters at once: logged once with both addresses, counted, timed
+ * (ha.split_brain in fulcrum-stat --json), and told to notify as SPLIT.
+ * It is over when this node leaves MASTER, or when no sign of the other
+ * master (its MASTER advert or channel state) came for 3 adverts.
+ */
+static void split_seen(uint32_t peer, int priority, bool we_lose, const char *how)
+{
+	char me[INET_ADDRSTRLEN], other[INET_ADDRSTRLEN];
+
+	ha.split_seen_ms = ev_now(ha.ev);
+	if (ha.split)
+		return;
+	ha.split = true;
+	/* The loser has been MASTER beside the winner since it became MASTER. */
+	ha.split_start_ms = we_lose ? ha.master_since_ms : ev_now(ha.ev);
+	inet_ntop(AF_INET, &ha.src, me, sizeof(me));
+	inet_ntop(AF_INET, &peer, other, sizeof(other));
+	log_warnx("VRID %d: split brain: %s (priority %d, this node) and %s (priority %d)"
+	    " are both MASTER (%s)", ha.cfg->vrid, me, ha.cfg->priority, other, priority, how);
+	shm_store(&ha.blk->split_count, shm_load(&ha.blk->split_count) + 1);
+	shm_store(&ha.blk->split_since_us, clock_wall_us());
+	shm_store(&ha.blk->split_active, 1u);
+	run_notify("SPLIT");
+}
+
+static void split_over(const char *why)
+{
+	uint64_t ms = ev_now(ha.ev) - ha.split_start_ms;
+
+	if (!ha.split)
+		return;
+	ha.split = false;
+	log_notice("VRID %d: split brain over after %llu ms (%s)", ha.cfg->vrid,
+	    (unsigned long long)ms, why);
+	shm_store(&ha.blk->split_ms, shm_load(&ha.blk->split_ms) + ms);
+	shm_store(&ha.blk->split_active, 0u);
+}
+
+/*
+ * A MASTER advert while MASTER.  Preemption makes two masters for an
+ * instant by design (RFC 5798 6.4.2: the higher backup takes over, the old
+ * master steps down at its advert): that is no split.  The loser knows it
+ * from the channel (the peer said BACKUP before); without the channel it
+ * cannot tell, and leaves the report to the winner.  The winner ignores
+ * the loser's advert that crossed its own first one.
+ */
+static void split_advert(uint32_t src, int priority, bool we_lose)
+{
+	if (we_lose && (!ha.cfg->sync.enabled ||
+	    (ha.peer_state != -1 && ha.peer_state != FC_HA_MASTER)))
+		return;
+	if (!we_lose && ev_now(ha.ev) - ha.master_since_ms < adver_ms(ha.adver_cs))
+		return;
+	split_seen(src, priority, we_lose, "its advert");
+}
+
+/* From the health tick: the other master has been quiet long enough. */
+static void split_expire(void)
+{
+	if (ha.split && ev_now(ha.ev) - ha.split_seen_ms > 3 * adver_ms(ha.adver_cs))
+		split_over("the other master went quiet");
+}
+
 /* RFC 5798 6.4.3: the higher priority wins, then the higher address. */
+static bool peer_wins(uint32_t src, int priority)
+{
+	return priority > ha.cfg->priority ||
+	    (priority == ha.cfg->priority && ntohl(src) > ntohl(ha.src));
+}
+
+/* RFC 5798 6.4.3, in MASTER: another master's advert. */
 static void master_got(uint32_t src, const struct vrrp_advert *a)
 {
 	char why[96], addr[INET_ADDRSTRLEN];
@@ -319,8 +407,8 @@ static void master_got(uint32_t src, const struct vrrp_advert *a)
 		adver_cb(ha.ev, &ha.adver);
 		return;
 	}
-	if (a->priority > ha.cfg->priority ||
-	    (a->priority == ha.cfg->priority && ntohl(src) > ntohl(ha.src))) {
+	split_advert(src, a->priority, peer_wins(src, a->priority));
+	if (peer_wins(src, a->priority)) {
 		inet_ntop(AF_INET, &src, addr, sizeof(addr));
 		snprintf(why, sizeof(why), "advert from %s with priority %d", addr, a->priority);
 		ha.master_adver_cs = a->interval_cs;
@@ -412,6 +500,72 @@ static void rx_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 		got_datagram(buf, (size_t)n);
 }
 
+/* --------------------------------------------------------- sync channel */
+
+/*
+ * The channel's news, in BACKUP with a MASTER peer.  A RESIGN or a close
+ * without BYE means the master's fulcrum is gone: take over now.  Silence
+ * may be a dead node or only a cut channel: the adverts decide, but one
+ * missed advert is enough (a live master's next advert re-arms the timer
+ * as usual, so the channel alone never makes a second master).
+ */
+static void sync_lost(enum sync_loss why)
+{
+	/* The next advert is due at last + interval: a quarter more for jitter. */
+	uint64_t when = ha.last_advert_ms + adver_ms(ha.master_adver_cs) * 5 / 4;
+	bool master = ha.peer_state == FC_HA_MASTER;
+
+	if (why != SYNC_LOST_RESIGN) {
+		ha.peer_state = -1;
+		repl_down();
+	}
+	if (ha.state != FC_HA_BACKUP || !master)
+		return;
+	if (why == SYNC_LOST_RESIGN || why == SYNC_LOST_CLOSED) {
+		ha.peer_state = -1;
+		to_master(why == SYNC_LOST_RESIGN ? "the master resigned (sync channel)" :
+		    "the master's fulcrum died (sync channel closed)");
+	} else if (why == SYNC_LOST_SILENT) {
+		if (when < ev_now(ha.ev))
+			when = ev_now(ha.ev);
+		if (!ev_timer_pending(&ha.down) || when < ha.down.when)
+			ev_timer_arm(ha.ev, &ha.down, when);
+	}
+}
+
+/* The channel says the peer is MASTER while we are: a split the adverts
+ * may not show (they cannot cross, or are refused). */
+static void sync_peer_state(int state, int priority)
+{
+	uint32_t peer = ((const struct sockaddr_in *)&ha.cfg->peers[0].ss)->sin_addr.s_addr;
+	char why[96], addr[INET_ADDRSTRLEN];
+	bool preempts = ha.peer_state != -1 && ha.peer_state != FC_HA_MASTER;
+
+	ha.peer_state = state;
+	if (state != FC_HA_MASTER) {
+		split_over("the peer left MASTER");
+		return;
+	}
+	if (ha.state != FC_HA_MASTER)
+		return;
+	/* A backup of ours becoming MASTER above us preempts: no split. */
+	if (!(preempts && peer_wins(peer, priority)))
+		split_seen(peer, priority, peer_wins(peer, priority), "the sync channel");
+	if (peer_wins(peer, priority)) {
+		inet_ntop(AF_INET, &peer, addr, sizeof(addr));
+		snprintf(why, sizeof(why), "%s is MASTER with priority %d (sync channel)",
+		    addr, priority);
+		to_backup(why);
+	}
+}
+
+static const struct sync_ops sync_ops = {
+	.up = repl_up,
+	.lost = sync_lost,
+	.peer_state = sync_peer_state,
+	.session = repl_got,
+};
+
 /* ------------------------------------------------------- proxy tracking */
 
 static bool segment_alive(const struct fc_shm *shm, uint64_t now)
@@ -472,6 +626,7 @@ static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	}
 
 	reap_notify();
+	split_expire();
 	/* At start the workers may not have beaten yet: give them stale_ms. */
 	if (!alive && ha.state == FC_HA_INIT && ev_now(ev) < ha.started_ms + ha.stale_ms)
 		;
@@ -583,6 +738,10 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 	ha.tx = ha.rx.fd = -1;
 	if (!anycast()) {
 		ha.tx = open_tx();
+		if (ha.cfg->sync.enabled && sync_open(ha.ev, ha.cfg, ha.src, &sync_ops) < 0)
+			fatalx("sync channel on port %d", ha.cfg->sync.port);
+		if (ha.cfg->sync.enabled)
+			repl_open(ha.ev, shm, ha.cfg->sync.interval_ms);
 		ha.rx.fd = open_rx();
 	}
 	ha.rx.cb = rx_cb;
@@ -627,13 +786,16 @@ static void drop_prev(void)
 static void copy_block(struct fc_shm_ha *to, const struct fc_shm_ha *from)
 {
 	shm_store(&to->vrid, shm_load(&from->vrid));
-	shm_store(&to->mode, shm_load(&from->mode));
 	shm_store(&to->priority, shm_load(&from->priority));
 	shm_store(&to->since_us, shm_load(&from->since_us));
 	shm_store(&to->peer_addr, shm_load(&from->peer_addr));
 	shm_store(&to->peer_priority, shm_load(&from->peer_priority));
 	shm_store(&to->peer_seen_us, shm_load(&from->peer_seen_us));
 	shm_store(&to->enabled, shm_load(&from->enabled));
+	shm_store(&to->split_count, shm_load(&from->split_count));
+	shm_store(&to->split_active, shm_load(&from->split_active));
+	shm_store(&to->split_ms, shm_load(&from->split_ms));
+	shm_store(&to->split_since_us, shm_load(&from->split_since_us));
 	shm_store_rel(&to->state, shm_load(&from->state));
 }
 
@@ -657,11 +819,14 @@ static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	if (shm_protect_ha(next) < 0)
 		log_warn("mprotect of the new segment");
 	copy_block(&next->hdr->ha, ha.blk);
+	shm_store(&next->hdr->ha_mode, (uint32_t)ha.cfg->mode);
 	drop_prev();
 	ha.prev = ha.shm;
 	ha.prev_until = ev_now(ev) + 10 * ha.stale_ms;
 	ha.shm = next;
 	ha.blk = &next->hdr->ha;
+	if (ha.cfg->sync.enabled)
+		repl_set_shm(next);
 	ha.prev_owned = ha.shm_owned;
 	ha.shm_owned = true;
 	log_info("reload: following generation %u", next->hdr->generation);
@@ -677,7 +842,7 @@ static void publish_init(void)
 {
 	shm_store(&ha.blk->vrid, (uint32_t)ha.cfg->vrid);
 	shm_store(&ha.blk->priority, (uint32_t)ha.cfg->priority);
-	shm_store(&ha.blk->mode, (uint32_t)ha.cfg->mode);
+	shm_store(&ha.shm->hdr->ha_mode, (uint32_t)ha.cfg->mode);
 	shm_store(&ha.blk->since_us, clock_wall_us());
 	shm_store_rel(&ha.blk->state, (uint32_t)FC_HA_INIT);
 	shm_store(&ha.blk->enabled, 1u);
@@ -712,6 +877,8 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 		    "withdrawing the addresses" : "resigning mastership");
 	leave_master(true);
 	set_state(FC_HA_INIT, "stopping");
+	if (ha.cfg->sync.enabled)
+		sync_close();
 	reap_notify();
 	vip_close(&ha.link);
 	if (ha.tx >= 0)

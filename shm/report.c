@@ -580,6 +580,19 @@ static void json_totals(struct fc_sbuf *b, const struct fc_report *r)
 	    r->workers_alive, r->nworkers);
 }
 
+/* Two masters at once (issue 18.4): how often, and for how long in all. */
+static void json_split_brain(struct fc_sbuf *b, const struct fc_report *r,
+    const struct fc_shm_ha *ha)
+{
+	bool active = shm_load(&ha->split_active) != 0;
+	uint64_t ms = shm_load(&ha->split_ms), since = shm_load(&ha->split_since_us);
+
+	if (active && since != 0)
+		ms += ms_since(r, since);
+	sbuf_printf(b, ",\"split_brain\":{\"count\":%" PRIu32 ",\"ms\":%" PRIu64
+	    ",\"active\":%s}", shm_load(&ha->split_count), ms, active ? "true" : "false");
+}
+
 static void json_ha(struct fc_sbuf *b, const struct fc_report *r)
 {
 	const struct fc_shm_ha *ha = &r->shm->hdr->ha;
@@ -593,13 +606,14 @@ static void json_ha(struct fc_sbuf *b, const struct fc_report *r)
 	json_kopt(b, ",\"since_ms_ago\":", since != 0, ms_since(r, since));
 	sbuf_printf(b, ",\"priority\":%" PRIu32 ",\"vrid\":%" PRIu32 ",\"mode\":\"%s\"",
 	    shm_load(&ha->priority), shm_load(&ha->vrid),
-	    shm_load(&ha->mode) == FC_HA_ANYCAST ? "anycast" : "vrrp");
+	    shm_load(&r->shm->hdr->ha_mode) == FC_HA_ANYCAST ? "anycast" : "vrrp");
 	if ((peer = ipv4_str(shm_load(&ha->peer_addr), addr, sizeof(addr))) != NULL)
 		json_kstr(b, ",\"peer\":", peer);
 	else
 		sbuf_printf(b, ",\"peer\":null");
 	sbuf_printf(b, ",\"peer_priority\":%" PRIu32, shm_load(&ha->peer_priority));
 	json_kopt(b, ",\"peer_seen_ms_ago\":", seen != 0, ms_since(r, seen));
+	json_split_brain(b, r, ha);
 	sbuf_put(b, "}", 1);
 }
 

@@ -150,6 +150,20 @@ static struct fc_shm_ring_cons *cons(const struct fc_shm *shm, int slot)
 	    shm->hdr->sessions.off_cons) + slot;
 }
 
+/* The ha process's rings (shm-t.h): "in" (peer -> checker), "out". */
+enum { HA_IN, HA_OUT };
+
+static struct fc_shm_ring *ha_ring(const struct fc_shm *shm, int which)
+{
+	return (struct fc_shm_ring *)((char *)shm->hdr + shm->hdr->ha_rings.off +
+	    (size_t)which * shm->hdr->sessions.ring_stride);
+}
+
+static bool has_ha_rings(const struct fc_shm *shm)
+{
+	return shm->hdr->nsessions > 0 && shm->hdr->ha_rings.off != 0;
+}
+
 static bool has_ring(const struct fc_shm *shm, int slot)
 {
 	return shm->hdr->nsessions > 0 && slot >= 0 &&
@@ -232,29 +246,32 @@ int session_lookup(const struct fc_shm *shm, uint32_t backend, const char *key,
 
 /* ------------------------------------------------------------ producers */
 
-static int ring_put(struct fc_shm *shm, int slot, uint32_t kind, const struct skey *k,
-    uint32_t server, uint32_t ttl_s, uint64_t now_ms)
+/* Any producer: appends src to ring r whose consumer's index is *tail. */
+static int ring_write(const struct fc_shm *shm, struct fc_shm_ring *r, const uint64_t *tail,
+    const struct fc_shm_ring_rec *src)
 {
-	struct fc_shm_ring *r = ring(shm, slot);
 	uint32_t slots = shm->hdr->sessions.ring_slots;
 	uint64_t head = shm_load(&r->head);
-	struct fc_shm_ring_rec *rec;
 
-	/* Acquire: the checker is done with the slot we are about to reuse. */
-	if (head - shm_load_acq(&cons(shm, slot)->tail) >= slots) {
+	/* Acquire: the consumer is done with the slot we are about to reuse. */
+	if (head - shm_load_acq(tail) >= slots) {
 		shm_add(&r->dropped, 1);
 		return -1;
 	}
-	rec = &r->rec[head & (slots - 1)];
-	rec->kind = kind;
-	rec->server = server;
-	rec->ttl_s = ttl_s;
-	rec->keylen = k->len;
-	rec->when_ms = now_ms;
-	memcpy(rec->key, k->w, sizeof(rec->key));
+	memcpy(&r->rec[head & (slots - 1)], src, sizeof(*src));
 	shm_store_rel(&r->head, head + 1);
 	shm_add(&r->pushed, 1);
 	return 0;
+}
+
+static int ring_put(struct fc_shm *shm, int slot, uint32_t kind, const struct skey *k,
+    uint32_t server, uint32_t ttl_s, uint64_t now_ms)
+{
+	struct fc_shm_ring_rec rec = { .kind = kind, .server = server, .ttl_s = ttl_s,
+	    .keylen = k->len, .when_ms = now_ms };
+
+	memcpy(rec.key, k->w, sizeof(rec.key));
+	return ring_write(shm, ring(shm, slot), &cons(shm, slot)->tail, &rec);
 }
 
 int session_push(struct fc_shm *shm, int slot, const char *key, size_t keylen,
@@ -447,34 +464,46 @@ static void apply(struct fc_shm *shm, const struct fc_shm_ring_rec *r, uint64_t 
 	shm_add(&shm->hdr->sessions.learned, 1);
 }
 
-static void drain_ring(struct fc_shm *shm, int slot, uint64_t now_ms)
+/*
+ * Applies ring r's pending records; with forward, also passes each valid
+ * one to the ha "out" ring, for the peer node (what came from the peer is
+ * never sent back to it).
+ */
+static void drain_ring(struct fc_shm *shm, struct fc_shm_ring *r, uint64_t *tailp,
+    bool forward, uint64_t now_ms)
 {
-	struct fc_shm_ring *r = ring(shm, slot);
-	struct fc_shm_ring_cons *c = cons(shm, slot);
 	uint32_t slots = shm->hdr->sessions.ring_slots;
-	uint64_t head = shm_load_acq(&r->head), tail = c->tail;
+	uint64_t head = shm_load_acq(&r->head), tail = *tailp;
 	struct fc_shm_ring_rec rec;
 
 	if (head - tail > slots) {
 		/* Only a scribbled head does that: skip to it. */
 		shm_add(&shm->hdr->sessions.bad, head - tail);
-		shm_store_rel(&c->tail, head);
+		shm_store_rel(tailp, head);
 		return;
 	}
 	for (; tail != head; tail++) {
 		memcpy(&rec, &r->rec[tail & (slots - 1)], sizeof(rec));
 		apply(shm, &rec, now_ms);
+		if (forward && rec_valid(shm, &rec))
+			(void)ring_write(shm, ha_ring(shm, HA_OUT),
+			    &shm->hdr->ha_rings.out_tail, &rec);
 	}
 	/* Release: our reads of the records are done before the slots are reused. */
-	shm_store_rel(&c->tail, tail);
+	shm_store_rel(tailp, tail);
 }
 
 void session_drain(struct fc_shm *shm, uint64_t now_ms)
 {
+	bool ha = has_ha_rings(shm);
+
 	if (shm->hdr->nsessions == 0)
 		return;
 	for (uint32_t k = 0; k < shm->hdr->nworkers; k++)
-		drain_ring(shm, (int)k, now_ms);
+		drain_ring(shm, ring(shm, (int)k), &cons(shm, (int)k)->tail, ha, now_ms);
+	if (ha)
+		drain_ring(shm, ha_ring(shm, HA_IN), &shm->hdr->ha_rings.in_tail, false,
+		    now_ms);
 }
 
 uint32_t session_expire(struct fc_shm *shm, uint64_t now_ms, uint32_t budget)
@@ -570,4 +599,54 @@ uint64_t session_dropped(const struct fc_shm *shm)
 	for (uint32_t k = 0; k < shm->hdr->nworkers; k++)
 		n += shm_load(&ring(shm, (int)k)->dropped);
 	return n;
+}
+
+/* ------------------------------------------------ the ha process's rings */
+
+int session_ha_push(struct fc_shm *shm, const struct fc_shm_ring_rec *rec)
+{
+	if (!has_ha_rings(shm))
+		return -1;
+	return ring_write(shm, ha_ring(shm, HA_IN), &shm->hdr->ha_rings.in_tail, rec);
+}
+
+int session_ha_next(struct fc_shm *shm, struct fc_shm_ring_rec *rec)
+{
+	struct fc_shm_ring *r;
+	uint64_t head, tail;
+
+	if (!has_ha_rings(shm))
+		return 0;
+	r = ha_ring(shm, HA_OUT);
+	head = shm_load_acq(&r->head);
+	tail = shm->hdr->ha_rings.out_tail;
+	if (tail == head)
+		return 0;
+	memcpy(rec, &r->rec[tail & (shm->hdr->sessions.ring_slots - 1)], sizeof(*rec));
+	shm_store_rel(&shm->hdr->ha_rings.out_tail, tail + 1);
+	return 1;
+}
+
+void session_ha_skip(struct fc_shm *shm)
+{
+	if (has_ha_rings(shm))
+		shm_store_rel(&shm->hdr->ha_rings.out_tail,
+		    shm_load_acq(&ha_ring(shm, HA_OUT)->head));
+}
+
+uint32_t session_scan(const struct fc_shm *shm, uint32_t *cursor,
+    struct fc_shm_ring_rec *rec, uint32_t n, uint64_t now_ms)
+{
+	const struct fc_shm_session *t = table(shm);
+	uint32_t got = 0;
+
+	while (got < n && *cursor < shm->hdr->nsessions) {
+		/* A torn read is retried once, then skipped: the entry is being
+		 * rewritten, and the ring will carry its new content. */
+		if (entry_to_rec(&t[*cursor], now_ms, &rec[got]) ||
+		    entry_to_rec(&t[*cursor], now_ms, &rec[got]))
+			got++;
+		(*cursor)++;
+	}
+	return got;
 }

@@ -75,6 +75,28 @@ void session_recover(struct fc_shm *shm);
 void session_import(struct fc_shm *dst, const struct fc_shm *src, const uint32_t *map,
     uint64_t now_ms);
 
+/*
+ * The sync channel (issue 18.2), in the ha process; all do nothing without
+ * the ha rings (stick and ha.sync).  session_ha_push() hands a session the
+ * peer node learned to the checker (0, or -1 when the ring is full);
+ * session_ha_next() takes the next record the checker applied from a
+ * worker, to send to the peer (1, or 0 when there is none);
+ * session_ha_skip() forgets those not taken (no channel: a full copy
+ * follows when it is back).
+ */
+int session_ha_push(struct fc_shm *shm, const struct fc_shm_ring_rec *rec);
+int session_ha_next(struct fc_shm *shm, struct fc_shm_ring_rec *rec);
+void session_ha_skip(struct fc_shm *shm);
+
+/*
+ * Any process: the live entries among the next ones from *cursor on, as
+ * "learn" records (when_ms: last seen), at most n, *cursor moved past the
+ * entries looked at.  Returns how many; done when *cursor reaches the
+ * table's capacity (header nsessions).
+ */
+uint32_t session_scan(const struct fc_shm *shm, uint32_t *cursor,
+    struct fc_shm_ring_rec *rec, uint32_t n, uint64_t now_ms);
+
 /* Live entries (header sessions.used), and records dropped by every ring. */
 uint32_t session_count(const struct fc_shm *shm);
 uint64_t session_dropped(const struct fc_shm *shm);

@@ -29,6 +29,9 @@
  *   | ring 0: head, records          |  worker 0 only
  *   | ... ring_stride apart          |  (each ring page aligned)
  *   | ring nworkers-1                |
+ *   +--------------------------------+ ha_rings.off (with ha.sync only)
+ *   | ring "in": peer -> checker     |  the ha process only
+ *   | ring "out": checker -> peer    |  the checker only
  *   +--------------------------------+ size
  *
  * A worker block (struct fc_shm_worker) is its head, srv[nservers] and
@@ -37,6 +40,11 @@
  *
  * Without `stick` in any listener there is no session table and no ring:
  * nsessions is 0 and off_sessions, off_cons and off_rings all equal size.
+ * The two ha rings (issue 18.2) exist only with `stick` and `ha.sync`:
+ * the ha process hands the sessions the peer node learned to the checker
+ * through "in", and the checker passes what the workers learned to the ha
+ * process through "out"; their read indices are in the header
+ * (struct fc_shm_ha_rings), written by their consumers.
  * shm/session.c explains the table (buckets, seqlock, eviction).
  *
  * A reload (USR2) builds a new segment for the new generation and renames
@@ -155,8 +163,22 @@ struct fc_shm_ha {
 	uint64_t peer_seen_us;
 	uint32_t priority;
 	uint32_t vrid;
-	uint32_t mode;			/* enum fc_ha_mode */
-	uint8_t reserved[20];
+	/* Two masters seen at once (issue 18.4). */
+	uint32_t split_count;		/* times it began */
+	uint32_t split_active;		/* 1: now */
+	uint64_t split_ms;		/* time spent in it, ended ones */
+	uint64_t split_since_us;	/* wall clock of the current one's start */
+};
+
+/*
+ * Where the sync channel's two session rings are (ha.sync with stick), and
+ * their read indices, each written by its ring's consumer only.
+ */
+struct fc_shm_ha_rings {
+	uint64_t off;			/* "in"; "out" at off + sessions.ring_stride; 0: none */
+	uint64_t in_tail;		/* the checker: records of "in" applied */
+	uint64_t out_tail;		/* the ha process: records of "out" taken */
+	uint8_t reserved[40];
 };
 
 struct fc_shm_header {
@@ -190,7 +212,10 @@ struct fc_shm_header {
 	uint64_t off_backends;		/* struct fc_shm_backend[nbackends] */
 	uint64_t off_shared;		/* rr[nbackends], then rate[nrate] */
 	uint64_t shared_size;		/* bytes, page aligned */
-	uint8_t reserved[3296];		/* the header fills one page */
+	struct fc_shm_ha_rings ha_rings;
+	uint32_t ha_mode;		/* enum fc_ha_mode, by the ha process */
+	uint32_t pad;
+	uint8_t reserved[3224];		/* the header fills one page */
 	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 
@@ -434,6 +459,7 @@ _Static_assert(sizeof(struct fc_shm_ring_cons) == 64, "read index is one cache l
 _Static_assert(FC_SHM_MAX_WORKERS * sizeof(struct fc_shm_ring_cons) == FC_SHM_PAGE,
     "the read indices fill one page");
 _Static_assert(sizeof(struct fc_shm_ha) == 64, "ha block");
+_Static_assert(sizeof(struct fc_shm_ha_rings) == 64, "ha rings block");
 _Static_assert(sizeof(struct fc_tls_tickets) == 256, "ticket keys");
 _Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line sized");
 _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");

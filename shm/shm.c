@@ -175,19 +175,31 @@ static size_t ring_stride(void)
 	    FC_SESSION_RING_SLOTS * sizeof(struct fc_shm_ring_rec));
 }
 
-/* Table, the page of read indices, one ring per worker; nothing without stick. */
-static size_t sessions_size(uint32_t nsessions, int nworkers)
+/* The ha process's two rings: only when the sync channel can use them. */
+static int ha_rings(const struct fc_conf *conf)
 {
+	return conf->ha.sync.enabled && session_capacity(conf) > 0 ? 2 : 0;
+}
+
+/*
+ * Table, the page of read indices, one ring per worker and the ha rings;
+ * nothing without stick.
+ */
+static size_t sessions_size(const struct fc_conf *conf, int nworkers)
+{
+	uint32_t nsessions = session_capacity(conf);
+
 	if (nsessions == 0)
 		return 0;
 	return page_round((size_t)nsessions * sizeof(struct fc_shm_session)) +
-	    FC_SHM_PAGE + ring_stride() * (size_t)nworkers;
+	    FC_SHM_PAGE + ring_stride() * (size_t)(nworkers + ha_rings(conf));
 }
 
-static void init_sessions(struct fc_shm *shm, uint32_t nsessions)
+static void init_sessions(struct fc_shm *shm, const struct fc_conf *conf)
 {
 	struct fc_shm_header *h = shm->hdr;
 	struct fc_shm_sessions *st = &h->sessions;
+	uint32_t nsessions = session_capacity(conf);
 
 	h->nsessions = nsessions;
 	st->off_cons = st->off_rings = h->size;
@@ -198,6 +210,8 @@ static void init_sessions(struct fc_shm *shm, uint32_t nsessions)
 	st->off_rings = st->off_cons + FC_SHM_PAGE;
 	st->ring_stride = (uint32_t)ring_stride();
 	st->ring_slots = FC_SESSION_RING_SLOTS;
+	if (ha_rings(conf) > 0)
+		h->ha_rings.off = st->off_rings + (uint64_t)st->ring_stride * h->nworkers;
 }
 
 static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nworkers,
@@ -228,7 +242,7 @@ static void init_header(struct fc_shm *shm, const struct fc_conf *conf, int nwor
 	h->shared_size = shared_size(conf);
 	h->nrate = rate_entries(conf);
 	h->off_sessions = h->off_shared + h->shared_size;
-	init_sessions(shm, session_capacity(conf));
+	init_sessions(shm, conf);
 }
 
 /*
@@ -279,7 +293,7 @@ static size_t segment_size(const struct fc_conf *conf, int nworkers, size_t *tab
 	    nlisteners * sizeof(struct fc_shm_tls_counters));
 	return page_round(sizeof(struct fc_shm_header) + *tables_size) +
 	    *stride * ((size_t)nworkers + 1) + shared_size(conf) +
-	    sessions_size(session_capacity(conf), nworkers);
+	    sessions_size(conf, nworkers);
 }
 
 /*
@@ -435,7 +449,9 @@ static int check_header(const struct fc_shm_header *h, size_t size, char *err, s
 	    h->off_workers ||
 	    (uint64_t)h->nbackends * sizeof(struct fc_shm_rr) +
 	    (uint64_t)h->nrate * sizeof(struct fc_shm_rate) > h->shared_size ||
-	    h->sessions.off_rings + (uint64_t)h->sessions.ring_stride * h->nworkers > size) {
+	    h->sessions.off_rings + (uint64_t)h->sessions.ring_stride * h->nworkers > size ||
+	    (h->ha_rings.off != 0 &&
+	    h->ha_rings.off + 2 * (uint64_t)h->sessions.ring_stride > size)) {
 		snprintf(err, errlen, "segment size mismatch (truncated or corrupt)");
 		return -1;
 	}
@@ -554,6 +570,11 @@ int shm_protect_checker(struct fc_shm *shm)
 		return -1;
 	if (rings < shm->size && mprotect(base + rings, shm->size - rings, PROT_READ) < 0)
 		return -1;
+	/* The ha "out" ring: the checker is its producer. */
+	if (shm->hdr->ha_rings.off != 0 && mprotect(base + shm->hdr->ha_rings.off +
+	    shm->hdr->sessions.ring_stride, shm->hdr->sessions.ring_stride,
+	    PROT_READ | PROT_WRITE) < 0)
+		return -1;
 	return 0;
 }
 
@@ -561,7 +582,13 @@ int shm_protect_ha(struct fc_shm *shm)
 {
 	char *base = (char *)shm->hdr;
 
-	return mprotect(base + FC_SHM_PAGE, shm->size - FC_SHM_PAGE, PROT_READ);
+	if (mprotect(base + FC_SHM_PAGE, shm->size - FC_SHM_PAGE, PROT_READ) < 0)
+		return -1;
+	/* The ha "in" ring: the ha process is its producer. */
+	if (shm->hdr->ha_rings.off != 0 && mprotect(base + shm->hdr->ha_rings.off,
+	    shm->hdr->sessions.ring_stride, PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	return 0;
 }
 
 struct handover {

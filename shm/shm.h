@@ -75,11 +75,12 @@ int shm_list_live(char names[][FC_SHM_NAME_LEN], int max);
 int shm_protect_worker(struct fc_shm *shm, int slot);
 /*
  * Leaves the header, the server table, the session table and the rings'
- * read indices writable; the worker blocks and the rings not.
+ * read indices writable; the worker blocks and the rings not, but for
+ * the ha "out" ring, which the checker fills.
  */
 int shm_protect_checker(struct fc_shm *shm);
 
-/* The ha process writes its block in the header page, nothing else. */
+/* The ha process writes its block in the header page and its "in" ring. */
 int shm_protect_ha(struct fc_shm *shm);
 
 /*

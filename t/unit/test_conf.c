@@ -1131,6 +1131,36 @@ CONF_TEST(short_auth_key_is_an_error)
 	    9, "ha: \"auth_key\" must be 16 to 64 characters long");
 }
 
+CONF_TEST(sync_keys_are_read_with_their_defaults)
+{
+	struct fc_conf *c = load_ok(HA("  vrid = 1; peers = [ \"192.0.2.12\" ];"
+	    " auth_key = \"0123456789abcdef\"; sync = { };\n"));
+
+	cr_expect(c->ha.sync.enabled);
+	cr_expect_eq(c->ha.sync.port, 7781);
+	cr_expect_eq(c->ha.sync.interval_ms, 10);
+	conf_free(c);
+	c = load_ok(HA("  vrid = 1; peers = [ \"192.0.2.12\" ];"
+	    " auth_key = \"0123456789abcdef\"; sync = { port = 9000; interval_ms = 50; };\n"));
+	cr_expect_eq(c->ha.sync.port, 9000);
+	cr_expect_eq(c->ha.sync.interval_ms, 50);
+	conf_free(c);
+	c = load_ok(HA("  vrid = 1;\n"));
+	cr_expect_not(c->ha.sync.enabled);
+	conf_free(c);
+}
+
+CONF_TEST(sync_without_auth_key_or_peer_is_an_error)
+{
+	expect_error(HA("  vrid = 1; peers = [ \"192.0.2.12\" ]; sync = { };\n"),
+	    9, "ha: \"sync\" needs \"auth_key\" (the channel is authenticated with it)");
+	expect_error(HA("  vrid = 1; auth_key = \"0123456789abcdef\"; sync = { };\n"),
+	    9, "ha: \"sync\" needs exactly one unicast peer in \"peers\"");
+	expect_error(HA("  vrid = 1; peers = [ \"192.0.2.12\" ];"
+	    " auth_key = \"0123456789abcdef\"; sync = { port = 0; };\n"),
+	    9, "ha sync: \"port\" must be between 1 and 65535");
+}
+
 CONF_TEST(unicast_src_must_be_an_ipv4_host)
 {
 	expect_error(HA("  vrid = 1; unicast_src = \"192.0.2.11/24\";\n"),

@@ -71,6 +71,16 @@ static const char conf_big[] =
 	"    stick = { cookie = \"PHPSESSID\"; size = 100000; };\n"
 	"    servers = ( { name = \"w0\"; address = \"127.0.0.1:18181\"; } ); } );\n";
 
+/* conf_stick's web listener alone, with an ha section that has the sync channel. */
+static const char conf_sync[] =
+	"global: { workers = 2; };\n"
+	"listeners = ( { name = \"web\"; bind = \"127.0.0.1:18180\";\n"
+	"    stick = { cookie = \"PHPSESSID\"; size = 6; expire = 60; };\n"
+	"    servers = ( { name = \"w0\"; address = \"127.0.0.1:18181\"; },\n"
+	"      { name = \"w1\"; address = \"127.0.0.1:18182\"; } ); } );\n"
+	"ha: { interface = \"lo\"; vrid = 1; vips = [ \"192.0.2.1/24\" ];\n"
+	"  peers = [ \"192.0.2.12\" ]; auth_key = \"0123456789abcdef\"; sync = { }; };\n";
+
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/fc-test-session-XXXXXX");
@@ -151,7 +161,7 @@ static bool killed_by_segv(int status)
 
 Test(session, layout_is_pinned)
 {
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 736, "older fields stay");
+	cr_expect_eq(offsetof(struct fc_shm_header, ha_rings), 736, "older fields stay");
 	cr_expect_eq(offsetof(struct fc_shm_header, sessions), 4032);
 	cr_expect_eq(sizeof(struct fc_shm_sessions), 64);
 	cr_expect_eq(offsetof(struct fc_shm_sessions, off_cons), 0);
@@ -690,4 +700,70 @@ Test(session, a_reader_racing_the_writer_never_sees_a_wrong_server, .timeout = 3
 	cr_expect_neq(WEXITSTATUS(status), 2, "the reader found nothing: the test is void");
 	cr_expect_eq(WEXITSTATUS(status), 0);
 	cr_expect_gt(it, 10000);
+}
+
+/* ======================================================= the ha rings */
+
+Test(session, no_sync_means_no_ha_rings)
+{
+	struct fc_shm_ring_rec r = { .kind = FC_SESS_LEARN, .server = 0, .ttl_s = 60,
+	    .keylen = 3, .when_ms = T0 };
+
+	start(conf_stick);
+	cr_expect_eq(seg.hdr->ha_rings.off, 0);
+	cr_expect_eq(session_ha_push(&seg, &r), -1);
+	cr_expect_eq(session_ha_next(&seg, &r), 0);
+}
+
+Test(session, what_workers_learn_goes_out_to_the_ha_process)
+{
+	struct fc_shm_ring_rec r;
+
+	start(conf_sync);
+	cr_assert_neq(seg.hdr->ha_rings.off, 0);
+	cr_assert_eq(push(1, "abc", 1, 60, T0), 0);
+	cr_expect_eq(session_ha_next(&seg, &r), 0, "nothing before the checker applies it");
+	session_drain(&seg, T0);
+	cr_assert_eq(session_ha_next(&seg, &r), 1);
+	cr_expect_eq(r.kind, FC_SESS_LEARN);
+	cr_expect_eq(r.server, 1);
+	cr_expect_eq(r.keylen, 3);
+	cr_expect(memcmp(r.key, "abc", 3) == 0);
+	cr_expect_eq(session_ha_next(&seg, &r), 0);
+}
+
+Test(session, what_the_peer_learned_is_applied_and_never_sent_back)
+{
+	struct fc_shm_ring_rec r = { .kind = FC_SESS_LEARN, .server = 1, .ttl_s = 60,
+	    .keylen = 3, .when_ms = T0 };
+
+	start(conf_sync);
+	memcpy(r.key, "xyz", 3);
+	cr_assert_eq(session_ha_push(&seg, &r), 0);
+	session_drain(&seg, T0);
+	cr_expect_eq(lookup(WEB, "xyz", T0 + 1), 1);
+	cr_expect_eq(session_ha_next(&seg, &r), 0, "no echo to the peer");
+}
+
+Test(session, a_scan_returns_every_live_entry_once)
+{
+	struct fc_shm_ring_rec r[8];
+	uint32_t cursor = 0, got = 0;
+
+	start(conf_sync);
+	push(0, "s1", 0, 60, T0);
+	push(0, "s2", 1, 60, T0);
+	push(1, "s3", 1, 1, T0);
+	session_drain(&seg, T0);
+	while (cursor < seg.hdr->nsessions)
+		got += session_scan(&seg, &cursor, r + got, 1, T0 + 2000);
+	cr_expect_eq(got, 2, "s3 expired");
+}
+
+Test(session, the_ha_process_can_fill_its_in_ring_once_protected)
+{
+	start(conf_sync);
+	cr_assert_eq(shm_protect_ha(&seg), 0);
+	cr_expect_eq(session_ha_push(&seg, &(struct fc_shm_ring_rec){ .kind = FC_SESS_LEARN,
+	    .server = 0, .ttl_s = 60, .keylen = 1, .when_ms = T0 }), 0);
 }

@@ -142,7 +142,9 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, off_backends), 712);
 	cr_expect_eq(offsetof(struct fc_shm_header, off_shared), 720);
 	cr_expect_eq(offsetof(struct fc_shm_header, shared_size), 728);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 736);
+	cr_expect_eq(offsetof(struct fc_shm_header, ha_rings), 736);
+	cr_expect_eq(offsetof(struct fc_shm_header, ha_mode), 800);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 808);
 }
 
 Test(shm, ticket_keys_are_pinned)
@@ -166,7 +168,14 @@ Test(shm, ha_block_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_ha, peer_seen_us), 24);
 	cr_expect_eq(offsetof(struct fc_shm_ha, priority), 32);
 	cr_expect_eq(offsetof(struct fc_shm_ha, vrid), 36);
-	cr_expect_eq(offsetof(struct fc_shm_ha, mode), 40);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_count), 40);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_active), 44);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_ms), 48);
+	cr_expect_eq(offsetof(struct fc_shm_ha, split_since_us), 56);
+	cr_expect_eq(sizeof(struct fc_shm_ha_rings), 64);
+	cr_expect_eq(offsetof(struct fc_shm_ha_rings, off), 0);
+	cr_expect_eq(offsetof(struct fc_shm_ha_rings, in_tail), 8);
+	cr_expect_eq(offsetof(struct fc_shm_ha_rings, out_tail), 16);
 }
 
 Test(shm, server_layout_is_pinned)
@@ -1027,7 +1036,8 @@ Test(report, json_has_the_contract_shape)
 	    "rate_limited,redirects,cur_tunnels,total_tunnels,errors,workers_alive,workers");
 	expect_keys(&j, "sessions", "size,capacity");
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,mode,peer,"
-	    "peer_priority,peer_seen_ms_ago");
+	    "peer_priority,peer_seen_ms_ago,split_brain");
+	expect_keys(&j, "ha.split_brain", "count,ms,active");
 	cr_expect_eq(jget(&j, "servers")->n, 3);
 	cr_expect_eq(jget(&j, "listeners")->n, 2);
 	cr_expect_eq(jget(&j, "workers")->n, NWORKERS);
