@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * IPv6 VRRP socket (ha6.h).  The kernel adds the IPv6 header; the advert
  * carries its own checksum (computed by ha/vrrp.c over the IPv6

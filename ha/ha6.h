@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The socket of the IPv6 VRRP instance (RFC 5798 over IPv6): one raw
  * socket of protocol 112 on the interface, joined to ff02::12, that sends
