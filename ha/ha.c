@@ -665,7 +665,6 @@ static void addresses_init(void)
 	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
 		fatalx("ha interface %s: %s", ha.cfg->interface, err);
 	v6 = ipv6_init(text6, sizeof(text6));
-	strcpy(text, "-");
 	if (ha.nvips == 0)
 		;	/* IPv6 only: no IPv4 instance, no IPv4 address needed */
 	else if (ha.cfg->has_unicast_src)
@@ -675,8 +674,9 @@ static void addresses_init(void)
 	ha.dst = htonl(VRRP_MCAST_GROUP);
 	if (ha.nvips > 0)
 		inet_ntop(AF_INET, &ha.src, text, sizeof(text));
-	log_info("VRID %d on %s from %s%s, priority %d, advert %d ms, %s%s", ha.cfg->vrid,
-	    ha.cfg->interface, text, v6, ha.cfg->priority, ha.cfg->advert_ms,
+	log_info("VRID %d on %s%s%s%s, priority %d, advert %d ms, %s%s", ha.cfg->vrid,
+	    ha.cfg->interface, ha.nvips > 0 ? " from " : "", ha.nvips > 0 ? text : "", v6,
+	    ha.cfg->priority, ha.cfg->advert_ms,
 	    ha.cfg->npeers > 0 ? "unicast" : "multicast",
 	    ha.key.len > 0 ? ", authenticated" : "");
 }

@@ -10,9 +10,11 @@ one VRRP instance per family with the same VRID 51, following one state.
     IPv6 one answers at once (no DAD), and the client's neighbour entry for
     it already points at lb2's MAC (the unsolicited NA: without it the
     client keeps lb1's MAC for many seconds);
+  - the IPv6 VIP is a lease: a node killed with -9 loses it by itself;
   - keepalived interop over IPv6 both ways (keepalived with two instances,
     IPv4 and IPv6, VRID 51): fulcrum master -> keepalived takes over on
-    kill -9; keepalived master -> fulcrum takes over on kill -9.
+    kill -9; keepalived master -> fulcrum (IPv6 VIP only: no IPv4
+    instance) stays BACKUP on its IPv6 adverts, takes over on kill -9.
 Takeover times are printed.  Limits are in adverts (100 ms), with margin.
 """
 import os
@@ -35,11 +37,13 @@ TRIALS = 3
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 
 
-def conf6(priority, **kw):
-    """halab's config with the IPv6 VIP beside the IPv4 one (listener and ha)."""
+def conf6(priority, only6=False, **kw):
+    """halab's config with the IPv6 VIP beside the IPv4 one (listener and
+    ha); only6: the IPv6 VIP alone in the ha section (no IPv4 instance)."""
     text = h.conf(priority, **kw).replace(
         f'bind = [ "{VIP}:80" ]', f'bind = [ "{VIP}:80", "[{VIP6}]:80" ]')
-    return text.replace(f'vips = [ "{VIP}/24" ]', f'vips = [ "{VIP}/24", "{VIP6}/64" ]')
+    return text.replace(f'vips = [ "{VIP}/24" ]',
+                        f'vips = [ "{VIP6}/64" ]' if only6 else f'vips = [ "{VIP}/24", "{VIP6}/64" ]')
 
 
 def addrs6(lab, host):
@@ -116,7 +120,7 @@ def lab6_up():
     return lab
 
 
-def takeover(lab, new, old_mac, new_mac, label, t0, took=None):
+def takeover(lab, new, old_mac, new_mac, label, t0, took=None, v4=True):
     """After a kill at t0: both VIPs on new, no DAD, the NA seen.  Returns
     the time to the first IPv6 answer (the dead node's proxy answers no
     more: until then, it resets), or took when the caller measured it."""
@@ -128,8 +132,9 @@ def takeover(lab, new, old_mac, new_mac, label, t0, took=None):
     t.check(h.wait(lambda: neigh(lab, "client", VIP6) == new_mac, 5 * ADVERT),
             f"{label}: the client's neighbour entry points at {new} (the NA)",
             f"{neigh(lab, 'client', VIP6)}, {new} is {new_mac}, the old one {old_mac}")
-    t.check(h.wait(lambda: VIP in lab.addrs(new), 20 * ADVERT),
-            f"{label}: the IPv4 VIP moved to {new} too")
+    if v4:
+        t.check(h.wait(lambda: VIP in lab.addrs(new), 20 * ADVERT),
+                f"{label}: the IPv4 VIP moved to {new} too")
     return took
 
 
@@ -178,8 +183,16 @@ try:
             med = h.figures("IPv6 VIP answers after node death", times)
             # 3 adverts + skew is ~340 ms; without the NA it is many seconds.
             t.check(med < 15 * ADVERT * 1000, f"median under 15 adverts ({med:.0f} ms)")
-    lb1.stop()
-    lb2.stop()
+
+    with t.step("the IPv6 VIP is a lease too: a node killed with -9 loses it by itself"):
+        h.kill_node(lb1)
+        t.check(h.wait_state(lb2, "MASTER", 30 * ADVERT), "lb2 takes over")
+        h.kill_node(lb2)
+        t0 = time.monotonic()
+        gone = h.wait(lambda: VIP6 not in addrs6(lab, "lb2"), 5, 0.05)
+        t.check(gone, "the IPv6 VIP expires on lb2 within 5 s (lease 2 s)", str(addrs6(lab, "lb2")))
+        if gone:
+            t.note(f"IPv6 VIP expired {time.monotonic() - t0:.1f} s after the kill")
 
     if not os.access(KEEPALIVED, os.X_OK):
         t.note("keepalived not installed: interop steps skipped")
@@ -258,12 +271,18 @@ vrrp_instance VI_6 {{
                     t.note(f"fulcrum -> keepalived, IPv6 VIP answers after {took * 1000:.0f} ms")
                     t.check(took < 15 * ADVERT, "within 15 adverts")
 
-            with t.step("keepalived master over IPv6: fulcrum (100) BACKUP, then takes over"):
-                lb1 = h.start(lab, "lb1", conf6(100, user="nobody"))
+            # fulcrum with the IPv6 VIP alone: only keepalived's IPv6
+            # adverts keep it BACKUP.
+            with t.step("keepalived master over IPv6: fulcrum (100, IPv6 VIP only) BACKUP,"
+                        " then takes over"):
+                lb1 = h.start(lab, "lb1", conf6(100, only6=True, user="nobody"))
                 t.check(h.wait_state(lb1, "BACKUP", 3), "fulcrum is BACKUP behind keepalived")
                 time.sleep(5 * ADVERT)
-                t.check(h.state(lb1) == "BACKUP" and VIP6 not in addrs6(lab, "lb1"),
-                        "and stays so, hearing its adverts", lb1.log_text())
+                info = h.ha(lb1)
+                t.check(info.get("state") == "BACKUP" and VIP6 not in addrs6(lab, "lb1") and
+                        info.get("peer_priority") == 150 and "refused" not in lb1.log_text(),
+                        "and stays so, decoding keepalived's IPv6 adverts (priority 150)",
+                        f"{info}\n{lb1.log_text()}")
                 # A killed keepalived leaves its VIPs on lb2, whose proxy
                 # still answers: the takeover is fulcrum's MASTER state.
                 t0 = time.monotonic()
@@ -272,7 +291,7 @@ vrrp_instance VI_6 {{
                         lb1.log_text())
                 took = time.monotonic() - t0
                 t.note(f"keepalived -> fulcrum: MASTER after {took * 1000:.0f} ms")
-                takeover(lab, "lb1", mac2, mac1, "keepalived -> fulcrum", t0, took)
+                takeover(lab, "lb1", mac2, mac1, "keepalived -> fulcrum", t0, took, v4=False)
             lb1.stop()
             proxy2.stop()
         finally:
