@@ -194,6 +194,29 @@ try:
         if gone:
             t.note(f"IPv6 VIP expired {time.monotonic() - t0:.1f} s after the kill")
 
+    with t.step("unicast: peers hold the other node's IPv4 and link-local IPv6 address"):
+        def linklocal(host):
+            return next(a for a in addrs6(lab, host) if a.startswith("fe80:"))
+
+        def uni(prio, peer):
+            return conf6(prio, user="nobody", extra=f'peers = [ "{V4[peer]}", "{linklocal(peer)}" ];')
+
+        V4 = {h_: a.split("/")[0] for h_, a in h.HOSTS.items()}
+        lb2 = h.start(lab, "lb2", uni(150, "lb1"))
+        t.check(h.wait_state(lb2, "MASTER", 5), "lb2 alone becomes MASTER", lb2.log_text())
+        lb1 = h.start(lab, "lb1", uni(200, "lb2"))
+        t.check(h.wait_state(lb1, "MASTER", 5) and h.wait_state(lb2, "BACKUP", 2),
+                "lb1 preempts over unicast", lb1.log_text() + lb2.log_text())
+        t.check(h.wait(lambda: VIP6 not in addrs6(lab, "lb2"), 20 * ADVERT) and
+                first_answer6(lab, time.monotonic(), 2) is not None, "the IPv6 VIP answers from lb1")
+        t0 = time.monotonic()
+        h.kill_node(lb1)
+        took = takeover(lab, "lb2", mac1, mac2, "unicast", t0)
+        if took is not None:
+            t.note(f"unicast: IPv6 VIP answers after {took * 1000:.0f} ms")
+        t.check("refused" not in lb2.log_text(), "no advert refused", lb2.log_text())
+        lb2.stop()
+
     if not os.access(KEEPALIVED, os.X_OK):
         t.note("keepalived not installed: interop steps skipped")
     else:
