@@ -209,31 +209,37 @@ static const struct key ha_keys[] = {
 	END,
 };
 
-/* One VRRP instance speaks IPv4 or IPv6 (RFC 5798 5.2.9), never both. */
+/*
+ * One VRRP instance speaks IPv4 or IPv6 (RFC 5798 5.2.9): IPv4 and IPv6
+ * vips make two instances with the same vrid (ha/ha.c).  In unicast mode
+ * each instance needs a peer of its own family, and an IPv6 peer is the
+ * peer's link-local address, which its adverts come from (5.1.2.1).
+ */
 static void check_ha_families(struct loader *ld, const config_setting_t *s,
     const struct fc_ha *ha)
 {
-	int i, family;
+	bool vips[2] = { false, false }, peers[2] = { false, false };
+	int i;
 
-	if (ha->nvips == 0)
+	if (ha->nvips == 0 || ha->npeers == 0)
 		return;
-	family = ha->vips[0].addr.ss.ss_family;
-	for (i = 1; i < ha->nvips; i++)
-		if (ha->vips[i].addr.ss.ss_family != family) {
-			load_errat(ld, config_setting_get_member(s, "vips"),
-			    "ha: \"vips\" must be all IPv4 or all IPv6");
-			return;
-		}
+	for (i = 0; i < ha->nvips; i++)
+		vips[ha->vips[i].addr.ss.ss_family == AF_INET6] = true;
 	for (i = 0; i < ha->npeers; i++)
-		if (ha->peers[i].ss.ss_family != family) {
+		peers[ha->peers[i].ss.ss_family == AF_INET6] = true;
+	for (i = 0; i < 2; i++)
+		if (vips[i] != peers[i])
 			load_errat(ld, config_setting_get_member(s, "peers"),
-			    "ha: \"peers\" must be of the same family (IPv4 or IPv6)"
-			    " as \"vips\"");
-			return;
-		}
-	if (family == AF_INET6)
-		load_errat(ld, config_setting_get_member(s, "vips"),
-		    "ha: IPv6 \"vips\" are not supported yet (VRRPv3 over IPv4 only)");
+			    "ha: \"peers\" must hold an %s address when \"vips\" %s (one VRRP"
+			    " instance per family)", i ? "IPv6" : "IPv4",
+			    vips[i] ? "does" : "does not");
+	for (i = 0; i < ha->npeers; i++) {
+		const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)&ha->peers[i].ss;
+
+		if (p->sin6_family == AF_INET6 && !IN6_IS_ADDR_LINKLOCAL(&p->sin6_addr))
+			load_errat(ld, config_setting_get_member(s, "peers"),
+			    "ha: an IPv6 peer must be the peer's link-local address (fe80::/10)");
+	}
 }
 
 /* VRRP needs its router id; anycast has no election, hence none. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The ha process (ha.h): one VRRPv3 virtual router (RFC 5798 6.4) over
- * IPv4, on lib/ev timers.
+ * The ha process (ha.h): one VRRPv3 virtual router (RFC 5798 6.4) on
+ * lib/ev timers, over IPv4, IPv6 or both.
  *
  *   INIT --healthy--> BACKUP --master down--> MASTER
  *                       ^  <--higher advert----'
@@ -20,6 +20,13 @@
  * With mode = "anycast" there is no election (ha_anycast_*() below): every
  * node whose proxy is alive holds the VIPs, as MASTER, and gives them back
  * at once when its proxy dies (FAULT), stops or drains.
+ *
+ * IPv6 VIPs make a second instance with the same VRID (as two keepalived
+ * instances would): its adverts carry the IPv6 VIPs from the link-local
+ * address to ff02::12 (ha6.c), its VIPs are announced with unsolicited
+ * Neighbor Advertisements.  Both instances follow one state: an advert of
+ * either family counts, and a transition moves every VIP.  With only IPv6
+ * VIPs the IPv4 instance does not exist (no IPv4 address needed).
  *
  * This process is the single writer of the shm ha block.
  */
@@ -46,6 +53,7 @@
 #include "ha/ha.h"
 #include "ha/repl.h"
 #include "ha/sync.h"
+#include "ha/ha6.h"
 #include "ha/vip.h"
 #include "ha/vrrp.h"
 #include "shm/report.h"
@@ -76,8 +84,13 @@ static struct {
 	struct vrrp_key key;
 	struct vrrp_replay replay;
 	uint64_t seq;
-	uint32_t vips[VRRP_MAX_ADDRS];
+	uint32_t vips[VRRP_MAX_ADDRS];	/* the IPv4 ones; none: no IPv4 instance */
 	int nvips;
+	struct in6_addr vips6[VRRP_MAX_ADDRS];	/* the IPv6 ones */
+	int nvips6;
+	struct fc_ev_io rx6;		/* the IPv6 instance's socket (sends too) */
+	struct in6_addr src6;		/* link-local */
+	struct vrrp_replay replay6;
 	enum fc_ha_state state;
 	uint16_t adver_cs;		/* ours */
 	uint16_t master_adver_cs;	/* the master's, as it advertises it */
@@ -105,35 +118,81 @@ static bool anycast(void)
 
 /* ------------------------------------------------------------- adverts */
 
+static void sent(bool ok)
+{
+	if (!ok) {
+		/* Once per failing streak: a link down must not flood the log. */
+		if (!ha.send_failing)
+			log_warn("VRID %d: cannot send an advert", ha.cfg->vrid);
+		ha.send_failing = true;
+	} else if (ha.send_failing) {
+		log_notice("VRID %d: adverts leave again", ha.cfg->vrid);
+		ha.send_failing = false;
+	}
+}
+
+/* A peers entry is of one family: each instance sends to its own. */
+static const struct sockaddr *peer_of(int i, int family)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&ha.cfg->peers[i].ss;
+
+	return sa->sa_family == family ? sa : NULL;
+}
+
+static void send_advert4(struct vrrp_advert *a)
+{
+	uint8_t msg[VRRP_MSG_MAX];
+	int n = ha.cfg->npeers > 0 ? ha.cfg->npeers : 1;
+
+	a->naddrs = (uint8_t)ha.nvips;
+	memcpy(a->addrs, ha.vips, sizeof(uint32_t) * (size_t)ha.nvips);
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = ha.dst };
+		size_t len;
+
+		if (ha.cfg->npeers > 0 && peer_of(i, AF_INET) == NULL)
+			continue;
+		if (ha.cfg->npeers > 0)
+			to = *(const struct sockaddr_in *)peer_of(i, AF_INET);
+		len = vrrp_encode(a, ha.src, to.sin_addr.s_addr, &ha.key, msg);
+		sent(sendto(ha.tx, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) >= 0);
+	}
+}
+
+static void send_advert6(struct vrrp_advert *a)
+{
+	static const struct in6_addr group = VRRP6_MCAST_GROUP;
+	uint8_t msg[VRRP6_MSG_MAX];
+	int n = ha.cfg->npeers > 0 ? ha.cfg->npeers : 1;
+
+	a->naddrs = (uint8_t)ha.nvips6;
+	memcpy(a->addrs6, ha.vips6, sizeof(ha.vips6[0]) * (size_t)ha.nvips6);
+	for (int i = 0; i < n; i++) {
+		const struct sockaddr_in6 *peer = NULL;
+		size_t len;
+
+		if (ha.cfg->npeers > 0 &&
+		    (peer = (const struct sockaddr_in6 *)peer_of(i, AF_INET6)) == NULL)
+			continue;
+		len = vrrp6_encode(a, &ha.src6, peer ? &peer->sin6_addr : &group, &ha.key, msg);
+		sent(ha6_send(ha.rx6.fd, ha.link.ifindex, &ha.src6,
+		    peer ? &peer->sin6_addr : &group, msg, len) == 0);
+	}
+}
+
 static void send_advert(uint8_t priority)
 {
 	struct vrrp_advert a = { .vrid = (uint8_t)ha.cfg->vrid, .priority = priority,
-	    .interval_cs = ha.adver_cs, .naddrs = (uint8_t)ha.nvips };
-	uint8_t msg[VRRP_MSG_MAX];
+	    .interval_cs = ha.adver_cs };
 	uint64_t now = clock_wall_us();
-	int n = ha.cfg->npeers > 0 ? ha.cfg->npeers : 1;
 
 	/* Strictly increasing, and above anything a previous life of ours sent. */
 	ha.seq = now > ha.seq ? now : ha.seq + 1;
 	a.seq = ha.seq;
-	memcpy(a.addrs, ha.vips, sizeof(uint32_t) * (size_t)ha.nvips);
-	for (int i = 0; i < n; i++) {
-		struct sockaddr_in to = { .sin_family = AF_INET };
-		size_t len;
-
-		to.sin_addr.s_addr = ha.cfg->npeers > 0 ?
-		    ((struct sockaddr_in *)&ha.cfg->peers[i].ss)->sin_addr.s_addr : ha.dst;
-		len = vrrp_encode(&a, ha.src, to.sin_addr.s_addr, &ha.key, msg);
-		if (sendto(ha.tx, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
-			/* Once per failing streak: a link down must not flood the log. */
-			if (!ha.send_failing)
-				log_warn("VRID %d: cannot send an advert", ha.cfg->vrid);
-			ha.send_failing = true;
-		} else if (ha.send_failing) {
-			log_notice("VRID %d: adverts leave again", ha.cfg->vrid);
-			ha.send_failing = false;
-		}
-	}
+	if (ha.nvips > 0)
+		send_advert4(&a);
+	if (ha.nvips6 > 0)
+		send_advert6(&a);
 }
 
 /* ------------------------------------------------------------- the VIPs */
@@ -144,22 +203,36 @@ static void send_advert(uint8_t priority)
  * the kernel removes them by itself instead of answering ARP for them
  * beside the new master forever.
  */
+static int vip_set_one(struct vip_link *l, const struct fc_vip *v, bool add,
+    uint32_t lease_s, char *err, size_t errlen)
+{
+	if (v->addr.ss.ss_family == AF_INET6)
+		return vip_change6(l, &((const struct sockaddr_in6 *)&v->addr.ss)->sin6_addr,
+		    v->prefixlen, add, lease_s, err, errlen);
+	return vip_change(l, ((const struct sockaddr_in *)&v->addr.ss)->sin_addr.s_addr,
+	    v->prefixlen, add, lease_s, err, errlen);
+}
+
 static void vips_set(bool add)
 {
 	char err[160];
 
-	for (int i = 0; i < ha.nvips; i++)
-		if (vip_change(&ha.link, ha.vips[i], ha.cfg->vips[i].prefixlen, add,
-		    add ? ha.lease_s : 0, err, sizeof(err)) < 0)
+	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
+		if (vip_set_one(&ha.link, &ha.cfg->vips[i], add, add ? ha.lease_s : 0, err,
+		    sizeof(err)) < 0)
 			log_warnx("%s: %s", ha.label, err);
 }
 
+/* A round of announcements: gratuitous ARP for IPv4, unsolicited NA for IPv6. */
 static void garp_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	char err[160];
 
 	for (int i = 0; i < ha.nvips; i++)
 		if (vip_garp(&ha.link, ha.vips[i], err, sizeof(err)) < 0)
+			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
+	for (int i = 0; i < ha.nvips6; i++)
+		if (vip_na(&ha.link, &ha.vips6[i], err, sizeof(err)) < 0)
 			log_warnx("VRID %d: %s", ha.cfg->vrid, err);
 	if (--ha.garp_left > 0)
 		ev_timer_arm(ev, t, ev_now(ev) + (uint64_t)ha.cfg->garp_repeat_ms);
@@ -301,9 +374,11 @@ static void down_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 
 /* ------------------------------------------------------------- receive */
 
-static void publish_peer(uint32_t src, const struct vrrp_advert *a)
+/* src4: NULL for an IPv6 advert (the block holds an IPv4 address only). */
+static void publish_peer(const uint32_t *src4, const struct vrrp_advert *a)
 {
-	shm_store(&ha.blk->peer_addr, src);
+	if (src4 != NULL)
+		shm_store(&ha.blk->peer_addr, *src4);
 	shm_store(&ha.blk->peer_priority, (uint32_t)a->priority);
 	shm_store(&ha.blk->peer_seen_us, clock_wall_us());
 	ha.last_advert_ms = ev_now(ha.ev);
@@ -391,26 +466,34 @@ static void split_expire(void)
 		split_over("the other master went quiet");
 }
 
-/* RFC 5798 6.4.3: the higher priority wins, then the higher address. */
+/* RFC 5798 6.4.3: the higher priority wins, then the higher address (IPv4). */
 static bool peer_wins(uint32_t src, int priority)
 {
 	return priority > ha.cfg->priority ||
 	    (priority == ha.cfg->priority && ntohl(src) > ntohl(ha.src));
 }
 
-/* RFC 5798 6.4.3, in MASTER: another master's advert. */
-static void master_got(uint32_t src, const struct vrrp_advert *a)
+/*
+ * RFC 5798 6.4.3: the higher priority wins, then the higher address
+ * (higher: the sender's address is above ours, in its family).  src4:
+ * the IPv4 sender, for the split-brain report; 0 for an IPv6 advert.
+ */
+static void master_got(const struct vrrp_advert *a, uint32_t src4, bool higher,
+    const char *from)
 {
-	char why[96], addr[INET_ADDRSTRLEN];
+	char why[96 + INET6_ADDRSTRLEN];
 
 	if (a->priority == 0) {
 		adver_cb(ha.ev, &ha.adver);
 		return;
 	}
-	split_advert(src, a->priority, peer_wins(src, a->priority));
-	if (peer_wins(src, a->priority)) {
-		inet_ntop(AF_INET, &src, addr, sizeof(addr));
-		snprintf(why, sizeof(why), "advert from %s with priority %d", addr, a->priority);
+	bool wins = a->priority > ha.cfg->priority ||
+	    (a->priority == ha.cfg->priority && higher);
+
+	if (src4 != 0)
+		split_advert(src4, a->priority, wins);
+	if (wins) {
+		snprintf(why, sizeof(why), "advert from %s with priority %d", from, a->priority);
 		ha.master_adver_cs = a->interval_cs;
 		to_backup(why);
 		return;
@@ -433,7 +516,19 @@ static bool from_peer(uint32_t src)
 	if (ha.cfg->npeers == 0)
 		return true;
 	for (int i = 0; i < ha.cfg->npeers; i++)
-		if (((struct sockaddr_in *)&ha.cfg->peers[i].ss)->sin_addr.s_addr == src)
+		if (peer_of(i, AF_INET) != NULL &&
+		    ((const struct sockaddr_in *)peer_of(i, AF_INET))->sin_addr.s_addr == src)
+			return true;
+	return false;
+}
+
+static bool from_peer6(const struct in6_addr *src)
+{
+	if (ha.cfg->npeers == 0)
+		return true;
+	for (int i = 0; i < ha.cfg->npeers; i++)
+		if (peer_of(i, AF_INET6) != NULL && IN6_ARE_ADDR_EQUAL(src,
+		    &((const struct sockaddr_in6 *)peer_of(i, AF_INET6))->sin6_addr))
 			return true;
 	return false;
 }
@@ -444,18 +539,18 @@ enum { REFUSED_PEER = VRRP_EMAX, REFUSED_REPLAY, REFUSED_MAX };
  * A refused advert may be an attack: say so, per reason at most every
  * REFUSED_LOG_MS, so that a flood cannot fill the logs.
  */
-static void refused(uint32_t src, int why)
+static void refused(int family, const void *src, int why)
 {
 	static uint64_t last_ms[REFUSED_MAX];
 	static unsigned quiet[REFUSED_MAX];
-	char addr[INET_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN];
 	uint64_t now = clock_mono_ms();
 
 	if (last_ms[why] != 0 && now - last_ms[why] < REFUSED_LOG_MS) {
 		quiet[why]++;
 		return;
 	}
-	inet_ntop(AF_INET, &src, addr, sizeof(addr));
+	inet_ntop(family, src, addr, sizeof(addr));
 	log_warnx("VRID %d: advert from %s refused: %s (%u more refused since the last"
 	    " message)", ha.cfg->vrid, addr, why == REFUSED_PEER ? "not from a peer" :
 	    why == REFUSED_REPLAY ? "replayed" : vrrp_strerror(why), quiet[why]);
@@ -479,14 +574,61 @@ static void got_datagram(const uint8_t *pkt, size_t len)
 	if (err == VRRP_OK && ha.key.len > 0 && !vrrp_replay_accept(&ha.replay, src, a.seq))
 		err = REFUSED_REPLAY;
 	if (err != VRRP_OK) {
-		refused(src, err);
+		refused(AF_INET, &src, err);
 		return;
 	}
-	publish_peer(src, &a);
-	if (ha.state == FC_HA_BACKUP)
+	publish_peer(&src, &a);
+	if (ha.state == FC_HA_BACKUP) {
 		backup_got(&a);
-	else if (ha.state == FC_HA_MASTER)
-		master_got(src, &a);
+	} else if (ha.state == FC_HA_MASTER) {
+		char from[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &src, from, sizeof(from));
+		master_got(&a, src, ntohl(src) > ntohl(ha.src), from);
+	}
+}
+
+/*
+ * The replay window is keyed by a 32-bit source: an IPv6 one folded into
+ * it.  A collision only makes two senders share a window, never accepts a
+ * forged advert (the HMAC does not cover the window).
+ */
+static uint32_t fold6(const struct in6_addr *a)
+{
+	uint32_t w[4];
+
+	memcpy(w, a, sizeof(w));
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+/* got_datagram() for the IPv6 instance. */
+static void got_datagram6(const uint8_t *msg, size_t len, const struct in6_addr *src,
+    const struct in6_addr *dst, int hoplimit)
+{
+	struct vrrp_advert a;
+	int err = vrrp6_decode(msg, len, hoplimit, src, dst, &ha.key, &a);
+
+	if ((len > 1 && msg[1] != ha.cfg->vrid) ||
+	    (err == VRRP_OK && IN6_ARE_ADDR_EQUAL(src, &ha.src6)))
+		return;
+	if (err == VRRP_OK && !from_peer6(src))
+		err = REFUSED_PEER;
+	if (err == VRRP_OK && ha.key.len > 0 && !vrrp_replay_accept(&ha.replay6, fold6(src),
+	    a.seq))
+		err = REFUSED_REPLAY;
+	if (err != VRRP_OK) {
+		refused(AF_INET6, src, err);
+		return;
+	}
+	publish_peer(NULL, &a);
+	if (ha.state == FC_HA_BACKUP) {
+		backup_got(&a);
+	} else if (ha.state == FC_HA_MASTER) {
+		char from[INET6_ADDRSTRLEN];
+
+		inet_ntop(AF_INET6, src, from, sizeof(from));
+		master_got(&a, 0, memcmp(src, &ha.src6, sizeof(*src)) > 0, from);
+	}
 }
 
 static void rx_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
@@ -565,6 +707,19 @@ static const struct sync_ops sync_ops = {
 	.peer_state = sync_peer_state,
 	.session = repl_got,
 };
+
+static void rx6_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
+{
+	struct in6_addr src, dst;
+	uint8_t buf[2048];
+	int hoplimit;
+	ssize_t n;
+
+	(void)ev;
+	(void)events;
+	while ((n = ha6_recv(io->fd, buf, sizeof(buf), &src, &dst, &hoplimit)) >= 0)
+		got_datagram6(buf, (size_t)n, &src, &dst, hoplimit);
+}
 
 /* ------------------------------------------------------- proxy tracking */
 
@@ -685,33 +840,68 @@ static void anycast_init(void)
 		log_notice("anycast: created interface %s (%s)", ha.cfg->interface, made);
 	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
 		fatalx("ha interface %s: %s", ha.cfg->interface, err);
+	ha.rx6.fd = -1;			/* no advert of either family */
 	ha.lease_s = ANYCAST_LEASE_S;
 	ha.stale_ms = STALE_MIN_MS;
 	log_info("anycast on %s: %d address%s, leases of %d s", ha.cfg->interface,
 	    ha.nvips, ha.nvips == 1 ? "" : "es", ANYCAST_LEASE_S);
 }
 
+/*
+ * The IPv6 instance: its VIPs are already in vips6; the link-local source
+ * and the socket.  Returns the log line's part about it.
+ */
+static const char *ipv6_init(char *text, size_t size)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	ha.rx6.fd = -1;
+	if (ha.nvips6 == 0)
+		return "";
+	if (vip_linklocal(ha.cfg->interface, &ha.src6) < 0)
+		fatalx("ha interface %s has no IPv6 link-local address (IPv6 VIPs need one)",
+		    ha.cfg->interface);
+	ha.rx6.fd = ha6_open(ha.cfg->interface, ha.link.ifindex, ha.cfg->npeers == 0);
+	if (ha.rx6.fd < 0)
+		fatal("IPv6 VRRP socket on %s", ha.cfg->interface);
+	ha.rx6.cb = rx6_cb;
+	inet_ntop(AF_INET6, &ha.src6, addr, sizeof(addr));
+	snprintf(text, size, ", IPv6 from %s", addr);
+	return text;
+}
+
 static void addresses_init(void)
 {
-	char err[160], text[INET_ADDRSTRLEN];
+	char err[160], text[INET_ADDRSTRLEN], text6[INET6_ADDRSTRLEN + 16];
+	const char *v6;
 
-	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
-		ha.vips[ha.nvips++] =
-		    ((struct sockaddr_in *)&ha.cfg->vips[i].addr.ss)->sin_addr.s_addr;
+	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&ha.cfg->vips[i].addr.ss;
+
+		if (sa->sa_family == AF_INET6)
+			ha.vips6[ha.nvips6++] = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		else
+			ha.vips[ha.nvips++] = ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+	}
 	if (anycast()) {
 		anycast_init();
 		return;
 	}
 	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
 		fatalx("ha interface %s: %s", ha.cfg->interface, err);
-	if (ha.cfg->has_unicast_src)
+	v6 = ipv6_init(text6, sizeof(text6));
+	if (ha.nvips == 0)
+		;	/* IPv6 only: no IPv4 instance, no IPv4 address needed */
+	else if (ha.cfg->has_unicast_src)
 		ha.src = ((struct sockaddr_in *)&ha.cfg->unicast_src.ss)->sin_addr.s_addr;
 	else if (vip_primary_addr(ha.cfg->interface, ha.vips, ha.nvips, &ha.src) < 0)
 		fatalx("ha interface %s has no IPv4 address of its own", ha.cfg->interface);
 	ha.dst = htonl(VRRP_MCAST_GROUP);
-	inet_ntop(AF_INET, &ha.src, text, sizeof(text));
-	log_info("VRID %d on %s from %s, priority %d, advert %d ms, %s%s", ha.cfg->vrid,
-	    ha.cfg->interface, text, ha.cfg->priority, ha.cfg->advert_ms,
+	if (ha.nvips > 0)
+		inet_ntop(AF_INET, &ha.src, text, sizeof(text));
+	log_info("VRID %d on %s%s%s%s, priority %d, advert %d ms, %s%s", ha.cfg->vrid,
+	    ha.cfg->interface, ha.nvips > 0 ? " from " : "", ha.nvips > 0 ? text : "", v6,
+	    ha.cfg->priority, ha.cfg->advert_ms,
 	    ha.cfg->npeers > 0 ? "unicast" : "multicast",
 	    ha.key.len > 0 ? ", authenticated" : "");
 }
@@ -736,14 +926,15 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 	    conf->ha.vrid);
 	addresses_init();
 	ha.tx = ha.rx.fd = -1;
-	if (!anycast()) {
+	if (!anycast() && ha.nvips > 0) {
 		ha.tx = open_tx();
-		if (ha.cfg->sync.enabled && sync_open(ha.ev, ha.cfg, ha.src, &sync_ops) < 0)
-			fatalx("sync channel on port %d", ha.cfg->sync.port);
-		if (ha.cfg->sync.enabled)
-			repl_open(ha.ev, shm, ha.cfg->sync.interval_ms);
 		ha.rx.fd = open_rx();
 	}
+	if (!anycast() && ha.cfg->sync.enabled &&
+	    sync_open(ha.ev, ha.cfg, ha.src, &sync_ops) < 0)
+		fatalx("sync channel on port %d", ha.cfg->sync.port);
+	if (!anycast() && ha.cfg->sync.enabled)
+		repl_open(ha.ev, shm, ha.cfg->sync.interval_ms);
 	ha.rx.cb = rx_cb;
 	ha.adver.cb = adver_cb;
 	ha.down.cb = down_cb;
@@ -760,13 +951,9 @@ void ha_release_vips(const struct fc_conf *conf)
 		log_warnx("ha interface %s: %s", conf->ha.interface, err);
 		return;
 	}
-	for (int i = 0; i < conf->ha.nvips && i < VRRP_MAX_ADDRS; i++) {
-		uint32_t a = ((struct sockaddr_in *)&conf->ha.vips[i].addr.ss)->sin_addr.s_addr;
-
-		if (vip_change(&link, a, conf->ha.vips[i].prefixlen, false, 0, err,
-		    sizeof(err)) < 0)
+	for (int i = 0; i < conf->ha.nvips && i < VRRP_MAX_ADDRS; i++)
+		if (vip_set_one(&link, &conf->ha.vips[i], false, 0, err, sizeof(err)) < 0)
 			log_warnx("%s", err);
-	}
 	vip_close(&link);
 }
 
@@ -861,7 +1048,8 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 	ha.state = FC_HA_INIT;
 	ha.started_ms = ev_now(ha.ev);
 	publish_init();
-	if (ha.rx.fd >= 0 && ev_io_add(ha.ev, &ha.rx, EPOLLIN) < 0)
+	if ((ha.rx.fd >= 0 && ev_io_add(ha.ev, &ha.rx, EPOLLIN) < 0) ||
+	    (ha.rx6.fd >= 0 && ev_io_add(ha.ev, &ha.rx6, EPOLLIN) < 0))
 		fatal("epoll_ctl");
 	ha.ctl.fd = ctl;
 	ha.ctl.cb = ctl_cb;
@@ -885,6 +1073,8 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 		close(ha.tx);
 	if (ha.rx.fd >= 0)
 		close(ha.rx.fd);
+	if (ha.rx6.fd >= 0)
+		close(ha.rx6.fd);
 	close(ha.sigs.io.fd);
 	ev_free(ha.ev);
 	log_flush();

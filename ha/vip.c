@@ -3,7 +3,10 @@
  * VIPs on the interface (vip.h): RTM_NEWADDR / RTM_DELADDR on a raw
  * NETLINK_ROUTE socket, each request acknowledged by the kernel; gratuitous
  * ARP as a broadcast ARP request whose sender and target are the VIP
- * (RFC 5227 "ARP announcement"), which every Linux neighbour table updates.
+ * (RFC 5227 "ARP announcement"), which every Linux neighbour table updates;
+ * for IPv6 an unsolicited Neighbor Advertisement with the override flag,
+ * which updates the entries neighbours already have (RFC 4861 7.2.6: they
+ * create none, and need none until they talk to the VIP).
  */
 #include "config.h"
 
@@ -16,6 +19,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,7 +59,7 @@ int vip_open(struct vip_link *l, const char *ifname, char *err, size_t errlen)
 	struct timeval tv = { NL_TIMEOUT_MS / 1000, NL_TIMEOUT_MS % 1000 * 1000 };
 
 	memset(l, 0, sizeof(*l));
-	l->nl = l->arp = -1;
+	l->nl = l->arp = l->na = -1;
 	if ((l->ifindex = (int)if_nametoindex(ifname)) == 0)
 		return fail(err, errlen, ifname);
 	if (read_mac(ifname, l->mac) < 0)
@@ -75,7 +79,9 @@ void vip_close(struct vip_link *l)
 		close(l->nl);
 	if (l->arp >= 0)
 		close(l->arp);
-	l->nl = l->arp = -1;
+	if (l->na >= 0)
+		close(l->na);
+	l->nl = l->arp = l->na = -1;
 }
 
 static void put_attr(struct nlmsghdr *n, unsigned short type, const void *data, size_t len)
@@ -111,8 +117,13 @@ static int read_ack(int nl, uint32_t seq)
 	}
 }
 
-int vip_change(struct vip_link *l, uint32_t addr, int prefixlen, bool add,
-    uint32_t lease_s, char *err, size_t errlen)
+/*
+ * One RTM_NEWADDR (add) or RTM_DELADDR for addr (alen bytes of family),
+ * acknowledged.  Returns the kernel's errno, 0 when done; -1 when the
+ * request could not be sent (errno set).
+ */
+static int addr_request(struct vip_link *l, int family, const void *addr, size_t alen,
+    int prefixlen, bool add, uint32_t lease_s, uint32_t flags)
 {
 	/* One buffer the attributes are appended to (the union keeps it aligned). */
 	union {
@@ -120,8 +131,6 @@ int vip_change(struct vip_link *l, uint32_t addr, int prefixlen, bool add,
 		char buf[NLMSG_SPACE(sizeof(struct ifaddrmsg)) + 128];
 	} req;
 	struct ifaddrmsg *ifa = NLMSG_DATA(&req.n);
-	char text[INET_ADDRSTRLEN];
-	int e;
 
 	memset(&req, 0, sizeof(req));
 	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(*ifa));
@@ -129,26 +138,62 @@ int vip_change(struct vip_link *l, uint32_t addr, int prefixlen, bool add,
 	/* REPLACE: adding again renews a lease instead of failing. */
 	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
 	req.n.nlmsg_seq = ++l->nlseq;
-	ifa->ifa_family = AF_INET;
+	ifa->ifa_family = (unsigned char)family;
 	ifa->ifa_prefixlen = (unsigned char)prefixlen;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
 	ifa->ifa_index = (unsigned)l->ifindex;
-	put_attr(&req.n, IFA_LOCAL, &addr, 4);
-	put_attr(&req.n, IFA_ADDRESS, &addr, 4);
+	ifa->ifa_flags = (unsigned char)flags;
+	/* IPv4 wants both (local and peer); IPv6 reads IFA_LOCAL first too. */
+	put_attr(&req.n, IFA_LOCAL, addr, alen);
+	put_attr(&req.n, IFA_ADDRESS, addr, alen);
+	if (flags != 0)
+		put_attr(&req.n, IFA_FLAGS, &flags, sizeof(flags));
 	if (add && lease_s > 0) {
 		struct ifa_cacheinfo ci = { .ifa_prefered = lease_s, .ifa_valid = lease_s };
 
 		put_attr(&req.n, IFA_CACHEINFO, &ci, sizeof(ci));
 	}
 	if (send(l->nl, &req, req.n.nlmsg_len, 0) < 0)
+		return -1;
+	return read_ack(l->nl, req.n.nlmsg_seq);
+}
+
+/* Adding an address already there and removing one that is not are successes. */
+static int change_done(int e, int family, const void *addr, int prefixlen, bool add,
+    char *err, size_t errlen)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (e < 0)
 		return fail(err, errlen, "netlink send");
-	e = read_ack(l->nl, req.n.nlmsg_seq);
 	if (e == 0 || (add && e == EEXIST) || (!add && e == EADDRNOTAVAIL))
 		return 0;
-	inet_ntop(AF_INET, &addr, text, sizeof(text));
+	inet_ntop(family, addr, text, sizeof(text));
 	snprintf(err, errlen, "%s %s/%d: %s", add ? "adding" : "removing", text, prefixlen,
 	    strerror(e));
 	return -1;
+}
+
+int vip_change(struct vip_link *l, uint32_t addr, int prefixlen, bool add,
+    uint32_t lease_s, char *err, size_t errlen)
+{
+	int e = addr_request(l, AF_INET, &addr, 4, prefixlen, add, lease_s, 0);
+
+	return change_done(e, AF_INET, &addr, prefixlen, add, err, errlen);
+}
+
+/*
+ * No IFA_F_NOPREFIXROUTE: like an IPv4 VIP, the address brings its on-link
+ * prefix route, without which a node with no other address in the VIP's
+ * prefix could not answer the clients of that link.
+ */
+int vip_change6(struct vip_link *l, const struct in6_addr *addr, int prefixlen, bool add,
+    uint32_t lease_s, char *err, size_t errlen)
+{
+	int e = addr_request(l, AF_INET6, addr, 16, prefixlen, add, lease_s,
+	    add ? IFA_F_NODAD : 0);
+
+	return change_done(e, AF_INET6, addr, prefixlen, add, err, errlen);
 }
 
 int vip_garp(struct vip_link *l, uint32_t addr, char *err, size_t errlen)
@@ -174,6 +219,56 @@ int vip_garp(struct vip_link *l, uint32_t addr, char *err, size_t errlen)
 	memcpy(pkt + 24, &addr, 4);
 	if (sendto(l->arp, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
 		return fail(err, errlen, "gratuitous ARP");
+	return 0;
+}
+
+/* The ICMPv6 socket of the NA: opened the first time one is sent. */
+static int na_socket(struct vip_link *l)
+{
+	int hops = 255, ifindex = l->ifindex;
+
+	if (l->na >= 0)
+		return 0;
+	l->na = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+	/*
+	 * RFC 4861 7.1.2: a receiver drops an NA whose hop limit is not 255.
+	 * The kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket.
+	 */
+	if (l->na < 0 ||
+	    setsockopt(l->na, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops)) < 0 ||
+	    setsockopt(l->na, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex)) < 0) {
+		if (l->na >= 0)
+			close(l->na);
+		l->na = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int vip_na(struct vip_link *l, const struct in6_addr *addr, char *err, size_t errlen)
+{
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6,
+	    .sin6_scope_id = (uint32_t)l->ifindex };
+	struct {
+		struct nd_neighbor_advert na;
+		struct nd_opt_hdr opt;
+		uint8_t mac[6];
+	} pkt;
+
+	_Static_assert(sizeof(pkt) == 32, "an NA with one link-layer option is 32 bytes");
+	if (na_socket(l) < 0)
+		return fail(err, errlen, "ICMPv6 socket");
+	inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.na.nd_na_type = ND_NEIGHBOR_ADVERT;
+	/* Not solicited, override: replace whatever MAC a cache holds. */
+	pkt.na.nd_na_flags_reserved = ND_NA_FLAG_OVERRIDE;
+	pkt.na.nd_na_target = *addr;
+	pkt.opt.nd_opt_type = ND_OPT_TARGET_LINKADDR;
+	pkt.opt.nd_opt_len = 1;			/* in units of 8 bytes */
+	memcpy(pkt.mac, l->mac, 6);
+	if (sendto(l->na, &pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return fail(err, errlen, "unsolicited neighbor advertisement");
 	return 0;
 }
 
@@ -284,4 +379,24 @@ int vip_link_ensure(const char *ifname, const char **made, char *err, size_t err
 	snprintf(err, errlen, "%s %s: %s", ifindex > 0 ? "setting up" : "creating", ifname,
 	    strerror(e));
 	return -1;
+}
+
+int vip_linklocal(const char *ifname, struct in6_addr *addr)
+{
+	struct ifaddrs *all, *a;
+	int rc = -1;
+
+	if (getifaddrs(&all) < 0)
+		return -1;
+	for (a = all; a != NULL && rc < 0; a = a->ifa_next) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)a->ifa_addr;
+
+		if (a->ifa_addr == NULL || a->ifa_addr->sa_family != AF_INET6 ||
+		    strcmp(a->ifa_name, ifname) != 0 || !IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+			continue;
+		*addr = sin6->sin6_addr;
+		rc = 0;
+	}
+	freeifaddrs(all);
+	return rc;
 }

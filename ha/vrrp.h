@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * VRRPv3 advertisements for IPv4 (RFC 5798 section 5): encoding, decoding
- * and every check a receiver must make, with no I/O, so that the whole wire
- * format is unit-tested.
+ * VRRPv3 advertisements for IPv4 and IPv6 (RFC 5798 section 5): encoding,
+ * decoding and every check a receiver must make, with no I/O, so that the
+ * whole wire format is unit-tested.  The message is the same for both
+ * families; what differs is the size of the addresses it carries, the
+ * pseudo-header its checksum covers (5.2.8), and where the receiver reads
+ * the source, destination and hop limit: from the IPv4 header a raw IPv4
+ * socket returns, from the ancillary data of an IPv6 one.
  *
  * The authenticated mode is a fulcrum extension that plain VRRPv3 peers
  * (keepalived) do not speak: the advert carries a 40-byte trailer after the
@@ -14,6 +18,7 @@
 #ifndef FC_HA_VRRP_H
 #define FC_HA_VRRP_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +33,9 @@
 #define VRRP_AUTH_LEN		40		/* sequence (8) + HMAC-SHA256 (32) */
 #define VRRP_INTERVAL_MAX	4095		/* centiseconds: 12 bits */
 #define VRRP_MSG_MAX		(VRRP_HDR_LEN + 4 * VRRP_MAX_ADDRS + VRRP_AUTH_LEN)
+#define VRRP6_MSG_MAX		(VRRP_HDR_LEN + 16 * VRRP_MAX_ADDRS + VRRP_AUTH_LEN)
+/* ff02::12, the IPv6 group (RFC 5798 5.1.2.2) */
+#define VRRP6_MCAST_GROUP	{ { { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12 } } }
 
 /* Why a datagram was refused; 0 means accepted. */
 enum vrrp_err {
@@ -35,7 +43,7 @@ enum vrrp_err {
 	VRRP_ETRUNC,		/* shorter than its headers say */
 	VRRP_EIP,		/* not an IPv4 header we can read */
 	VRRP_EPROTO,		/* IP protocol is not 112 */
-	VRRP_ETTL,		/* TTL is not 255: it crossed a router */
+	VRRP_ETTL,		/* TTL (hop limit) is not 255: it crossed a router */
 	VRRP_EVERSION,		/* not version 3 */
 	VRRP_ETYPE,		/* not an advertisement */
 	VRRP_ELENGTH,		/* length does not match the address count */
@@ -49,7 +57,11 @@ struct vrrp_advert {
 	uint8_t priority;		/* 0: the master resigns */
 	uint16_t interval_cs;		/* Max Adver Int, 12 bits */
 	uint8_t naddrs;
-	uint32_t addrs[VRRP_MAX_ADDRS];	/* network order */
+	/* The advert's family says which: both start at the same offset. */
+	union {
+		uint32_t addrs[VRRP_MAX_ADDRS];		/* IPv4, network order */
+		struct in6_addr addrs6[VRRP_MAX_ADDRS];	/* IPv6 */
+	};
 	uint64_t seq;			/* authenticated mode only */
 };
 
@@ -88,6 +100,26 @@ size_t vrrp_encode(const struct vrrp_advert *a, uint32_t src, uint32_t dst,
  */
 int vrrp_decode(const uint8_t *pkt, size_t len, const struct vrrp_key *key,
     struct vrrp_advert *a, uint32_t *src, uint32_t *dst);
+
+/* IPv6 checksum: the pseudo-header of RFC 8200 8.1 (src, dst, length, 112), then msg. */
+uint16_t vrrp6_checksum(const struct in6_addr *src, const struct in6_addr *dst,
+    const uint8_t *msg, size_t len);
+
+/*
+ * vrrp_encode() for IPv6: a->addrs6 go on the wire; buf holds VRRP6_MSG_MAX
+ * bytes; src is the link-local address the advert leaves from.
+ */
+size_t vrrp6_encode(const struct vrrp_advert *a, const struct in6_addr *src,
+    const struct in6_addr *dst, const struct vrrp_key *key, uint8_t *buf);
+
+/*
+ * Checks and parses the VRRP message msg[0..len) of an IPv6 datagram: a
+ * raw IPv6 socket gives the payload alone, and the caller the hop limit,
+ * source and destination (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO).  Fills a
+ * (a->addrs6).  Returns VRRP_OK or why not.
+ */
+int vrrp6_decode(const uint8_t *msg, size_t len, int hoplimit, const struct in6_addr *src,
+    const struct in6_addr *dst, const struct vrrp_key *key, struct vrrp_advert *a);
 
 /* True, and remembered, when seq is above every one seen from src. */
 bool vrrp_replay_accept(struct vrrp_replay *r, uint32_t src, uint64_t seq);

@@ -1099,13 +1099,43 @@ CONF_TEST(more_than_16_vips_is_an_error)
 	    6, "ha: \"vips\" holds at most 16 addresses (one VRRP advert)");
 }
 
-CONF_TEST(ipv6_vips_are_refused_for_now)
+CONF_TEST(ipv4_and_ipv6_vips_make_one_section)
 {
-	expect_error(
+	struct fc_conf *c = load_ok(
 	    LISTENER
-	    "ha: { interface = \"eth0\"; vrid = 1;\n"
-	    "  vips = [ \"2001:db8::1/64\" ]; };\n",		/* 7 */
-	    7, "ha: IPv6 \"vips\" are not supported yet (VRRPv3 over IPv4 only)");
+	    "ha: { interface = \"eth0\"; vrid = 51;\n"
+	    "  vips = [ \"192.0.2.50/24\", \"2001:db8::50/64\" ]; };\n");
+
+	cr_expect_eq(c->ha.nvips, 2);
+	cr_expect_eq(c->ha.vips[0].addr.ss.ss_family, AF_INET);
+	cr_expect_eq(c->ha.vips[1].addr.ss.ss_family, AF_INET6);
+	cr_expect_eq(c->ha.vips[1].prefixlen, 64);
+	conf_free(c);
+}
+
+/* An ha section with these vips and peers; the peers on line 8. */
+#define HA_PEERS(vips, peers) \
+	LISTENER					/* 1-5 */ \
+	"ha: { interface = \"eth0\"; vrid = 1;\n"		/* 6 */ \
+	"  vips = [ " vips " ];\n"			/* 7 */ \
+	"  peers = [ " peers " ];\n"			/* 8 */ \
+	"};\n"
+
+CONF_TEST(unicast_peers_cover_each_vip_family)
+{
+	struct fc_conf *c = load_ok(HA_PEERS("\"192.0.2.1/24\", \"2001:db8::1/64\"",
+	    "\"192.0.2.12\", \"fe80::12\""));
+
+	cr_expect_eq(c->ha.npeers, 2);
+	conf_free(c);
+	expect_error(HA_PEERS("\"2001:db8::1/64\"", "\"192.0.2.12\", \"fe80::12\""),
+	    8, "ha: \"peers\" must hold an IPv4 address when \"vips\" does not (one VRRP"
+	    " instance per family)");
+	expect_error(HA_PEERS("\"192.0.2.1/24\", \"2001:db8::1/64\"", "\"192.0.2.12\""),
+	    8, "ha: \"peers\" must hold an IPv6 address when \"vips\" does (one VRRP"
+	    " instance per family)");
+	expect_error(HA_PEERS("\"2001:db8::1/64\"", "\"2001:db8::12\""),
+	    8, "ha: an IPv6 peer must be the peer's link-local address (fe80::/10)");
 }
 
 CONF_TEST(garp_count_out_of_range_is_an_error)
@@ -1165,15 +1195,6 @@ CONF_TEST(unicast_src_must_be_an_ipv4_host)
 {
 	expect_error(HA("  vrid = 1; unicast_src = \"192.0.2.11/24\";\n"),
 	    9, "ha: \"unicast_src\" must be an IPv4 host address");
-}
-
-CONF_TEST(mixed_vip_families_are_an_error)
-{
-	expect_error(
-	    LISTENER
-	    "ha: { interface = \"eth0\"; vrid = 1;\n"
-	    "  vips = [ \"192.0.2.1/24\", \"2001:db8::1/64\" ]; };\n",	/* 7 */
-	    7, "ha: \"vips\" must be all IPv4 or all IPv6");
 }
 
 /* ------------------------------------------------------ cookie, stats */
