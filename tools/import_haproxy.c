@@ -479,31 +479,31 @@ static int srv_option(struct reader *rd, struct args *a, int i, struct imp_serve
 	return 0;
 }
 
-/* Its default-server, then its defaults' one: numbers and flags only. */
+/* What a default-server ds sets, into s: numbers and flags only. */
+static void copy_defaults(struct reader *rd, struct imp_server *s, const struct imp_server *ds)
+{
+	const struct imp_set *from[] = { &ds->weight, &ds->maxconn, &ds->slowstart,
+	    &ds->send_proxy, &ds->check, &ds->backup, &ds->tls, &ds->tls_noverify,
+	    &ds->inter, &ds->rise, &ds->fall };
+	struct imp_set *to[] = { &s->weight, &s->maxconn, &s->slowstart,
+	    &s->send_proxy, &s->check, &s->backup, &s->tls, &s->tls_noverify,
+	    &s->inter, &s->rise, &s->fall };
+
+	for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++)
+		if (from[i]->set) {
+			*to[i] = *from[i];
+			imp_carry(rd->d, from[i]->dir);
+		}
+}
+
+/* Its defaults' default-server, then its own. */
 static void server_defaults(struct reader *rd, struct imp_server *s)
 {
 	const struct imp_proxy *p = cur(rd);
-	const struct imp_server *ds[2] = {
-		p->defaults >= 0 ? &rd->d->proxies[p->defaults].defsrv : NULL, &p->defsrv,
-	};
 
-	for (int k = 0; k < 2; k++) {
-		const struct imp_set *from[] = { &ds[k]->weight, &ds[k]->maxconn,
-		    &ds[k]->slowstart, &ds[k]->send_proxy, &ds[k]->check, &ds[k]->backup,
-		    &ds[k]->tls, &ds[k]->tls_noverify, &ds[k]->inter, &ds[k]->rise,
-		    &ds[k]->fall };
-		struct imp_set *to[] = { &s->weight, &s->maxconn, &s->slowstart,
-		    &s->send_proxy, &s->check, &s->backup, &s->tls, &s->tls_noverify,
-		    &s->inter, &s->rise, &s->fall };
-
-		if (ds[k] == NULL)
-			continue;
-		for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++)
-			if (from[i]->set) {
-				*to[i] = *from[i];
-				imp_carry(rd->d, from[i]->dir);
-			}
-	}
+	if (p->defaults >= 0)
+		copy_defaults(rd, s, &rd->d->proxies[p->defaults].defsrv);
+	copy_defaults(rd, s, &p->defsrv);
 }
 
 static void p_server(struct reader *rd, struct args *a)
