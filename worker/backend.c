@@ -23,7 +23,6 @@
 #include "worker/backend.h"
 #include "worker/conn.h"
 
-#define MAX_IDLE	64		/* idle connections kept per server */
 #define IDLE_MAX_MS	30000		/* closed after this long unused */
 
 static struct fc_pool ck_pool = POOL_INIT(sizeof(struct fc_ck_req));
@@ -373,14 +372,23 @@ static void idle_unlink(struct fc_conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	rt->nidle--;
+	fc_w->nidle--;
 }
 
 void backend_idle_put(struct fc_conn *c)
 {
 	struct fc_srv_rt *rt = &c->be->srv[c->server];
 
-	/* send_proxy: the connection named its client; no other may use it. */
-	if (rt->nidle >= MAX_IDLE || fc_w->draining ||
+	/*
+	 * No cap per server: a closed-loop load of N clients needs N server
+	 * connections, and one closed on its way back to the pool is a
+	 * connect (and a SYN, an accept, a close on the server) on the next
+	 * request; the age purge shrinks the LIFO pool from its cold end.
+	 * The worker's maxconn bounds the whole pool, as it bounds the
+	 * descriptors the master asked for.  send_proxy: the connection named
+	 * its client; no other may use it.
+	 */
+	if (fc_w->nidle >= fc_w->maxconn || fc_w->draining ||
 	    c->be->b->servers[c->server].send_proxy != 0) {
 		conn_close_server(c);
 		return;
@@ -393,6 +401,7 @@ void backend_idle_put(struct fc_conn *c)
 		rt->idle->prev = c;
 	rt->idle = c;
 	rt->nidle++;
+	fc_w->nidle++;
 }
 
 struct fc_conn *backend_idle_take(struct fc_be *be, int server)

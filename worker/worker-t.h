@@ -202,6 +202,7 @@ struct fc_worker {
 	int nbackends;
 	int max_servers;		/* of one backend: s->tried's size */
 	int nconn, maxconn;
+	int nidle;			/* idle server connections, all backends */
 	int released;			/* connections closed since worker.c looked */
 	bool draining;
 	struct fc_shm *shm;

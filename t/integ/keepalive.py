@@ -5,9 +5,12 @@ server connection (the backend's X-Conn-Id stays, X-Conn-Seq rises), answers
 pipelined requests in order; httpclose = true closes both sides after every
 response.
 """
+import threading
 import time
 
 import fctest as t
+
+WAVE = 150          # clients at once: more than any fixed per-server cap
 
 
 def conf(port, backend, httpclose):
@@ -30,6 +33,34 @@ def ids(results):
 
 def rising(seqs):
     return all(seqs[i] == seqs[i - 1] + 1 for i in range(1, len(seqs)))
+
+
+def wave(port):
+    """WAVE clients connect, then all ask for a slow page at once; returns
+    (status, X-Conn-Id) per client.  The barrier and the backend's 1.5 s
+    delay put every request in flight together, even on a loaded box."""
+    out, lock = [], threading.Lock()
+    go = threading.Barrier(WAVE)
+
+    def one():
+        c = t.Client(port, timeout=20)
+        try:
+            go.wait(20)
+            st, h, _ = c.request("GET", "/delay?ms=1500")
+            with lock:
+                out.append((st, int(h.get("x-conn-id", -1))))
+        except Exception as e:
+            with lock:
+                out.append((repr(e), -1))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=one) for _ in range(WAVE)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return out
 
 
 k = t.Backend("k")
@@ -103,6 +134,21 @@ with t.Fulcrum(conf(port, k, False), name="ka") as fc:
                     "3rd is /echo?third", repr(resp[2][2][:60]))
         t.check(closed,
                 "fulcrum closes after the request with Connection: close")
+
+    # ---------------------------------------------------------------- 4
+    with t.step(f"{WAVE} clients at once, twice: the second wave finds "
+                f"its server connections in the pool"):
+        first, second = wave(port), wave(port)
+        old = {i for s, i in first}
+        new = [i for s, i in second if i not in old]
+        t.note(f"wave 1: {len(old)} server connections; wave 2: "
+               f"{len({i for s, i in second})}, {len(set(new))} of them new")
+        t.check(all(s == 200 for s, i in first + second),
+                f"all {2 * WAVE} answered 200")
+        t.check(len(old) == WAVE, f"wave 1 needed {WAVE} server connections "
+                "(every request in flight at once)", f"{len(old)}")
+        t.check(not new, "wave 2 opened no server connection: every one of "
+                "wave 1 went back to the pool", f"{len(set(new))} new")
 
     with t.step("after all this: fulcrum still serves"):
         status, h, body = t.http(port, "GET", "/")
