@@ -29,18 +29,28 @@
 #   ROUNDS=5 DURATION=6 WARMUP=2 CONNS=50 THREADS=1 (wrk -t)
 #   QUICK=1          ~2.5 min: 2 rounds of 2 s, small idle test, no hold test
 #   MATRIX="scenario:file:target,target ..."  scenario ka (keep-alive
-#                    clients) or close (Connection: close, a new TCP
+#                    clients), up (keep-alive clients POSTing the file to
+#                    /upload, which the backends read and discard) or
+#                    close (Connection: close, a new TCP
 #                    connection per request), or over TLS: tls_ka (wrk,
 #                    https:// URLs, keep-alive), tls_close (a new connection
 #                    and a full handshake per request) and tls_resume (a new
 #                    connection per request, resuming the first session):
 #                    both with bench/tlsload.c, built here, since wrk's
-#                    reconnections resume; file 100b or 10k; targets
+#                    reconnections resume; scenario@N: N clients for
+#                    that row instead of CONNS (ka@1000); file 100b,
+#                    10k or 1m (1 MiB); targets
 #                    direct haproxy haproxy_close nginx nginx_close fulcrum
 #                    fulcrum_close fulcrum_base fulcrum_base_close, and for
 #                    the tls_* rows haproxy_tls nginx_tls fulcrum_tls
 #                    fulcrum_base_tls (keep-alive configurations plus TLS
 #                    on the client side; backends plain HTTP)
+#   MANY=1|0         1 (default): the many-connection rows of issue 19:
+#                    keep-alive 100 B at 200, 1,000 and HUGE_CONNS
+#                    clients, a 1 MiB download and a 1 MiB upload
+#   HUGE_CONNS=10000 the largest row's clients; lowered to what the
+#                    open-files limit allows (the proxies need two
+#                    descriptors per client), with a note in the log
 #   TLS=1|0|only     1 (default): the matrix has the three TLS 100 B rows
 #                    (~5 min more); 0: none; only: the TLS rows alone,
 #                    keep-alive 10 KiB over TLS too, no memory tests
@@ -116,6 +126,9 @@ if [ -z "${MATRIX:-}" ]; then
 		MATRIX="ka:100b:direct,fulcrum,haproxy,nginx ka:10k:direct,fulcrum,haproxy,nginx"
 		MATRIX="$MATRIX close:100b:direct,fulcrum_close,haproxy_close,nginx_close"
 		MATRIX="$MATRIX close:10k:direct,fulcrum_close,haproxy_close,nginx_close"
+		[ "${MANY:-1}" = 1 ] && MATRIX="$MATRIX ka@200:100b:fulcrum,haproxy,nginx
+			ka@1000:100b:fulcrum,haproxy,nginx ka@HUGE:100b:fulcrum,haproxy,nginx
+			ka:1m:direct,fulcrum,haproxy,nginx up:1m:direct,fulcrum,haproxy,nginx"
 	fi
 	[ "$TLS" = 0 ] || MATRIX="${MATRIX:-} tls_ka:100b:$TLS_TARGETS"
 	[ "$TLS" = only ] && MATRIX="$MATRIX tls_ka:10k:$TLS_TARGETS"
@@ -172,6 +185,13 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
 HAP_MAXCONN=$(((NOFILE - 200) / 2))
 [ $HAP_MAXCONN -gt 40000 ] && HAP_MAXCONN=40000
+# ka@HUGE: each proxy holds a client and a server connection per client
+HUGE_CONNS=${HUGE_CONNS:-10000}
+if [ "$HUGE_CONNS" -gt $((HAP_MAXCONN - 100)) ]; then
+	log "open-files limit $NOFILE (hard $(ulimit -Hn)): the largest row has $((HAP_MAXCONN - 100)) clients, not $HUGE_CONNS"
+	HUGE_CONNS=$((HAP_MAXCONN - 100))
+fi
+MATRIX=${MATRIX//ka@HUGE:/ka@$HUGE_CONNS:}
 
 TMP=$(mktemp -d /tmp/fulcrum-bench-run.XXXXXX)
 chmod 755 "$TMP"
@@ -252,6 +272,16 @@ stop_inst() { kill_tree "${PID[$1]}"; }
 mkdir -p "$TMP/www"
 head -c 100 /dev/zero | tr '\0' 'a' >"$TMP/www/100b"
 head -c 10240 /dev/zero | tr '\0' 'b' >"$TMP/www/10k"
+head -c 1048576 /dev/zero | tr '\0' 'c' >"$TMP/www/1m"
+# wrk -s: every request a POST of the file named by BODY to /upload
+cat >"$TMP/upload.lua" <<'EOF'
+local f = assert(io.open(os.getenv("BODY"), "rb"))
+wrk.method = "POST"
+wrk.path = "/upload"
+wrk.body = f:read("*a")
+wrk.headers["Content-Type"] = "application/octet-stream"
+f:close()
+EOF
 
 # TLS on the client side, the same for the three proxies: fulcrum's defaults
 # (TLS 1.2 and 1.3, these ciphers, server preference, session tickets on).
@@ -296,6 +326,7 @@ http {
   client_body_temp_path $1/tmp/body; proxy_temp_path $1/tmp/proxy; fastcgi_temp_path $1/tmp/fcgi;
   uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
   keepalive_requests 10000000; keepalive_timeout ${2:-120s};
+  client_max_body_size 8m;
 EOF
 }
 
@@ -308,8 +339,17 @@ backend_cfg() {		# n
 		cat <<EOF
   sendfile on; tcp_nopush on; tcp_nodelay on;
   open_file_cache max=100 inactive=600s; open_file_cache_valid 600s;
+  # /upload reads the whole body, then answers (100 B, from itself), as an
+  # application does: nginx's "return" answers at once and discards the
+  # body afterwards, and a proxy may close a connection whose request is
+  # still coming in after its response is out.
+  upstream self { server 127.0.0.1:$((BASE_PORT + $1)); keepalive 16; }
   server { listen 127.0.0.1:$((BASE_PORT + $1)) backlog=4096; root $TMP/www;
-           location / { add_header X-Backend b$1; } }
+           location / { add_header X-Backend b$1; }
+           location = /upload { client_body_buffer_size 2m; proxy_pass http://self/100b;
+                                proxy_method GET; proxy_pass_request_body off;
+                                proxy_set_header Content-Length ""; proxy_http_version 1.1;
+                                proxy_set_header Connection ""; } }
 }
 EOF
 	} >"$d/nginx.conf"
@@ -382,7 +422,7 @@ ngx_proxy_cfg() {		# dir port keepalive(0/1) [tls(0/1)]
 	cat <<EOF
   upstream be { server 127.0.0.1:$B1; server 127.0.0.1:$B2; $ka_up }
   server { listen 127.0.0.1:$2$ssl reuseport backlog=4096; $tls
-           location / { proxy_pass http://be; $ka_hdr
+           location / { proxy_pass http://be; $ka_hdr proxy_request_buffering off;
                         proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } }
 }
 EOF
@@ -565,12 +605,14 @@ EOF
 }
 
 # ------------------------------------------------------------ the interleaved runs
-run_one() {			# scenario file target round record(0/1)
-	local sc=$1 f=$2 t=$3 r=$4 rec=$5 dur hdr=() out=$TMP/wrk.out
+run_one() {			# scenario[@clients] file target round record(0/1)
+	local sc=${1%@*} f=$2 t=$3 r=$4 rec=$5 dur hdr=() out=$TMP/wrk.out conns=$CONNS
+	[[ $1 == *@* ]] && conns=${1#*@}
 	local ppids bpids p0 b0 s0 p1 b1 s1 rps p50 p99 err n2 total line resumed
 	local url=http://127.0.0.1:${PORT[$t]}/$f v12=()
 	dur=$([ "$rec" = 1 ] && echo "$DURATION" || echo "$WARMUP")
 	[ "$sc" = close ] && hdr=(-H "Connection: close")
+	[ "$sc" = up ] && hdr=(-s "$TMP/upload.lua")
 	[ "$sc" = tls_ka ] && url=https://127.0.0.1:${PORT[$t]}/$f
 	[ "$TLS_CLIENT" = 1.2 ] && v12=(-2)
 	ppids=${TREE[$t]}
@@ -578,12 +620,12 @@ run_one() {			# scenario file target round record(0/1)
 	p0=$(proc_ticks $ppids); b0=$(proc_ticks $bpids); s0=$(sys_stat)
 	case $sc in
 	tls_close | tls_resume)		# one thread, like wrk -t1
-		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$CONNS" -d"$dur" "${v12[@]}" \
+		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" "${v12[@]}" \
 			-m "$([ "$sc" = tls_close ] && echo new || echo resume)" 127.0.0.1 "${PORT[$t]}" "/$f" >"$out" 2>&1
 		;;
 	*)
-		$(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "${hdr[@]}" \
-			"$url" >"$out" 2>&1
+		BODY=$TMP/www/$f $(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$conns" -d"${dur}s" \
+			--timeout 10s --latency "${hdr[@]}" "$url" >"$out" 2>&1
 		;;
 	esac
 	local rc=$? hapinfo=""
@@ -606,7 +648,7 @@ run_one() {			# scenario file target round record(0/1)
 	n2=$(awk '/Non-2xx/ { print $NF }' "$out")
 	read -r sb0 si0 st0 <<<"$s0"
 	read -r sb1 si1 st1 <<<"$s1"
-	line=$(awk -v sc="$sc" -v f="$f" -v r="$r" -v t="$t" -v rps="${rps:-0}" -v p50="$p50" -v p99="$p99" \
+	line=$(awk -v sc="$1" -v f="$f" -v r="$r" -v t="$t" -v rps="${rps:-0}" -v p50="$p50" -v p99="$p99" \
 		-v err="${err:-0}" -v n2="${n2:-0}" -v dp=$((p1 - p0)) -v db=$((b1 - b0)) -v tot="${total:-0}" \
 		-v dur="$DURATION" -v dsb=$((sb1 - sb0)) -v dsi=$((si1 - si0)) -v dst=$((st1 - st0)) \
 		-v hz="$(getconf CLK_TCK)" -v res="${resumed:--}" -v direct=$([ "$t" = direct ] && echo 1 || echo 0) 'BEGIN {

@@ -12,14 +12,26 @@ import statistics as st
 import sys
 from collections import defaultdict
 
-REF = {"ka": "haproxy", "close": "haproxy_close", "tls_ka": "haproxy_tls", "tls_close": "haproxy_tls",
+REF = {"ka": "haproxy", "up": "haproxy", "close": "haproxy_close", "tls_ka": "haproxy_tls", "tls_close": "haproxy_tls",
        "tls_resume": "haproxy_tls"}
-LABEL = {"ka": "keep-alive", "close": "httpclose (new connection per request)",
+LABEL = {"ka": "keep-alive", "up": "upload (keep-alive POST)", "close": "httpclose (new connection per request)",
          "tls_ka": "TLS-keep-alive", "tls_close": "TLS-full-handshake (new connection per request)",
          "tls_resume": "TLS-resumed (new connection per request, abbreviated handshake)"}
 # the goals of issue 15: CPU x the better of HAProxy and nginx, same rounds
 GOAL = {"tls_ka": 0.85, "tls_close": 0.9, "tls_resume": 0.9}
-FILES = {"100b": "100 B", "10k": "10 KiB"}
+FILES = {"100b": "100 B", "10k": "10 KiB", "1m": "1 MiB"}
+
+
+def base(sc):
+    """ka@200 -> ka: the scenario of a row with its own client count."""
+    return sc.split("@")[0]
+
+
+def label(sc, short=False):
+    text = LABEL[base(sc)]
+    if short:
+        text = text.split(" ")[0]
+    return text + (f" {sc.split('@')[1]} clients" if "@" in sc else "")
 
 
 def med(xs):
@@ -69,12 +81,12 @@ def summary(outdir):
     compact = []
     for (sc, f), rs in groups.items():
         targets = list(dict.fromkeys(r["target"] for r in rs))
-        ref = REF[sc] if REF[sc] in targets else None
+        ref = REF[base(sc)] if REF[base(sc)] in targets else None
         rounds = defaultdict(dict)
         for r in rs:
             rounds[r["round"]][r["target"]] = r
         cert = f", {tls_cert(outdir)} certificate" if sc.startswith("tls") else ""
-        print(f"\n== {LABEL[sc]}, {FILES.get(f, f)}{cert}  ({len(rounds)} rounds; ratios are the median of "
+        print(f"\n== {label(sc)}, {FILES.get(f, f)}{cert}  ({len(rounds)} rounds; ratios are the median of "
               f"per-round ratios to {ref})")
         print(f"{'target':19s} {'req/s':>7s} {'min':>7s} {'max':>7s} {'p50 ms':>7s} {'p99 ms':>7s} "
               f"{'CPU us/req':>10s} {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s} {'pxCPU%':>6s} "
@@ -95,20 +107,21 @@ def summary(outdir):
                             out.append(a / c)
                 return med(out)
 
-            def ratio_best(k):
-                """to the better (lower) of HAProxy and nginx in the same round"""
+            def ratio_best(k, better=min):
+                """to the better of HAProxy and nginx in the same round"""
                 out = []
                 for b in rounds.values():
                     others = [num(x, k) for tt, x in b.items() if family(tt) in ("haproxy", "nginx")]
                     others = [v for v in others if v]
                     if t in b and others and num(b[t], k) is not None:
-                        out.append(num(b[t], k) / min(others))
+                        out.append(num(b[t], k) / better(others))
                 return med(out)
 
             cpu = med(vals("proxy_us_per_req"))
             line = dict(target=t, rps=med(rps), p50=med(vals("p50_ms")), p99=med(vals("p99_ms")), cpu=cpu,
                         cpu_x=ratio("proxy_us_per_req"), rps_x=ratio("rps"), p99_x=ratio("p99_ms"),
-                        cpu_xb=ratio_best("proxy_us_per_req"))
+                        cpu_xb=ratio_best("proxy_us_per_req"), p99_xb=ratio_best("p99_ms"),
+                        rps_xb=ratio_best("rps", max), be_x=ratio("backend_us_per_req"))
             errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in xs)
             print(f"{t:19s} {line['rps']:7.0f} {min(rps):7.0f} {max(rps):7.0f} {line['p50']:7.3f} "
                   f"{line['p99']:7.3f} {fmt(cpu, '10.2f'):>10s} {fmt(line['cpu_x'], '6.2f'):>6s} "
@@ -120,11 +133,14 @@ def summary(outdir):
     # One line per row: fulcrum next to HAProxy and nginx.
     print("\n== summary: CPU us/req | req/s | p99 ms   (fulcrum's ratios to HAProxy, same rounds;"
           " target: CPU x <= 0.85, rps x >= 1, p99 x <= 1; TLS rows: CPU xb = to the better of"
-          " HAProxy and nginx, goal <= 0.85 keep-alive, <= 0.9 per handshake)")
+          " HAProxy and nginx, goal <= 0.85 keep-alive, <= 0.9 per handshake; issue 19: CPU xb <= 0.8,"
+          " p99 xb <= 1, rps xb >= 1 (to the better of the two), be x <= 1 (backends' CPU per request"
+          " to behind HAProxy))")
     cols = ["fulcrum", "fulcrum_base", "haproxy", "nginx", "direct"]
     present = [c for c in cols if any(family(l["target"]) == c for _, _, l in compact)]
-    print(f"{'row':22s} " + " ".join(f"{c:>24s}" for c in present)
-          + f" {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s} {'CPU xb':>6s}")
+    print(f"{'row':28s} " + " ".join(f"{c:>24s}" for c in present)
+          + f" {'CPU x':>6s} {'rps x':>6s} {'p99 x':>6s} {'CPU xb':>6s} {'p99 xb':>6s} {'rps xb':>6s}"
+          + f" {'be x':>6s}")
     for key in dict.fromkeys((sc, f) for sc, f, _ in compact):
         by = {family(l["target"]): l for sc, f, l in compact if (sc, f) == key}
         cells = []
@@ -133,12 +149,13 @@ def summary(outdir):
             cells.append("-" if l is None else
                          f"{fmt(l['cpu'], '.1f')} | {l['rps']:.0f} | {l['p99']:.2f}")
         fl = by.get("fulcrum", {})
-        print(f"{LABEL[key[0]].split(' ')[0] + ' ' + FILES.get(key[1], key[1]):22s} "
+        print(f"{label(key[0], True) + ' ' + FILES.get(key[1], key[1]):28s} "
               + " ".join(f"{c:>24s}" for c in cells)
               + f" {fmt(fl.get('cpu_x', float('nan')), '6.2f'):>6s} {fmt(fl.get('rps_x', float('nan')), '6.2f'):>6s}"
               + f" {fmt(fl.get('p99_x', float('nan')), '6.2f'):>6s}"
-              + f" {fmt(fl.get('cpu_xb', float('nan')), '6.2f'):>6s}"
-              + (f"  goal {GOAL[key[0]]}" if key[0] in GOAL else ""))
+              + "".join(f" {fmt(fl.get(k, float('nan')), '6.2f'):>6s}"
+                        for k in ("cpu_xb", "p99_xb", "rps_xb", "be_x"))
+              + (f"  goal {GOAL[base(key[0])]}" if base(key[0]) in GOAL else ""))
 
     mem = read_tsv(os.path.join(outdir, "memory.tsv"))
     if mem:

@@ -31,6 +31,7 @@
 #include "worker/conn.h"
 #include "worker/rewrite.h"
 #include "worker/route.h"
+#include "worker/splice.h"
 #include "worker/stats.h"
 #include "worker/stream.h"
 #include "worker/tunnel.h"
@@ -567,11 +568,32 @@ static bool retry_reused(struct fc_stream *s)
 	return true;
 }
 
+/* A request body going by splice (splice.h). */
+static bool request_splice(struct fc_stream *s)
+{
+	switch (splice_pump(&s->req, &s->cli, s->srv, &s->cli_in)) {
+	case SPLICE_FROM_EOF:
+		set_term(s, 'C', 'D');
+		stream_close(s);
+		return false;
+	case SPLICE_TO_ERR:
+		respond_error(s, 502, 'S', 'D');
+		return true;
+	case SPLICE_MOVED:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool request_step(struct fc_stream *s)
 {
 	struct fc_chan *ch = &s->req;
 	bool progress = false;
 	ssize_t n;
+
+	if (s->srv != NULL && splice_use(ch, &s->cli, s->srv))
+		return request_splice(s);
 
 	if (ch->state != CH_DONE && conn_can_recv(&s->cli) && !s->cli.eof) {
 		size_t limit = ch->state == CH_HEAD ? FC_BUFSZ - FC_REWRITE : FC_BUFSZ;
@@ -824,11 +846,38 @@ static ssize_t payload_send(struct fc_stream *s)
 	return w;
 }
 
+/* A response body going by splice (splice.h). */
+static bool response_splice(struct fc_stream *s)
+{
+	struct fc_chan *ch = &s->rsp;
+
+	switch (splice_pump(ch, s->srv, &s->cli, NULL)) {
+	case SPLICE_FROM_EOF:		/* cut short: the client sees it by its length */
+		set_term(s, 'S', 'D');
+		stream_close(s);
+		return false;
+	case SPLICE_TO_ERR:
+		set_term(s, 'C', 'D');
+		stream_close(s);
+		return false;
+	case SPLICE_IDLE:
+		return false;
+	default:
+		if (ch->state == CH_DONE)
+			txn_end(s);
+		return !s->dead && !s->lingering;
+	}
+}
+
 static bool response_step(struct fc_stream *s)
 {
 	struct fc_chan *ch = &s->rsp;
-	bool progress = response_read(s);
+	bool progress;
 	ssize_t n;
+
+	if (!s->tunnel && s->payload.p == NULL && splice_use(ch, s->srv, &s->cli))
+		return response_splice(s);
+	progress = response_read(s);
 
 	if (s->dead)
 		return false;
@@ -1114,6 +1163,8 @@ static void stream_close(struct fc_stream *s)
 		accesslog_txn(s);
 	shm_add(&fc_w->blk->cur_conns, -1);
 	tunnel_end(s);
+	splice_release(&s->req);
+	splice_release(&s->rsp);
 	detach_server(s, false);
 	ev_timer_stop(fc_w->ev, &s->timer);
 	conn_close(&s->cli);

@@ -97,6 +97,14 @@ struct fc_chan {
 	uint64_t max_body;		/* chunked request: limits.body, 0: none */
 	uint64_t decoded;		/* chunked data bytes seen, when max_body */
 	uint64_t bytes;			/* bytes sent on, for the log */
+	struct fc_pipe *pipe;		/* the body goes by splice (splice.h) */
+};
+
+/* A pipe a spliced body crosses (splice.h). */
+struct fc_pipe {
+	int fd[2];
+	size_t len;			/* bytes in it */
+	struct fc_pipe *next;		/* the worker's spare pipes */
 };
 
 /* Per-server state of one worker. */

@@ -5,7 +5,8 @@
  * transport (TLS) plugs in under client and server connections alike by
  * setting conn->xprt; plain TCP (xprt_raw) is the first.  Smaller than
  * HAProxy's xprt_ops or nginx's recv/send pointers: byte streams only,
- * no splicing, no buffers of its own in the interface.
+ * no buffers of its own in the interface.  Splicing (splice.h) is not a
+ * transport call: it works on the sockets of two xprt_raw connections.
  *
  * Readiness stays edge-triggered and owned by the connection (c->rd,
  * c->wr, set by events): an operation that cannot go on clears the flag
