@@ -1298,6 +1298,8 @@ Test(report, every_output_shows_the_peers_and_leases)
 	text = render(FC_REPORT_JSON, -1);
 	jparse(&j, text);
 	cr_expect_str_eq(jstr(&j, "ha.mode"), "anycast");
+	cr_assert_not_null(jget(&j, "ha.peers"));
+	cr_assert_not_null(jget(&j, "ha.vips"));
 	cr_expect_eq(jget(&j, "ha.peers")->n, 2);
 	expect_keys(&j, "ha.peers.0", "address,channel,since_ms_ago,last_frame_ms_ago,"
 	    "sessions_sent,sessions_received,state");
