@@ -100,6 +100,7 @@ static struct {
 	struct fc_ev_timer adver, down, garp, health;
 	int garp_left;
 	bool master_resigned;		/* its last advert had priority 0 */
+	const char *resigned_how;	/* NULL: that advert; else the channel's word */
 	uint64_t stale_ms;
 	uint32_t lease_s;		/* VIP lifetime, renewed every advert */
 	uint64_t started_ms;
@@ -375,9 +376,11 @@ static void down_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	(void)ev;
 	(void)t;
-	to_master(ha.master_resigned ? "the master resigned (priority 0)" :
+	to_master(ha.master_resigned && ha.resigned_how != NULL ? ha.resigned_how :
+	    ha.master_resigned ? "the master resigned (priority 0)" :
 	    "no advert from a master for the master down interval");
 	ha.master_resigned = false;
+	ha.resigned_how = NULL;
 }
 
 /* ------------------------------------------------------------- receive */
@@ -397,10 +400,12 @@ static void backup_got(const struct vrrp_advert *a)
 {
 	if (a->priority == 0) {
 		ha.master_resigned = true;
+		ha.resigned_how = NULL;
 		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + skew_ms());
 		return;
 	}
 	ha.master_resigned = false;
+	ha.resigned_how = NULL;
 	if (!ha.cfg->preempt || a->priority >= ha.cfg->priority) {
 		ha.master_adver_cs = a->interval_cs;
 		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + master_down_ms());
@@ -681,6 +686,7 @@ static void master_gone(const char *why)
 		return;
 	}
 	ha.master_resigned = true;
+	ha.resigned_how = why;
 	if (!ev_timer_pending(&ha.down) || ev_now(ha.ev) + skew_ms() < ha.down.when)
 		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + skew_ms());
 }
