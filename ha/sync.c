@@ -45,6 +45,7 @@ struct chan {
 	uint32_t self, peer;		/* network order */
 	char peer_text[INET_ADDRSTRLEN];
 	bool connector;			/* self is the lower address */
+	bool unresolved;		/* self 0: no route to the peer yet */
 	struct fc_ev_io conn;
 	int st;
 	bool got_hello, bye;		/* the peer's HELLO, BYE */
@@ -365,12 +366,34 @@ static void start_connect(struct chan *c)
 	}
 }
 
+static uint32_t route_source(uint32_t peer);
+
+/*
+ * No route to the peer at start (anycast, its route still to be learned):
+ * we listen for it meanwhile, and look again every BACKOFF_MAX_MS.
+ */
+static void resolve(struct chan *c)
+{
+	if ((c->self = route_source(c->peer)) == 0) {
+		ev_timer_arm(sy.ev, &c->retry, ev_now(sy.ev) + BACKOFF_MAX_MS);
+		return;
+	}
+	c->unresolved = false;
+	c->connector = ntohl(c->self) < ntohl(c->peer);
+	log_info("sync: a route to %s from this node's address: %s", c->peer_text,
+	    c->connector ? "connecting" : "listening");
+	if (c->connector)
+		start_connect(c);
+}
+
 static void retry_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	struct chan *c = CHAN_OF(t, retry);
 
 	(void)ev;
-	if (c->conn.fd < 0)
+	if (c->unresolved && c->conn.fd < 0)
+		resolve(c);
+	else if (c->conn.fd < 0)
 		start_connect(c);
 }
 
@@ -408,6 +431,8 @@ static void accept_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 		} else {
 			drop(c, SYNC_LOST_CLOSED, false);
 			c->self = to.sin_addr.s_addr;
+			c->unresolved = false;
+			ev_timer_stop(sy.ev, &c->retry);
 			c->conn.cb = conn_cb;
 			handshake_start(c, fd);
 		}
@@ -456,28 +481,30 @@ static uint32_t route_source(uint32_t peer)
 	return got;
 }
 
-/* Channel i to peer (network order); -1 when self is unknown. */
-static int chan_init(int i, uint32_t peer, uint32_t self)
+/* Channel i to peer (network order). */
+static void chan_init(int i, uint32_t peer, uint32_t self)
 {
 	struct chan *c = &sy.ch[i];
 
 	*c = (struct chan){ .idx = i, .peer = peer, .conn.fd = -1 };
 	c->self = self != 0 ? self : route_source(peer);
 	inet_ntop(AF_INET, &peer, c->peer_text, sizeof(c->peer_text));
-	if (c->self == 0) {
-		log_warnx("sync: no route to %s", c->peer_text);
-		return -1;
-	}
-	c->connector = ntohl(c->self) < ntohl(peer);
+	c->connector = c->self != 0 && ntohl(c->self) < ntohl(peer);
 	c->backoff_ms = BACKOFF_MIN_MS;
 	c->probe.cb = probe_cb;
 	c->silence.cb = silence_cb;
 	c->retry.cb = retry_cb;
 	c->since_ms = ev_now(sy.ev);
+	if (c->self == 0) {
+		log_warnx("sync: no route to %s yet: listening for it, looking again every"
+		    " %d ms", c->peer_text, BACKOFF_MAX_MS);
+		c->unresolved = true;
+		ev_timer_arm(sy.ev, &c->retry, ev_now(sy.ev) + BACKOFF_MAX_MS);
+		return;
+	}
 	log_info("sync: with %s, port %d, probes every %d ms, %s", c->peer_text,
 	    sy.cfg->sync.port, sy.cfg->sync.interval_ms,
 	    c->connector ? "connecting" : "listening");
-	return 0;
 }
 
 int sync_open(struct fc_ev *ev, const struct fc_ha *cfg, uint32_t self,
@@ -493,8 +520,7 @@ int sync_open(struct fc_ev *ev, const struct fc_ha *cfg, uint32_t self,
 
 		if (p->sin_family != AF_INET)
 			continue;	/* a VRRP peer's IPv6 entry: the channel is IPv4 */
-		if (chan_init(sy.n, p->sin_addr.s_addr, self) < 0)
-			return -1;
+		chan_init(sy.n, p->sin_addr.s_addr, self);
 		listen |= !sy.ch[sy.n].connector;
 		sy.n++;
 	}

@@ -53,7 +53,8 @@ struct sync_peer_info {
  * Starts a channel to every IPv4 peer of cfg (sync enabled, auth_key).
  * self: our address (network order), or 0 to use, per peer, the source
  * address of the route to it (anycast: the ha interface holds only
- * vips).  Returns 0, or -1 after logging why.
+ * vips); with no route yet, we listen for that peer and look again.
+ * Returns 0, or -1 after logging why.
  */
 int sync_open(struct fc_ev *ev, const struct fc_ha *cfg, uint32_t self,
     const struct sync_ops *ops);
