@@ -243,7 +243,8 @@ enum fc_ha_mode {
 	FC_HA_ANYCAST = 1,		/* every healthy node holds the vips */
 };
 
-/* ha.sync: the TCP channel between the two nodes' ha processes (ha/sync.c). */
+/* ha.sync: the TCP channels between the nodes' ha processes (ha/sync.c). */
+#define FC_SYNC_MAX_PEERS	8	/* IPv4 entries of ha.peers with sync */
 struct fc_ha_sync {
 	bool enabled;			/* the "sync" group is present */
 	int port;			/* TCP, both nodes listen on it */

@@ -258,25 +258,28 @@ static void check_ha_mode(struct loader *ld, const config_setting_t *s,
 }
 
 /*
- * The sync channel authenticates with auth_key and knows its peer only from
- * "peers": without either there is no one to trust, so no channel.
+ * The sync channel authenticates with auth_key and knows its peers only from
+ * "peers" (one channel per IPv4 entry, a full mesh): without either there is
+ * no one to trust, so no channel.
  */
 static void check_ha_sync(struct loader *ld, const config_setting_t *s,
     const struct fc_ha *ha)
 {
 	const config_setting_t *g = config_setting_get_member(s, "sync");
+	int n4 = 0;
 
 	if (!ha->sync.enabled)
 		return;
-	if (ha->mode == FC_HA_ANYCAST)
-		load_errat(ld, g, "ha: \"sync\" with mode \"anycast\" is not supported"
-		    " yet (the channel joins two nodes, not a mesh)");
+	for (int i = 0; i < ha->npeers; i++)
+		n4 += ha->peers[i].ss.ss_family == AF_INET;
 	if (ha->auth_key == NULL)
 		load_errat(ld, g, "ha: \"sync\" needs \"auth_key\" (the channel is"
 		    " authenticated with it)");
-	if (ha->npeers != 1)
-		load_errat(ld, g, "ha: \"sync\" needs exactly one unicast peer in"
-		    " \"peers\"");
+	if (n4 == 0)
+		load_errat(ld, g, "ha: \"sync\" needs an IPv4 unicast peer in \"peers\"");
+	else if (n4 > FC_SYNC_MAX_PEERS)
+		load_errat(ld, g, "ha: \"sync\" joins at most %d IPv4 peers, \"peers\""
+		    " has %d", FC_SYNC_MAX_PEERS, n4);
 }
 
 void conf_read_ha(struct loader *ld, const config_setting_t *s, struct fc_ha *out)

@@ -19,7 +19,8 @@
  *
  * With mode = "anycast" there is no election (ha_anycast_*() below): every
  * node whose proxy is alive holds the VIPs, as MASTER, and gives them back
- * at once when its proxy dies (FAULT), stops or drains.
+ * at once when its proxy dies (FAULT), stops or drains.  Its sync channels
+ * (a full mesh) only replicate sessions.
  *
  * IPv6 VIPs make a second instance with the same VRID (as two keepalived
  * instances would): its adverts carry the IPv6 VIPs from the link-local
@@ -57,6 +58,8 @@
 #include "ha/vip.h"
 #include "ha/vrrp.h"
 #include "shm/report.h"
+
+_Static_assert(FC_SHM_HA_PEERS == FC_SYNC_MAX_PEERS, "a shm slot per sync peer");
 
 #define HEALTH_MIN_MS	10	/* worker heartbeats are looked at this often, at most */
 #define STALE_MIN_MS	200	/* workers beat every 100 ms: never judge faster */
@@ -97,6 +100,7 @@ static struct {
 	struct fc_ev_timer adver, down, garp, health;
 	int garp_left;
 	bool master_resigned;		/* its last advert had priority 0 */
+	const char *resigned_how;	/* NULL: that advert; else the channel's word */
 	uint64_t stale_ms;
 	uint32_t lease_s;		/* VIP lifetime, renewed every advert */
 	uint64_t started_ms;
@@ -104,12 +108,14 @@ static struct {
 	char label[16];			/* "VRID 51" or "anycast", in the log */
 	bool send_failing;
 	bool stopping;
-	int peer_state;			/* from the sync channel; -1: unknown */
+	int peer_state[FC_SYNC_MAX_PEERS];	/* from each sync channel; -1: unknown */
+	bool vips_held;			/* on the interface now */
+	uint64_t vips_renewed_us;	/* wall clock of their last add or renewal */
 	bool split;			/* two masters seen, not over yet */
 	uint64_t master_since_ms;	/* our last move to MASTER */
 	uint64_t split_start_ms, split_seen_ms;	/* began; last sign of it */
 	uint64_t last_advert_ms;	/* the peer's last advert */
-} ha = { .peer_state = -1 };
+} ha;
 
 static bool anycast(void)
 {
@@ -217,6 +223,9 @@ static void vips_set(bool add)
 {
 	char err[160];
 
+	ha.vips_held = add;
+	if (add)
+		ha.vips_renewed_us = clock_wall_us();
 	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
 		if (vip_set_one(&ha.link, &ha.cfg->vips[i], add, add ? ha.lease_s : 0, err,
 		    sizeof(err)) < 0)
@@ -367,9 +376,11 @@ static void down_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	(void)ev;
 	(void)t;
-	to_master(ha.master_resigned ? "the master resigned (priority 0)" :
+	to_master(ha.master_resigned && ha.resigned_how != NULL ? ha.resigned_how :
+	    ha.master_resigned ? "the master resigned (priority 0)" :
 	    "no advert from a master for the master down interval");
 	ha.master_resigned = false;
+	ha.resigned_how = NULL;
 }
 
 /* ------------------------------------------------------------- receive */
@@ -389,10 +400,12 @@ static void backup_got(const struct vrrp_advert *a)
 {
 	if (a->priority == 0) {
 		ha.master_resigned = true;
+		ha.resigned_how = NULL;
 		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + skew_ms());
 		return;
 	}
 	ha.master_resigned = false;
+	ha.resigned_how = NULL;
 	if (!ha.cfg->preempt || a->priority >= ha.cfg->priority) {
 		ha.master_adver_cs = a->interval_cs;
 		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + master_down_ms());
@@ -401,6 +414,19 @@ static void backup_got(const struct vrrp_advert *a)
 }
 
 /* ---------------------------------------------------------- split brain */
+
+/* The state the sync channel from src last said; -1: unknown or no channel. */
+static int peer_state_of(uint32_t src)
+{
+	struct sync_peer_info info;
+
+	for (int i = 0; ha.cfg->sync.enabled && i < sync_npeers(); i++) {
+		sync_peer_info(i, &info);
+		if (info.addr == src)
+			return ha.peer_state[i];
+	}
+	return -1;
+}
 
 /*
  * Two masters at once: logged once with both addresses, counted, timed
@@ -451,8 +477,9 @@ static void split_over(const char *why)
  */
 static void split_advert(uint32_t src, int priority, bool we_lose)
 {
-	if (we_lose && (!ha.cfg->sync.enabled ||
-	    (ha.peer_state != -1 && ha.peer_state != FC_HA_MASTER)))
+	int said = peer_state_of(src);
+
+	if (we_lose && (!ha.cfg->sync.enabled || (said != -1 && said != FC_HA_MASTER)))
 		return;
 	if (!we_lose && ev_now(ha.ev) - ha.master_since_ms < adver_ms(ha.adver_cs))
 		return;
@@ -645,29 +672,54 @@ static void rx_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 /* --------------------------------------------------------- sync channel */
 
 /*
- * The channel's news, in BACKUP with a MASTER peer.  A RESIGN or a close
- * without BYE means the master's fulcrum is gone: take over now.  Silence
- * may be a dead node or only a cut channel: the adverts decide, but one
- * missed advert is enough (a live master's next advert re-arms the timer
- * as usual, so the channel alone never makes a second master).
+ * With more than one peer, several backups hear the master's death at
+ * once: taking over at once would make several masters.  The notice then
+ * counts as the master's priority-0 advert (RFC 5798 6.4.2): each backup
+ * waits its skew time, the highest priority goes first and its advert
+ * keeps the others BACKUP.  With one peer the backup is the only
+ * candidate: it takes over at once (issue 18.3).
  */
-static void sync_lost(enum sync_loss why)
+static void master_gone(const char *why)
+{
+	if (sync_npeers() == 1) {
+		to_master(why);
+		return;
+	}
+	ha.master_resigned = true;
+	ha.resigned_how = why;
+	if (!ev_timer_pending(&ha.down) || ev_now(ha.ev) + skew_ms() < ha.down.when)
+		ev_timer_arm(ha.ev, &ha.down, ev_now(ha.ev) + skew_ms());
+}
+
+/*
+ * The channel's news, in BACKUP with a MASTER peer.  A RESIGN or a close
+ * without BYE means the master's fulcrum is gone: take over now (one
+ * peer) or after the skew time (several, master_gone()).  Silence may be
+ * a dead node or only a cut channel: the adverts decide, but one missed
+ * advert is enough (a live master's next advert re-arms the timer as
+ * usual, so the channel alone never makes a second master); with several
+ * peers the skew time is added, as after a priority-0 advert.
+ */
+static void sync_lost(int peer, enum sync_loss why)
 {
 	/* The next advert is due at last + interval: a quarter more for jitter. */
 	uint64_t when = ha.last_advert_ms + adver_ms(ha.master_adver_cs) * 5 / 4;
-	bool master = ha.peer_state == FC_HA_MASTER;
+	bool master = ha.peer_state[peer] == FC_HA_MASTER;
 
 	if (why != SYNC_LOST_RESIGN) {
-		ha.peer_state = -1;
-		repl_down();
+		ha.peer_state[peer] = -1;
+		repl_down(peer);
 	}
-	if (ha.state != FC_HA_BACKUP || !master)
+	if (anycast() || ha.state != FC_HA_BACKUP || !master)
 		return;
 	if (why == SYNC_LOST_RESIGN || why == SYNC_LOST_CLOSED) {
-		ha.peer_state = -1;
-		to_master(why == SYNC_LOST_RESIGN ? "the master resigned (sync channel)" :
+		ha.peer_state[peer] = -1;
+		master_gone(why == SYNC_LOST_RESIGN ?
+		    "the master resigned (sync channel)" :
 		    "the master's fulcrum died (sync channel closed)");
 	} else if (why == SYNC_LOST_SILENT) {
+		if (sync_npeers() > 1)
+			when += skew_ms();
 		if (when < ev_now(ha.ev))
 			when = ev_now(ha.ev);
 		if (!ev_timer_pending(&ha.down) || when < ha.down.when)
@@ -675,26 +727,30 @@ static void sync_lost(enum sync_loss why)
 	}
 }
 
-/* The channel says the peer is MASTER while we are: a split the adverts
+/* A channel says its peer is MASTER while we are: a split the adverts
  * may not show (they cannot cross, or are refused). */
-static void sync_peer_state(int state, int priority)
+static void sync_peer_state(int peer, int state, int priority)
 {
-	uint32_t peer = ((const struct sockaddr_in *)&ha.cfg->peers[0].ss)->sin_addr.s_addr;
+	struct sync_peer_info info;
 	char why[96], addr[INET_ADDRSTRLEN];
-	bool preempts = ha.peer_state != -1 && ha.peer_state != FC_HA_MASTER;
+	bool preempts = ha.peer_state[peer] != -1 && ha.peer_state[peer] != FC_HA_MASTER;
 
-	ha.peer_state = state;
+	ha.peer_state[peer] = state;
+	if (anycast())
+		return;			/* every node holds the addresses: no split */
 	if (state != FC_HA_MASTER) {
 		split_over("the peer left MASTER");
 		return;
 	}
 	if (ha.state != FC_HA_MASTER)
 		return;
+	sync_peer_info(peer, &info);
 	/* A backup of ours becoming MASTER above us preempts: no split. */
-	if (!(preempts && peer_wins(peer, priority)))
-		split_seen(peer, priority, peer_wins(peer, priority), "the sync channel");
-	if (peer_wins(peer, priority)) {
-		inet_ntop(AF_INET, &peer, addr, sizeof(addr));
+	if (!(preempts && peer_wins(info.addr, priority)))
+		split_seen(info.addr, priority, peer_wins(info.addr, priority),
+		    "the sync channel");
+	if (peer_wins(info.addr, priority)) {
+		inet_ntop(AF_INET, &info.addr, addr, sizeof(addr));
 		snprintf(why, sizeof(why), "%s is MASTER with priority %d (sync channel)",
 		    addr, priority);
 		to_backup(why);
@@ -719,6 +775,66 @@ static void rx6_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	(void)events;
 	while ((n = ha6_recv(io->fd, buf, sizeof(buf), &src, &dst, &hoplimit)) >= 0)
 		got_datagram6(buf, (size_t)n, &src, &dst, hoplimit);
+}
+
+/* ------------------------------------------------------------ the mesh */
+
+/* A CLOCK_MONOTONIC ms of this process as wall-clock us; 0 stays 0. */
+static uint64_t wall_of(uint64_t mono_ms, uint64_t now_ms, uint64_t wall_us)
+{
+	if (mono_ms == 0)
+		return 0;
+	return wall_us - (now_ms > mono_ms ? now_ms - mono_ms : 0) * 1000;
+}
+
+static void publish_peers(struct fc_shm_ha_mesh *m)
+{
+	uint64_t now = ev_now(ha.ev), wall = clock_wall_us();
+	int n = ha.cfg->sync.enabled ? sync_npeers() : 0;
+	struct sync_peer_info info;
+
+	for (int i = 0; i < n && i < FC_SHM_HA_PEERS; i++) {
+		struct fc_shm_ha_peer *p = &m->peer[i];
+
+		sync_peer_info(i, &info);
+		shm_store(&p->addr, info.addr);
+		shm_store(&p->since_us, wall_of(info.since_ms, now, wall));
+		shm_store(&p->frame_us, wall_of(info.frame_ms, now, wall));
+		shm_store(&p->sent, info.sent);
+		shm_store(&p->received, info.received);
+		shm_store(&p->ha_state, (uint32_t)ha.peer_state[i]);
+		shm_store(&p->state, (uint32_t)info.state);
+	}
+	shm_store(&m->npeers, (uint32_t)(n < FC_SHM_HA_PEERS ? n : FC_SHM_HA_PEERS));
+}
+
+static void publish_leases(struct fc_shm_ha_mesh *m)
+{
+	int n = ha.cfg->nvips < FC_SHM_HA_LEASES ? ha.cfg->nvips : FC_SHM_HA_LEASES;
+
+	for (int i = 0; i < n; i++) {
+		const struct fc_vip *v = &ha.cfg->vips[i];
+		struct fc_shm_ha_lease *l = &m->lease[i];
+		const void *a = v->addr.ss.ss_family == AF_INET6 ?
+		    (const void *)&((const struct sockaddr_in6 *)&v->addr.ss)->sin6_addr :
+		    (const void *)&((const struct sockaddr_in *)&v->addr.ss)->sin_addr;
+
+		/* Written once and never changed: plain stores are enough. */
+		memcpy(l->addr, a, v->addr.ss.ss_family == AF_INET6 ? 16 : 4);
+		l->family = (uint16_t)v->addr.ss.ss_family;
+		l->prefixlen = (uint16_t)v->prefixlen;
+		shm_store(&l->renewed_us, ha.vips_renewed_us);
+		shm_store(&l->held, ha.vips_held ? 1u : 0u);
+	}
+	shm_store(&m->lease_s, ha.lease_s);
+	shm_store(&m->nleases, (uint32_t)n);
+}
+
+/* fulcrum-stat's view of the peers and addresses, every health tick. */
+static void publish_mesh(void)
+{
+	publish_peers(&ha.shm->hdr->ha_mesh);
+	publish_leases(&ha.shm->hdr->ha_mesh);
 }
 
 /* ------------------------------------------------------- proxy tracking */
@@ -773,6 +889,7 @@ static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 {
 	bool alive = proxy_alive();
 
+	publish_mesh();
 	if (anycast()) {
 		reap_notify();
 		anycast_health(ev_now(ev), alive);
@@ -906,6 +1023,20 @@ static void addresses_init(void)
 	    ha.key.len > 0 ? ", authenticated" : "");
 }
 
+/*
+ * The channels' own address: VRRP's advert source; in anycast mode (whose
+ * interface holds only vips) unicast_src, or else, per peer, the source
+ * of the route to it (0).
+ */
+static uint32_t sync_self(void)
+{
+	if (!anycast())
+		return ha.src;
+	if (ha.cfg->has_unicast_src)
+		return ((const struct sockaddr_in *)&ha.cfg->unicast_src.ss)->sin_addr.s_addr;
+	return 0;
+}
+
 static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 {
 	ha.cfg = &conf->ha;
@@ -930,11 +1061,12 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 		ha.tx = open_tx();
 		ha.rx.fd = open_rx();
 	}
-	if (!anycast() && ha.cfg->sync.enabled &&
-	    sync_open(ha.ev, ha.cfg, ha.src, &sync_ops) < 0)
+	for (int i = 0; i < FC_SYNC_MAX_PEERS; i++)
+		ha.peer_state[i] = -1;
+	if (ha.cfg->sync.enabled && sync_open(ha.ev, ha.cfg, sync_self(), &sync_ops) < 0)
 		fatalx("sync channel on port %d", ha.cfg->sync.port);
-	if (!anycast() && ha.cfg->sync.enabled)
-		repl_open(ha.ev, shm, ha.cfg->sync.interval_ms);
+	if (ha.cfg->sync.enabled)
+		repl_open(ha.ev, shm, ha.cfg->sync.interval_ms, sync_npeers());
 	ha.rx.cb = rx_cb;
 	ha.adver.cb = adver_cb;
 	ha.down.cb = down_cb;
@@ -1016,6 +1148,7 @@ static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 		repl_set_shm(next);
 	ha.prev_owned = ha.shm_owned;
 	ha.shm_owned = true;
+	publish_mesh();
 	log_info("reload: following generation %u", next->hdr->generation);
 }
 
@@ -1065,6 +1198,7 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 		    "withdrawing the addresses" : "resigning mastership");
 	leave_master(true);
 	set_state(FC_HA_INIT, "stopping");
+	publish_mesh();
 	if (ha.cfg->sync.enabled)
 		sync_close();
 	reap_notify();

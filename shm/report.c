@@ -129,6 +129,43 @@ const char *report_ha_state_name(uint32_t state)
 
 #define HA_DISABLED	"DISABLED"	/* no ha process: not a VRRP state */
 
+/* Before its first try a channel is as good as connecting. */
+const char *report_sync_state_name(uint32_t state)
+{
+	static const char *const names[] = { [FC_SYNC_NONE] = "connecting",
+	    [FC_SYNC_CONNECTING] = "connecting", [FC_SYNC_UP] = "up",
+	    [FC_SYNC_DOWN] = "down" };
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : NULL;
+}
+
+const char *report_lease_text(const struct fc_shm_ha_lease *l, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int family = l->family == AF_INET6 ? AF_INET6 : AF_INET;
+
+	if ((l->family != AF_INET && l->family != AF_INET6) ||
+	    inet_ntop(family, l->addr, addr, sizeof(addr)) == NULL)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%s/%u", addr, (unsigned)l->prefixlen);
+	return buf;
+}
+
+uint32_t report_ha_npeers(const struct fc_shm_header *h)
+{
+	uint32_t n = shm_load(&h->ha_mesh.npeers);
+
+	return n < FC_SHM_HA_PEERS ? n : FC_SHM_HA_PEERS;
+}
+
+uint32_t report_ha_nleases(const struct fc_shm_header *h)
+{
+	uint32_t n = shm_load(&h->ha_mesh.nleases);
+
+	return n < FC_SHM_HA_LEASES ? n : FC_SHM_HA_LEASES;
+}
+
 const char *report_ha_name(uint32_t enabled, uint32_t state)
 {
 	const char *name = report_ha_state_name(state);
@@ -593,6 +630,56 @@ static void json_split_brain(struct fc_sbuf *b, const struct fc_report *r,
 	    ",\"active\":%s}", shm_load(&ha->split_count), ms, active ? "true" : "false");
 }
 
+/* ha.peers: one object per sync channel (issue 21.2). */
+static void json_ha_peers(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	char addr[INET_ADDRSTRLEN];
+
+	sbuf_printf(b, ",\"peers\":[");
+	for (uint32_t i = 0; i < report_ha_npeers(h); i++) {
+		const struct fc_shm_ha_peer *p = &h->ha_mesh.peer[i];
+		const char *state = report_sync_state_name(shm_load(&p->state));
+		const char *said = report_ha_state_name(shm_load(&p->ha_state));
+		uint64_t since = shm_load(&p->since_us), frame = shm_load(&p->frame_us);
+
+		sbuf_printf(b, "%s{", i > 0 ? "," : "");
+		json_kstr(b, "\"address\":", ipv4_str(shm_load(&p->addr), addr, sizeof(addr)) ?
+		    addr : "?");
+		json_kstr(b, ",\"channel\":", state != NULL ? state : "?");
+		json_kopt(b, ",\"since_ms_ago\":", since != 0, ms_since(r, since));
+		json_kopt(b, ",\"last_frame_ms_ago\":", frame != 0, ms_since(r, frame));
+		sbuf_printf(b, ",\"sessions_sent\":%" PRIu64 ",\"sessions_received\":%" PRIu64,
+		    shm_load(&p->sent), shm_load(&p->received));
+		if (said != NULL)
+			json_kstr(b, ",\"state\":", said);
+		else
+			sbuf_printf(b, ",\"state\":null");
+		sbuf_put(b, "}", 1);
+	}
+	sbuf_put(b, "]", 1);
+}
+
+/* ha.vips: the addresses and whether this node holds them (its leases). */
+static void json_ha_vips(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	char text[INET6_ADDRSTRLEN + 8];
+
+	sbuf_printf(b, ",\"lease_s\":%" PRIu32 ",\"vips\":[", shm_load(&h->ha_mesh.lease_s));
+	for (uint32_t i = 0; i < report_ha_nleases(h); i++) {
+		const struct fc_shm_ha_lease *l = &h->ha_mesh.lease[i];
+		uint64_t renewed = shm_load(&l->renewed_us);
+
+		sbuf_printf(b, "%s{", i > 0 ? "," : "");
+		json_kstr(b, "\"address\":", report_lease_text(l, text, sizeof(text)));
+		sbuf_printf(b, ",\"held\":%s", shm_load(&l->held) ? "true" : "false");
+		json_kopt(b, ",\"renewed_ms_ago\":", renewed != 0, ms_since(r, renewed));
+		sbuf_put(b, "}", 1);
+	}
+	sbuf_put(b, "]", 1);
+}
+
 static void json_ha(struct fc_sbuf *b, const struct fc_report *r)
 {
 	const struct fc_shm_ha *ha = &r->shm->hdr->ha;
@@ -614,6 +701,8 @@ static void json_ha(struct fc_sbuf *b, const struct fc_report *r)
 	sbuf_printf(b, ",\"peer_priority\":%" PRIu32, shm_load(&ha->peer_priority));
 	json_kopt(b, ",\"peer_seen_ms_ago\":", seen != 0, ms_since(r, seen));
 	json_split_brain(b, r, ha);
+	json_ha_peers(b, r);
+	json_ha_vips(b, r);
 	sbuf_put(b, "}", 1);
 }
 
@@ -1044,6 +1133,41 @@ static void prom_totals(struct fc_sbuf *b, const struct fc_report *r)
 	    r->shm->hdr->nsessions);
 }
 
+/* Per sync peer: channel up, sessions each way (issue 21.2). */
+static void prom_ha_peers(struct fc_sbuf *b, const struct fc_report *r)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} m[] = {
+		{ "fulcrum_ha_peer_up", "gauge", "Sync channel to the peer up (1) or not (0).",
+		    offsetof(struct fc_shm_ha_peer, state) },
+		{ "fulcrum_ha_peer_sessions_sent_total", "counter",
+		    "Sessions sent to the peer.", offsetof(struct fc_shm_ha_peer, sent) },
+		{ "fulcrum_ha_peer_sessions_received_total", "counter",
+		    "Sessions received from the peer.", offsetof(struct fc_shm_ha_peer, received) },
+	};
+	const struct fc_shm_header *h = r->shm->hdr;
+	char addr[INET_ADDRSTRLEN];
+
+	if (report_ha_npeers(h) == 0)
+		return;
+	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+		prom_head(b, m[k].name, m[k].type, m[k].help);
+		for (uint32_t i = 0; i < report_ha_npeers(h); i++) {
+			const struct fc_shm_ha_peer *p = &h->ha_mesh.peer[i];
+			const char *f = (const char *)p + m[k].off;
+			uint64_t v = k == 0 ? shm_load(&p->state) == FC_SYNC_UP :
+			    shm_load((const uint64_t *)(const void *)f);
+
+			sbuf_printf(b, "%s{", m[k].name);
+			prom_label(b, "peer", ipv4_str(shm_load(&p->addr), addr, sizeof(addr)) ?
+			    addr : "?", true);
+			sbuf_printf(b, " %" PRIu64 "\n", v);
+		}
+	}
+}
+
 static void prom_ha_series(struct fc_sbuf *b, const char *state, const char *now)
 {
 	sbuf_printf(b, "fulcrum_ha_state{state=\"%s\"} %d\n", state, strcmp(now, state) == 0);
@@ -1066,6 +1190,7 @@ static void prom_ha(struct fc_sbuf *b, const struct fc_report *r)
 	prom_ha_series(b, HA_DISABLED, now);
 	prom_u64(b, "fulcrum_ha_priority", "gauge", "VRRP priority advertised.",
 	    shm_load(&ha->priority));
+	prom_ha_peers(b, r);
 }
 
 /* A TLS counter of the list: its offset in struct fc_shm_tls_counters. */
@@ -1239,6 +1364,52 @@ static void text_server(struct fc_sbuf *b, const struct fc_report *r,
 	    fmt_bytes(c->bytes_out, out, sizeof(out)), c->conn_errors + c->resp_errors);
 }
 
+/* "1.2 s", or "-" for 0 (never). */
+static const char *text_ago(const struct fc_report *r, uint64_t us, char *buf, size_t len)
+{
+	uint64_t ms = ms_since(r, us);
+
+	if (us == 0)
+		snprintf(buf, len, "-");
+	else if (ms < 10000)
+		snprintf(buf, len, "%" PRIu64 " ms", ms);
+	else
+		fmt_dur(ms / 1000, buf, len);
+	return buf;
+}
+
+/* The mode, the addresses (held or not) and one row per sync peer. */
+static void text_ha(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	char text[INET6_ADDRSTRLEN + 8], addr[INET_ADDRSTRLEN], since[32], frame[32];
+
+	if (!shm_load(&h->ha.enabled))
+		return;
+	sbuf_printf(b, "HA mode %s  lease %" PRIu32 " s  vips",
+	    shm_load(&h->ha_mode) == FC_HA_ANYCAST ? "anycast" : "vrrp",
+	    shm_load(&h->ha_mesh.lease_s));
+	for (uint32_t i = 0; i < report_ha_nleases(h); i++)
+		sbuf_printf(b, " %s (%s)", report_lease_text(&h->ha_mesh.lease[i], text,
+		    sizeof(text)), shm_load(&h->ha_mesh.lease[i].held) ? "held" : "not held");
+	sbuf_put(b, "\n", 1);
+	if (report_ha_npeers(h) == 0)
+		return;
+	sbuf_printf(b, "\n%-15s %-10s %8s %10s %9s %9s %s\n", "PEER", "CHANNEL", "SINCE",
+	    "LAST FRAME", "SENT", "RECEIVED", "STATE");
+	for (uint32_t i = 0; i < report_ha_npeers(h); i++) {
+		const struct fc_shm_ha_peer *p = &h->ha_mesh.peer[i];
+		const char *st = report_sync_state_name(shm_load(&p->state));
+		const char *said = report_ha_state_name(shm_load(&p->ha_state));
+
+		sbuf_printf(b, "%-15s %-10s %8s %10s %9" PRIu64 " %9" PRIu64 " %s\n",
+		    ipv4_str(shm_load(&p->addr), addr, sizeof(addr)) ? addr : "?",
+		    st != NULL ? st : "?", text_ago(r, shm_load(&p->since_us), since, sizeof(since)),
+		    text_ago(r, shm_load(&p->frame_us), frame, sizeof(frame)),
+		    shm_load(&p->sent), shm_load(&p->received), said != NULL ? said : "-");
+	}
+}
+
 static void text_servers(struct fc_sbuf *b, const struct fc_report *r, int listener)
 {
 	int width = text_name_width(r, listener);
@@ -1357,6 +1528,7 @@ static void text_totals(struct fc_sbuf *b, const struct fc_report *r)
 static void render_text(const struct fc_report *r, int listener, struct fc_sbuf *b)
 {
 	text_header(b, r);
+	text_ha(b, r);
 	text_servers(b, r, listener);
 	text_tls(b, r, listener);
 	sbuf_printf(b, "\n%-6s %7s %-5s %10s %6s %8s %8s %7s %7s %6s\n", "WORKER", "PID",

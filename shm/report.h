@@ -76,6 +76,13 @@ const char *report_ha_name(uint32_t enabled, uint32_t state);
 /* to += from, every counter (the total of a listener's servers). */
 void report_sum_counters(struct fc_shm_srv_counters *to,
     const struct fc_shm_srv_counters *from);
+/* enum fc_sync_state's names: "connecting", "up", "down"; NULL for any other value. */
+const char *report_sync_state_name(uint32_t state);
+/* A lease's "198.51.100.10/32" into buf (INET6_ADDRSTRLEN + 4 bytes); "?" when odd. */
+const char *report_lease_text(const struct fc_shm_ha_lease *l, char *buf, size_t len);
+/* How many peer and lease slots are used, bounded by the arrays. */
+uint32_t report_ha_npeers(const struct fc_shm_header *h);
+uint32_t report_ha_nleases(const struct fc_shm_header *h);
 /* Failed TLS handshakes, every reason. */
 uint64_t report_tls_failures(const struct fc_shm_tls_counters *c);
 /* Has worker slot a pid and a heartbeat within 2 s of the snapshot? */

@@ -66,7 +66,7 @@
 #include "lib/tls.h"
 
 #define FC_SHM_MAGIC		UINT64_C(0x314d5552434c5546)	/* "FULCRUM1" */
-#define FC_SHM_VERSION		5
+#define FC_SHM_VERSION		6
 #define FC_SHM_PAGE		4096
 #define FC_SHM_NAME_LEN		64
 #define FC_SHM_MAX_WORKERS	64
@@ -181,6 +181,53 @@ struct fc_shm_ha_rings {
 	uint8_t reserved[40];
 };
 
+/* Channel states of a sync peer (issue 21.2). */
+enum fc_sync_state {
+	FC_SYNC_NONE = 0,		/* no channel has been tried yet */
+	FC_SYNC_CONNECTING = 1,		/* connecting or authenticating */
+	FC_SYNC_UP = 2,			/* authenticated */
+	FC_SYNC_DOWN = 3,		/* lost; waiting to retry or for the peer */
+};
+
+#define FC_SHM_HA_PEERS		8	/* sync peers shown (conf: FC_SYNC_MAX_PEERS) */
+#define FC_SHM_HA_LEASES	16	/* VIPs shown (VRRP_MAX_ADDRS) */
+
+/*
+ * One sync peer as the ha process sees it.  Each field is a relaxed atomic
+ * of its own: a reader may see one refresh's state beside the previous
+ * one's counters, never a torn value.
+ */
+struct fc_shm_ha_peer {
+	uint32_t addr;			/* IPv4, network order */
+	uint32_t state;			/* enum fc_sync_state */
+	uint64_t since_us;		/* wall clock of the last state change */
+	uint64_t frame_us;		/* wall clock of the last frame; 0: none */
+	uint64_t sent;			/* sessions sent to it */
+	uint64_t received;		/* sessions it sent */
+	uint32_t ha_state;		/* its enum fc_ha_state, as it says; ~0: unknown */
+	uint32_t pad;
+	uint8_t reserved[16];
+};
+
+/* One VIP: in anycast mode a lease this node holds while its proxy lives. */
+struct fc_shm_ha_lease {
+	uint8_t addr[16];		/* network order: 4 bytes for IPv4 */
+	uint16_t family;		/* AF_INET, AF_INET6 */
+	uint16_t prefixlen;
+	uint32_t held;			/* 1: on the interface now */
+	uint64_t renewed_us;		/* wall clock of the last add or renewal */
+};
+
+/* The ha process's view of its peers and addresses (issue 21.2). */
+struct fc_shm_ha_mesh {
+	uint32_t npeers;		/* peer[] used */
+	uint32_t nleases;		/* lease[] used */
+	uint32_t lease_s;		/* lifetime of a held address */
+	uint8_t reserved[52];
+	struct fc_shm_ha_peer peer[FC_SHM_HA_PEERS];
+	struct fc_shm_ha_lease lease[FC_SHM_HA_LEASES];
+};
+
 struct fc_shm_header {
 	uint64_t magic;
 	uint32_t version;
@@ -215,7 +262,8 @@ struct fc_shm_header {
 	struct fc_shm_ha_rings ha_rings;
 	uint32_t ha_mode;		/* enum fc_ha_mode, by the ha process */
 	uint32_t pad;
-	uint8_t reserved[3224];		/* the header fills one page */
+	struct fc_shm_ha_mesh ha_mesh;	/* by the ha process */
+	uint8_t reserved[2136];		/* the header fills one page */
 	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 
@@ -460,6 +508,9 @@ _Static_assert(FC_SHM_MAX_WORKERS * sizeof(struct fc_shm_ring_cons) == FC_SHM_PA
     "the read indices fill one page");
 _Static_assert(sizeof(struct fc_shm_ha) == 64, "ha block");
 _Static_assert(sizeof(struct fc_shm_ha_rings) == 64, "ha rings block");
+_Static_assert(sizeof(struct fc_shm_ha_peer) == 64, "ha peer slot");
+_Static_assert(sizeof(struct fc_shm_ha_lease) == 32, "ha lease slot");
+_Static_assert(sizeof(struct fc_shm_ha_mesh) == 1088, "ha mesh block");
 _Static_assert(sizeof(struct fc_tls_tickets) == 256, "ticket keys");
 _Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line sized");
 _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");

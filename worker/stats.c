@@ -647,6 +647,57 @@ static void html_tls(struct fc_sbuf *b, const struct fc_report *r, int li)
 	sbuf_printf(b, "</tr></tbody>\n</table>\n");
 }
 
+/* The HA mode, its addresses and one row per sync peer (issue 21.2). */
+static void html_ha_mesh(struct fc_sbuf *b, const struct fc_report *r)
+{
+	const struct fc_shm_header *h = r->shm->hdr;
+	char text[INET6_ADDRSTRLEN + 8], addr[INET_ADDRSTRLEN];
+	const char *name;
+
+	if (!shm_load(&h->ha.enabled))
+		return;
+	sbuf_printf(b, "<h2>HA <small>(mode %s)</small></h2>\n<p>",
+	    shm_load(&h->ha_mode) == FC_HA_ANYCAST ? "anycast" : "vrrp");
+	for (uint32_t i = 0; i < report_ha_nleases(h); i++) {
+		const struct fc_shm_ha_lease *l = &h->ha_mesh.lease[i];
+		bool held = shm_load(&l->held) != 0;
+
+		sbuf_printf(b, "%s", i > 0 ? " \xc2\xb7 " : "address ");
+		sbuf_put_html(b, report_lease_text(l, text, sizeof(text)));
+		sbuf_printf(b, " <b%s>%s</b>", held ? "" : " class=\"muted\"",
+		    held ? "held" : "not held");
+	}
+	sbuf_printf(b, "</p>\n");
+	if (report_ha_npeers(h) == 0)
+		return;
+	sbuf_printf(b, "<table>\n<thead>\n<tr><th>Peer</th><th>Channel</th><th>Since</th>"
+	    "<th>Last frame</th><th>Sessions sent</th><th>Sessions received</th>"
+	    "<th>Its state</th></tr>\n</thead>\n<tbody>\n");
+	for (uint32_t i = 0; i < report_ha_npeers(h); i++) {
+		const struct fc_shm_ha_peer *p = &h->ha_mesh.peer[i];
+		uint32_t a = shm_load(&p->addr);
+		uint32_t st = shm_load(&p->state);
+
+		name = report_sync_state_name(st);
+		sbuf_printf(b, "<tr class=\"%s\"><td>", st == FC_SYNC_UP ? "up" : "down");
+		sbuf_put_html(b, inet_ntop(AF_INET, &a, addr, sizeof(addr)) ? addr : "?");
+		sbuf_printf(b, "</td><td>");
+		sbuf_put_html(b, name != NULL ? name : "?");
+		sbuf_printf(b, "</td><td>");
+		put_ago(b, r->now_us, shm_load(&p->since_us));
+		sbuf_printf(b, "</td><td>");
+		put_ago(b, r->now_us, shm_load(&p->frame_us));
+		sbuf_printf(b, "</td>");
+		td_num(b, shm_load(&p->sent));
+		td_num(b, shm_load(&p->received));
+		name = report_ha_state_name(shm_load(&p->ha_state));
+		sbuf_printf(b, "<td>");
+		sbuf_put_html(b, name != NULL ? name : "-");
+		sbuf_printf(b, "</td></tr>\n");
+	}
+	sbuf_printf(b, "</tbody>\n</table>\n");
+}
+
 /* Client side, summed over the workers: the whole instance, every listener. */
 static void html_clients(struct fc_sbuf *b, const struct fc_report *r)
 {
@@ -700,6 +751,7 @@ static void render_html(struct fc_sbuf *b, const struct fc_report *r,
 	html_instance(b, r);
 	html_servers(b, r, l, backends);
 	html_tls(b, r, li);
+	html_ha_mesh(b, r);
 	html_clients(b, r);
 	html_footer(b, r, l);
 }

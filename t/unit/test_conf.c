@@ -1185,10 +1185,26 @@ CONF_TEST(sync_without_auth_key_or_peer_is_an_error)
 	expect_error(HA("  vrid = 1; peers = [ \"192.0.2.12\" ]; sync = { };\n"),
 	    9, "ha: \"sync\" needs \"auth_key\" (the channel is authenticated with it)");
 	expect_error(HA("  vrid = 1; auth_key = \"0123456789abcdef\"; sync = { };\n"),
-	    9, "ha: \"sync\" needs exactly one unicast peer in \"peers\"");
+	    9, "ha: \"sync\" needs an IPv4 unicast peer in \"peers\"");
+	expect_error(HA("  vrid = 1; auth_key = \"0123456789abcdef\"; sync = { };"
+	    " peers = [ \"192.0.2.1\", \"192.0.2.2\", \"192.0.2.3\", \"192.0.2.4\","
+	    " \"192.0.2.5\", \"192.0.2.6\", \"192.0.2.7\", \"192.0.2.8\", \"192.0.2.9\" ];\n"),
+	    9, "ha: \"sync\" joins at most 8 IPv4 peers, \"peers\" has 9");
 	expect_error(HA("  vrid = 1; peers = [ \"192.0.2.12\" ];"
 	    " auth_key = \"0123456789abcdef\"; sync = { port = 0; };\n"),
 	    9, "ha sync: \"port\" must be between 1 and 65535");
+}
+
+/* Issue 21.2: the channel is a full mesh, in either mode. */
+CONF_TEST(sync_joins_several_peers_in_anycast_too)
+{
+	struct fc_conf *c = load_ok(HA("  mode = \"anycast\"; auth_key = \"0123456789abcdef\";"
+	    " peers = [ \"192.0.2.12\", \"192.0.2.13\" ]; sync = { };\n"));
+
+	cr_expect(c->ha.sync.enabled);
+	cr_expect_eq(c->ha.mode, FC_HA_ANYCAST);
+	cr_expect_eq(c->ha.npeers, 2);
+	conf_free(c);
 }
 
 CONF_TEST(unicast_src_must_be_an_ipv4_host)

@@ -111,7 +111,7 @@ static pid_t dead_pid(void)
 
 Test(shm, header_layout_is_pinned)
 {
-	cr_expect_eq(FC_SHM_VERSION, 5, "layout changed? bump the version and this test");
+	cr_expect_eq(FC_SHM_VERSION, 6, "layout changed? bump the version and this test");
 	cr_expect_eq(FC_SHM_MAGIC, UINT64_C(0x314d5552434c5546));
 	cr_expect_eq(sizeof(struct fc_shm_header), 4096);
 	cr_expect_eq(offsetof(struct fc_shm_header, magic), 0);
@@ -144,7 +144,9 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, shared_size), 728);
 	cr_expect_eq(offsetof(struct fc_shm_header, ha_rings), 736);
 	cr_expect_eq(offsetof(struct fc_shm_header, ha_mode), 800);
-	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 808);
+	cr_expect_eq(offsetof(struct fc_shm_header, ha_mesh), 808);
+	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 1896);
+	cr_expect_eq(offsetof(struct fc_shm_header, sessions), 4032);
 }
 
 Test(shm, ticket_keys_are_pinned)
@@ -176,6 +178,32 @@ Test(shm, ha_block_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_ha_rings, off), 0);
 	cr_expect_eq(offsetof(struct fc_shm_ha_rings, in_tail), 8);
 	cr_expect_eq(offsetof(struct fc_shm_ha_rings, out_tail), 16);
+}
+
+Test(shm, ha_mesh_layout_is_pinned)
+{
+	cr_expect_eq(sizeof(struct fc_shm_ha_mesh), 1088);
+	cr_expect_eq(offsetof(struct fc_shm_ha_mesh, npeers), 0);
+	cr_expect_eq(offsetof(struct fc_shm_ha_mesh, nleases), 4);
+	cr_expect_eq(offsetof(struct fc_shm_ha_mesh, lease_s), 8);
+	cr_expect_eq(offsetof(struct fc_shm_ha_mesh, peer), 64);
+	cr_expect_eq(offsetof(struct fc_shm_ha_mesh, lease), 64 + 8 * 64);
+	cr_expect_eq(FC_SHM_HA_PEERS, 8);
+	cr_expect_eq(FC_SHM_HA_LEASES, 16);
+	cr_expect_eq(sizeof(struct fc_shm_ha_peer), 64);
+	cr_expect_eq(offsetof(struct fc_shm_ha_peer, addr), 0);
+	cr_expect_eq(offsetof(struct fc_shm_ha_peer, state), 4);
+	cr_expect_eq(offsetof(struct fc_shm_ha_peer, since_us), 8);
+	cr_expect_eq(offsetof(struct fc_shm_ha_peer, frame_us), 16);
+	cr_expect_eq(offsetof(struct fc_shm_ha_peer, sent), 24);
+	cr_expect_eq(offsetof(struct fc_shm_ha_peer, received), 32);
+	cr_expect_eq(offsetof(struct fc_shm_ha_peer, ha_state), 40);
+	cr_expect_eq(sizeof(struct fc_shm_ha_lease), 32);
+	cr_expect_eq(offsetof(struct fc_shm_ha_lease, addr), 0);
+	cr_expect_eq(offsetof(struct fc_shm_ha_lease, family), 16);
+	cr_expect_eq(offsetof(struct fc_shm_ha_lease, prefixlen), 18);
+	cr_expect_eq(offsetof(struct fc_shm_ha_lease, held), 20);
+	cr_expect_eq(offsetof(struct fc_shm_ha_lease, renewed_us), 24);
 }
 
 Test(shm, server_layout_is_pinned)
@@ -1036,7 +1064,7 @@ Test(report, json_has_the_contract_shape)
 	    "rate_limited,redirects,cur_tunnels,total_tunnels,errors,workers_alive,workers");
 	expect_keys(&j, "sessions", "size,capacity");
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,mode,peer,"
-	    "peer_priority,peer_seen_ms_ago,split_brain");
+	    "peer_priority,peer_seen_ms_ago,split_brain,peers,lease_s,vips");
 	expect_keys(&j, "ha.split_brain", "count,ms,active");
 	cr_expect_eq(jget(&j, "servers")->n, 3);
 	cr_expect_eq(jget(&j, "listeners")->n, 2);
@@ -1235,6 +1263,82 @@ Test(report, json_workers_and_ha)
 	cr_expect(jnull(&j, "ha.peer"));
 	cr_expect(jnull(&j, "ha.since_ms_ago"));
 	cr_expect(jnull(&j, "ha.peer_seen_ms_ago"));
+	jfree(&j);
+	free(text);
+	shm_destroy(&seg);
+}
+
+/* Two sync peers (one up, one lost) and a held lease, as the ha process writes them. */
+static void fill_mesh(uint64_t now_us)
+{
+	struct fc_shm_ha_mesh *m = &seg.hdr->ha_mesh;
+
+	seg.hdr->ha_mode = FC_HA_ANYCAST;
+	m->npeers = 2;
+	m->nleases = 1;
+	m->lease_s = 2;
+	m->peer[0] = (struct fc_shm_ha_peer){ .addr = inet_addr("192.168.0.3"),
+	    .state = FC_SYNC_UP, .since_us = now_us - 5000000, .frame_us = now_us - 7000,
+	    .sent = 42, .received = 17, .ha_state = FC_HA_MASTER };
+	m->peer[1] = (struct fc_shm_ha_peer){ .addr = inet_addr("192.168.0.4"),
+	    .state = FC_SYNC_DOWN, .since_us = now_us - 1000000, .ha_state = UINT32_MAX };
+	m->lease[0] = (struct fc_shm_ha_lease){ .family = AF_INET, .prefixlen = 32,
+	    .held = 1, .renewed_us = now_us - 100000 };
+	memcpy(m->lease[0].addr, &(uint32_t){ inet_addr("198.51.100.10") }, 4);
+}
+
+/* Issue 21.2: each peer's channel, age, sessions; the addresses and if held. */
+Test(report, every_output_shows_the_peers_and_leases)
+{
+	char *text;
+	struct jv j;
+
+	synthetic();
+	fill_mesh(clock_wall_us());
+	text = render(FC_REPORT_JSON, -1);
+	jparse(&j, text);
+	cr_expect_str_eq(jstr(&j, "ha.mode"), "anycast");
+	cr_assert_not_null(jget(&j, "ha.peers"));
+	cr_assert_not_null(jget(&j, "ha.vips"));
+	cr_expect_eq(jget(&j, "ha.peers")->n, 2);
+	expect_keys(&j, "ha.peers.0", "address,channel,since_ms_ago,last_frame_ms_ago,"
+	    "sessions_sent,sessions_received,state");
+	cr_expect_str_eq(jstr(&j, "ha.peers.0.address"), "192.168.0.3");
+	cr_expect_str_eq(jstr(&j, "ha.peers.0.channel"), "up");
+	cr_expect_geq(jnum(&j, "ha.peers.0.since_ms_ago"), 5000);
+	cr_expect_geq(jnum(&j, "ha.peers.0.last_frame_ms_ago"), 7);
+	cr_expect_lt(jnum(&j, "ha.peers.0.last_frame_ms_ago"), 5000);
+	cr_expect_eq(jnum(&j, "ha.peers.0.sessions_sent"), 42);
+	cr_expect_eq(jnum(&j, "ha.peers.0.sessions_received"), 17);
+	cr_expect_str_eq(jstr(&j, "ha.peers.0.state"), "MASTER");
+	cr_expect_str_eq(jstr(&j, "ha.peers.1.channel"), "down");
+	cr_expect(jnull(&j, "ha.peers.1.last_frame_ms_ago"));
+	cr_expect(jnull(&j, "ha.peers.1.state"));
+	cr_expect_eq(jnum(&j, "ha.lease_s"), 2);
+	cr_expect_eq(jget(&j, "ha.vips")->n, 1);
+	cr_expect_str_eq(jstr(&j, "ha.vips.0.address"), "198.51.100.10/32");
+	cr_expect(jbool(&j, "ha.vips.0.held"));
+	jfree(&j);
+	free(text);
+
+	text = render(FC_REPORT_TEXT, -1);
+	cr_expect_not_null(strstr(text, "HA mode anycast  lease 2 s  vips 198.51.100.10/32 (held)"),
+	    "%s", text);
+	cr_expect_not_null(strstr(text, "192.168.0.3     up"), "%s", text);
+	cr_expect_not_null(strstr(text, "192.168.0.4     down"), "%s", text);
+	free(text);
+
+	text = render(FC_REPORT_PROMETHEUS, -1);
+	cr_expect_not_null(strstr(text, "fulcrum_ha_peer_up{peer=\"192.168.0.3\"} 1\n"));
+	cr_expect_not_null(strstr(text, "fulcrum_ha_peer_up{peer=\"192.168.0.4\"} 0\n"));
+	cr_expect_not_null(strstr(text,
+	    "fulcrum_ha_peer_sessions_sent_total{peer=\"192.168.0.3\"} 42\n"));
+	free(text);
+
+	seg.hdr->ha_mesh.npeers = 1000;		/* scribbled: bounded by the array */
+	text = render(FC_REPORT_JSON, -1);
+	jparse(&j, text);
+	cr_expect_eq(jget(&j, "ha.peers")->n, FC_SHM_HA_PEERS);
 	jfree(&j);
 	free(text);
 	shm_destroy(&seg);
