@@ -6,6 +6,7 @@
  *   INIT --healthy--> BACKUP --master down--> MASTER
  *                       ^  <--higher advert----'
  *   any --no worker heartbeat for 2 adverts--> FAULT --healthy--> BACKUP
+ *   any --the master reaped the last worker--> FAULT
  *
  * MASTER adds the VIPs (rtnetlink) and sends gratuitous ARP, garp_count
  * rounds garp_repeat_ms apart; leaving MASTER removes them.  FAULT is
@@ -109,6 +110,7 @@ static struct {
 	uint64_t master_since_ms;	/* our last move to MASTER */
 	uint64_t split_start_ms, split_seen_ms;	/* began; last sign of it */
 	uint64_t last_advert_ms;	/* the peer's last advert */
+	uint64_t dead_ms;		/* the master reaped the last worker then; 0: no */
 } ha = { .peer_state = -1 };
 
 static bool anycast(void)
@@ -735,9 +737,24 @@ static bool segment_alive(const struct fc_shm *shm, uint64_t now)
 	return false;
 }
 
+/* Has a worker of the segment beaten after since (CLOCK_MONOTONIC ms)? */
+static bool beat_since(const struct fc_shm *shm, uint64_t since)
+{
+	for (uint32_t k = 0; k < shm->hdr->nworkers; k++) {
+		struct fc_shm_worker *w = shm_worker(shm, k);
+
+		if (shm_load(&w->pid) != 0 && shm_load(&w->heartbeat_ms) > since)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Right after a reload the new workers may not have beaten yet while the
- * old ones still do: either generation alive is the proxy alive.
+ * old ones still do: either generation alive is the proxy alive.  Once
+ * the master said every worker died, the heartbeats they left are still
+ * fresh for a while: only one beaten since then counts, from the current
+ * generation (the old one's workers were draining, not accepting).
  */
 static bool proxy_alive(void)
 {
@@ -745,6 +762,9 @@ static bool proxy_alive(void)
 
 	if (!ha.cfg->track_proxy)
 		return true;
+	if (ha.dead_ms != 0 && !beat_since(ha.shm, ha.dead_ms))
+		return false;
+	ha.dead_ms = 0;
 	return segment_alive(ha.shm, now) ||
 	    (ha.prev != NULL && now < ha.prev_until && segment_alive(ha.prev, now));
 }
@@ -786,7 +806,8 @@ static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	if (!alive && ha.state == FC_HA_INIT && ev_now(ev) < ha.started_ms + ha.stale_ms)
 		;
 	else if (!alive && ha.state != FC_HA_FAULT)
-		to_fault("no worker heartbeat: the proxy is down");
+		to_fault(ha.dead_ms != 0 ? "every worker died: the proxy is down" :
+		    "no worker heartbeat: the proxy is down");
 	else if (alive && (ha.state == FC_HA_FAULT || ha.state == FC_HA_INIT))
 		to_backup(ha.state == FC_HA_INIT ? "started" : "a worker is alive again");
 	ev_timer_arm(ev, t, ev_now(ev) + ha.stale_ms / 4);
@@ -986,12 +1007,59 @@ static void copy_block(struct fc_shm_ha *to, const struct fc_shm_ha *from)
 	shm_store_rel(&to->state, shm_load(&from->state));
 }
 
-/* A reload: move to the new generation's segment; state and VIPs stay. */
+/*
+ * The master's news that every worker died (ha_tell_workers_dead()): one
+ * datagram of this size, which no segment handover has.
+ */
+struct workers_dead {
+	uint64_t when_ms;		/* CLOCK_MONOTONIC of the reap */
+};
+
+int ha_tell_workers_dead(int ctl, uint64_t when_ms)
+{
+	struct workers_dead msg = { when_ms };
+
+	return send(ctl, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+	    (ssize_t)sizeof(msg) ? 0 : -1;
+}
+
+/*
+ * Resign now rather than when the heartbeats go stale (2 adverts): the
+ * peer takes over on our priority-0 advert or RESIGN frame, in ms.
+ */
+static void workers_dead(struct fc_ev *ev, int fd)
+{
+	struct workers_dead msg;
+
+	if (recv(fd, &msg, sizeof(msg), MSG_DONTWAIT) != (ssize_t)sizeof(msg))
+		return;
+	if (!ha.cfg->track_proxy)
+		return;
+	if (msg.when_ms > ha.dead_ms)
+		ha.dead_ms = msg.when_ms;
+	health_cb(ev, &ha.health);
+}
+
+/* The size of the master's next message, or -1 (nothing, or the master is gone). */
+static ssize_t ctl_peek(int fd)
+{
+	char byte;
+
+	return recv(fd, &byte, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+}
+
+/* A reload (move to the new generation's segment; state and VIPs stay),
+ * or the news that every worker died. */
 static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 {
-	struct fc_shm *next = xcalloc(1, sizeof(*next));
+	struct fc_shm *next;
 	char err[160];
 
+	if (ctl_peek(io->fd) == (ssize_t)sizeof(struct workers_dead)) {
+		workers_dead(ev, io->fd);
+		return;
+	}
+	next = xcalloc(1, sizeof(*next));
 	if (shm_recv(io->fd, next, err, sizeof(err)) < 0) {
 		free(next);
 		if (events & (EPOLLHUP | EPOLLERR)) {

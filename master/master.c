@@ -806,19 +806,58 @@ static void children_compact(void)
 	m.nchildren = n;
 }
 
+/*
+ * Is a worker of the current generation serving?  Running and beating: a
+ * successor respawned a moment ago has not accepted anything yet.
+ */
+static bool workers_serving(void)
+{
+	for (int i = 0; i < m.nchildren; i++) {
+		const struct child *c = &m.children[i];
+
+		if (c->kind == PROC_WORKER && c->gen == m.cur && worker_beating(c))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The last serving worker is gone: the ha process hears it now, not when
+ * the heartbeats go stale 2 adverts later, and resigns.  One dead worker
+ * among live ones costs nothing.
+ */
+static void workers_all_dead(uint64_t when_ms)
+{
+	for (int i = 0; i < m.nchildren; i++) {
+		const struct child *c = &m.children[i];
+
+		if (c->kind != PROC_HA || c->pid == 0 || c->ctl < 0)
+			continue;
+		log_warnx("every worker of generation %u died: telling the ha process",
+		    m.cur->shm.hdr->generation);
+		if (ha_tell_workers_dead(c->ctl, when_ms) < 0)
+			log_warn("cannot tell the ha process");
+	}
+}
+
 static void children_reap(void)
 {
+	bool worker_died = false;
 	pid_t pid;
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (int i = 0; i < m.nchildren; i++) {
 			if (m.children[i].pid == pid) {
+				worker_died |= m.children[i].kind == PROC_WORKER &&
+				    m.children[i].gen == m.cur;
 				child_died(&m.children[i], status);
 				break;
 			}
 		}
 	}
+	if (worker_died && !m.stopping && !workers_serving())
+		workers_all_dead(clock_mono_ms());
 	children_compact();
 }
 
