@@ -1025,7 +1025,11 @@ int ha_tell_workers_dead(int ctl, uint64_t when_ms)
 
 /*
  * Resign now rather than when the heartbeats go stale (2 adverts): the
- * peer takes over on our priority-0 advert or RESIGN frame, in ms.
+ * peer takes over on our priority-0 advert or RESIGN frame, in ms.  Even
+ * if a successor has already beaten (the master respawns at once, and
+ * this process may be slower to run): what the dead ones held is lost,
+ * and a master whose proxy flickers should hand over.  The next health
+ * tick makes us BACKUP again, to compete per preempt.
  */
 static void workers_dead(struct fc_ev *ev, int fd)
 {
@@ -1037,7 +1041,10 @@ static void workers_dead(struct fc_ev *ev, int fd)
 		return;
 	if (msg.when_ms > ha.dead_ms)
 		ha.dead_ms = msg.when_ms;
-	health_cb(ev, &ha.health);
+	if (!anycast() && (ha.state == FC_HA_MASTER || ha.state == FC_HA_BACKUP))
+		to_fault("every worker died: the proxy is down");
+	else
+		health_cb(ev, &ha.health);
 }
 
 /* The size of the master's next message, or -1 (nothing, or the master is gone). */
