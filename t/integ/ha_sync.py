@@ -38,7 +38,7 @@ import time
 import fctest as t
 import halab as h
 
-TRIALS = int(os.environ.get("TRIALS", "3"))
+TRIALS = h.trials(3)
 ADVERT_MS = 100
 STRICT = os.environ.get("GOALS") == "1"
 KEY = "lab-sync-key-0123456789"

@@ -194,6 +194,16 @@ def all_answer(lab, n=20):
     return bad
 
 
+def trials(default):
+    """How many trials a figure takes: TRIALS from the environment (TRIALS=10
+    for the medians README quotes), else default (make check stays quick).
+    A longer run gets a longer alarm, unless FC_TEST_TIMEOUT says."""
+    n = int(os.environ.get("TRIALS") or default)
+    if n > default and not os.environ.get("FC_TEST_TIMEOUT"):
+        signal.alarm(90 * n // default)
+    return n
+
+
 def figures(name, times):
     """Prints median, min and max in ms; returns the median."""
     ms = [x * 1000 for x in times]
