@@ -410,9 +410,27 @@ static void backup_got(const struct vrrp_advert *a)
  * It is over when this node leaves MASTER, or when no sign of the other
  * master (its MASTER advert or channel state) came for 3 adverts.
  */
-static void split_seen(uint32_t peer, int priority, bool we_lose, const char *how)
+/* The other master, for fulcrum-stat: family 0 while the address changes. */
+static void publish_split_peer(int family, const void *peer)
 {
-	char me[INET_ADDRSTRLEN], other[INET_ADDRSTRLEN];
+	struct fc_shm_split_peer *p = &ha.shm->hdr->split_peer;
+
+	shm_store_rel(&p->family, 0u);
+	memset(p->addr, 0, sizeof(p->addr));
+	memcpy(p->addr, peer, family == AF_INET6 ? 16 : 4);
+	shm_store_rel(&p->family, family == AF_INET6 ? 6u : 4u);
+}
+
+/*
+ * peer: the other master's address of family (AF_INET: network-order
+ * uint32_t, AF_INET6: struct in6_addr), as its advert or the channel
+ * came; an IPv6 split is told with our link-local address beside it.
+ */
+static void split_seen(int family, const void *peer, int priority, bool we_lose,
+    const char *how)
+{
+	const void *self = family == AF_INET6 ? (const void *)&ha.src6 : &ha.src;
+	char me[INET6_ADDRSTRLEN], other[INET6_ADDRSTRLEN];
 
 	ha.split_seen_ms = ev_now(ha.ev);
 	if (ha.split)
@@ -420,8 +438,9 @@ static void split_seen(uint32_t peer, int priority, bool we_lose, const char *ho
 	ha.split = true;
 	/* The loser has been MASTER beside the winner since it became MASTER. */
 	ha.split_start_ms = we_lose ? ha.master_since_ms : ev_now(ha.ev);
-	inet_ntop(AF_INET, &ha.src, me, sizeof(me));
-	inet_ntop(AF_INET, &peer, other, sizeof(other));
+	inet_ntop(family, self, me, sizeof(me));
+	inet_ntop(family, peer, other, sizeof(other));
+	publish_split_peer(family, peer);
 	log_warnx("VRID %d: split brain: %s (priority %d, this node) and %s (priority %d)"
 	    " are both MASTER (%s)", ha.cfg->vrid, me, ha.cfg->priority, other, priority, how);
 	shm_store(&ha.blk->split_count, shm_load(&ha.blk->split_count) + 1);
@@ -451,14 +470,14 @@ static void split_over(const char *why)
  * cannot tell, and leaves the report to the winner.  The winner ignores
  * the loser's advert that crossed its own first one.
  */
-static void split_advert(uint32_t src, int priority, bool we_lose)
+static void split_advert(int family, const void *src, int priority, bool we_lose)
 {
 	if (we_lose && (!ha.cfg->sync.enabled ||
 	    (ha.peer_state != -1 && ha.peer_state != FC_HA_MASTER)))
 		return;
 	if (!we_lose && ev_now(ha.ev) - ha.master_since_ms < adver_ms(ha.adver_cs))
 		return;
-	split_seen(src, priority, we_lose, "its advert");
+	split_seen(family, src, priority, we_lose, "its advert");
 }
 
 /* From the health tick: the other master has been quiet long enough. */
@@ -477,11 +496,11 @@ static bool peer_wins(uint32_t src, int priority)
 
 /*
  * RFC 5798 6.4.3: the higher priority wins, then the higher address
- * (higher: the sender's address is above ours, in its family).  src4:
- * the IPv4 sender, for the split-brain report; 0 for an IPv6 advert.
+ * (higher: the sender's address is above ours, in its family).  src: the
+ * sender of family (split_seen()), for the split-brain report.
  */
-static void master_got(const struct vrrp_advert *a, uint32_t src4, bool higher,
-    const char *from)
+static void master_got(const struct vrrp_advert *a, int family, const void *src,
+    bool higher, const char *from)
 {
 	char why[96 + INET6_ADDRSTRLEN];
 
@@ -492,8 +511,7 @@ static void master_got(const struct vrrp_advert *a, uint32_t src4, bool higher,
 	bool wins = a->priority > ha.cfg->priority ||
 	    (a->priority == ha.cfg->priority && higher);
 
-	if (src4 != 0)
-		split_advert(src4, a->priority, wins);
+	split_advert(family, src, a->priority, wins);
 	if (wins) {
 		snprintf(why, sizeof(why), "advert from %s with priority %d", from, a->priority);
 		ha.master_adver_cs = a->interval_cs;
@@ -586,7 +604,7 @@ static void got_datagram(const uint8_t *pkt, size_t len)
 		char from[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &src, from, sizeof(from));
-		master_got(&a, src, ntohl(src) > ntohl(ha.src), from);
+		master_got(&a, AF_INET, &src, ntohl(src) > ntohl(ha.src), from);
 	}
 }
 
@@ -629,7 +647,7 @@ static void got_datagram6(const uint8_t *msg, size_t len, const struct in6_addr 
 		char from[INET6_ADDRSTRLEN];
 
 		inet_ntop(AF_INET6, src, from, sizeof(from));
-		master_got(&a, 0, memcmp(src, &ha.src6, sizeof(*src)) > 0, from);
+		master_got(&a, AF_INET6, src, memcmp(src, &ha.src6, sizeof(*src)) > 0, from);
 	}
 }
 
@@ -694,7 +712,8 @@ static void sync_peer_state(int state, int priority)
 		return;
 	/* A backup of ours becoming MASTER above us preempts: no split. */
 	if (!(preempts && peer_wins(peer, priority)))
-		split_seen(peer, priority, peer_wins(peer, priority), "the sync channel");
+		split_seen(AF_INET, &peer, priority, peer_wins(peer, priority),
+		    "the sync channel");
 	if (peer_wins(peer, priority)) {
 		inet_ntop(AF_INET, &peer, addr, sizeof(addr));
 		snprintf(why, sizeof(why), "%s is MASTER with priority %d (sync channel)",
@@ -1007,6 +1026,14 @@ static void copy_block(struct fc_shm_ha *to, const struct fc_shm_ha *from)
 	shm_store_rel(&to->state, shm_load(&from->state));
 }
 
+/* The last split's other master, beside the block (this process wrote both). */
+static void copy_split_peer(struct fc_shm_split_peer *to,
+    const struct fc_shm_split_peer *from)
+{
+	memcpy(to->addr, from->addr, sizeof(to->addr));
+	shm_store_rel(&to->family, shm_load(&from->family));
+}
+
 /*
  * The master's news that every worker died (ha_tell_workers_dead()): one
  * datagram of this size, which no segment handover has.
@@ -1081,6 +1108,7 @@ static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	if (shm_protect_ha(next) < 0)
 		log_warn("mprotect of the new segment");
 	copy_block(&next->hdr->ha, ha.blk);
+	copy_split_peer(&next->hdr->split_peer, &ha.shm->hdr->split_peer);
 	shm_store(&next->hdr->ha_mode, (uint32_t)ha.cfg->mode);
 	drop_prev();
 	ha.prev = ha.shm;
