@@ -74,6 +74,7 @@
 #define SUPERVISE_MS	1000
 #define WATCH_MIN_MS	5		/* worker heartbeats: looked at this often at most */
 #define WATCHDOG_GRACE_MS 5000		/* SIGABRT, then this long to dump core, then KILL */
+#define SUCCESSOR_MS	100		/* worker deaths closer than this are one */
 #define MIGRATE_SYSCTL	"/proc/sys/net/ipv4/tcp_migrate_req"
 
 enum proc_kind { PROC_WORKER, PROC_CHECKER, PROC_HA };
@@ -132,6 +133,7 @@ static struct {
 	pid_t pid;
 	unsigned int reloads;
 	struct fc_ctl ctl;		/* fulcrumctl's requests, for the checkers */
+	uint64_t deaths_ms;		/* the first of the current workers' last deaths */
 } m;
 
 static const char *proc_name(enum proc_kind kind)
@@ -807,15 +809,19 @@ static void children_compact(void)
 }
 
 /*
- * Is a worker of the current generation serving?  Running and beating: a
- * successor respawned a moment ago has not accepted anything yet.
+ * Is a worker of the current generation serving, one that was there when
+ * the deaths being reaped began?  Deaths less than SUCCESSOR_MS apart are
+ * one event: a kill -9 of every worker reaches the master as several
+ * SIGCHLDs, and the first one's successor may be up and beating before
+ * the last is reaped.  Workers a reload has just started do count.
  */
-static bool workers_serving(void)
+static bool workers_serving(uint64_t deaths_ms)
 {
 	for (int i = 0; i < m.nchildren; i++) {
 		const struct child *c = &m.children[i];
 
-		if (c->kind == PROC_WORKER && c->gen == m.cur && worker_beating(c))
+		if (c->kind == PROC_WORKER && c->gen == m.cur && worker_beating(c) &&
+		    c->started_ms < deaths_ms)
 			return true;
 	}
 	return false;
@@ -840,6 +846,15 @@ static void workers_all_dead(uint64_t when_ms)
 	}
 }
 
+/* A worker of the current generation died at now: was it the last one? */
+static void workers_check(uint64_t now)
+{
+	if (now - m.deaths_ms > SUCCESSOR_MS)
+		m.deaths_ms = now;
+	if (!m.stopping && !workers_serving(m.deaths_ms))
+		workers_all_dead(now);
+}
+
 static void children_reap(void)
 {
 	bool worker_died = false;
@@ -856,8 +871,8 @@ static void children_reap(void)
 			}
 		}
 	}
-	if (worker_died && !m.stopping && !workers_serving())
-		workers_all_dead(clock_mono_ms());
+	if (worker_died)
+		workers_check(clock_mono_ms());
 	children_compact();
 }
 

@@ -259,6 +259,11 @@ vrrp_instance VI_6 {{
                 return f.read().decode("utf-8", "replace")
 
         def kstart():
+            # A killed keepalived's pid files may name a zombie not yet
+            # reaped: keepalived would take it for itself running.
+            for name in ("keepalived.pid", "vrrp.pid"):
+                if os.path.exists(os.path.join(kdir, name)):
+                    os.unlink(os.path.join(kdir, name))
             log = open(os.path.join(kdir, "keepalived.log"), "ab")
             return lab.spawn("lb2", [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", KCONF,
                                      "-p", os.path.join(kdir, "keepalived.pid"),
