@@ -253,7 +253,7 @@ try:
                 # after the one that made lb2 BACKUP again.
                 time.sleep(random.uniform(0.1, 0.2))
                 wall0 = time.time()
-                lab.ip("lb1", "link", "set", "eth0", "down")
+                h.link_set(lab, "lb1", False)
                 took = takeover_ms(lb2, wall0, before)
                 ok = t.check(lb2.log_text().count("the peer is silent") > silent and
                              h.state(lb2) == "MASTER",
