@@ -44,9 +44,9 @@ STRICT = os.environ.get("GOALS") == "1"
 KEY = "lab-sync-key-0123456789"
 
 
-def sync_conf(priority, peer, key=KEY):
+def sync_conf(priority, peer, key=KEY, workers=2):
     return h.conf(priority, extra=f'peers = [ "{peer}" ]; auth_key = "{key}";'
-                  ' sync = { port = 7781; interval_ms = 10; };')
+                  ' sync = { port = 7781; interval_ms = 10; };', workers=workers)
 
 
 LB1, LB2 = sync_conf(200, "192.0.2.12"), sync_conf(150, "192.0.2.11")
@@ -220,6 +220,23 @@ try:
                     and lb1.log_text().count("every worker of generation") == told,
                     "lb1 stays MASTER, the master tells its ha process nothing",
                     f"{states}\n{lb1.log_text()[-1500:]}")
+
+        with t.step("workers = 1: the only worker's crash is every worker dead"):
+            lb1.stop()
+            h.wait_state(lb2, "MASTER", 3)
+            one = h.start(lab, "lb1", sync_conf(200, "192.0.2.12", workers=1), name="lb1-one")
+            t.check(h.wait_state(one, "MASTER", 5) and h.wait_state(lb2, "BACKUP", 2),
+                    "lb1 with one worker preempts", one.log_text()[-1500:])
+            before = takeovers(lb2)
+            t.kill_ours(one.worker_pids()[0], signal.SIGKILL)
+            t.check(one.wait_log(r"MASTER -> FAULT \(every worker died", 2) and
+                    h.wait(lambda: takeovers(lb2) > before, 2) and
+                    lb2.wait_log(r"BACKUP -> MASTER \(the master resigned", 1),
+                    "lb1 resigns, lb2 takes over on RESIGN", one.log_text()[-1500:])
+            n = ups(lb2)
+            one.stop()
+            lb1 = h.start(lab, "lb1", LB1)
+            t.check(pair_ready(lb1, lb2, n), "lb1 with two workers back", lb1.log_text())
 
     if wanted("stop"):
         with t.step(f"clean stop: lb1 resigns over the channel, {TRIALS} trials"):
