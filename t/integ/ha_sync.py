@@ -71,7 +71,8 @@ def takeover_ms(lb2, wall0, before):
     """ms from wall0 to lb2's next BACKUP -> MASTER line (before: their
     count until then), once it is there."""
     h.wait(lambda: takeovers(lb2) > before, 3)
-    return h.since_log(lb2, "BACKUP -> MASTER", wall0)
+    # The log's timestamps are cut to the ms: under 1 ms may read as -0.
+    return max(0.0, h.since_log(lb2, "BACKUP -> MASTER", wall0))
 
 
 def figures(name, ms, goal, bound):
