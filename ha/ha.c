@@ -6,6 +6,7 @@
  *   INIT --healthy--> BACKUP --master down--> MASTER
  *                       ^  <--higher advert----'
  *   any --no worker heartbeat for 2 adverts--> FAULT --healthy--> BACKUP
+ *   any --the master reaped the last worker--> FAULT
  *
  * MASTER adds the VIPs (rtnetlink) and sends gratuitous ARP, garp_count
  * rounds garp_repeat_ms apart; leaving MASTER removes them.  FAULT is
@@ -115,6 +116,7 @@ static struct {
 	uint64_t master_since_ms;	/* our last move to MASTER */
 	uint64_t split_start_ms, split_seen_ms;	/* began; last sign of it */
 	uint64_t last_advert_ms;	/* the peer's last advert */
+	uint64_t dead_ms;		/* the master reaped the last worker then; 0: no */
 } ha;
 
 static bool anycast(void)
@@ -434,9 +436,27 @@ static int peer_state_of(uint32_t src)
  * It is over when this node leaves MASTER, or when no sign of the other
  * master (its MASTER advert or channel state) came for 3 adverts.
  */
-static void split_seen(uint32_t peer, int priority, bool we_lose, const char *how)
+/* The other master, for fulcrum-stat: family 0 while the address changes. */
+static void publish_split_peer(int family, const void *peer)
 {
-	char me[INET_ADDRSTRLEN], other[INET_ADDRSTRLEN];
+	struct fc_shm_split_peer *p = &ha.shm->hdr->split_peer;
+
+	shm_store_rel(&p->family, 0u);
+	memset(p->addr, 0, sizeof(p->addr));
+	memcpy(p->addr, peer, family == AF_INET6 ? 16 : 4);
+	shm_store_rel(&p->family, family == AF_INET6 ? 6u : 4u);
+}
+
+/*
+ * peer: the other master's address of family (AF_INET: network-order
+ * uint32_t, AF_INET6: struct in6_addr), as its advert or the channel
+ * came; an IPv6 split is told with our link-local address beside it.
+ */
+static void split_seen(int family, const void *peer, int priority, bool we_lose,
+    const char *how)
+{
+	const void *self = family == AF_INET6 ? (const void *)&ha.src6 : &ha.src;
+	char me[INET6_ADDRSTRLEN], other[INET6_ADDRSTRLEN];
 
 	ha.split_seen_ms = ev_now(ha.ev);
 	if (ha.split)
@@ -444,8 +464,9 @@ static void split_seen(uint32_t peer, int priority, bool we_lose, const char *ho
 	ha.split = true;
 	/* The loser has been MASTER beside the winner since it became MASTER. */
 	ha.split_start_ms = we_lose ? ha.master_since_ms : ev_now(ha.ev);
-	inet_ntop(AF_INET, &ha.src, me, sizeof(me));
-	inet_ntop(AF_INET, &peer, other, sizeof(other));
+	inet_ntop(family, self, me, sizeof(me));
+	inet_ntop(family, peer, other, sizeof(other));
+	publish_split_peer(family, peer);
 	log_warnx("VRID %d: split brain: %s (priority %d, this node) and %s (priority %d)"
 	    " are both MASTER (%s)", ha.cfg->vrid, me, ha.cfg->priority, other, priority, how);
 	shm_store(&ha.blk->split_count, shm_load(&ha.blk->split_count) + 1);
@@ -475,15 +496,21 @@ static void split_over(const char *why)
  * cannot tell, and leaves the report to the winner.  The winner ignores
  * the loser's advert that crossed its own first one.
  */
-static void split_advert(uint32_t src, int priority, bool we_lose)
+static void split_advert(int family, const void *src, int priority, bool we_lose)
 {
-	int said = peer_state_of(src);
+	uint32_t v4 = 0;
+	int said = -1;		/* the sync channel speaks IPv4 */
+
+	if (family == AF_INET) {
+		memcpy(&v4, src, sizeof(v4));
+		said = peer_state_of(v4);
+	}
 
 	if (we_lose && (!ha.cfg->sync.enabled || (said != -1 && said != FC_HA_MASTER)))
 		return;
 	if (!we_lose && ev_now(ha.ev) - ha.master_since_ms < adver_ms(ha.adver_cs))
 		return;
-	split_seen(src, priority, we_lose, "its advert");
+	split_seen(family, src, priority, we_lose, "its advert");
 }
 
 /* From the health tick: the other master has been quiet long enough. */
@@ -502,11 +529,11 @@ static bool peer_wins(uint32_t src, int priority)
 
 /*
  * RFC 5798 6.4.3: the higher priority wins, then the higher address
- * (higher: the sender's address is above ours, in its family).  src4:
- * the IPv4 sender, for the split-brain report; 0 for an IPv6 advert.
+ * (higher: the sender's address is above ours, in its family).  src: the
+ * sender of family (split_seen()), for the split-brain report.
  */
-static void master_got(const struct vrrp_advert *a, uint32_t src4, bool higher,
-    const char *from)
+static void master_got(const struct vrrp_advert *a, int family, const void *src,
+    bool higher, const char *from)
 {
 	char why[96 + INET6_ADDRSTRLEN];
 
@@ -517,8 +544,7 @@ static void master_got(const struct vrrp_advert *a, uint32_t src4, bool higher,
 	bool wins = a->priority > ha.cfg->priority ||
 	    (a->priority == ha.cfg->priority && higher);
 
-	if (src4 != 0)
-		split_advert(src4, a->priority, wins);
+	split_advert(family, src, a->priority, wins);
 	if (wins) {
 		snprintf(why, sizeof(why), "advert from %s with priority %d", from, a->priority);
 		ha.master_adver_cs = a->interval_cs;
@@ -611,7 +637,7 @@ static void got_datagram(const uint8_t *pkt, size_t len)
 		char from[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &src, from, sizeof(from));
-		master_got(&a, src, ntohl(src) > ntohl(ha.src), from);
+		master_got(&a, AF_INET, &src, ntohl(src) > ntohl(ha.src), from);
 	}
 }
 
@@ -654,7 +680,7 @@ static void got_datagram6(const uint8_t *msg, size_t len, const struct in6_addr 
 		char from[INET6_ADDRSTRLEN];
 
 		inet_ntop(AF_INET6, src, from, sizeof(from));
-		master_got(&a, 0, memcmp(src, &ha.src6, sizeof(*src)) > 0, from);
+		master_got(&a, AF_INET6, src, memcmp(src, &ha.src6, sizeof(*src)) > 0, from);
 	}
 }
 
@@ -747,7 +773,7 @@ static void sync_peer_state(int peer, int state, int priority)
 	sync_peer_info(peer, &info);
 	/* A backup of ours becoming MASTER above us preempts: no split. */
 	if (!(preempts && peer_wins(info.addr, priority)))
-		split_seen(info.addr, priority, peer_wins(info.addr, priority),
+		split_seen(AF_INET, &info.addr, priority, peer_wins(info.addr, priority),
 		    "the sync channel");
 	if (peer_wins(info.addr, priority)) {
 		inet_ntop(AF_INET, &info.addr, addr, sizeof(addr));
@@ -851,9 +877,24 @@ static bool segment_alive(const struct fc_shm *shm, uint64_t now)
 	return false;
 }
 
+/* Has a worker of the segment beaten after since (CLOCK_MONOTONIC ms)? */
+static bool beat_since(const struct fc_shm *shm, uint64_t since)
+{
+	for (uint32_t k = 0; k < shm->hdr->nworkers; k++) {
+		struct fc_shm_worker *w = shm_worker(shm, k);
+
+		if (shm_load(&w->pid) != 0 && shm_load(&w->heartbeat_ms) > since)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Right after a reload the new workers may not have beaten yet while the
- * old ones still do: either generation alive is the proxy alive.
+ * old ones still do: either generation alive is the proxy alive.  Once
+ * the master said every worker died, the heartbeats they left are still
+ * fresh for a while: only one beaten since then counts, from the current
+ * generation (the old one's workers were draining, not accepting).
  */
 static bool proxy_alive(void)
 {
@@ -861,6 +902,9 @@ static bool proxy_alive(void)
 
 	if (!ha.cfg->track_proxy)
 		return true;
+	if (ha.dead_ms != 0 && !beat_since(ha.shm, ha.dead_ms))
+		return false;
+	ha.dead_ms = 0;
 	return segment_alive(ha.shm, now) ||
 	    (ha.prev != NULL && now < ha.prev_until && segment_alive(ha.prev, now));
 }
@@ -903,7 +947,8 @@ static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
 	if (!alive && ha.state == FC_HA_INIT && ev_now(ev) < ha.started_ms + ha.stale_ms)
 		;
 	else if (!alive && ha.state != FC_HA_FAULT)
-		to_fault("no worker heartbeat: the proxy is down");
+		to_fault(ha.dead_ms != 0 ? "every worker died: the proxy is down" :
+		    "no worker heartbeat: the proxy is down");
 	else if (alive && (ha.state == FC_HA_FAULT || ha.state == FC_HA_INIT))
 		to_backup(ha.state == FC_HA_INIT ? "started" : "a worker is alive again");
 	ev_timer_arm(ev, t, ev_now(ev) + ha.stale_ms / 4);
@@ -1118,12 +1163,74 @@ static void copy_block(struct fc_shm_ha *to, const struct fc_shm_ha *from)
 	shm_store_rel(&to->state, shm_load(&from->state));
 }
 
-/* A reload: move to the new generation's segment; state and VIPs stay. */
+/* The last split's other master, beside the block (this process wrote both). */
+static void copy_split_peer(struct fc_shm_split_peer *to,
+    const struct fc_shm_split_peer *from)
+{
+	memcpy(to->addr, from->addr, sizeof(to->addr));
+	shm_store_rel(&to->family, shm_load(&from->family));
+}
+
+/*
+ * The master's news that every worker died (ha_tell_workers_dead()): one
+ * datagram of this size, which no segment handover has.
+ */
+struct workers_dead {
+	uint64_t when_ms;		/* CLOCK_MONOTONIC of the reap */
+};
+
+int ha_tell_workers_dead(int ctl, uint64_t when_ms)
+{
+	struct workers_dead msg = { when_ms };
+
+	return send(ctl, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+	    (ssize_t)sizeof(msg) ? 0 : -1;
+}
+
+/*
+ * Resign now rather than when the heartbeats go stale (2 adverts): the
+ * peer takes over on our priority-0 advert or RESIGN frame, in ms.  Even
+ * if a successor has already beaten (the master respawns at once, and
+ * this process may be slower to run): what the dead ones held is lost,
+ * and a master whose proxy flickers should hand over.  The next health
+ * tick makes us BACKUP again, to compete per preempt.
+ */
+static void workers_dead(struct fc_ev *ev, int fd)
+{
+	struct workers_dead msg;
+
+	if (recv(fd, &msg, sizeof(msg), MSG_DONTWAIT) != (ssize_t)sizeof(msg))
+		return;
+	if (!ha.cfg->track_proxy)
+		return;
+	if (msg.when_ms > ha.dead_ms)
+		ha.dead_ms = msg.when_ms;
+	if (!anycast() && (ha.state == FC_HA_MASTER || ha.state == FC_HA_BACKUP))
+		to_fault("every worker died: the proxy is down");
+	else
+		health_cb(ev, &ha.health);
+}
+
+/* The size of the master's next message, or -1 (nothing, or the master is gone). */
+static ssize_t ctl_peek(int fd)
+{
+	char byte;
+
+	return recv(fd, &byte, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+}
+
+/* A reload (move to the new generation's segment; state and VIPs stay),
+ * or the news that every worker died. */
 static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 {
-	struct fc_shm *next = xcalloc(1, sizeof(*next));
+	struct fc_shm *next;
 	char err[160];
 
+	if (ctl_peek(io->fd) == (ssize_t)sizeof(struct workers_dead)) {
+		workers_dead(ev, io->fd);
+		return;
+	}
+	next = xcalloc(1, sizeof(*next));
 	if (shm_recv(io->fd, next, err, sizeof(err)) < 0) {
 		free(next);
 		if (events & (EPOLLHUP | EPOLLERR)) {
@@ -1138,6 +1245,7 @@ static void ctl_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events)
 	if (shm_protect_ha(next) < 0)
 		log_warn("mprotect of the new segment");
 	copy_block(&next->hdr->ha, ha.blk);
+	copy_split_peer(&next->hdr->split_peer, &ha.shm->hdr->split_peer);
 	shm_store(&next->hdr->ha_mode, (uint32_t)ha.cfg->mode);
 	drop_prev();
 	ha.prev = ha.shm;

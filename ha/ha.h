@@ -6,6 +6,8 @@
 #ifndef FC_HA_HA_H
 #define FC_HA_HA_H
 
+#include <stdint.h>
+
 #include "conf/conf.h"
 #include "shm/shm.h"
 
@@ -23,5 +25,14 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl);
  * while the peer takes over.  Logs what fails.
  */
 void ha_release_vips(const struct fc_conf *conf);
+
+/*
+ * For the master, when it reaped the last live worker of the current
+ * generation at when_ms (CLOCK_MONOTONIC): tells the ha process on ctl
+ * (its socket, as for ha_main()), which resigns at once instead of
+ * waiting for the heartbeats to go stale, and competes again once a
+ * worker beats after when_ms.  0, or -1 (nothing sent).
+ */
+int ha_tell_workers_dead(int ctl, uint64_t when_ms);
 
 #endif

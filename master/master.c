@@ -74,6 +74,7 @@
 #define SUPERVISE_MS	1000
 #define WATCH_MIN_MS	5		/* worker heartbeats: looked at this often at most */
 #define WATCHDOG_GRACE_MS 5000		/* SIGABRT, then this long to dump core, then KILL */
+#define SUCCESSOR_MS	100		/* worker deaths closer than this are one */
 #define MIGRATE_SYSCTL	"/proc/sys/net/ipv4/tcp_migrate_req"
 
 enum proc_kind { PROC_WORKER, PROC_CHECKER, PROC_HA };
@@ -132,6 +133,7 @@ static struct {
 	pid_t pid;
 	unsigned int reloads;
 	struct fc_ctl ctl;		/* fulcrumctl's requests, for the checkers */
+	uint64_t deaths_ms;		/* the first of the current workers' last deaths */
 } m;
 
 static const char *proc_name(enum proc_kind kind)
@@ -806,19 +808,71 @@ static void children_compact(void)
 	m.nchildren = n;
 }
 
+/*
+ * Is a worker of the current generation serving, one that was there when
+ * the deaths being reaped began?  Deaths less than SUCCESSOR_MS apart are
+ * one event: a kill -9 of every worker reaches the master as several
+ * SIGCHLDs, and the first one's successor may be up and beating before
+ * the last is reaped.  Workers a reload has just started do count.
+ */
+static bool workers_serving(uint64_t deaths_ms)
+{
+	for (int i = 0; i < m.nchildren; i++) {
+		const struct child *c = &m.children[i];
+
+		if (c->kind == PROC_WORKER && c->gen == m.cur && worker_beating(c) &&
+		    c->started_ms < deaths_ms)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The last serving worker is gone: the ha process hears it now, not when
+ * the heartbeats go stale 2 adverts later, and resigns.  One dead worker
+ * among live ones costs nothing.
+ */
+static void workers_all_dead(uint64_t when_ms)
+{
+	for (int i = 0; i < m.nchildren; i++) {
+		const struct child *c = &m.children[i];
+
+		if (c->kind != PROC_HA || c->pid == 0 || c->ctl < 0)
+			continue;
+		log_warnx("every worker of generation %u died: telling the ha process",
+		    m.cur->shm.hdr->generation);
+		if (ha_tell_workers_dead(c->ctl, when_ms) < 0)
+			log_warn("cannot tell the ha process");
+	}
+}
+
+/* A worker of the current generation died at now: was it the last one? */
+static void workers_check(uint64_t now)
+{
+	if (now - m.deaths_ms > SUCCESSOR_MS)
+		m.deaths_ms = now;
+	if (!m.stopping && !workers_serving(m.deaths_ms))
+		workers_all_dead(now);
+}
+
 static void children_reap(void)
 {
+	bool worker_died = false;
 	pid_t pid;
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (int i = 0; i < m.nchildren; i++) {
 			if (m.children[i].pid == pid) {
+				worker_died |= m.children[i].kind == PROC_WORKER &&
+				    m.children[i].gen == m.cur;
 				child_died(&m.children[i], status);
 				break;
 			}
 		}
 	}
+	if (worker_died)
+		workers_check(clock_mono_ms());
 	children_compact();
 }
 

@@ -617,17 +617,41 @@ static void json_totals(struct fc_sbuf *b, const struct fc_report *r)
 	    r->workers_alive, r->nworkers);
 }
 
-/* Two masters at once (issue 18.4): how often, and for how long in all. */
+/*
+ * The other master of the last split brain as text, or NULL: none yet, or
+ * the ha process was writing it (family 0 meanwhile, or changed under us).
+ */
+static const char *split_peer_str(const struct fc_shm_split_peer *p, char *buf,
+    size_t len)
+{
+	uint32_t family = shm_load_acq(&p->family);
+	uint8_t addr[sizeof(p->addr)];
+
+	memcpy(addr, p->addr, sizeof(addr));
+	if ((family != 4 && family != 6) || shm_load_acq(&p->family) != family)
+		return NULL;
+	return inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len);
+}
+
+/* Two masters at once (issue 18.4): how often, for how long in all, and
+ * the other master of the last one (IPv4 or IPv6). */
 static void json_split_brain(struct fc_sbuf *b, const struct fc_report *r,
     const struct fc_shm_ha *ha)
 {
 	bool active = shm_load(&ha->split_active) != 0;
 	uint64_t ms = shm_load(&ha->split_ms), since = shm_load(&ha->split_since_us);
+	char addr[INET6_ADDRSTRLEN];
+	const char *peer = split_peer_str(&r->shm->hdr->split_peer, addr, sizeof(addr));
 
 	if (active && since != 0)
 		ms += ms_since(r, since);
 	sbuf_printf(b, ",\"split_brain\":{\"count\":%" PRIu32 ",\"ms\":%" PRIu64
-	    ",\"active\":%s}", shm_load(&ha->split_count), ms, active ? "true" : "false");
+	    ",\"active\":%s", shm_load(&ha->split_count), ms, active ? "true" : "false");
+	if (peer != NULL)
+		json_kstr(b, ",\"peer\":", peer);
+	else
+		sbuf_printf(b, ",\"peer\":null");
+	sbuf_put(b, "}", 1);
 }
 
 /* ha.peers: one object per sync channel (issue 21.2). */

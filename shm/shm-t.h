@@ -171,6 +171,17 @@ struct fc_shm_ha {
 };
 
 /*
+ * The other master of the last split brain, of either family (the ha
+ * block's peer_addr is IPv4 only and has no room left).  Written by the
+ * ha process: family 0 while it writes addr, then 4 or 6.
+ */
+struct fc_shm_split_peer {
+	uint32_t family;		/* 4, 6; 0: none (yet) */
+	uint32_t pad;
+	uint8_t addr[16];		/* network order: 4 bytes for IPv4 */
+};
+
+/*
  * Where the sync channel's two session rings are (ha.sync with stick), and
  * their read indices, each written by its ring's consumer only.
  */
@@ -263,7 +274,10 @@ struct fc_shm_header {
 	uint32_t ha_mode;		/* enum fc_ha_mode, by the ha process */
 	uint32_t pad;
 	struct fc_shm_ha_mesh ha_mesh;	/* by the ha process */
-	uint8_t reserved[2136];		/* the header fills one page */
+	/* Free for growth: new fields take its first bytes (split_peer came
+	 * from its last ones), so every field keeps its offset. */
+	uint8_t reserved[2112];		/* the header fills one page */
+	struct fc_shm_split_peer split_peer;	/* the ha process */
 	struct fc_shm_sessions sessions;	/* last: the fields above keep their offsets */
 };
 
@@ -511,6 +525,7 @@ _Static_assert(sizeof(struct fc_shm_ha_rings) == 64, "ha rings block");
 _Static_assert(sizeof(struct fc_shm_ha_peer) == 64, "ha peer slot");
 _Static_assert(sizeof(struct fc_shm_ha_lease) == 32, "ha lease slot");
 _Static_assert(sizeof(struct fc_shm_ha_mesh) == 1088, "ha mesh block");
+_Static_assert(sizeof(struct fc_shm_split_peer) == 24, "split-brain peer");
 _Static_assert(sizeof(struct fc_tls_tickets) == 256, "ticket keys");
 _Static_assert(sizeof(struct fc_shm_server) % 64 == 0, "servers are cache-line sized");
 _Static_assert(sizeof(struct fc_shm_server) == 384, "server size");

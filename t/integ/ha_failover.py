@@ -9,7 +9,11 @@
   - node death, 5 trials: kill -9 of every fulcrum process on lb1; the VIP
     answers from lb2 (median under 400 ms), every request started after the
     takeover succeeds, and lb1 restarted takes the VIP back (preempt);
-  - one worker crash is no failover: the master respawns it at once;
+  - one worker crash (the other alive) is no failover: the master respawns
+    it at once;
+  - every worker killed (master and ha alive): the master tells the ha
+    process as it reaps the last one, lb1 resigns (priority 0) at once and
+    lb2 takes over after its skew time, not after stale heartbeats;
   - a killed ha process: the master removes the VIPs, the new one takes over;
   - proxy death, 5 trials: lb1's workers stopped (master and ha alive): lb1
     resigns (FAULT), lb2 takes over, and lb1 preempts again once they run;
@@ -106,13 +110,33 @@ try:
             med = h.figures("failover after node death", times)
             t.check(med < 400, f"node death: median failover under 400 ms ({med:.0f} ms)")
 
-    with t.step("a worker crash is not a failover"):
+    with t.step("one worker crash, the other alive, is not a failover"):
+        faults = lb1.log_text().count("-> FAULT")
+        os.kill(lb1.worker_pids()[0], signal.SIGKILL)
+        states = set()
+        deadline = time.monotonic() + 10 * 0.1      # 10 adverts
+        while time.monotonic() < deadline:
+            states.add((h.state(lb1), h.state(lb2)))
+        t.check(states == {("MASTER", "BACKUP")} and lb1.log_text().count("-> FAULT") == faults,
+                "lb1 stays MASTER while the master respawns the worker",
+                f"{states}\n{lb1.log_text()[-1500:]}")
+
+    with t.step("every worker killed: lb1 resigns as the last one is reaped"):
+        resigned = lb2.log_text().count("BACKUP -> MASTER (the master resigned")
+        t0, wall0 = time.monotonic(), time.time()
         for pid in lb1.worker_pids():
             os.kill(pid, signal.SIGKILL)
-        time.sleep(1.0)
-        t.check(h.state(lb1) == "MASTER" and h.state(lb2) == "BACKUP",
-                "lb1 stays MASTER while the master respawns its workers",
-                lb1.log_text())
+        t.check(lb1.wait_log(r"MASTER -> FAULT \(every worker died", 2),
+                "lb1 resigns: every worker died", lb1.log_text()[-1500:])
+        t.check(h.wait(lambda: lb2.log_text().count("BACKUP -> MASTER (the master resigned")
+                       > resigned, 2), "lb2 takes over on lb1's priority-0 advert",
+                lb2.log_text()[-1500:])
+        took = h.since_log(lb2, "BACKUP -> MASTER", wall0)
+        t.note(f"lb2 MASTER {took:.0f} ms after the kill")
+        # Its skew time is 41 ms; stale heartbeats alone take 2 adverts.
+        t.check(took < 2 * 100, f"within 2 adverts ({took:.0f} ms)")
+        t.check(h.wait_state(lb1, "MASTER", 5) and h.wait_state(lb2, "BACKUP", 2),
+                "lb1's workers back, it preempts lb2", lb1.log_text()[-1500:])
 
     with t.step("kill -9 of lb1's ha process alone: the master drops the VIP"):
         os.kill(lb1.ha_pids()[0], signal.SIGKILL)

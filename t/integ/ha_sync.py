@@ -7,32 +7,46 @@ adverts every 100 ms, probes every 10 ms.
   - lb1 (192.0.2.11, the lower address) connects, both authenticate;
     a peer with another auth_key is refused and never gets a channel, and
     one speaking another protocol version is refused with a log line;
-  - process death, 10 trials: kill -9 of every fulcrum process on lb1: lb2
-    takes over as the kernel closes the connection (goal: median < 50 ms);
-  - clean stop, 10 trials: lb1 says RESIGN (goal: median < 30 ms);
-  - node death, 10 trials: lb1's link down: lb2 misses 3 probes, then
-    takes over after one missed advert (goal: median < 100 ms);
+  - process death: kill -9 of every fulcrum process on lb1: lb2 takes over
+    as the kernel closes the connection (goal: median < 50 ms);
+  - workers all dead: kill -9 of lb1's workers (master, checker and ha
+    alive): the master tells lb1's ha process as it reaps the last one, lb1
+    resigns (RESIGN frame, priority-0 advert) and lb2 takes over (goal:
+    median < 50 ms); lb1 preempts again once its workers are back;
+  - clean stop: lb1 says RESIGN (goal: median < 30 ms);
+  - node death: lb1's link down: lb2 misses 3 probes, then takes over
+    after one missed advert (goal: median < 100 ms);
   - a channel cut alone (lb1's link down while its adverts, forged from the
     client, keep arriving): lb2 notices the silence and stays BACKUP.
-Medians are printed; a test fails only when one is far off (3x the goal).
+Each figure is measured over TRIALS trials (3 by default; `TRIALS=10
+python3 t/integ/ha_sync.py` for the medians of 10 that README quotes) and
+printed as median, min and max.  The median must beat the protocol's own
+bound, what the takeover would take without the channel's news: 1 advert
+(100 ms) for the first three (VRRP needs 3 adverts + skew, ~340 ms), 2
+adverts for node death (the channel's 3 probes plus one missed advert is
+~155 ms at worst).  Whether it meets the goal is a check too with
+GOALS=1 (a loaded box may miss a goal by some ms without anything broken).
 """
 import os
 import socket
 import struct
 import random
+import signal
 import threading
 import time
 
 import fctest as t
 import halab as h
 
-TRIALS = 10
+TRIALS = h.trials(3)
+ADVERT_MS = 100
+STRICT = os.environ.get("GOALS") == "1"
 KEY = "lab-sync-key-0123456789"
 
 
-def sync_conf(priority, peer, key=KEY):
+def sync_conf(priority, peer, key=KEY, workers=2):
     return h.conf(priority, extra=f'peers = [ "{peer}" ]; auth_key = "{key}";'
-                  ' sync = { port = 7781; interval_ms = 10; };')
+                  ' sync = { port = 7781; interval_ms = 10; };', workers=workers)
 
 
 LB1, LB2 = sync_conf(200, "192.0.2.12"), sync_conf(150, "192.0.2.11")
@@ -57,13 +71,20 @@ def takeover_ms(lb2, wall0, before):
     """ms from wall0 to lb2's next BACKUP -> MASTER line (before: their
     count until then), once it is there."""
     h.wait(lambda: takeovers(lb2) > before, 3)
-    return h.since_log(lb2, "BACKUP -> MASTER", wall0)
+    # The log's timestamps are cut to the ms: under 1 ms may read as -0.
+    return max(0.0, h.since_log(lb2, "BACKUP -> MASTER", wall0))
 
 
-def figures(name, ms, goal):
+def figures(name, ms, goal, bound):
+    """Median, min, max; the median checked against bound (protocol), and
+    against goal when GOALS=1."""
     med = h.figures(name, [x / 1000 for x in ms])
-    t.check(med < 3 * goal, f"{name}: median {med:.0f} ms (goal {goal} ms, "
-            f"fails above {3 * goal} ms)")
+    t.check(med < bound, f"{name}: median {med:.0f} ms under the protocol bound"
+            f" of {bound} ms")
+    if STRICT:
+        t.check(med < goal, f"{name}: median {med:.0f} ms meets the goal of {goal} ms")
+    else:
+        t.note(f"{name}: goal {goal} ms {'met' if med < goal else 'MISSED'}")
 
 
 def adverts_as_lb1(lab, seconds):
@@ -79,7 +100,7 @@ def adverts_as_lb1(lab, seconds):
     return th
 
 
-ONLY = os.environ.get("HA_SYNC_ONLY", "")   # debugging: "death,stop,node,cut"
+ONLY = os.environ.get("HA_SYNC_ONLY", "")   # debugging: "death,workers,stop,node,cut"
 
 
 def wanted(what):
@@ -157,7 +178,66 @@ try:
                                lb1.log_text()) or not ok:
                     break
             if ms:
-                figures("takeover after process death", ms, 50)
+                figures("takeover after process death", ms, 50, ADVERT_MS)
+
+    if wanted("workers"):
+        with t.step(f"workers all dead: kill -9 of lb1's workers, {TRIALS} trials"):
+            ms = []
+            for trial in range(TRIALS):
+                before = takeovers(lb2)
+                faults = lb1.log_text().count("MASTER -> FAULT (every worker died")
+                workers = lb1.worker_pids()
+                wall0 = time.time()
+                for pid in workers:
+                    t.kill_ours(pid, signal.SIGKILL)
+                took = takeover_ms(lb2, wall0, before)
+                ok = t.check(lb1.wait_log(r"MASTER -> FAULT \(every worker died", 1) and
+                             lb1.log_text().count("MASTER -> FAULT (every worker died") > faults
+                             and lb2.wait_log(r"BACKUP -> MASTER \(the master resigned", 1),
+                             f"trial {trial + 1}: lb1 resigned as its last worker was reaped,"
+                             " lb2 took over on RESIGN",
+                             lb1.log_text()[-1500:] + lb2.log_text()[-1500:])
+                if ok:
+                    ms.append(took)
+                # Respawned (with the master's back-off), the workers beat:
+                # lb1 competes again and preempts.
+                if not t.check(h.wait(lambda: set(lb1.worker_pids()) - set(workers), 15) and
+                               h.wait_state(lb1, "MASTER", 5) and h.wait_state(lb2, "BACKUP", 2),
+                               f"trial {trial + 1}: lb1's workers back, it preempts",
+                               lb1.log_text()[-1500:]) or not ok:
+                    break
+            if ms:
+                figures("takeover after every worker died", ms, 50, ADVERT_MS)
+
+        with t.step("one dead worker among several costs nothing"):
+            before = lb1.log_text().count("MASTER -> FAULT")
+            told = lb1.log_text().count("every worker of generation")
+            t.kill_ours(lb1.worker_pids()[0], signal.SIGKILL)
+            states = set()
+            deadline = time.monotonic() + 5 * ADVERT_MS / 1000
+            while time.monotonic() < deadline:
+                states.add(h.state(lb1))
+            t.check(states == {"MASTER"} and lb1.log_text().count("MASTER -> FAULT") == before
+                    and lb1.log_text().count("every worker of generation") == told,
+                    "lb1 stays MASTER, the master tells its ha process nothing",
+                    f"{states}\n{lb1.log_text()[-1500:]}")
+
+        with t.step("workers = 1: the only worker's crash is every worker dead"):
+            lb1.stop()
+            h.wait_state(lb2, "MASTER", 3)
+            one = h.start(lab, "lb1", sync_conf(200, "192.0.2.12", workers=1), name="lb1-one")
+            t.check(h.wait_state(one, "MASTER", 5) and h.wait_state(lb2, "BACKUP", 2),
+                    "lb1 with one worker preempts", one.log_text()[-1500:])
+            before = takeovers(lb2)
+            t.kill_ours(one.worker_pids()[0], signal.SIGKILL)
+            t.check(one.wait_log(r"MASTER -> FAULT \(every worker died", 2) and
+                    h.wait(lambda: takeovers(lb2) > before, 2) and
+                    lb2.wait_log(r"BACKUP -> MASTER \(the master resigned", 1),
+                    "lb1 resigns, lb2 takes over on RESIGN", one.log_text()[-1500:])
+            n = ups(lb2)
+            one.stop()
+            lb1 = h.start(lab, "lb1", LB1)
+            t.check(pair_ready(lb1, lb2, n), "lb1 with two workers back", lb1.log_text())
 
     if wanted("stop"):
         with t.step(f"clean stop: lb1 resigns over the channel, {TRIALS} trials"):
@@ -178,7 +258,7 @@ try:
                                lb1.log_text()) or not ok:
                     break
             if ms:
-                figures("takeover after a clean stop", ms, 30)
+                figures("takeover after a clean stop", ms, 30, ADVERT_MS)
 
     if wanted("node"):
         with t.step(f"node death: lb1's link down, {TRIALS} trials"):
@@ -191,7 +271,7 @@ try:
                 # after the one that made lb2 BACKUP again.
                 time.sleep(random.uniform(0.1, 0.2))
                 wall0 = time.time()
-                lab.ip("lb1", "link", "set", "eth0", "down")
+                h.link_set(lab, "lb1", False)
                 took = takeover_ms(lb2, wall0, before)
                 ok = t.check(lb2.log_text().count("the peer is silent") > silent and
                              h.state(lb2) == "MASTER",
@@ -204,7 +284,7 @@ try:
                                lb1.log_text()[-1500:] + lb2.log_text()[-1500:]) or not ok:
                     break
             if ms:
-                figures("takeover after node death", ms, 100)
+                figures("takeover after node death", ms, 100, 2 * ADVERT_MS)
 
     if wanted("cut"):
         with t.step("a cut channel alone never makes a second master"):

@@ -194,6 +194,38 @@ def all_answer(lab, n=20):
     return bad
 
 
+def link_set(lab, host, up, ifname="eth0"):
+    """`ip -n HOST link set IFNAME up|down` through rtnetlink from this
+    process: a figure timed from just before it does not include the time
+    to start ip(8), which on a loaded box is often tens of ms."""
+    name = ifname.encode() + b"\0"
+    s = lab.socket(host, socket.AF_NETLINK, socket.SOCK_RAW, 0)   # NETLINK_ROUTE
+    try:
+        # struct ifinfomsg (family, pad, type, index 0: by name, flags,
+        # change: IFF_UP), then the IFLA_IFNAME (3) attribute
+        body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 1 if up else 0, 1)
+        body += struct.pack("=HH", 4 + len(name), 3) + name
+        body += b"\0" * (-len(body) % 4)
+        # struct nlmsghdr: RTM_NEWLINK (16), NLM_F_REQUEST | NLM_F_ACK
+        s.send(struct.pack("=IHHII", 16 + len(body), 16, 1 | 4, 1, 0) + body)
+        ack = s.recv(4096)
+        err = struct.unpack("=i", ack[16:20])[0] if len(ack) >= 20 else -1
+        if err != 0:
+            raise OSError(-err, f"link {ifname} on {host}")
+    finally:
+        s.close()
+
+
+def trials(default):
+    """How many trials a figure takes: TRIALS from the environment (TRIALS=10
+    for the medians README quotes), else default (make check stays quick).
+    A longer run gets a longer alarm, unless FC_TEST_TIMEOUT says."""
+    n = int(os.environ.get("TRIALS") or default)
+    if n > default and not os.environ.get("FC_TEST_TIMEOUT"):
+        signal.alarm(90 * n // default)
+    return n
+
+
 def figures(name, times):
     """Prints median, min and max in ms; returns the median."""
     ms = [x * 1000 for x in times]

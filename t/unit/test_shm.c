@@ -146,7 +146,11 @@ Test(shm, header_layout_is_pinned)
 	cr_expect_eq(offsetof(struct fc_shm_header, ha_mode), 800);
 	cr_expect_eq(offsetof(struct fc_shm_header, ha_mesh), 808);
 	cr_expect_eq(offsetof(struct fc_shm_header, reserved), 1896);
+	/* The reserved area's last 24 bytes (4008..4031): split_peer. */
+	cr_expect_eq(offsetof(struct fc_shm_header, split_peer), 4008);
 	cr_expect_eq(offsetof(struct fc_shm_header, sessions), 4032);
+	cr_expect_eq(offsetof(struct fc_shm_split_peer, family), 0);
+	cr_expect_eq(offsetof(struct fc_shm_split_peer, addr), 8);
 }
 
 Test(shm, ticket_keys_are_pinned)
@@ -1065,7 +1069,7 @@ Test(report, json_has_the_contract_shape)
 	expect_keys(&j, "sessions", "size,capacity");
 	expect_keys(&j, "ha", "enabled,state,since_ms_ago,priority,vrid,mode,peer,"
 	    "peer_priority,peer_seen_ms_ago,split_brain,peers,lease_s,vips");
-	expect_keys(&j, "ha.split_brain", "count,ms,active");
+	expect_keys(&j, "ha.split_brain", "count,ms,active,peer");
 	cr_expect_eq(jget(&j, "servers")->n, 3);
 	cr_expect_eq(jget(&j, "listeners")->n, 2);
 	cr_expect_eq(jget(&j, "workers")->n, NWORKERS);
