@@ -779,7 +779,7 @@ bench_main() {
 	done >"$OUTDIR/peak_rss.tsv"
 	for t in "${proxies[@]}"; do stop_inst "$t"; done
 	local idle=()
-	for t in fulcrum haproxy fulcrum_base; do
+	for t in fulcrum haproxy nginx fulcrum_base; do
 		[[ " ${proxies[*]} " == *" $t "* ]] && idle+=("$t")
 	done
 	[ ${#idle[@]} -gt 0 ] && idle_tests "${idle[@]}"
