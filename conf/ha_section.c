@@ -272,7 +272,8 @@ static void check_ha_sync(struct loader *ld, const config_setting_t *s,
 		return;
 	for (int i = 0; i < ha->npeers; i++)
 		n4 += ha->peers[i].ss.ss_family == AF_INET;
-	if (ha->auth_key == NULL)
+	/* An auth_key given but refused has had its error already. */
+	if (ha->auth_key == NULL && config_setting_get_member(s, "auth_key") == NULL)
 		load_errat(ld, g, "ha: \"sync\" needs \"auth_key\" (the channel is"
 		    " authenticated with it)");
 	if (n4 == 0)

@@ -1161,6 +1161,13 @@ CONF_TEST(short_auth_key_is_an_error)
 	    9, "ha: \"auth_key\" must be 16 to 64 characters long");
 }
 
+/* One error for one mistake: the refused key is not also "missing". */
+CONF_TEST(short_auth_key_with_sync_is_one_error)
+{
+	expect_error(HA("  vrid = 1; peers = [ \"192.0.2.12\" ]; auth_key = \"short\";"
+	    " sync = { };\n"), 9, "ha: \"auth_key\" must be 16 to 64 characters long");
+}
+
 CONF_TEST(sync_keys_are_read_with_their_defaults)
 {
 	struct fc_conf *c = load_ok(HA("  vrid = 1; peers = [ \"192.0.2.12\" ];"
