@@ -298,3 +298,19 @@ def capture(lab, host, src, n=3, timeout=3.0):
     finally:
         s.close()
     return got
+
+
+def lab_of(hosts):
+    """lab_up() for hosts of a scenario's own (a third balancer, say; web1
+    and web2 among them): the namespaces and the two web servers."""
+    t.require_netns()
+    t.require_fulcrum()
+    t.require_backend()
+    lab = t.Lab(hosts)
+    for w in ("web1", "web2"):
+        addr = hosts[w].split("/")[0]
+        lab.spawn(w, [t.TESTBACKEND, "-l", f"{addr}:80", "-n", w],
+                  stdout=open(os.devnull, "wb"))
+        if not wait(lambda: _answers(lab, addr), 5):
+            t.fail(f"{w} answers on {addr}:80")
+    return lab
