@@ -227,32 +227,22 @@ try:
         kdir = t.tmpdir("fctest-keepalived6-")
         KCONF = os.path.join(kdir, "keepalived.conf")
         with open(KCONF, "w") as f:
-            f.write(f"""
-global_defs {{
+            f.write("""
+global_defs {
     vrrp_version 3
     router_id lb2
-}}
-vrrp_instance VI_4 {{
+}
+""" + "".join(f"""vrrp_instance {name} {{
     state BACKUP
     interface eth0
     virtual_router_id 51
     priority 150
     advert_int 0.1
     virtual_ipaddress {{
-        {VIP}/24
+        {vip}
     }}
 }}
-vrrp_instance VI_6 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority 150
-    advert_int 0.1
-    virtual_ipaddress {{
-        {VIP6}/64
-    }}
-}}
-""")
+""" for name, vip in (("VI_4", f"{VIP}/24"), ("VI_6", f"{VIP6}/64"))))
 
         def klog():
             with open(os.path.join(kdir, "keepalived.log"), "rb") as f:
