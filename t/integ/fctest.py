@@ -27,6 +27,7 @@ whatever way the script ends.
 
 import atexit
 import hashlib
+import importlib
 from http import client as httpclient
 import json
 import os
@@ -149,6 +150,25 @@ def require_backend():
     if not os.access(TESTBACKEND, os.X_OK):
         skip(f"fc-testbackend not found at {TESTBACKEND} "
              "(make t/fc-testbackend)")
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_import(name):
+    """The module name, or None when no interpreter here has it.  Debian's
+    python3-* packages are in the system interpreter's path only: a python3
+    of its own (pyenv, a venv) that lacks the module runs the scenario again
+    with SYSTEM_PYTHON, once (FC_REEXEC stops a second round)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        pass
+    if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) and \
+            os.access(SYSTEM_PYTHON, os.X_OK) and not os.environ.get("FC_REEXEC"):
+        os.environ["FC_REEXEC"] = "1"
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
+    return None
 
 
 # ------------------------------------------------------------------ cleanup

@@ -23,9 +23,7 @@ trials and each interop direction 1.
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import time
 
 import fctest as t
@@ -224,62 +222,23 @@ try:
     if not os.access(KEEPALIVED, os.X_OK):
         t.note("keepalived not installed: interop steps skipped")
     else:
-        kdir = t.tmpdir("fctest-keepalived6-")
-        KCONF = os.path.join(kdir, "keepalived.conf")
-        with open(KCONF, "w") as f:
-            f.write(f"""
-global_defs {{
+        kconf = """
+global_defs {
     vrrp_version 3
     router_id lb2
-}}
-vrrp_instance VI_4 {{
+}
+""" + "".join(f"""vrrp_instance {name} {{
     state BACKUP
     interface eth0
     virtual_router_id 51
     priority 150
     advert_int 0.1
     virtual_ipaddress {{
-        {VIP}/24
+        {vip}
     }}
 }}
-vrrp_instance VI_6 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority 150
-    advert_int 0.1
-    virtual_ipaddress {{
-        {VIP6}/64
-    }}
-}}
-""")
-
-        def klog():
-            with open(os.path.join(kdir, "keepalived.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")
-
-        def kstart():
-            # A killed keepalived's pid files may name a zombie not yet
-            # reaped: keepalived would take it for itself running.
-            for name in ("keepalived.pid", "vrrp.pid"):
-                if os.path.exists(os.path.join(kdir, name)):
-                    os.unlink(os.path.join(kdir, name))
-            log = open(os.path.join(kdir, "keepalived.log"), "ab")
-            return lab.spawn("lb2", [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", KCONF,
-                                     "-p", os.path.join(kdir, "keepalived.pid"),
-                                     "-r", os.path.join(kdir, "vrrp.pid")],
-                             stdout=log, stderr=subprocess.STDOUT)
-
-        def kkill(p):
-            if p is None or p.poll() is not None:
-                return
-            try:
-                with open(os.path.join(kdir, "vrrp.pid")) as f:
-                    os.kill(int(f.read().strip()), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(5)
+""" for name, vip in (("VI_4", f"{VIP}/24"), ("VI_6", f"{VIP6}/64")))
+        kd = h.Keepalived(lab, KEEPALIVED, kconf, "fctest-keepalived6-")
 
         def to_keepalived(trial):
             """fulcrum on lb1 (200) preempts keepalived, then dies: seconds
@@ -287,13 +246,13 @@ vrrp_instance VI_6 {{
             global lb1
             label = f"fulcrum -> keepalived, trial {trial + 1}"
             t.check(h.wait(lambda: VIP6 in addrs6(lab, "lb2"), 5),
-                    f"{label}: keepalived holds the IPv6 VIP on lb2", klog()[-1500:])
+                    f"{label}: keepalived holds the IPv6 VIP on lb2", kd.log()[-1500:])
             lb1 = h.start(lab, "lb1", LB1)
             t.check(h.wait_state(lb1, "MASTER", 5), f"{label}: fulcrum on lb1 becomes MASTER",
                     lb1.log_text())
             t.check(h.wait(lambda: VIP6 not in addrs6(lab, "lb2"), 20 * ADVERT),
                     f"{label}: keepalived accepts fulcrum's IPv6 advert and removes its VIP",
-                    klog()[-1500:])
+                    kd.log()[-1500:])
             t.check(first_answer6(lab, time.monotonic(), 2) is not None and
                     neigh(lab, "client", VIP6) == mac1, f"{label}: the IPv6 VIP answers from lb1")
             t0 = time.monotonic()
@@ -318,7 +277,7 @@ vrrp_instance VI_6 {{
             # A killed keepalived leaves its VIPs on lb2, whose proxy
             # still answers: the takeover is fulcrum's MASTER state.
             t0, wall0 = time.monotonic(), time.time()
-            kkill(ka)
+            kd.kill(ka)
             took = None
             if t.check(h.wait_state(lb1, "MASTER", 30 * ADVERT),
                        f"{label}: fulcrum on lb1 becomes MASTER", lb1.log_text()):
@@ -333,7 +292,7 @@ vrrp_instance VI_6 {{
             with t.step(f"keepalived over IPv6 both ways, {KA_TRIALS} trial(s) each"):
                 proxy2 = h.start(lab, "lb2", conf6(None), name="lb2-proxy")
                 for trial in range(KA_TRIALS):
-                    ka = kstart()
+                    ka = kd.start()
                     took = to_keepalived(trial)
                     if took is None:
                         break
@@ -348,7 +307,7 @@ vrrp_instance VI_6 {{
                     h.figures("keepalived -> fulcrum: MASTER after", from_ka)
             proxy2.stop()
         finally:
-            kkill(ka)
+            kd.kill(ka)
 finally:
     lab.teardown()
 t.finish()

@@ -13,8 +13,6 @@ on lb2 beside a fulcrum without an ha section that serves the VIP there.
 """
 import os
 import shutil
-import signal
-import subprocess
 import time
 
 import fctest as t
@@ -26,10 +24,7 @@ if not os.access(KEEPALIVED, os.X_OK):
     t.skip("keepalived not installed (apt-get install keepalived)")
 
 lab = h.lab_up()
-kdir = t.tmpdir("fctest-keepalived-")
-KCONF = os.path.join(kdir, "keepalived.conf")
-with open(KCONF, "w") as f:
-    f.write(f"""
+kd = h.Keepalived(lab, KEEPALIVED, f"""
 global_defs {{
     vrrp_version 3
     router_id lb2
@@ -44,49 +39,21 @@ vrrp_instance VI_51 {{
         {VIP}/24
     }}
 }}
-""")
-
-
-def keepalived_start():
-    log = open(os.path.join(kdir, "keepalived.log"), "ab")
-    p = lab.spawn("lb2", [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", KCONF,
-                          "-p", os.path.join(kdir, "keepalived.pid"),
-                          "-r", os.path.join(kdir, "vrrp.pid")],
-                  stdout=log, stderr=subprocess.STDOUT)
-    return p
-
-
-def keepalived_log():
-    with open(os.path.join(kdir, "keepalived.log"), "rb") as f:
-        return f.read().decode("utf-8", "replace")
-
-
-def keepalived_kill(p):
-    """kill -9 of keepalived's VRRP child, then of its parent."""
-    if p is None or p.poll() is not None:
-        return
-    try:
-        with open(os.path.join(kdir, "vrrp.pid")) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
-    os.kill(p.pid, signal.SIGKILL)
-    p.wait(5)
-
+""", "fctest-keepalived-")
 
 ka = None
 try:
     with t.step("keepalived on lb2 becomes master; fulcrum on lb1 (200) preempts it"):
         web2side = h.start(lab, "lb2", h.conf(None), name="lb2-proxy")
-        ka = keepalived_start()
+        ka = kd.start()
         t.check(h.wait(lambda: VIP in lab.addrs("lb2"), 5), "keepalived adds the VIP on lb2",
-                keepalived_log())
+                kd.log())
         lb1 = h.start(lab, "lb1", h.conf(200))
         t.check(h.wait_state(lb1, "MASTER", 5), "fulcrum on lb1 becomes MASTER",
                 lb1.log_text())
         t.check(h.wait(lambda: VIP not in lab.addrs("lb2"), 2),
                 "keepalived accepts fulcrum's advert and removes its VIP",
-                keepalived_log())
+                kd.log())
         info = h.ha(lb1)
         t.check(info.get("peer") == "192.0.2.12" and info.get("peer_priority") == 150,
                 "fulcrum decoded keepalived's adverts (peer 192.0.2.12, priority 150)",
@@ -97,7 +64,7 @@ try:
         t0 = time.monotonic()
         h.kill_node(lb1)
         took = h.first_answer(lab, t0)
-        t.check(took is not None, "the VIP answers from lb2", keepalived_log())
+        t.check(took is not None, "the VIP answers from lb2", kd.log())
         if took is not None:
             t.note(f"fulcrum -> keepalived failover: {took * 1000:.0f} ms")
         t.check(VIP in lab.addrs("lb2"), "keepalived holds the VIP")
@@ -115,7 +82,7 @@ try:
     with t.step("kill -9 of keepalived: fulcrum takes over"):
         before = h.requests(lb1)
         t0 = time.monotonic()
-        keepalived_kill(ka)
+        kd.kill(ka)
         t.check(h.wait_state(lb1, "MASTER", 3), "fulcrum on lb1 becomes MASTER",
                 lb1.log_text())
         took = time.monotonic() - t0
@@ -130,6 +97,6 @@ try:
     lb1.stop()
     web2side.stop()
 finally:
-    keepalived_kill(ka)
+    kd.kill(ka)
     lab.teardown()
 t.finish()

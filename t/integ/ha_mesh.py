@@ -106,17 +106,8 @@ def start_all(lab):
     return {n: h.start(lab, n, conf(n)) for n in NODES}
 
 
-t.require_netns()
-t.require_fulcrum()
-t.require_backend()
-lab = t.Lab(HOSTS)
+lab = h.lab_of(HOSTS)
 try:
-    for w in ("web1", "web2"):
-        addr = HOSTS[w].split("/")[0]
-        lab.spawn(w, [t.TESTBACKEND, "-l", f"{addr}:80", "-n", w],
-                  stdout=open("/dev/null", "wb"))
-        if not h.wait(lambda: h._answers(lab, addr), 5):
-            t.fail(f"{w} answers on {addr}:80")
     with t.step("three anycast nodes, a full mesh of sync channels"):
         fc = start_all(lab)
         for n, f in fc.items():

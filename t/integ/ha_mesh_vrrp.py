@@ -48,17 +48,8 @@ def said(fc, node):
     return None
 
 
-t.require_netns()
-t.require_fulcrum()
-t.require_backend()
-lab = t.Lab(HOSTS)
+lab = h.lab_of(HOSTS)
 try:
-    for w in ("web1", "web2"):
-        addr = HOSTS[w].split("/")[0]
-        lab.spawn(w, [t.TESTBACKEND, "-l", f"{addr}:80", "-n", w],
-                  stdout=open("/dev/null", "wb"))
-        if not h.wait(lambda: h._answers(lab, addr), 5):
-            t.fail(f"{w} answers on {addr}:80")
     with t.step("lb1 MASTER, lb2 and lb3 BACKUP, three channels up"):
         fc = {n: h.start(lab, n, conf(n)) for n in NODES}
         t.check(h.wait_state(fc["lb1"], "MASTER", 5), "lb1 is MASTER", fc["lb1"].log_text())

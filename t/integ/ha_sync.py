@@ -100,6 +100,31 @@ def adverts_as_lb1(lab, seconds):
     return th
 
 
+def restart_trials(what, end, reason, how, goal):
+    """TRIALS times: end(lb1), time lb2's takeover, whose log line must give
+    the reason (a regex), then start lb1 again; the figures of the lot.
+    lb1 is the script's own: each trial replaces it, as the steps after
+    this one expect."""
+    global lb1
+    ms = []
+    for trial in range(TRIALS):
+        n = ups(lb2)
+        before = takeovers(lb2)
+        wall0 = time.time()
+        end(lb1)
+        took = takeover_ms(lb2, wall0, before)
+        ok = t.check(lb2.wait_log(r"BACKUP -> MASTER \(" + reason, 1),
+                     f"trial {trial + 1}: lb2 took over {how}", lb2.log_text()[-1500:])
+        if ok:
+            ms.append(took)
+        lb1 = h.start(lab, "lb1", LB1)
+        if not t.check(pair_ready(lb1, lb2, n), f"trial {trial + 1}: lb1 back",
+                       lb1.log_text()) or not ok:
+            break
+    if ms:
+        figures(f"takeover after {what}", ms, goal, ADVERT_MS)
+
+
 ONLY = os.environ.get("HA_SYNC_ONLY", "")   # debugging: "death,workers,stop,node,cut"
 
 
@@ -161,24 +186,8 @@ try:
 
     if wanted("death"):
         with t.step(f"process death: kill -9 of lb1's fulcrum, {TRIALS} trials"):
-            ms = []
-            for trial in range(TRIALS):
-                n = ups(lb2)
-                before = takeovers(lb2)
-                wall0 = time.time()
-                h.kill_node(lb1)
-                took = takeover_ms(lb2, wall0, before)
-                ok = t.check(lb2.wait_log(r"BACKUP -> MASTER \(the master's fulcrum died", 1),
-                             f"trial {trial + 1}: lb2 took over on the channel's close",
-                             lb2.log_text()[-1500:])
-                if ok:
-                    ms.append(took)
-                lb1 = h.start(lab, "lb1", LB1)
-                if not t.check(pair_ready(lb1, lb2, n), f"trial {trial + 1}: lb1 back",
-                               lb1.log_text()) or not ok:
-                    break
-            if ms:
-                figures("takeover after process death", ms, 50, ADVERT_MS)
+            restart_trials("process death", h.kill_node, r"the master's fulcrum died",
+                           "on the channel's close", 50)
 
     if wanted("workers"):
         with t.step(f"workers all dead: kill -9 of lb1's workers, {TRIALS} trials"):
@@ -241,24 +250,8 @@ try:
 
     if wanted("stop"):
         with t.step(f"clean stop: lb1 resigns over the channel, {TRIALS} trials"):
-            ms = []
-            for trial in range(TRIALS):
-                n = ups(lb2)
-                before = takeovers(lb2)
-                wall0 = time.time()
-                lb1.stop()
-                took = takeover_ms(lb2, wall0, before)
-                ok = t.check(lb2.wait_log(r"BACKUP -> MASTER \(the master resigned", 1),
-                             f"trial {trial + 1}: lb2 took over on RESIGN",
-                             lb2.log_text()[-1500:])
-                if ok:
-                    ms.append(took)
-                lb1 = h.start(lab, "lb1", LB1)
-                if not t.check(pair_ready(lb1, lb2, n), f"trial {trial + 1}: lb1 back",
-                               lb1.log_text()) or not ok:
-                    break
-            if ms:
-                figures("takeover after a clean stop", ms, 30, ADVERT_MS)
+            restart_trials("a clean stop", lambda fc: fc.stop(), r"the master resigned",
+                           "on RESIGN", 30)
 
     if wanted("node"):
         with t.step(f"node death: lb1's link down, {TRIALS} trials"):

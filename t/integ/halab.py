@@ -298,3 +298,63 @@ def capture(lab, host, src, n=3, timeout=3.0):
     finally:
         s.close()
     return got
+
+
+def lab_of(hosts):
+    """lab_up() for hosts of a scenario's own (a third balancer, say; web1
+    and web2 among them): the namespaces and the two web servers."""
+    t.require_netns()
+    t.require_fulcrum()
+    t.require_backend()
+    lab = t.Lab(hosts)
+    for w in ("web1", "web2"):
+        addr = hosts[w].split("/")[0]
+        lab.spawn(w, [t.TESTBACKEND, "-l", f"{addr}:80", "-n", w],
+                  stdout=open(os.devnull, "wb"))
+        if not wait(lambda: _answers(lab, addr), 5):
+            t.fail(f"{w} answers on {addr}:80")
+    return lab
+
+
+class Keepalived:
+    """keepalived, the VRRP peer of the interop scenarios, on one host of
+    the lab, from a directory of its own: its config, log and pid files."""
+
+    def __init__(self, lab, binary, conf, prefix, host="lb2"):
+        self.lab, self.binary, self.host = lab, binary, host
+        self.dir = t.tmpdir(prefix)
+        self.conf = self._path("keepalived.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+
+    def _path(self, name):
+        return os.path.join(self.dir, name)
+
+    def start(self):
+        """keepalived in the foreground, stdout and stderr to its log."""
+        # A killed keepalived's pid files may name a zombie not yet
+        # reaped: keepalived would take it for itself running.
+        for name in ("keepalived.pid", "vrrp.pid"):
+            if os.path.exists(self._path(name)):
+                os.unlink(self._path(name))
+        log = open(self._path("keepalived.log"), "ab")
+        return self.lab.spawn(self.host, [self.binary, "-n", "-l", "-D", "-P", "-f", self.conf,
+                                          "-p", self._path("keepalived.pid"),
+                                          "-r", self._path("vrrp.pid")],
+                              stdout=log, stderr=log)
+
+    def log(self):
+        with open(self._path("keepalived.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def kill(self, p):
+        """kill -9 of keepalived's VRRP child, then of p, its parent."""
+        if p is None or p.poll() is not None:
+            return
+        try:
+            with open(self._path("vrrp.pid")) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(5)

@@ -54,6 +54,16 @@ def run_import(*args):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
+def import_to(name, *args):
+    """fulcrum-import -o NAME (in d) ARGS... haproxy.cfg, checked to exit 0:
+    the path of what it wrote, its text ("" if none) and stderr."""
+    path = os.path.join(d, name)
+    status, _, err = run_import("-o", path, *args, hcfg)
+    t.check(status == 0, "exit 0", f"{status}\n{err}")
+    out = open(path).read() if os.path.exists(path) else ""
+    return path, out, err
+
+
 def check_passes(path, what):
     status, out = t.run([t.FULCRUM, "-c", "-f", path])
     t.check(status == 0 and "configuration valid" in out,
@@ -140,12 +150,9 @@ listen smtp 127.0.0.1:{t.free_port()}
 	server mx 127.0.0.1:25
 """
 hcfg = write("haproxy.cfg", HAPROXY)
-conf = os.path.join(d, "fulcrum.conf")
 
 t.step("fulcrum-import -o fulcrum.conf haproxy.cfg")
-status, _, err = run_import("-o", conf, hcfg)
-t.check(status == 0, "exit 0", f"{status}\n{err}")
-out = open(conf).read() if os.path.exists(conf) else ""
+conf, out, err = import_to("fulcrum.conf")
 t.note("  | " + "\n  | ".join(out.splitlines()[:60]))
 check_passes(conf, "the imported haproxy.cfg")
 t.check("haproxy.cfg" in out.splitlines()[1], "the top comment names haproxy.cfg",
@@ -242,10 +249,7 @@ hacf, hares = write("ha.cf", HACF), write("haresources", HARES)
 kconf = write("keepalived.conf", KEEPALIVED)
 
 t.step("fulcrum-import --ha-cf ha.cf --haresources haresources haproxy.cfg")
-conf_hb = os.path.join(d, "fulcrum-hb.conf")
-status, _, err = run_import("-o", conf_hb, "--ha-cf", hacf, "--haresources", hares, hcfg)
-t.check(status == 0, "exit 0", f"{status}\n{err}")
-out = open(conf_hb).read() if os.path.exists(conf_hb) else ""
+conf_hb, out, err = import_to("fulcrum-hb.conf", "--ha-cf", hacf, "--haresources", hares)
 check_passes(conf_hb, "the heartbeat import")
 ha = out[out.find("\nha:"):]
 t.check(re.search(r'interface = "eth0";', ha) and re.search(r'vips = \[ "10.0.0.100/24" \]', ha)
@@ -259,10 +263,7 @@ for marker, why in (("deadtime", "3 adverts"), ("udpport", "no port"),
     check_listed(err, out, "ha.cf", HACF, marker, why)
 
 t.step("fulcrum-import --keepalived keepalived.conf haproxy.cfg")
-conf_ka = os.path.join(d, "fulcrum-ka.conf")
-status, _, err = run_import("-o", conf_ka, "--keepalived", kconf, hcfg)
-t.check(status == 0, "exit 0", f"{status}\n{err}")
-out = open(conf_ka).read() if os.path.exists(conf_ka) else ""
+conf_ka, out, err = import_to("fulcrum-ka.conf", "--keepalived", kconf)
 check_passes(conf_ka, "the keepalived import")
 ha = out[out.find("\nha:"):]
 t.check(re.search(r"vrid = 51;", ha) and re.search(r"priority = 150;", ha)

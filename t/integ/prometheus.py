@@ -7,25 +7,14 @@ per-server request counters add up to the requests sent, the servers are
 up, and the figures are fulcrum-stat --prometheus's.  A query string is
 ignored; a path that only starts like it goes to the servers.
 """
-import os
-import subprocess
-import sys
-
-# Debian's python3-prometheus-client is in the system interpreter's path.
-try:
-    from prometheus_client.parser import text_string_to_metric_families
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and \
-            os.access("/usr/bin/python3", os.X_OK) and not os.environ.get("FC_PROM_REEXEC"):
-        os.environ["FC_PROM_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    text_string_to_metric_families = None
-
 import base64
+import subprocess
 
 import fctest as t
 
-if text_string_to_metric_families is None:
+# Debian's python3-prometheus-client: the scenario may run again under /usr/bin/python3.
+parser = t.system_import("prometheus_client.parser")
+if parser is None:
     t.skip("python3-prometheus-client is not installed (apt-get install"
            " python3-prometheus-client; ./bootstrap.sh check does it as root)")
 
@@ -51,7 +40,7 @@ listeners = ( {{
 def samples(text):
     """{(name, frozenset(labels)): value} of every sample, through the parser."""
     out = {}
-    for fam in text_string_to_metric_families(text):
+    for fam in parser.text_string_to_metric_families(text):
         for s in fam.samples:
             out[(s.name, frozenset(s.labels.items()))] = s.value
     return out

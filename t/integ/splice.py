@@ -46,6 +46,21 @@ def upload_reply(body):
     return int(fields["len"]), fields["sha256"]
 
 
+def read_to_close(sock, pause=0.0):
+    """Everything sock receives, in 64 KiB pieces pause seconds apart,
+    until the peer closes; then sock is closed."""
+    data = b""
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            break
+        data += b
+        if pause:
+            time.sleep(pause)
+    sock.close()
+    return data
+
+
 def slow_get(port, n):
     """GET /bytes?n=N, read in 64 KiB pieces 5 ms apart: more than the
     sockets hold between server and client waits on the client.  (A tiny
@@ -53,15 +68,7 @@ def slow_get(port, n):
     sock = socket.create_connection(("127.0.0.1", port), timeout=20)
     sock.sendall(f"GET /bytes?n={n} HTTP/1.1\r\nHost: x\r\n"
                  "Connection: close\r\n\r\n".encode())
-    data = b""
-    while True:
-        b = sock.recv(65536)
-        if not b:
-            break
-        data += b
-        time.sleep(0.005)
-    sock.close()
-    resp, rest = t.parse_responses(data)
+    resp, rest = t.parse_responses(read_to_close(sock, 0.005))
     return resp
 
 
@@ -150,14 +157,7 @@ with t.Fulcrum(conf_trunc, name="splice-trunc") as fc, \
         t.step("the server closes 1 MiB into a 4 MiB body"):
     sock = socket.create_connection(("127.0.0.1", tport), timeout=10)
     sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-    data = b""
-    while True:
-        b = sock.recv(65536)
-        if not b:
-            break
-        data += b
-    sock.close()
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, body = read_to_close(sock).partition(b"\r\n\r\n")
     t.note(f"{len(body)} body bytes, then the connection closed")
     t.check(head.startswith(b"HTTP/1.1 200") and b"4194304" in head,
             "the client got the head with the full length")

@@ -33,20 +33,6 @@ WebSocket request keeps Upgrade and "Connection: upgrade" but loses the
 other hop-by-hop fields; a 101 to a request that did not ask for a
 WebSocket, or a 101 naming another protocol, is a 502.
 """
-import os
-import sys
-
-# Debian's python3-websockets is in the system interpreter's path: a
-# python3 of its own (pyenv, a venv) runs the scenario with that one.
-try:
-    import websockets
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and \
-            os.access("/usr/bin/python3", os.X_OK) and not os.environ.get("FC_WS_REEXEC"):
-        os.environ["FC_WS_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    websockets = None
-
 import asyncio
 import json
 import random
@@ -59,6 +45,8 @@ import time
 import fctest as t
 import tlslab as tl
 
+# Debian's python3-websockets: the scenario may run again under /usr/bin/python3.
+websockets = t.system_import("websockets")
 if websockets is None:
     t.skip("python3-websockets is not installed (apt-get install python3-websockets)")
 from websockets.exceptions import ConnectionClosed

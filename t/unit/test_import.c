@@ -78,24 +78,26 @@ Test(import, split_refuses_bad_lines)
 
 Test(import, time_units_are_haproxys)
 {
+	const struct {
+		const char *text;
+		long long unit, ms;	/* unit: the ms of a bare number */
+	} good[] = {
+		{ "5000", 1, 5000 },
+		{ "5s", 1, 5000 },
+		{ "2m", 1, 120000 },
+		{ "1h", 1, 3600000 },
+		{ "1d", 1, 86400000 },
+		{ "100ms", 1, 100 },
+		{ "1500us", 1, 2 },		/* rounded up to whole ms */
+		{ "30", 1000, 30000 },		/* seconds by default */
+	};
 	long long ms;
 
-	cr_assert_eq(imp_parse_time("5000", 1, &ms), 0);
-	cr_assert_eq(ms, 5000);
-	cr_assert_eq(imp_parse_time("5s", 1, &ms), 0);
-	cr_assert_eq(ms, 5000);
-	cr_assert_eq(imp_parse_time("2m", 1, &ms), 0);
-	cr_assert_eq(ms, 120000);
-	cr_assert_eq(imp_parse_time("1h", 1, &ms), 0);
-	cr_assert_eq(ms, 3600000);
-	cr_assert_eq(imp_parse_time("1d", 1, &ms), 0);
-	cr_assert_eq(ms, 86400000);
-	cr_assert_eq(imp_parse_time("100ms", 1, &ms), 0);
-	cr_assert_eq(ms, 100);
-	cr_assert_eq(imp_parse_time("1500us", 1, &ms), 0);
-	cr_assert_eq(ms, 2);			/* rounded up to whole ms */
-	cr_assert_eq(imp_parse_time("30", 1000, &ms), 0);	/* seconds by default */
-	cr_assert_eq(ms, 30000);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		cr_assert_eq(imp_parse_time(good[i].text, good[i].unit, &ms), 0, "\"%s\"",
+		    good[i].text);
+		cr_assert_eq(ms, good[i].ms, "\"%s\"", good[i].text);
+	}
 }
 
 Test(import, time_refuses_what_is_no_time)
