@@ -762,14 +762,17 @@ static bool response_read(struct fc_stream *s)
  * Closing a socket with unread input makes the kernel send a reset, which
  * can destroy the response still in flight to the client.  When the client
  * may have sent more (pipelined requests, an unread body, an error), shut
- * our side down and read until the client closes, for a bounded time.
+ * our side down and read until the client closes, for a bounded time.  A
+ * request body not read to its end (a server that answered early) is such
+ * input even with the buffer empty, as it always is while splicing.
  */
 static void client_close_or_linger(struct fc_stream *s)
 {
-	if (buf_len(s->req.buf) == 0 && s->status < 400) {
+	if (buf_len(s->req.buf) == 0 && s->status < 400 && s->req.state == CH_DONE) {
 		stream_close(s);
 		return;
 	}
+	splice_release(&s->req);	/* what it holds goes nowhere now */
 	conn_shutw(&s->cli);
 	s->lingering = true;
 	s->deadline = ev_now(fc_w->ev) + LINGER_MS;
