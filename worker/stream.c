@@ -451,7 +451,10 @@ static int proxy_to_server(struct fc_stream *s, struct fc_conn *c)
 /* Starts a new connection to server idx; a failure is handled (retry or 503). */
 static void connect_new(struct fc_stream *s, int idx)
 {
-	struct fc_conn *c = conn_open_server(s->be, idx, conn_cb);
+	struct fc_conn *c;
+
+	backend_idle_make_room();
+	c = conn_open_server(s->be, idx, conn_cb);
 
 	if (c == NULL) {
 		connect_failed(s, false);
