@@ -968,8 +968,10 @@ static uint64_t data_timeout(const struct fc_stream *s)
 
 	if (s->tunnel)
 		return tunnel_timeout(s);
-	/* Waiting on the server for a response, or on the client otherwise. */
-	if (s->req.state == CH_DONE && s->rsp.state != CH_DONE && !chan_pending(&s->rsp))
+	/* Waiting on the server for a response, or on the client otherwise
+	 * (response bytes waiting for it, in the buffer or in a pipe). */
+	if (s->req.state == CH_DONE && s->rsp.state != CH_DONE && !chan_pending(&s->rsp) &&
+	    splice_pending(&s->rsp) == 0)
 		return (uint64_t)t->server;
 	return (uint64_t)t->client;
 }

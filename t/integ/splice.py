@@ -193,6 +193,39 @@ with t.Fulcrum(conf, name="splice") as fc:
                 "the pipes of the abandoned bodies were closed or kept as spares (64 at most)",
                 f"{pipes_of(wpid)} pipe descriptors")
 
+# A client that stops reading for longer than timeout.server (but far less
+# than timeout.client) while the body waits for it in the pipe: fulcrum is
+# waiting on the client, whose timeout applies.
+sport = t.free_port()
+conf_slow = conf.replace("server = 20000", "server = 1000").replace(str(port), str(sport))
+with t.Fulcrum(conf_slow, name="splice-pause") as fc, \
+        t.step("a client pauses 3 s in a 16 MiB download (timeout.server 1 s, "
+               "timeout.client 20 s)"):
+    # A 256 KiB receive buffer: the sockets to the client cannot take in
+    # the rest of the body while it pauses (fulcrum's send buffer grows to
+    # 4 MiB at most).
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+    sock.settimeout(20)
+    sock.connect(("127.0.0.1", sport))
+    sock.sendall(f"GET /bytes?n={16 * MIB} HTTP/1.1\r\nHost: x\r\n"
+                 "Connection: close\r\n\r\n".encode())
+    data = b""
+    while len(data) < MIB:
+        data += sock.recv(65536)
+    time.sleep(3)
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            break
+        data += b
+    sock.close()
+    resp, _ = t.parse_responses(data)
+    got = len(resp[0][2]) if resp else len(data)
+    t.check(len(resp) == 1 and resp[0][0] == 200 and
+            t.sha256(resp[0][2]) == t.sha256(t.pattern(16 * MIB)),
+            "the 16 MiB arrive intact", f"{got} bytes")
+
 # A server that closes 1 MiB into a 4 MiB body.
 lsock = socket.socket()
 lsock.bind(("127.0.0.1", 0))
