@@ -370,6 +370,8 @@ static void idle_unlink(struct fc_conn *c)
 		rt->idle = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	else
+		rt->idle_tail = c->prev;
 	c->prev = c->next = NULL;
 	rt->nidle--;
 	fc_w->nidle--;
@@ -399,6 +401,8 @@ void backend_idle_put(struct fc_conn *c)
 	c->next = rt->idle;
 	if (rt->idle != NULL)
 		rt->idle->prev = c;
+	else
+		rt->idle_tail = c;
 	rt->idle = c;
 	rt->nidle++;
 	fc_w->nidle++;
@@ -411,6 +415,34 @@ struct fc_conn *backend_idle_take(struct fc_be *be, int server)
 	if (c != NULL)
 		idle_unlink(c);
 	return c;
+}
+
+/*
+ * The master's open-files limit counts one server connection per client
+ * (2 x maxconn, and room for listeners and pipes): with maxconn clients
+ * each on a busy server connection, an idle pool of its own size would
+ * need a third descriptor per client, and new connections failed with
+ * EMFILE (503) beside hundreds of idle ones.  Before a new connection,
+ * the coldest idle one, whichever its server, is closed to make room.
+ */
+void backend_idle_make_room(void)
+{
+	while (fc_w->nsrv >= fc_w->maxconn && fc_w->nidle > 0) {
+		struct fc_conn *cold = NULL;
+
+		for (int p = 0; p < fc_w->nbackends; p++) {
+			struct fc_be *be = &fc_w->backends[p];
+
+			for (int i = 0; i < be->b->nservers; i++) {
+				struct fc_conn *c = be->srv[i].idle_tail;
+
+				if (c != NULL && (cold == NULL || c->idle_since < cold->idle_since))
+					cold = c;
+			}
+		}
+		idle_unlink(cold);
+		conn_close_server(cold);
+	}
 }
 
 void backend_idle_event(struct fc_conn *c, uint32_t events)

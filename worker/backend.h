@@ -76,6 +76,9 @@ bool backend_idle_fit(struct fc_conn *c);
 void backend_idle_put(struct fc_conn *c);
 /* An idle connection to `server`, most recent first; NULL: none. */
 struct fc_conn *backend_idle_take(struct fc_be *be, int server);
+/* Before a new server connection: closes the coldest idle ones while the
+ * worker's server connections are at its maxconn (descriptor budget). */
+void backend_idle_make_room(void);
 /* An event on an idle connection: anything but "writable" closes it. */
 void backend_idle_event(struct fc_conn *c, uint32_t events);
 /* Closes idle connections unused for too long (all of them when draining). */

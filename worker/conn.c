@@ -67,6 +67,7 @@ struct fc_conn *conn_open_server(struct fc_be *be, int server,
 		free(c);
 		return NULL;
 	}
+	fc_w->nsrv++;
 	return c;
 }
 
@@ -129,6 +130,8 @@ void conn_close(struct fc_conn *c)
 
 void conn_close_server(struct fc_conn *c)
 {
+	if (c->io.fd >= 0)
+		fc_w->nsrv--;
 	conn_close(c);
 	c->s = NULL;
 	c->next = dead_conns;

@@ -86,9 +86,10 @@ bool splice_use(struct fc_chan *ch, const struct fc_conn *from,
 }
 
 /*
- * Socket to pipe: bytes read (> 0), 0 when none came, -1 when the sender
- * closed or failed.  EAGAIN means an empty socket or a full pipe (whose
- * capacity counts slots, not bytes): only an empty pipe tells which.
+ * Socket to pipe: bytes read (> 0), or 0 when none came -- from->eof set
+ * when the sender closed or failed.  EAGAIN means an empty socket or a
+ * full pipe (whose capacity counts slots, not bytes): only an empty pipe
+ * tells which.
  */
 static ssize_t fill(struct fc_chan *ch, struct fc_conn *from)
 {
@@ -112,7 +113,7 @@ static ssize_t fill(struct fc_chan *ch, struct fc_conn *from)
 		return 0;
 	}
 	from->eof = true;
-	return -1;
+	return 0;
 }
 
 /* Pipe to socket: bytes written (>= 0), -1 when the receiver is gone. */
@@ -146,11 +147,12 @@ enum splice_res splice_pump(struct fc_chan *ch, struct fc_conn *from,
 		*in += (uint64_t)r;
 	if (w < 0)
 		return SPLICE_TO_ERR;
-	if (r < 0)
-		return SPLICE_FROM_EOF;
 	if (ch->left == 0 && ch->pipe->len == 0) {
 		ch->state = CH_DONE;
 		splice_release(ch);
+	} else if (from->eof && ch->pipe->len == 0) {
+		/* Told once what came before the close went on. */
+		return SPLICE_FROM_EOF;
 	}
 	return r > 0 || w > 0 ? SPLICE_MOVED : SPLICE_IDLE;
 }

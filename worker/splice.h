@@ -20,7 +20,8 @@
 enum splice_res {
 	SPLICE_IDLE,		/* nothing moved: wait for an event */
 	SPLICE_MOVED,		/* bytes moved */
-	SPLICE_FROM_EOF,	/* the sender closed (or failed) before the body's end */
+	SPLICE_FROM_EOF,	/* the sender closed (or failed) before the body's end,
+				 * and every byte it sent went on */
 	SPLICE_TO_ERR,		/* the receiver is gone */
 };
 

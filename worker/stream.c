@@ -451,7 +451,10 @@ static int proxy_to_server(struct fc_stream *s, struct fc_conn *c)
 /* Starts a new connection to server idx; a failure is handled (retry or 503). */
 static void connect_new(struct fc_stream *s, int idx)
 {
-	struct fc_conn *c = conn_open_server(s->be, idx, conn_cb);
+	struct fc_conn *c;
+
+	backend_idle_make_room();
+	c = conn_open_server(s->be, idx, conn_cb);
 
 	if (c == NULL) {
 		connect_failed(s, false);
@@ -762,14 +765,17 @@ static bool response_read(struct fc_stream *s)
  * Closing a socket with unread input makes the kernel send a reset, which
  * can destroy the response still in flight to the client.  When the client
  * may have sent more (pipelined requests, an unread body, an error), shut
- * our side down and read until the client closes, for a bounded time.
+ * our side down and read until the client closes, for a bounded time.  A
+ * request body not read to its end (a server that answered early) is such
+ * input even with the buffer empty, as it always is while splicing.
  */
 static void client_close_or_linger(struct fc_stream *s)
 {
-	if (buf_len(s->req.buf) == 0 && s->status < 400) {
+	if (buf_len(s->req.buf) == 0 && s->status < 400 && s->req.state == CH_DONE) {
 		stream_close(s);
 		return;
 	}
+	splice_release(&s->req);	/* what it holds goes nowhere now */
 	conn_shutw(&s->cli);
 	s->lingering = true;
 	s->deadline = ev_now(fc_w->ev) + LINGER_MS;
@@ -962,8 +968,10 @@ static uint64_t data_timeout(const struct fc_stream *s)
 
 	if (s->tunnel)
 		return tunnel_timeout(s);
-	/* Waiting on the server for a response, or on the client otherwise. */
-	if (s->req.state == CH_DONE && s->rsp.state != CH_DONE && !chan_pending(&s->rsp))
+	/* Waiting on the server for a response, or on the client otherwise
+	 * (response bytes waiting for it, in the buffer or in a pipe). */
+	if (s->req.state == CH_DONE && s->rsp.state != CH_DONE && !chan_pending(&s->rsp) &&
+	    splice_pending(&s->rsp) == 0)
 		return (uint64_t)t->server;
 	return (uint64_t)t->client;
 }

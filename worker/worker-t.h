@@ -110,6 +110,7 @@ struct fc_pipe {
 /* Per-server state of one worker. */
 struct fc_srv_rt {
 	struct fc_conn *idle;		/* idle keep-alive connections, LIFO */
+	struct fc_conn *idle_tail;	/* the coldest of them */
 	int nidle;
 	int cur;			/* streams using the server now */
 	int maxconn;			/* this worker's share of its maxconn, 0: none */
@@ -220,6 +221,7 @@ struct fc_worker {
 	int max_servers;		/* of one backend: s->tried's size */
 	int nconn, maxconn;
 	int nidle;			/* idle server connections, all backends */
+	int nsrv;			/* server connections open, idle ones too */
 	int released;			/* connections closed since worker.c looked */
 	bool draining;
 	struct fc_shm *shm;

@@ -6,8 +6,11 @@ read fast and slowly, uploads, keep-alive on both sides afterwards, a server
 that closes in the middle of a body, clients that give up in the middle of
 an upload -- and the worker's pipes stay bounded.
 """
+import fcntl
 import os
 import socket
+import struct
+import termios
 import threading
 import time
 
@@ -86,6 +89,59 @@ def truncating_server(lsock, sizes):
         c.close()
 
 
+def early_server(lsock, close):
+    """Answers 200 with a 1 MiB body as soon as it has the request head,
+    without reading the body; then keeps the connection open, or closes it
+    once fulcrum has acknowledged the whole answer (with the body unread,
+    the close is a reset: fulcrum's next write to it fails)."""
+    try:
+        c, _ = lsock.accept()
+    except OSError:
+        return
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += c.recv(65536)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % MIB
+              + t.pattern(MIB))
+    if close:
+        while struct.unpack("i", fcntl.ioctl(c, termios.TIOCOUTQ, b"\0" * 4))[0]:
+            time.sleep(0.01)
+        c.close()
+    else:
+        time.sleep(15)
+        c.close()
+
+
+def early_answer(port):
+    """POSTs 4 MiB (from a thread: the server reads none of it) while the
+    answer is read 16 KiB at a time, 5 ms apart, so that some of it still
+    waits in fulcrum's sockets when the server or fulcrum is done with it.  Returns the
+    body that came before the connection ended."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    sock.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Length: %d\r\n\r\n" % (4 * MIB))
+
+    def upload():
+        try:
+            for _ in range(32):
+                sock.sendall(b"u" * (128 * 1024))
+        except OSError:
+            pass            # fulcrum may stop reading once it has answered
+    threading.Thread(target=upload, daemon=True).start()
+    data = b""
+    try:
+        while True:
+            b = sock.recv(16384)
+            if not b:
+                break
+            data += b
+            time.sleep(0.005)
+    except OSError as e:
+        t.note(f"recv: {e!r}")
+    sock.close()
+    return data.partition(b"\r\n\r\n")[2]
+
+
 with t.Fulcrum(conf, name="splice") as fc:
     wpid = fc.worker_pids()[0]
     base_pipes = pipes_of(wpid)
@@ -144,6 +200,39 @@ with t.Fulcrum(conf, name="splice") as fc:
                 "the pipes of the abandoned bodies were closed or kept as spares (64 at most)",
                 f"{pipes_of(wpid)} pipe descriptors")
 
+# A client that stops reading for longer than timeout.server (but far less
+# than timeout.client) while the body waits for it in the pipe: fulcrum is
+# waiting on the client, whose timeout applies.
+sport = t.free_port()
+conf_slow = conf.replace("server = 20000", "server = 1000").replace(str(port), str(sport))
+with t.Fulcrum(conf_slow, name="splice-pause") as fc, \
+        t.step("a client pauses 3 s in a 16 MiB download (timeout.server 1 s, "
+               "timeout.client 20 s)"):
+    # A 256 KiB receive buffer: the sockets to the client cannot take in
+    # the rest of the body while it pauses (fulcrum's send buffer grows to
+    # 4 MiB at most).
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+    sock.settimeout(20)
+    sock.connect(("127.0.0.1", sport))
+    sock.sendall(f"GET /bytes?n={16 * MIB} HTTP/1.1\r\nHost: x\r\n"
+                 "Connection: close\r\n\r\n".encode())
+    data = b""
+    while len(data) < MIB:
+        data += sock.recv(65536)
+    time.sleep(3)
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            break
+        data += b
+    sock.close()
+    resp, _ = t.parse_responses(data)
+    got = len(resp[0][2]) if resp else len(data)
+    t.check(len(resp) == 1 and resp[0][0] == 200 and
+            t.sha256(resp[0][2]) == t.sha256(t.pattern(16 * MIB)),
+            "the 16 MiB arrive intact", f"{got} bytes")
+
 # A server that closes 1 MiB into a 4 MiB body.
 lsock = socket.socket()
 lsock.bind(("127.0.0.1", 0))
@@ -165,5 +254,27 @@ with t.Fulcrum(conf_trunc, name="splice-trunc") as fc, \
             f"{len(body)} bytes")
     t.check(fc.alive(), "fulcrum is still up")
 lsock.close()
+
+# Servers that answer before the upload is over, while its body is spliced:
+# the client must get the whole answer, whether the server keeps its
+# connection or closes it once the answer is out (a reset, the body being
+# unread, which fulcrum meets writing the body).
+for close in (False, True):
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    eport = t.free_port()
+    conf_early = conf.replace(s.addr, f"127.0.0.1:{lsock.getsockname()[1]}").replace(
+        str(port), str(eport))
+    threading.Thread(target=early_server, args=(lsock, close), daemon=True).start()
+    how = "closes" if close else "keeps its connection"
+    with t.Fulcrum(conf_early, name="splice-early") as fc, \
+            t.step(f"the server answers 1 MiB before reading a 4 MiB upload, "
+                   f"then {how}"):
+        body = early_answer(eport)
+        t.check(len(body) == MIB and body == t.pattern(MIB),
+                "the client gets the whole answer", f"{len(body)} bytes")
+        t.check(fc.alive(), "fulcrum is still up")
+    lsock.close()
 
 t.finish()
