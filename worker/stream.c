@@ -287,7 +287,7 @@ static bool method_idempotent(const struct fc_http_msg *m)
 	return false;
 }
 
-/* A response fulcrum made itself (in s->tx->payload) answers the request. */
+/* A response fulcrum made itself (in its payload) answers the request. */
 static void serve_local(struct fc_stream *s, int status, const char *who, bool keepalive,
     size_t hlen)
 {
@@ -1039,14 +1039,15 @@ static bool proxy_step(struct fc_stream *s)
 
 static uint64_t data_timeout(const struct fc_stream *s)
 {
-	const struct fc_timeouts *t = &s->px->l->timeout;
+	const struct fc_timeouts *to = &s->px->l->timeout;
+	const struct fc_txn *t = s->tx;
 
-	if (s->tx->tunnel)
+	if (t->tunnel)
 		return tunnel_timeout(s);
 	/* Waiting on the server for a response, or on the client otherwise. */
-	if (s->tx->req.state == CH_DONE && s->tx->rsp.state != CH_DONE && !chan_pending(&s->tx->rsp))
-		return (uint64_t)t->server;
-	return (uint64_t)t->client;
+	if (t->req.state == CH_DONE && t->rsp.state != CH_DONE && !chan_pending(&t->rsp))
+		return (uint64_t)to->server;
+	return (uint64_t)to->client;
 }
 
 static void timer_update(struct fc_stream *s, bool progress)

@@ -98,8 +98,10 @@ def main():
                 t.check(open_idle(port, N2 - N1, socks), f"{N2 - N1} more answered")
                 r2 = rss_kb(worker)
             per = (r2 - r1) * 1024 / (N2 - N1)
-            t.note(f"worker RSS {r1} kB at {N1} idle, {r2} kB at {N2}: {per:.0f} B per idle connection")
-            t.check(per < LIMIT, f"an idle connection costs the worker less than {LIMIT} B ({per:.0f})")
+            t.note(f"worker RSS {r1} kB at {N1} idle, {r2} kB at {N2}: "
+                   f"{per:.0f} B per idle connection")
+            t.check(per < LIMIT,
+                    f"an idle connection costs the worker less than {LIMIT} B ({per:.0f})")
             with t.step("every idle connection answers its next request"):
                 ok = sum(1 for s in socks if exchange(s))
                 t.check(ok == len(socks), f"{ok} of {len(socks)} answered again")
