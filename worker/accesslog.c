@@ -89,8 +89,9 @@ struct entry {
 
 static void fill(struct entry *e, const struct fc_stream *s)
 {
+	const struct fc_txn *t = s->tx;
 	const struct fc_listener *l = s->px->l;
-	const struct fc_backend *be = s->be != NULL ? s->be->b : NULL;
+	const struct fc_backend *be = t->be != NULL ? t->be->b : NULL;
 	uint64_t now = ev_now_us(fc_w->ev);
 
 	net_host_str(&s->peer.sa, e->host, sizeof(e->host));
@@ -99,23 +100,23 @@ static void fill(struct entry *e, const struct fc_stream *s)
 	e->date_ms = (int)(s->accept_wall_us / 1000 % 1000);
 	e->frontend = l->name;
 	e->backend = be != NULL ? be->name : l->name;
-	e->server = s->local ? s->local :
-	    s->server >= 0 && be != NULL ? be->servers[s->server].name : "<NOSRV>";
-	e->tr = ms_between(s->t_start, s->t_head);
+	e->server = t->local ? t->local :
+	    t->server >= 0 && be != NULL ? be->servers[t->server].name : "<NOSRV>";
+	e->tr = ms_between(s->t_start, t->t_head);
 	e->tw = 0;
-	e->tc = ms_between(s->t_connect, s->t_connected);
-	e->tresp = ms_between(s->t_connected, s->t_rsp);
+	e->tc = ms_between(t->t_connect, t->t_connected);
+	e->tresp = ms_between(t->t_connected, t->t_rsp);
 	e->ta = ms_between(s->t_start, now);
-	e->status = s->status ? s->status : -1;
-	e->bytes = (unsigned long long)s->rsp.bytes;
-	e->term[0] = s->term[0];
-	e->term[1] = s->term[1];
+	e->status = t->status ? t->status : -1;
+	e->bytes = (unsigned long long)t->rsp.bytes;
+	e->term[0] = t->term[0];
+	e->term[1] = t->term[1];
 	e->term[2] = '\0';
 	e->actconn = fc_w->nconn;
 	e->feconn = e->beconn = s->px->nconn;
-	e->srvconn = s->server >= 0 && s->be != NULL ? s->be->srv[s->server].cur : 0;
-	e->retries = s->retries;
-	quote(e->req, sizeof(e->req), s->reqline != NULL ? s->reqline : "");
+	e->srvconn = t->server >= 0 && t->be != NULL ? t->be->srv[t->server].cur : 0;
+	e->retries = t->retries;
+	quote(e->req, sizeof(e->req), t->reqline != NULL ? t->reqline : "");
 }
 
 static int format_httplog(char *line, size_t size, const struct entry *e)
@@ -186,24 +187,25 @@ void accesslog_status_error(int status)
 
 void accesslog_txn(struct fc_stream *s)
 {
+	struct fc_txn *t = s->tx;
 	struct fc_shm_worker *w = fc_w->blk;
 
-	if (s->logged)
+	if (t->logged)
 		return;
-	s->logged = true;
+	t->logged = true;
 	shm_add(&w->requests, 1);
-	shm_add(&w->bytes_in, s->cli_in);
-	shm_add(&w->bytes_out, s->rsp.bytes);
-	if (s->term[0] == 'C')
+	shm_add(&w->bytes_in, t->cli_in);
+	shm_add(&w->bytes_out, t->rsp.bytes);
+	if (t->term[0] == 'C')
 		accesslog_error(FC_ERR_CLI_ABORT);
-	else if (s->term[0] == 'S' && s->term[1] == 'D')
+	else if (t->term[0] == 'S' && t->term[1] == 'D')
 		accesslog_error(FC_ERR_SRV_ABORT);
-	if (s->server >= 0 && s->t_rsp != 0) {
-		struct fc_shm_srv_counters *c = accesslog_srv(s->be, s->server);
+	if (t->server >= 0 && t->t_rsp != 0) {
+		struct fc_shm_srv_counters *c = accesslog_srv(t->be, t->server);
 
 		shm_add(&c->requests, 1);
-		shm_add(&c->bytes_out, s->req.bytes);
-		shm_add(&c->bytes_in, s->rsp.bytes);
+		shm_add(&c->bytes_out, t->req.bytes);
+		shm_add(&c->bytes_in, t->rsp.bytes);
 	}
 	emit(s);
 }

@@ -42,13 +42,13 @@ static bool server_down(const struct fc_be *be, int i)
 
 static bool server_tried(const struct fc_stream *s, int i)
 {
-	return s->tried != NULL && s->tried[i];
+	return s->tx->tried != NULL && s->tx->tried[i];
 }
 
 /* Servers persistence may not send to: the DOWN ones. */
 static const bool *down_mask(const struct fc_stream *s)
 {
-	struct fc_be *be = s->be;
+	struct fc_be *be = s->tx->be;
 
 	for (int i = 0; i < be->b->nservers; i++)
 		be->excluded[i] = server_down(be, i);
@@ -58,7 +58,7 @@ static const bool *down_mask(const struct fc_stream *s)
 /* Servers not to pick: DOWN or full ones, and those tried already if asked. */
 static const bool *pick_mask(const struct fc_stream *s, bool skip_tried)
 {
-	struct fc_be *be = s->be;
+	struct fc_be *be = s->tx->be;
 
 	for (int i = 0; i < be->b->nservers; i++)
 		be->excluded[i] = server_down(be, i) || server_full(be, i) ||
@@ -72,15 +72,17 @@ const struct fc_ck_req *backend_ck(const struct fc_stream *s)
 {
 	static const struct fc_ck_req none = { .server = -1 };
 
-	return s->ck != NULL ? s->ck : &none;
+	return s->tx->ck != NULL ? s->tx->ck : &none;
 }
 
 void backend_persist_reset(struct fc_stream *s)
 {
-	pool_put(&ck_pool, s->ck);
-	s->ck = NULL;
-	s->stick_server = -1;
-	s->stick_hash = 0;
+	struct fc_txn *t = s->tx;
+
+	pool_put(&ck_pool, t->ck);
+	t->ck = NULL;
+	t->stick_server = -1;
+	t->stick_hash = 0;
 }
 
 static uint64_t id_hash(struct fc_ck_span id)
@@ -91,25 +93,27 @@ static uint64_t id_hash(struct fc_ck_span id)
 /* The learned session's server, if the table knows the id (and extends it). */
 static void stick_lookup(struct fc_stream *s, struct fc_ck_span id)
 {
-	struct fc_be *be = s->be;
+	struct fc_txn *t = s->tx;
+	struct fc_be *be = t->be;
 	int g = session_use(fc_w->shm, fc_w->slot, (uint32_t)be->index, id.p, id.len,
 	    ev_now(fc_w->ev));
 
-	s->stick_hash = id_hash(id);
+	t->stick_hash = id_hash(id);
 	if (g >= (int)be->srv_base && g - (int)be->srv_base < be->b->nservers)
-		s->stick_server = g - (int)be->srv_base;
+		t->stick_server = g - (int)be->srv_base;
 }
 
 void backend_persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
 {
-	const struct fc_backend *l = s->be->b;
+	struct fc_txn *t = s->tx;
+	const struct fc_backend *l = t->be->b;
 	bool ck = l->cookie.mode != FC_COOKIE_NONE, stick = l->stick.cookie[0] != '\0';
 	const bool *down;
 	struct fc_ck_span id;
 
-	if (ck && s->ck == NULL && (s->ck = pool_get(&ck_pool)) != NULL)
-		cookie_req_init(s->ck);
-	ck = ck && s->ck != NULL;	/* out of memory: balanced as if none came */
+	if (ck && t->ck == NULL && (t->ck = pool_get(&ck_pool)) != NULL)
+		cookie_req_init(t->ck);
+	ck = ck && t->ck != NULL;	/* out of memory: balanced as if none came */
 	down = ck ? down_mask(s) : NULL;
 
 	for (int i = http_find_header(m, "cookie", 0); i >= 0 && (ck || stick);
@@ -117,7 +121,7 @@ void backend_persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
 		const struct fc_http_header *h = &m->headers[i];
 
 		if (ck)
-			cookie_req_scan(l, h->value, h->value_len, down, backend_wall_s(s), s->ck);
+			cookie_req_scan(l, h->value, h->value_len, down, backend_wall_s(s), t->ck);
 		if (stick && cookie_find(h->value, h->value_len, l->stick.cookie, &id)) {
 			stick_lookup(s, id);
 			stick = false;		/* the first one only */
@@ -132,7 +136,8 @@ void backend_persist_scan(struct fc_stream *s, const struct fc_http_msg *m)
  */
 void backend_persist_learn(const struct fc_stream *s, const struct fc_http_msg *m)
 {
-	const struct fc_backend *l = s->be->b;
+	const struct fc_txn *t = s->tx;
+	const struct fc_backend *l = t->be->b;
 	struct fc_ck_span id;
 
 	for (int i = http_find_header(m, "set-cookie", 0); i >= 0;
@@ -142,10 +147,10 @@ void backend_persist_learn(const struct fc_stream *s, const struct fc_http_msg *
 		if (!cookie_set_match(h->value, h->value_len, l->stick.cookie, &id) ||
 		    id.len == 0 || cookie_set_deletes(h->value, h->value_len))
 			continue;
-		if (s->stick_server == s->server && s->stick_hash == id_hash(id))
+		if (t->stick_server == t->server && t->stick_hash == id_hash(id))
 			continue;
 		session_push(fc_w->shm, fc_w->slot, id.p, id.len,
-		    s->be->srv_base + (uint32_t)s->server, (uint32_t)l->stick.expire,
+		    t->be->srv_base + (uint32_t)t->server, (uint32_t)l->stick.expire,
 		    ev_now(fc_w->ev));
 	}
 }
@@ -157,7 +162,7 @@ void backend_persist_learn(const struct fc_stream *s, const struct fc_http_msg *
 static enum fc_pick persist_pick(const struct fc_stream *s, const bool *excluded,
     int *server)
 {
-	int target[2] = { backend_ck(s)->server, s->stick_server };
+	int target[2] = { backend_ck(s)->server, s->tx->stick_server };
 
 	for (int k = 0; k < 2; k++) {
 		int t = target[k];
@@ -168,7 +173,7 @@ static enum fc_pick persist_pick(const struct fc_stream *s, const bool *excluded
 			*server = t;
 			return PICK_SERVER;
 		}
-		if (server_full(s->be, t) && !server_down(s->be, t) && !server_tried(s, t))
+		if (server_full(s->tx->be, t) && !server_down(s->tx->be, t) && !server_tried(s, t))
 			return PICK_QUEUE;
 	}
 	return PICK_NONE;
@@ -177,12 +182,13 @@ static enum fc_pick persist_pick(const struct fc_stream *s, const bool *excluded
 /* The server a waiting request is tied to, or -1. */
 static int persist_want(const struct fc_stream *s)
 {
+	const struct fc_txn *t = s->tx;
 	int ck = backend_ck(s)->server;
 
-	if (ck >= 0 && !server_down(s->be, ck))
+	if (ck >= 0 && !server_down(t->be, ck))
 		return ck;
-	if (s->stick_server >= 0 && !server_down(s->be, s->stick_server))
-		return s->stick_server;
+	if (t->stick_server >= 0 && !server_down(t->be, t->stick_server))
+		return t->stick_server;
 	return -1;
 }
 
@@ -223,7 +229,8 @@ static void refresh_weights(struct fc_be *be)
 /* The balancer's pick among the usable servers not tried; -1: none. */
 static int balance_pick(struct fc_stream *s, const bool *excluded)
 {
-	struct fc_be *be = s->be;
+	struct fc_txn *t = s->tx;
+	struct fc_be *be = t->be;
 	uint64_t hash = 0;
 	int idx;
 
@@ -231,9 +238,9 @@ static int balance_pick(struct fc_stream *s, const bool *excluded)
 	if (be->b->balance == FC_BALANCE_SOURCE)
 		hash = source_hash(&s->peer);
 	idx = lb_pick(&be->lb, excluded, hash);
-	if (idx < 0 && s->tried != NULL) {
+	if (idx < 0 && t->tried != NULL) {
 		/* Every usable server was tried once: start over (redispatch). */
-		memset(s->tried, 0, (size_t)be->b->nservers * sizeof(*s->tried));
+		memset(t->tried, 0, (size_t)be->b->nservers * sizeof(*t->tried));
 		idx = lb_pick(&be->lb, pick_mask(s, false), hash);
 	}
 	return idx;
@@ -263,36 +270,39 @@ enum fc_pick backend_pick(struct fc_stream *s, int *server)
 	}
 	if ((*server = balance_pick(s, excluded)) >= 0)
 		return PICK_SERVER;
-	return worth_queueing(s->be) ? PICK_QUEUE : PICK_NONE;
+	return worth_queueing(s->tx->be) ? PICK_QUEUE : PICK_NONE;
 }
 
 void backend_attach(struct fc_stream *s, struct fc_conn *c)
 {
-	s->srv = c;
+	struct fc_txn *t = s->tx;
+
+	t->srv = c;
 	c->s = s;
-	s->be->srv[c->server].cur++;
-	shm_add(&accesslog_srv(s->be, c->server)->cur_conns, 1);
-	lb_conn_add(&s->be->lb, c->server, 1);
+	t->be->srv[c->server].cur++;
+	shm_add(&accesslog_srv(t->be, c->server)->cur_conns, 1);
+	lb_conn_add(&t->be->lb, c->server, 1);
 }
 
 /* ---------------------------------------------------------- server queue */
 
 void backend_queue_add(struct fc_stream *s, int want, bool front)
 {
-	struct fc_be *be = s->be;
+	struct fc_txn *t = s->tx;
+	struct fc_be *be = t->be;
 
-	s->in_srvq = true;
-	s->srvq_want = want;
+	t->in_srvq = true;
+	t->srvq_want = want;
 	if (front && be->srvq_head != NULL) {
-		s->srvq_prev = NULL;
-		s->srvq_next = be->srvq_head;
-		be->srvq_head->srvq_prev = s;
+		t->srvq_prev = NULL;
+		t->srvq_next = be->srvq_head;
+		be->srvq_head->tx->srvq_prev = s;
 		be->srvq_head = s;
 	} else {
-		s->srvq_next = NULL;
-		s->srvq_prev = be->srvq_tail;
+		t->srvq_next = NULL;
+		t->srvq_prev = be->srvq_tail;
 		if (be->srvq_tail != NULL)
-			be->srvq_tail->srvq_next = s;
+			be->srvq_tail->tx->srvq_next = s;
 		else
 			be->srvq_head = s;
 		be->srvq_tail = s;
@@ -302,20 +312,21 @@ void backend_queue_add(struct fc_stream *s, int want, bool front)
 
 void backend_queue_del(struct fc_stream *s)
 {
-	struct fc_be *be = s->be;
+	struct fc_txn *t = s->tx;
+	struct fc_be *be = t->be;
 
-	if (!s->in_srvq)
+	if (!t->in_srvq)
 		return;
-	if (s->srvq_prev != NULL)
-		s->srvq_prev->srvq_next = s->srvq_next;
+	if (t->srvq_prev != NULL)
+		t->srvq_prev->tx->srvq_next = t->srvq_next;
 	else
-		be->srvq_head = s->srvq_next;
-	if (s->srvq_next != NULL)
-		s->srvq_next->srvq_prev = s->srvq_prev;
+		be->srvq_head = t->srvq_next;
+	if (t->srvq_next != NULL)
+		t->srvq_next->tx->srvq_prev = t->srvq_prev;
 	else
-		be->srvq_tail = s->srvq_prev;
-	s->srvq_next = s->srvq_prev = NULL;
-	s->in_srvq = false;
+		be->srvq_tail = t->srvq_prev;
+	t->srvq_next = t->srvq_prev = NULL;
+	t->in_srvq = false;
 	be->srvq_len--;
 }
 
@@ -324,8 +335,8 @@ static struct fc_stream *queue_next(struct fc_be *be, int server)
 {
 	struct fc_stream *s = be->srvq_head;
 
-	while (s != NULL && s->srvq_want >= 0 && s->srvq_want != server)
-		s = s->srvq_next;
+	while (s != NULL && s->tx->srvq_want >= 0 && s->tx->srvq_want != server)
+		s = s->tx->srvq_next;
 	if (s != NULL)
 		backend_queue_del(s);
 	return s;
@@ -333,7 +344,7 @@ static struct fc_stream *queue_next(struct fc_be *be, int server)
 
 struct fc_stream *backend_release(struct fc_stream *s, const struct fc_conn *c)
 {
-	struct fc_be *be = s->be;
+	struct fc_be *be = s->tx->be;
 
 	be->srv[c->server].cur--;
 	shm_add(&accesslog_srv(be, c->server)->cur_conns, -1);

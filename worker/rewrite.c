@@ -219,8 +219,9 @@ static size_t head_replace(struct fc_chan *ch, struct out *o, size_t hlen)
 
 size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
+	struct fc_txn *t = s->tx;
 	struct out o = { scratch, 0, sizeof(scratch), false };
-	const struct fc_cookie *ck = &s->be->b->cookie;
+	const struct fc_cookie *ck = &t->be->b->cookie;
 	const struct fc_hdr_rules *rules = &s->px->l->req_headers;
 	bool xff = s->px->l->forwardfor, cl_done = false;
 	/* The client certificate's verdict, when the listener asks for one. */
@@ -257,14 +258,14 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 	}
 	/* The client's Upgrade went with the other hop-by-hop fields: a
 	 * WebSocket upgrade (worker/tunnel.h) is asked for again, alone. */
-	if (s->ws_asked)
+	if (t->ws_asked)
 		out_str(&o, UPGRADE_WS);
-	else if (!s->srv_keepalive)
+	else if (!t->srv_keepalive)
 		out_str(&o, "Connection: close\r\n");
 	else if (m->version_minor == 0)
 		out_str(&o, "Connection: keep-alive\r\n");
 	out_put(&o, "\r\n", 2);
-	return head_replace(&s->req, &o, hlen);
+	return head_replace(&t->req, &o, hlen);
 }
 
 /*
@@ -274,14 +275,14 @@ size_t rewrite_request(struct fc_stream *s, const struct fc_http_msg *m, size_t 
 static bool out_set_cookie(struct out *o, const struct fc_stream *s,
     const struct fc_http_header *h)
 {
-	const struct fc_backend *l = s->be->b;
+	const struct fc_backend *l = s->tx->be->b;
 	size_t mark = o->len, n = 0;
 
 	out_put(o, h->name, h->name_len);
 	out_put(o, ": ", 2);
 	if (o->overflow)
 		return true;
-	switch (cookie_set_rewrite(&l->cookie, l->servers[s->server].cookie, h->value,
+	switch (cookie_set_rewrite(&l->cookie, l->servers[s->tx->server].cookie, h->value,
 	    h->value_len, o->p + o->len, o->cap - o->len, &n)) {
 	case FC_CK_OTHER:
 		o->len = mark;
@@ -306,14 +307,15 @@ static bool out_set_cookie(struct out *o, const struct fc_stream *s,
 static void out_persist(struct out *o, const struct fc_stream *s, bool server_set,
     bool cc_private)
 {
-	const struct fc_backend *l = s->be->b;
+	const struct fc_txn *t = s->tx;
+	const struct fc_backend *l = t->be->b;
 
-	if (!cookie_rsp_needs_set(&l->cookie, backend_ck(s), s->server, server_set))
+	if (!cookie_rsp_needs_set(&l->cookie, backend_ck(s), t->server, server_set))
 		return;
 	out_str(o, "Set-Cookie: ");
 	if (o->overflow)
 		return;
-	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[s->server].cookie, backend_ck(s),
+	out_wrote(o, cookie_rsp_set(&l->cookie, l->servers[t->server].cookie, backend_ck(s),
 	    backend_wall_s(s), o->p + o->len, o->cap - o->len));
 	out_put(o, "\r\n", 2);
 	if (l->cookie.nocache && !cc_private)
@@ -322,12 +324,13 @@ static void out_persist(struct out *o, const struct fc_stream *s, bool server_se
 
 size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
+	struct fc_txn *t = s->tx;
 	struct out o = { scratch, 0, sizeof(scratch), false };
 	const struct fc_hdr_rules *rules = &s->px->l->rsp_headers;
 	/* A 101 here grants a WebSocket tunnel (stream.c refuses others):
 	 * the last head of the stream, which persistence must not miss. */
-	bool persist = s->be != NULL && s->be->b->cookie.mode != FC_COOKIE_NONE &&
-	    (m->status >= 200 || m->status == 101) && s->server >= 0;
+	bool persist = t->be != NULL && t->be->b->cookie.mode != FC_COOKIE_NONE &&
+	    (m->status >= 200 || m->status == 101) && t->server >= 0;
 	bool server_set = false, cc_private = false, cl_done = false;
 
 	out_put(&o, m->first_line, m->first_line_len);
@@ -352,13 +355,13 @@ size_t rewrite_response(struct fc_stream *s, const struct fc_http_msg *m, size_t
 	if (m->status == 101) {
 		out_str(&o, UPGRADE_WS);
 	} else if (m->status >= 200) {
-		if (!s->cli_keepalive)
+		if (!t->cli_keepalive)
 			out_str(&o, "Connection: close\r\n");
-		else if (s->req_http10)
+		else if (t->req_http10)
 			out_str(&o, "Connection: keep-alive\r\n");
 	}
 	out_put(&o, "\r\n", 2);
-	return head_replace(&s->rsp, &o, hlen);
+	return head_replace(&t->rsp, &o, hlen);
 }
 
 void rewrite_drop_head(struct fc_chan *ch, size_t hlen)

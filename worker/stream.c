@@ -43,6 +43,7 @@
 
 static struct fc_stream *runq;		/* the run queue: streams with work left over */
 static struct fc_pool line_pool = POOL_INIT(FC_LOGLINE);
+static struct fc_pool txn_pool = POOL_INIT(sizeof(struct fc_txn));
 
 static void stream_run(struct fc_stream *s);
 static void stream_defer(struct fc_stream *s);
@@ -53,15 +54,17 @@ static void conn_cb(struct fc_ev *ev, struct fc_ev_io *io, uint32_t events);
 /* The request line for the log: pooled, held only while a transaction runs. */
 static char *reqline_get(struct fc_stream *s)
 {
-	if (s->reqline == NULL && (s->reqline = pool_get(&line_pool)) != NULL)
-		s->reqline[0] = '\0';
-	return s->reqline;
+	struct fc_txn *t = s->tx;
+
+	if (t->reqline == NULL && (t->reqline = pool_get(&line_pool)) != NULL)
+		t->reqline[0] = '\0';
+	return t->reqline;
 }
 
 static void reqline_put(struct fc_stream *s)
 {
-	pool_put(&line_pool, s->reqline);
-	s->reqline = NULL;
+	pool_put(&line_pool, s->tx->reqline);
+	s->tx->reqline = NULL;
 }
 
 /* ------------------------------------------------------ error replies */
@@ -105,23 +108,25 @@ static const char *error_reply(int status, size_t *len)
 
 static void set_term(struct fc_stream *s, char who, char when)
 {
-	if (s->term[0] != '-')
+	struct fc_txn *t = s->tx;
+
+	if (t->term[0] != '-')
 		return;
-	s->term[0] = who;
-	s->term[1] = when;
+	t->term[0] = who;
+	t->term[1] = when;
 }
 
 /* The stream lets its server connection go: to the idle pool, or closed. */
 static void detach_server(struct fc_stream *s, bool reuse)
 {
-	struct fc_conn *c = s->srv;
+	struct fc_conn *c = s->tx->srv;
 	struct fc_stream *waiter;
 
 	if (c == NULL)
 		return;
-	s->srv = NULL;
+	s->tx->srv = NULL;
 	if ((waiter = backend_release(s, c)) != NULL) {
-		waiter->dequeued = true;	/* it connects on its next run */
+		waiter->tx->dequeued = true;	/* it connects on its next run */
 		stream_defer(waiter);
 	}
 	if (reuse)
@@ -136,82 +141,138 @@ static void detach_server(struct fc_stream *s, bool reuse)
  */
 static void respond_error(struct fc_stream *s, int status, char who, char when)
 {
+	struct fc_txn *t = s->tx;
 	const char *text;
 	size_t len;
 
 	set_term(s, who, when);
 	accesslog_status_error(status);
-	if ((status == 502 || status == 504) && s->server >= 0 && s->t_connected != 0)
-		shm_add(&accesslog_srv(s->be, s->server)->resp_errors, 1);
+	if ((status == 502 || status == 504) && t->server >= 0 && t->t_connected != 0)
+		shm_add(&accesslog_srv(t->be, t->server)->resp_errors, 1);
 	detach_server(s, false);
-	if (s->reqline == NULL && reqline_get(s) != NULL)
-		snprintf(s->reqline, FC_LOGLINE, "<BADREQ>");
-	if (s->rsp_started) {
+	if (t->reqline == NULL && reqline_get(s) != NULL)
+		snprintf(t->reqline, FC_LOGLINE, "<BADREQ>");
+	if (t->rsp_started) {
 		stream_close(s);
 		return;
 	}
-	if (s->rsp.buf == NULL && (s->rsp.buf = buf_get()) == NULL) {
+	if (t->rsp.buf == NULL && (t->rsp.buf = buf_get()) == NULL) {
 		stream_close(s);
 		return;
 	}
 	text = error_reply(status, &len);
-	s->rsp.buf->start = s->rsp.buf->end = 0;
-	memcpy(s->rsp.buf->data, text, len);
-	s->rsp.buf->end = len;
-	chan_reset(&s->rsp);
-	s->rsp.fwd = len;
-	s->rsp.state = CH_DONE;
-	s->req.state = CH_DONE;
-	s->req.keep = false;
-	s->status = status;
-	s->cli_keepalive = false;
-	s->close_after = true;
-	s->rsp_started = true;
+	t->rsp.buf->start = t->rsp.buf->end = 0;
+	memcpy(t->rsp.buf->data, text, len);
+	t->rsp.buf->end = len;
+	chan_reset(&t->rsp);
+	t->rsp.fwd = len;
+	t->rsp.state = CH_DONE;
+	t->req.state = CH_DONE;
+	t->req.keep = false;
+	t->status = status;
+	t->cli_keepalive = false;
+	t->close_after = true;
+	t->rsp_started = true;
 }
 
 /* ------------------------------------------------------------ request */
 
+/* The transaction's fields as a request starts; its buffers are kept. */
+static void txn_reset(struct fc_stream *s)
+{
+	struct fc_txn *t = s->tx;
+
+	t->server = -1;
+	t->retries = 0;
+	backend_persist_reset(s);
+	t->be = NULL;
+	if (t->tried != NULL)
+		memset(t->tried, 0, (size_t)fc_w->max_servers * sizeof(*t->tried));
+	t->is_head = t->rsp_started = t->close_after = false;
+	t->srv_reused = t->reuse_retried = t->logged = false;
+	t->sent_1xx = false;
+	t->ws_asked = false;
+	t->local = NULL;
+	t->cli_in = 0;
+	t->status = 0;
+	memcpy(t->term, "--", 3);
+	t->t_head = t->t_connect = t->t_connected = t->t_rsp = 0;
+	reqline_put(s);
+	chan_reset(&t->req);
+	chan_reset(&t->rsp);
+}
+
+/* The connection waits for its next request (or its first, just accepted). */
 static void txn_begin(struct fc_stream *s)
 {
-	struct fc_proxy *px = s->px;
-
-	s->server = -1;
-	s->retries = 0;
-	backend_persist_reset(s);
-	s->be = NULL;
-	if (s->tried != NULL)
-		memset(s->tried, 0, (size_t)fc_w->max_servers * sizeof(*s->tried));
-	s->is_head = s->rsp_started = s->close_after = false;
-	s->srv_reused = s->reuse_retried = s->logged = false;
-	s->sent_1xx = false;
-	s->ws_asked = false;
-	s->local = NULL;
-	s->cli_in = 0;
-	s->status = 0;
-	memcpy(s->term, "--", 3);
 	s->t_start = ev_now_us(fc_w->ev);
-	s->t_head = s->t_connect = s->t_connected = s->t_rsp = 0;
 	s->accept_wall_us = ev_wall_us(fc_w->ev);
+	s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.http_request;
+	if (s->tx != NULL)
+		txn_reset(s);
+}
+
+/* Gives s a transaction if it has none; false when out of memory. */
+static bool txn_get(struct fc_stream *s)
+{
+	if (s->tx != NULL)
+		return true;
+	if ((s->tx = pool_get(&txn_pool)) == NULL)
+		return false;
+	memset(s->tx, 0, sizeof(*s->tx));
+	txn_reset(s);
+	return true;
+}
+
+/* Gives s's transaction back, and everything it holds. */
+static void txn_put(struct fc_stream *s)
+{
+	struct fc_txn *t = s->tx;
+
+	if (t == NULL)
+		return;
+	splice_release(&t->req);
+	splice_release(&t->rsp);
+	buf_put(t->req.buf);
+	buf_put(t->rsp.buf);
+	sbuf_free(&t->payload);
 	reqline_put(s);
-	s->deadline = ev_now(fc_w->ev) + (uint64_t)px->l->timeout.http_request;
-	chan_reset(&s->req);
-	chan_reset(&s->rsp);
+	backend_persist_reset(s);
+	free(t->tried);
+	pool_put(&txn_pool, t);
+	s->tx = NULL;
+}
+
+/*
+ * Between two requests, nothing of the next one read: the connection
+ * gives its transaction back, so an idle keep-alive connection costs its
+ * stream only.  The next byte's event takes one again (stream_run).
+ */
+static void txn_idle(struct fc_stream *s)
+{
+	const struct fc_txn *t = s->tx;
+
+	if (t == NULL || s->dead || s->lingering || t->req.state != CH_HEAD ||
+	    buf_len(t->req.buf) != 0 || t->srv != NULL || t->reqline != NULL || t->tunnel)
+		return;
+	txn_put(s);
 }
 
 static void keep_reqline(struct fc_stream *s, const struct fc_http_msg *m)
 {
+	struct fc_txn *t = s->tx;
 	size_t n;
 
 	if (reqline_get(s) == NULL)
 		return;
 	if (m->first_line == NULL || m->first_line_len == 0) {
-		snprintf(s->reqline, FC_LOGLINE, "<BADREQ>");
+		snprintf(t->reqline, FC_LOGLINE, "<BADREQ>");
 		return;
 	}
 	n = m->first_line_len < FC_LOGLINE - 1 ? m->first_line_len : FC_LOGLINE - 1;
 
-	memcpy(s->reqline, m->first_line, n);
-	s->reqline[n] = '\0';
+	memcpy(t->reqline, m->first_line, n);
+	t->reqline[n] = '\0';
 }
 
 /* RFC 9110 section 9.2.2: these may be sent again if a connection dies. */
@@ -226,21 +287,23 @@ static bool method_idempotent(const struct fc_http_msg *m)
 	return false;
 }
 
-/* A response fulcrum made itself (in s->payload) answers the request. */
+/* A response fulcrum made itself (in its payload) answers the request. */
 static void serve_local(struct fc_stream *s, int status, const char *who, bool keepalive,
     size_t hlen)
 {
-	s->status = status;
-	s->local = who;
-	s->req.buf->start += hlen;	/* the request is consumed, not forwarded */
-	s->req.state = CH_DONE;
-	s->rsp.state = CH_DONE;
-	s->rsp_started = true;
-	s->t_rsp = ev_now_us(fc_w->ev);
+	struct fc_txn *t = s->tx;
+
+	t->status = status;
+	t->local = who;
+	t->req.buf->start += hlen;	/* the request is consumed, not forwarded */
+	t->req.state = CH_DONE;
+	t->rsp.state = CH_DONE;
+	t->rsp_started = true;
+	t->t_rsp = ev_now_us(fc_w->ev);
 	if (!keepalive) {
 		/* An unread body stays in the socket: linger, then close. */
-		s->cli_keepalive = false;
-		s->close_after = true;
+		t->cli_keepalive = false;
+		t->close_after = true;
 	}
 }
 
@@ -249,21 +312,21 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 {
 	const struct fc_listener *l = s->px->l;
 	enum fc_stats_kind kind = stats_match(l, m->target, m->target_len);
-	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+	bool keepalive = s->tx->cli_keepalive && m->body == FC_BODY_NONE;
 
 	if (kind == FC_STATS_NONE)
 		return false;
 	serve_local(s, stats_respond(l, s->px->index, s->px->show_backend,
 	    fc_w->conf->backends, fc_w->shm, kind,
-	    m, keepalive, &s->payload), "<STATS>", keepalive, hlen);
+	    m, keepalive, &s->tx->payload), "<STATS>", keepalive, hlen);
 	return true;
 }
 
 /* redirect_https: every request gets its https:// address. */
 static void serve_redirect(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
-	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
-	int status = rewrite_redirect_https(m, keepalive, &s->payload);
+	bool keepalive = s->tx->cli_keepalive && m->body == FC_BODY_NONE;
+	int status = rewrite_redirect_https(m, keepalive, &s->tx->payload);
 
 	shm_add(&fc_w->blk->redirects, status == 301);
 	serve_local(s, status, "<REDIRECT>", keepalive && status == 301, hlen);
@@ -273,10 +336,10 @@ static void serve_redirect(struct fc_stream *s, const struct fc_http_msg *m, siz
 static void serve_route_redirect(struct fc_stream *s, const struct fc_http_msg *m,
     const struct fc_route *rt, size_t hlen)
 {
-	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+	bool keepalive = s->tx->cli_keepalive && m->body == FC_BODY_NONE;
 
 	shm_add(&fc_w->blk->redirects, 1);
-	serve_local(s, rewrite_redirect(m, rt, keepalive, &s->payload), "<REDIRECT>",
+	serve_local(s, rewrite_redirect(m, rt, keepalive, &s->tx->payload), "<REDIRECT>",
 	    keepalive, hlen);
 }
 
@@ -285,7 +348,7 @@ static bool serve_rate_limited(struct fc_stream *s, const struct fc_http_msg *m,
     size_t hlen)
 {
 	const struct fc_listener *l = s->px->l;
-	bool keepalive = s->cli_keepalive && m->body == FC_BODY_NONE;
+	bool keepalive = s->tx->cli_keepalive && m->body == FC_BODY_NONE;
 	uint32_t wait;
 
 	if (!l->rate_limit.enabled)
@@ -295,7 +358,7 @@ static bool serve_rate_limited(struct fc_stream *s, const struct fc_http_msg *m,
 	if (wait == 0)
 		return false;
 	shm_add(&fc_w->blk->rate_limited, 1);
-	sbuf_printf(&s->payload, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %u\r\n"
+	sbuf_printf(&s->tx->payload, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %u\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: 19\r\nConnection: %s\r\n\r\n"
 	    "Too many requests.\n", wait, keepalive ? "keep-alive" : "close");
 	serve_local(s, 429, "<LIMIT>", keepalive, hlen);
@@ -322,24 +385,25 @@ static bool choose_backend(struct fc_stream *s, const struct fc_http_msg *m, siz
 		respond_error(s, 503, 'S', 'C');	/* no route, no default */
 		return false;
 	}
-	s->be = &fc_w->backends[b];
+	s->tx->be = &fc_w->backends[b];
 	return true;
 }
 
 /* A complete request head is in the buffer: decide, rewrite, connect. */
 static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
+	struct fc_txn *t = s->tx;
 	const struct fc_listener *l = s->px->l;
 	size_t newlen;
 
-	s->t_head = ev_now_us(fc_w->ev);
+	t->t_head = ev_now_us(fc_w->ev);
 	keep_reqline(s, m);
-	s->is_head = m->method_len == 4 && memcmp(m->method, "HEAD", 4) == 0;
-	s->idempotent = method_idempotent(m);
-	s->req_http10 = m->version_minor == 0;
-	s->cli_keepalive = !l->httpclose && !m->conn_close && !fc_w->draining;
-	s->srv_keepalive = !l->httpclose;
-	s->ws_asked = tunnel_asked(m);
+	t->is_head = m->method_len == 4 && memcmp(m->method, "HEAD", 4) == 0;
+	t->idempotent = method_idempotent(m);
+	t->req_http10 = m->version_minor == 0;
+	t->cli_keepalive = !l->httpclose && !m->conn_close && !fc_w->draining;
+	t->srv_keepalive = !l->httpclose;
+	t->ws_asked = tunnel_asked(m);
 	if (serve_rate_limited(s, m, hlen))
 		return;
 	if (l->redirect_https) {
@@ -360,16 +424,16 @@ static void request_ready(struct fc_stream *s, const struct fc_http_msg *m, size
 		respond_error(s, 431, 'P', 'R');
 		return;
 	}
-	s->req.fwd = newlen;
-	s->req.body = m->body;
-	s->req.left = m->content_length;
-	http_chunked_init(&s->req.ck);
-	s->req.max_body = (uint64_t)l->limits.body;
-	s->req.decoded = 0;
-	s->req.state = m->body == FC_BODY_NONE ? CH_DONE : CH_BODY;
+	t->req.fwd = newlen;
+	t->req.body = m->body;
+	t->req.left = m->content_length;
+	http_chunked_init(&t->req.ck);
+	t->req.max_body = (uint64_t)l->limits.body;
+	t->req.decoded = 0;
+	t->req.state = m->body == FC_BODY_NONE ? CH_DONE : CH_BODY;
 	/* A request without a body can be sent again if a reused server
 	 * connection turns out to be closed: keep it until answered. */
-	s->req.keep = m->body == FC_BODY_NONE;
+	t->req.keep = m->body == FC_BODY_NONE;
 	stream_connect(s);
 }
 
@@ -377,7 +441,7 @@ static void request_parse(struct fc_stream *s)
 {
 	const struct fc_limits *lim = &s->px->l->limits;
 	struct fc_http_msg m;
-	struct fc_buf *b = s->req.buf;
+	struct fc_buf *b = s->tx->req.buf;
 	int status = 400, r;
 
 	m.first_line = NULL;
@@ -396,7 +460,7 @@ static void request_parse(struct fc_stream *s)
 	if (r == FC_HTTP_INCOMPLETE) {
 		if (s->cli.eof) {
 			set_term(s, 'C', 'R');
-			s->status = 400;
+			s->tx->status = 400;
 			stream_close(s);
 		}
 		return;
@@ -413,22 +477,23 @@ static void request_parse(struct fc_stream *s)
 
 static void connect_failed(struct fc_stream *s, bool timeout)
 {
+	struct fc_txn *t = s->tx;
 	const struct fc_listener *l = s->px->l;
 
 	accesslog_error(timeout ? FC_ERR_CONN_TIMEOUT : FC_ERR_CONN_REFUSED);
-	if (s->server >= 0)
-		shm_add(&accesslog_srv(s->be, s->server)->conn_errors, 1);
-	if (s->tried == NULL)
-		s->tried = calloc((size_t)fc_w->max_servers, sizeof(*s->tried));
-	if (s->tried != NULL && s->server >= 0)
-		s->tried[s->server] = true;
+	if (t->server >= 0)
+		shm_add(&accesslog_srv(t->be, t->server)->conn_errors, 1);
+	if (t->tried == NULL)
+		t->tried = calloc((size_t)fc_w->max_servers, sizeof(*t->tried));
+	if (t->tried != NULL && t->server >= 0)
+		t->tried[t->server] = true;
 	detach_server(s, false);
-	if (s->retries >= l->retries) {
+	if (t->retries >= l->retries) {
 		respond_error(s, 503, 'S', 'C');
 		return;
 	}
-	s->retries++;
-	shm_add(&accesslog_srv(s->be, s->server)->retries, 1);
+	t->retries++;
+	shm_add(&accesslog_srv(t->be, t->server)->retries, 1);
 	stream_connect(s);
 }
 
@@ -438,7 +503,7 @@ static void connect_failed(struct fc_stream *s, bool timeout)
  */
 static int proxy_to_server(struct fc_stream *s, struct fc_conn *c)
 {
-	int version = s->be->b->servers[c->server].send_proxy;
+	int version = s->tx->be->b->servers[c->server].send_proxy;
 	socklen_t len = sizeof(s->dst);
 
 	if (version == 0)
@@ -451,10 +516,11 @@ static int proxy_to_server(struct fc_stream *s, struct fc_conn *c)
 /* Starts a new connection to server idx; a failure is handled (retry or 503). */
 static void connect_new(struct fc_stream *s, int idx)
 {
+	struct fc_txn *t = s->tx;
 	struct fc_conn *c;
 
 	backend_idle_make_room();
-	c = conn_open_server(s->be, idx, conn_cb);
+	c = conn_open_server(t->be, idx, conn_cb);
 
 	if (c == NULL) {
 		connect_failed(s, false);
@@ -465,21 +531,22 @@ static void connect_new(struct fc_stream *s, int idx)
 		connect_failed(s, false);
 		return;
 	}
-	shm_add(&accesslog_srv(s->be, idx)->total_conns, 1);
+	shm_add(&accesslog_srv(t->be, idx)->total_conns, 1);
 	backend_attach(s, c);
-	s->t_connect = ev_now_us(fc_w->ev);
-	s->t_connected = 0;
+	t->t_connect = ev_now_us(fc_w->ev);
+	t->t_connected = 0;
 	s->deadline = ev_now(fc_w->ev) + (uint64_t)s->px->l->timeout.connect;
 }
 
 /* Connects to a server, reusing an idle connection when there is one. */
 static void stream_connect(struct fc_stream *s)
 {
+	struct fc_txn *t = s->tx;
 	struct fc_conn *c;
-	bool woken = s->dequeued;
+	bool woken = t->dequeued;
 	int idx;
 
-	s->dequeued = false;
+	t->dequeued = false;
 	switch (backend_pick(s, &idx)) {
 	case PICK_QUEUE:
 		/* A stream woken that lost its slot keeps its place and deadline. */
@@ -495,13 +562,13 @@ static void stream_connect(struct fc_stream *s)
 	case PICK_SERVER:
 		break;
 	}
-	s->server = idx;
-	s->t_connect = ev_now_us(fc_w->ev);
-	s->srv_reused = false;
-	if (s->srv_keepalive && (c = backend_idle_take(s->be, idx)) != NULL) {
+	t->server = idx;
+	t->t_connect = ev_now_us(fc_w->ev);
+	t->srv_reused = false;
+	if (t->srv_keepalive && (c = backend_idle_take(t->be, idx)) != NULL) {
 		backend_attach(s, c);
-		s->srv_reused = true;
-		s->t_connected = s->t_connect;
+		t->srv_reused = true;
+		t->t_connected = t->t_connect;
 		return;
 	}
 	connect_new(s, idx);
@@ -517,27 +584,28 @@ static void stream_connect(struct fc_stream *s)
  */
 static void connect_try_send(struct fc_stream *s)
 {
-	struct fc_conn *c = s->srv;
+	struct fc_txn *t = s->tx;
+	struct fc_conn *c = t->srv;
 	ssize_t n;
 
-	if (c->early_tried || !chan_pending(&s->req))
+	if (c->early_tried || !chan_pending(&t->req))
 		return;
 	c->early_tried = true;
 	c->wr = true;
-	if ((n = chan_send(c, &s->req)) < 0) {
+	if ((n = chan_send(c, &t->req)) < 0) {
 		connect_failed(s, false);
 		return;
 	}
 	if (n == 0)
 		return;			/* EAGAIN: chan_send cleared wr */
 	c->connecting = false;
-	s->t_connected = ev_now_us(fc_w->ev);
+	t->t_connected = ev_now_us(fc_w->ev);
 }
 
 /* Was the connect in progress successful? */
 static void connect_check(struct fc_stream *s)
 {
-	struct fc_conn *c = s->srv;
+	struct fc_conn *c = s->tx->srv;
 
 	if (!c->wr && !c->rd) {
 		connect_try_send(s);
@@ -551,7 +619,7 @@ static void connect_check(struct fc_stream *s)
 	}
 	c->connecting = false;
 	c->wr = true;
-	s->t_connected = ev_now_us(fc_w->ev);
+	s->tx->t_connected = ev_now_us(fc_w->ev);
 }
 
 /*
@@ -560,21 +628,25 @@ static void connect_check(struct fc_stream *s)
  */
 static bool retry_reused(struct fc_stream *s)
 {
-	if (!s->srv_reused || s->reuse_retried || !s->req.keep || !s->idempotent ||
-	    s->sent_1xx || buf_len(s->rsp.buf) > s->rsp.fwd)
+	struct fc_txn *t = s->tx;
+
+	if (!t->srv_reused || t->reuse_retried || !t->req.keep || !t->idempotent ||
+	    t->sent_1xx || buf_len(t->rsp.buf) > t->rsp.fwd)
 		return false;
 	detach_server(s, false);
-	s->reuse_retried = true;
-	s->srv_reused = false;
-	s->req.sent = 0;
-	connect_new(s, s->server);
+	t->reuse_retried = true;
+	t->srv_reused = false;
+	t->req.sent = 0;
+	connect_new(s, t->server);
 	return true;
 }
 
 /* A request body going by splice (splice.h). */
 static bool request_splice(struct fc_stream *s)
 {
-	switch (splice_pump(&s->req, &s->cli, s->srv, &s->cli_in)) {
+	struct fc_txn *t = s->tx;
+
+	switch (splice_pump(&t->req, &s->cli, t->srv, &t->cli_in)) {
 	case SPLICE_FROM_EOF:
 		set_term(s, 'C', 'D');
 		stream_close(s);
@@ -591,11 +663,12 @@ static bool request_splice(struct fc_stream *s)
 
 static bool request_step(struct fc_stream *s)
 {
-	struct fc_chan *ch = &s->req;
+	struct fc_txn *t = s->tx;
+	struct fc_chan *ch = &t->req;
 	bool progress = false;
 	ssize_t n;
 
-	if (s->srv != NULL && splice_use(ch, &s->cli, s->srv))
+	if (t->srv != NULL && splice_use(ch, &s->cli, t->srv))
 		return request_splice(s);
 
 	if (ch->state != CH_DONE && conn_can_recv(&s->cli) && !s->cli.eof) {
@@ -607,7 +680,7 @@ static bool request_step(struct fc_stream *s)
 		}
 		progress = n > 0;
 		if (n > 0)
-			s->cli_in += (uint64_t)n;
+			t->cli_in += (uint64_t)n;
 	}
 	if (ch->state == CH_HEAD) {
 		request_parse(s);
@@ -622,19 +695,19 @@ static bool request_step(struct fc_stream *s)
 		stream_close(s);
 		return false;
 	}
-	if (s->srv == NULL)
+	if (t->srv == NULL)
 		return progress;
-	if (s->srv->connecting) {
-		struct fc_conn *before = s->srv;
+	if (t->srv->connecting) {
+		struct fc_conn *before = t->srv;
 
 		connect_check(s);
-		if (s->dead || s->srv != before)
+		if (s->dead || t->srv != before)
 			return true;		/* failed: retried or answered */
-		if (s->srv->connecting)
+		if (t->srv->connecting)
 			return progress;
 		progress = true;
 	}
-	if ((n = chan_send(s->srv, ch)) < 0) {
+	if ((n = chan_send(t->srv, ch)) < 0) {
 		if (!retry_reused(s))
 			respond_error(s, 502, 'S', 'D');
 		return true;
@@ -646,26 +719,27 @@ static bool request_step(struct fc_stream *s)
 
 static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, size_t hlen)
 {
-	struct fc_chan *ch = &s->rsp;
+	struct fc_txn *t = s->tx;
+	struct fc_chan *ch = &t->rsp;
 	size_t newlen;
 
-	if (s->t_rsp == 0)
-		s->t_rsp = ev_now_us(fc_w->ev);
+	if (t->t_rsp == 0)
+		t->t_rsp = ev_now_us(fc_w->ev);
 	/* A 101 is relayed only where a WebSocket was asked for (tunnel.h). */
 	if (m->status == 101 && !tunnel_granted(s, m)) {
 		respond_error(s, 502, 'P', 'H');
 		return;
 	}
 	if (m->status >= 200 || m->status == 101) {
-		s->status = m->status;
-		if (s->be->b->stick.cookie[0] != '\0' && s->server >= 0)
+		t->status = m->status;
+		if (t->be->b->stick.cookie[0] != '\0' && t->server >= 0)
 			backend_persist_learn(s, m);
-		s->cli_keepalive = s->cli_keepalive && m->body != FC_BODY_EOF &&
+		t->cli_keepalive = t->cli_keepalive && m->body != FC_BODY_EOF &&
 		    !fc_w->draining;
-		s->srv_keepalive = s->srv_keepalive && !m->conn_close &&
+		t->srv_keepalive = t->srv_keepalive && !m->conn_close &&
 		    m->body != FC_BODY_EOF && (m->version_minor == 1 || m->conn_keepalive);
 	}
-	if (m->status < 200 && s->req_http10) {
+	if (m->status < 200 && t->req_http10) {
 		/* HTTP/1.0 clients do not expect interim responses: drop it. */
 		rewrite_drop_head(ch, hlen);
 		return;
@@ -676,17 +750,17 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 	}
 	ch->fwd += newlen;
 	if (m->status == 101) {
-		s->rsp_started = true;
+		t->rsp_started = true;
 		tunnel_begin(s);
 		return;			/* the bytes behind the head are the tunnel's */
 	}
 	if (m->status < 200) {
-		s->sent_1xx = true;
+		t->sent_1xx = true;
 		return;			/* 1xx: a final response follows */
 	}
-	s->rsp_started = true;
-	if (s->req.keep)
-		chan_release(&s->req);
+	t->rsp_started = true;
+	if (t->req.keep)
+		chan_release(&t->req);
 	ch->body = m->body;
 	ch->left = m->content_length;
 	http_chunked_init(&ch->ck);
@@ -695,16 +769,17 @@ static void response_ready(struct fc_stream *s, const struct fc_http_msg *m, siz
 
 static void response_parse(struct fc_stream *s)
 {
-	struct fc_chan *ch = &s->rsp;
+	struct fc_txn *t = s->tx;
+	struct fc_chan *ch = &t->rsp;
 	struct fc_buf *b = ch->buf;
 	struct fc_http_msg m;
 	int status = 502, r = FC_HTTP_INCOMPLETE;
 
 	if (b != NULL && buf_len(b) > ch->fwd)
 		r = http_parse_response(b->data + b->start + ch->fwd, buf_len(b) - ch->fwd,
-		    &m, s->is_head, FC_BUFSZ - FC_REWRITE, &status);
+		    &m, t->is_head, FC_BUFSZ - FC_REWRITE, &status);
 	if (r == FC_HTTP_INCOMPLETE) {
-		if (s->srv->eof && !retry_reused(s))
+		if (t->srv->eof && !retry_reused(s))
 			respond_error(s, 502, 'S', 'H');
 		return;
 	}
@@ -717,8 +792,9 @@ static void response_parse(struct fc_stream *s)
 
 static bool response_read(struct fc_stream *s)
 {
-	struct fc_chan *ch = &s->rsp;
-	struct fc_conn *c = s->srv;
+	struct fc_txn *t = s->tx;
+	struct fc_chan *ch = &t->rsp;
+	struct fc_conn *c = t->srv;
 	bool progress = false;
 	ssize_t n;
 
@@ -750,8 +826,8 @@ static bool response_read(struct fc_stream *s)
 			ch->state = CH_DONE;
 		} else {
 			set_term(s, 'S', 'D');
-			s->close_after = true;
-			s->cli_keepalive = false;
+			t->close_after = true;
+			t->cli_keepalive = false;
 			ch->state = CH_DONE;
 		}
 		return true;
@@ -771,11 +847,13 @@ static bool response_read(struct fc_stream *s)
  */
 static void client_close_or_linger(struct fc_stream *s)
 {
-	if (buf_len(s->req.buf) == 0 && s->status < 400 && s->req.state == CH_DONE) {
+	struct fc_txn *t = s->tx;
+
+	if (buf_len(t->req.buf) == 0 && t->status < 400 && t->req.state == CH_DONE) {
 		stream_close(s);
 		return;
 	}
-	splice_release(&s->req);	/* what it holds goes nowhere now */
+	splice_release(&t->req);	/* what it holds goes nowhere now */
 	conn_shutw(&s->cli);
 	s->lingering = true;
 	s->deadline = ev_now(fc_w->ev) + LINGER_MS;
@@ -809,27 +887,28 @@ static void drain_grace(struct fc_stream *s, uint64_t now)
 /* The response is out: log, then keep both connections alive or close. */
 static void txn_end(struct fc_stream *s)
 {
-	bool reuse = s->srv_keepalive && s->req.state == CH_DONE && s->srv != NULL &&
-	    buf_len(s->rsp.buf) == 0 && !chan_pending(&s->req) && backend_idle_fit(s->srv);
+	struct fc_txn *t = s->tx;
+	bool reuse = t->srv_keepalive && t->req.state == CH_DONE && t->srv != NULL &&
+	    buf_len(t->rsp.buf) == 0 && !chan_pending(&t->req) && backend_idle_fit(t->srv);
 
 	accesslog_txn(s);
 	s->ntxn++;
 	detach_server(s, reuse);
-	if (s->rsp.buf != NULL)		/* whatever a closed server sent extra */
-		s->rsp.buf->start = s->rsp.buf->end = 0;
+	if (t->rsp.buf != NULL)		/* whatever a closed server sent extra */
+		t->rsp.buf->start = t->rsp.buf->end = 0;
 	/* Request bytes not sent (the server answered early) must never be
 	 * parsed as the next request: the connection ends here. */
-	if (!s->cli_keepalive || s->close_after || s->req.state != CH_DONE ||
-	    chan_pending(&s->req)) {
+	if (!t->cli_keepalive || t->close_after || t->req.state != CH_DONE ||
+	    chan_pending(&t->req)) {
 		client_close_or_linger(s);
 		return;
 	}
-	if (s->req.keep)
-		chan_release(&s->req);
-	chan_trim(&s->req);
-	chan_trim(&s->rsp);
-	sbuf_free(&s->payload);
-	s->payload_off = 0;
+	if (t->req.keep)
+		chan_release(&t->req);
+	chan_trim(&t->req);
+	chan_trim(&t->rsp);
+	sbuf_free(&t->payload);
+	t->payload_off = 0;
 	txn_begin(s);
 	/* Draining, after a response that promised keep-alive: the client
 	 * may be sending its next request already; answer it, with close. */
@@ -840,24 +919,25 @@ static void txn_end(struct fc_stream *s)
 /* Sends the response fulcrum made itself; -1 when the client is gone. */
 static ssize_t payload_send(struct fc_stream *s)
 {
-	size_t left = s->payload.len - s->payload_off;
+	struct fc_txn *t = s->tx;
+	size_t left = t->payload.len - t->payload_off;
 	ssize_t w;
 
 	if (left == 0 || !conn_can_send(&s->cli))
 		return 0;
-	if ((w = conn_send(&s->cli, s->payload.p + s->payload_off, left)) <= 0)
+	if ((w = conn_send(&s->cli, t->payload.p + t->payload_off, left)) <= 0)
 		return w;
-	s->payload_off += (size_t)w;
-	s->rsp.bytes += (uint64_t)w;
+	t->payload_off += (size_t)w;
+	t->rsp.bytes += (uint64_t)w;
 	return w;
 }
 
 /* A response body going by splice (splice.h). */
 static bool response_splice(struct fc_stream *s)
 {
-	struct fc_chan *ch = &s->rsp;
+	struct fc_chan *ch = &s->tx->rsp;
 
-	switch (splice_pump(ch, s->srv, &s->cli, NULL)) {
+	switch (splice_pump(ch, s->tx->srv, &s->cli, NULL)) {
 	case SPLICE_FROM_EOF:		/* cut short: the client sees it by its length */
 		set_term(s, 'S', 'D');
 		stream_close(s);
@@ -877,25 +957,26 @@ static bool response_splice(struct fc_stream *s)
 
 static bool response_step(struct fc_stream *s)
 {
-	struct fc_chan *ch = &s->rsp;
+	struct fc_txn *t = s->tx;
+	struct fc_chan *ch = &t->rsp;
 	bool progress;
 	ssize_t n;
 
-	if (!s->tunnel && s->payload.p == NULL && splice_use(ch, s->srv, &s->cli))
+	if (!t->tunnel && t->payload.p == NULL && splice_use(ch, t->srv, &s->cli))
 		return response_splice(s);
 	progress = response_read(s);
 
 	if (s->dead)
 		return false;
-	if (s->tunnel)
+	if (t->tunnel)
 		return true;		/* the head goes out with the tunnel's bytes */
-	if (s->payload.p != NULL) {
+	if (t->payload.p != NULL) {
 		if ((n = payload_send(s)) < 0) {
 			set_term(s, 'C', 'D');
 			stream_close(s);
 			return false;
 		}
-		if (s->payload_off < s->payload.len)
+		if (t->payload_off < t->payload.len)
 			return n > 0;
 		txn_end(s);
 		return !s->dead && !s->lingering;
@@ -906,7 +987,7 @@ static bool response_step(struct fc_stream *s)
 		return false;
 	}
 	if (ch->state == CH_DONE && !chan_pending(ch) &&
-	    (s->status != 0 || s->close_after)) {
+	    (t->status != 0 || t->close_after)) {
 		txn_end(s);
 		return !s->dead && !s->lingering;
 	}
@@ -933,9 +1014,11 @@ static void proxy_refuse(struct fc_stream *s, const char *why)
 		    net_addr_str(&s->peer.sa, peer, sizeof(peer)), why);
 	}
 	accesslog_error(FC_ERR_BADREQ);
-	set_term(s, 'P', 'R');
-	if (reqline_get(s) != NULL)
-		snprintf(s->reqline, FC_LOGLINE, "<BADPROXY>");
+	if (txn_get(s)) {		/* for its log line */
+		set_term(s, 'P', 'R');
+		if (reqline_get(s) != NULL)
+			snprintf(s->tx->reqline, FC_LOGLINE, "<BADPROXY>");
+	}
 	stream_close(s);
 }
 
@@ -964,24 +1047,26 @@ static bool proxy_step(struct fc_stream *s)
 
 static uint64_t data_timeout(const struct fc_stream *s)
 {
-	const struct fc_timeouts *t = &s->px->l->timeout;
+	const struct fc_timeouts *to = &s->px->l->timeout;
+	const struct fc_txn *t = s->tx;
 
-	if (s->tunnel)
+	if (t->tunnel)
 		return tunnel_timeout(s);
 	/* Waiting on the server for a response, or on the client otherwise
 	 * (response bytes waiting for it, in the buffer or in a pipe). */
-	if (s->req.state == CH_DONE && s->rsp.state != CH_DONE && !chan_pending(&s->rsp) &&
-	    splice_pending(&s->rsp) == 0)
-		return (uint64_t)t->server;
-	return (uint64_t)t->client;
+	if (t->req.state == CH_DONE && t->rsp.state != CH_DONE && !chan_pending(&t->rsp) &&
+	    splice_pending(&t->rsp) == 0)
+		return (uint64_t)to->server;
+	return (uint64_t)to->client;
 }
 
 static void timer_update(struct fc_stream *s, bool progress)
 {
-	bool waiting_head = s->req.state == CH_HEAD;
-	bool connecting = s->srv != NULL && s->srv->connecting;
+	const struct fc_txn *t = s->tx;
+	bool waiting_head = t->req.state == CH_HEAD;
+	bool connecting = t->srv != NULL && t->srv->connecting;
 
-	if (progress && !waiting_head && !connecting && !s->in_srvq)
+	if (progress && !waiting_head && !connecting && !t->in_srvq)
 		s->deadline = ev_now(fc_w->ev) + data_timeout(s);
 	if (!ev_timer_pending(&s->timer) || s->timer.when > s->deadline)
 		ev_timer_arm(fc_w->ev, &s->timer, s->deadline);
@@ -1005,22 +1090,26 @@ static void stream_timeout(struct fc_ev *ev, struct fc_ev_timer *t)
 		proxy_refuse(s, "no PROXY header within timeout.http_request");
 		return;
 	}
-	if (s->in_srvq) {
+	if (s->tx == NULL) {
+		stream_close(s);	/* idle keep-alive, or nothing sent: close quietly */
+		return;
+	}
+	if (s->tx->in_srvq) {
 		backend_queue_del(s);
 		respond_error(s, 503, 's', 'Q');
-	} else if (s->req.state == CH_HEAD) {
-		if (buf_len(s->req.buf) == 0) {
+	} else if (s->tx->req.state == CH_HEAD) {
+		if (buf_len(s->tx->req.buf) == 0) {
 			stream_close(s);	/* idle keep-alive: close quietly */
 			return;
 		}
 		respond_error(s, 408, 'c', 'R');
-	} else if (s->srv != NULL && s->srv->connecting) {
+	} else if (s->tx->srv != NULL && s->tx->srv->connecting) {
 		set_term(s, 's', 'C');
 		connect_failed(s, true);
-	} else if (s->req.state == CH_DONE && !s->rsp_started) {
+	} else if (s->tx->req.state == CH_DONE && !s->tx->rsp_started) {
 		respond_error(s, 504, 's', 'H');
 	} else {
-		set_term(s, s->req.state == CH_DONE ? 's' : 'c', 'D');
+		set_term(s, s->tx->req.state == CH_DONE ? 's' : 'c', 'D');
 		stream_close(s);
 		return;
 	}
@@ -1054,9 +1143,13 @@ static void stream_run(struct fc_stream *s)
 	}
 	if (s->await_proxy && !proxy_step(s))
 		return;
-	if (s->dequeued) {
+	if (!txn_get(s)) {
+		stream_close(s);	/* out of memory */
+		return;
+	}
+	if (s->tx->dequeued) {
 		stream_connect(s);
-		if (s->dead || s->in_srvq)
+		if (s->dead || s->tx->in_srvq)
 			return;
 	}
 	for (int pass = 0; !s->dead && !s->lingering; pass++) {
@@ -1068,7 +1161,7 @@ static void stream_run(struct fc_stream *s)
 			stream_defer(s);
 			break;
 		}
-		if (s->tunnel) {
+		if (s->tx->tunnel) {
 			p = tunnel_step(s);
 		} else {
 			p = request_step(s);
@@ -1080,8 +1173,10 @@ static void stream_run(struct fc_stream *s)
 			break;
 		any = true;
 	}
-	if (!s->dead && !s->lingering)
+	if (!s->dead && !s->lingering) {
 		timer_update(s, any);
+		txn_idle(s);
+	}
 }
 
 static void stream_defer(struct fc_stream *s)
@@ -1163,17 +1258,21 @@ void stream_accept(struct fc_proxy *px, int fd, const union fc_sockaddr *peer)
 
 static void stream_close(struct fc_stream *s)
 {
+	struct fc_txn *t = s->tx;
+
 	if (s->dead)
 		return;
 	s->dead = true;
-	backend_queue_del(s);
-	if (s->reqline != NULL)
-		accesslog_txn(s);
 	shm_add(&fc_w->blk->cur_conns, -1);
-	tunnel_end(s);
-	splice_release(&s->req);
-	splice_release(&s->rsp);
-	detach_server(s, false);
+	if (s->tx != NULL) {
+		backend_queue_del(s);
+		if (t->reqline != NULL)
+			accesslog_txn(s);
+		tunnel_end(s);
+		splice_release(&t->req);
+		splice_release(&t->rsp);
+		detach_server(s, false);
+	}
 	ev_timer_stop(fc_w->ev, &s->timer);
 	conn_close(&s->cli);
 	if (s->prev != NULL)
@@ -1195,12 +1294,7 @@ void stream_reap(void)
 		struct fc_stream *s = fc_w->graveyard;
 
 		fc_w->graveyard = s->next;
-		buf_put(s->req.buf);
-		buf_put(s->rsp.buf);
-		sbuf_free(&s->payload);
-		reqline_put(s);
-		backend_persist_reset(s);
-		free(s->tried);
+		txn_put(s);
 		free(s);
 	}
 	conn_reap();
@@ -1219,10 +1313,12 @@ void stream_drain_all(void)
 	struct fc_stream *s;
 
 	for (s = fc_w->streams; s != NULL; s = s->next) {
-		if (!s->rsp_started)
-			s->cli_keepalive = false;
-		if (s->req.state == CH_HEAD && buf_len(s->req.buf) == 0 && s->ntxn > 0 &&
-		    !s->lingering)
+		const struct fc_txn *t = s->tx;
+
+		if (t != NULL && !t->rsp_started)
+			s->tx->cli_keepalive = false;
+		if ((t == NULL || (t->req.state == CH_HEAD && buf_len(t->req.buf) == 0)) &&
+		    s->ntxn > 0 && !s->lingering)
 			drain_grace(s, now);
 	}
 	backend_idle_purge(now);

@@ -15,32 +15,36 @@ bool tunnel_asked(const struct fc_http_msg *m)
 /* RFC 9110 section 15.2.2: a 101 names the protocol switched to. */
 bool tunnel_granted(const struct fc_stream *s, const struct fc_http_msg *m)
 {
-	return s->ws_asked && m->upgrade_websocket;
+	return s->tx->ws_asked && m->upgrade_websocket;
 }
 
 void tunnel_begin(struct fc_stream *s)
 {
-	s->tunnel = true;
+	struct fc_txn *t = s->tx;
+
+	t->tunnel = true;
 	/* The request was kept for a resend until answered: it is. */
-	chan_release(&s->req);
-	s->req.state = CH_TUNNEL;
-	s->rsp.state = CH_TUNNEL;
+	chan_release(&t->req);
+	t->req.state = CH_TUNNEL;
+	t->rsp.state = CH_TUNNEL;
 	shm_add(&fc_w->blk->cur_tunnels, 1);
 	shm_add(&fc_w->blk->total_tunnels, 1);
 }
 
 void tunnel_end(struct fc_stream *s)
 {
-	if (s->tunnel)
+	if (s->tx->tunnel)
 		shm_add(&fc_w->blk->cur_tunnels, -1);
 }
 
 static void set_term(struct fc_stream *s, char who)
 {
-	if (s->term[0] != '-')
+	struct fc_txn *t = s->tx;
+
+	if (t->term[0] != '-')
 		return;
-	s->term[0] = who;
-	s->term[1] = 'D';
+	t->term[0] = who;
+	t->term[1] = 'D';
 }
 
 /* A direction whose receiver is gone: what is left for it is dropped. */
@@ -77,7 +81,7 @@ static bool pump_one(struct fc_stream *s, struct fc_conn *from, struct fc_conn *
 			drop(back);
 		}
 		if (n > 0 && who == 'C')
-			s->cli_in += (uint64_t)n;
+			s->tx->cli_in += (uint64_t)n;
 		moved = n != 0;
 	}
 	ch->fwd = buf_len(ch->buf);
@@ -99,10 +103,11 @@ static bool pump_one(struct fc_stream *s, struct fc_conn *from, struct fc_conn *
 
 enum fc_tunnel_pump tunnel_pump(struct fc_stream *s)
 {
-	bool moved = pump_one(s, &s->cli, s->srv, &s->req, &s->rsp, 'C');
+	struct fc_txn *t = s->tx;
+	bool moved = pump_one(s, &s->cli, t->srv, &t->req, &t->rsp, 'C');
 
-	moved |= pump_one(s, s->srv, &s->cli, &s->rsp, &s->req, 'S');
-	if (s->req.state == CH_DONE && s->rsp.state == CH_DONE)
+	moved |= pump_one(s, t->srv, &s->cli, &t->rsp, &t->req, 'S');
+	if (t->req.state == CH_DONE && t->rsp.state == CH_DONE)
 		return TUNNEL_OVER;
 	return moved ? TUNNEL_MOVED : TUNNEL_IDLE;
 }
@@ -111,7 +116,7 @@ uint64_t tunnel_timeout(const struct fc_stream *s)
 {
 	const struct fc_timeouts *t = &s->px->l->timeout;
 
-	if ((s->req.state == CH_DONE || s->rsp.state == CH_DONE) && t->client < t->tunnel)
+	if ((s->tx->req.state == CH_DONE || s->tx->rsp.state == CH_DONE) && t->client < t->tunnel)
 		return (uint64_t)t->client;
 	return (uint64_t)t->tunnel;
 }

@@ -149,19 +149,17 @@ struct fc_be {
 	bool *excluded;			/* scratch for each pick */
 };
 
-struct fc_stream {
-	struct fc_proxy *px;
+/*
+ * What one transaction (a request and its response) needs, from its first
+ * byte to its log line.  Taken from a pool when a request starts and given
+ * back when the connection goes idle between requests (stream.c), as nginx
+ * frees its request on keep-alive: an idle connection holds only its
+ * stream.
+ */
+struct fc_txn {
 	struct fc_be *be;		/* the transaction's backend; NULL: none yet */
-	struct fc_conn cli;
 	struct fc_conn *srv;
 	struct fc_chan req, rsp;
-	struct fc_ev_timer timer;
-	uint64_t deadline;
-	union fc_sockaddr peer;		/* the client: the socket's, or its PROXY header's */
-	union fc_sockaddr dst;		/* where it connected: its PROXY header's, or
-					 * getsockname() once needed; family 0: not yet */
-	struct fc_stream *prev, *next;	/* all streams of the worker */
-	/* the transaction in flight */
 	int server;
 	int retries;			/* retries done */
 	int srvq_want;			/* in the server queue for this server, -1: any */
@@ -172,43 +170,62 @@ struct fc_stream {
 	bool cli_keepalive : 1, srv_keepalive : 1;
 	bool req_http10 : 1;
 	bool close_after : 1;		/* close the client when the response is out */
-	bool dead : 1;
 	bool rsp_started : 1;		/* response head sent to the client */
 	bool srv_reused : 1;		/* server connection came from the idle pool */
 	bool reuse_retried : 1;		/* the request was sent again once */
 	bool logged : 1;
-	bool lingering : 1;		/* waiting for the client to close */
-	bool in_runq : 1;		/* in the run queue */
 	bool sent_1xx : 1;		/* an interim response went to the client */
 	bool idempotent : 1;		/* the method may be sent twice (RFC 9110 9.2.2) */
-	bool in_srvq : 1;		/* in px's server queue: every usable server is full */
+	bool in_srvq : 1;		/* in be's server queue: every usable server is full */
 	bool dequeued : 1;		/* a server slot freed: connect on the next run */
-	bool await_proxy : 1;		/* accept_proxy: its PROXY header is not read yet */
 	bool ws_asked : 1;		/* the request asks for a WebSocket tunnel */
 	bool tunnel : 1;		/* a 101 granted it: bytes only (tunnel.h) */
-	/* here, in the bit fields' padding: the stream stays within jemalloc's
-	 * 640-byte class (idle memory per connection, bench/) */
-	unsigned int ntxn;		/* transactions completed on this connection */
-	bool *tried;
+	bool *tried;			/* servers tried; allocated on a first failure */
 	struct fc_stream *srvq_next, *srvq_prev;
 	struct fc_sbuf payload;		/* a response fulcrum makes itself (stats) */
 	size_t payload_off;
 	uint64_t cli_in;		/* bytes read from the client in this transaction */
 	const char *local;		/* who answered it, for the log: "<STATS>" */
-	struct fc_stream *runq_next;
 	struct fc_ck_req *ck;		/* what its persistence cookie says; pooled */
 	uint64_t stick_hash;		/* of that session id: learned already */
-	uint64_t t_start, t_head, t_connect, t_connected, t_rsp;	/* us */
-	uint64_t accept_wall_us;
+	uint64_t t_head, t_connect, t_connected, t_rsp;	/* us */
 	char *reqline;			/* for the log, FC_LOGLINE bytes; NULL: none yet */
 };
 
 /*
- * One per client connection, idle ones included: past 640 bytes jemalloc
- * rounds it up to 768, and bench/'s idle memory per connection grows by
- * 128 bytes.  Shrink something else before adding a field.
+ * A client connection.  Between requests it holds no transaction (tx is
+ * NULL) and no buffer: this is all an idle keep-alive connection costs.
  */
-_Static_assert(sizeof(struct fc_stream) <= 640, "a stream fits jemalloc's 640-byte class");
+struct fc_stream {
+	struct fc_proxy *px;
+	struct fc_txn *tx;		/* the transaction in flight; NULL: idle */
+	struct fc_conn cli;
+	struct fc_ev_timer timer;
+	uint64_t deadline;
+	union fc_sockaddr peer;		/* the client: the socket's, or its PROXY header's */
+	union fc_sockaddr dst;		/* where it connected: its PROXY header's, or
+					 * getsockname() once needed; family 0: not yet */
+	struct fc_stream *prev, *next;	/* all streams of the worker */
+	struct fc_stream *runq_next;
+	/* The next transaction's times start when the last one ended (or at
+	 * the accept), idle time included, as they always have in the log. */
+	uint64_t t_start;		/* us */
+	uint64_t accept_wall_us;
+	unsigned int ntxn;		/* transactions completed on this connection */
+	bool dead : 1;
+	bool lingering : 1;		/* waiting for the client to close */
+	bool in_runq : 1;		/* in the run queue */
+	bool await_proxy : 1;		/* accept_proxy: its PROXY header is not read yet */
+};
+
+/*
+ * One stream per client connection, idle ones included: it fills
+ * jemalloc's 256-byte class exactly (past it, 320), and bench/'s idle
+ * memory per connection follows the class.  A field an idle connection
+ * does not need goes in struct fc_txn, which only connections in a
+ * transaction hold (a pool's block, reused without an allocator call).
+ */
+_Static_assert(sizeof(struct fc_stream) <= 256, "a stream fits jemalloc's 256-byte class");
 
 /* Worker-wide context, set by worker_main() and read by every file of it. */
 struct fc_worker {
