@@ -26,12 +26,14 @@ Checked:
 
 The router hashes flows over the nexthops in the order of their addresses
 (hash-threshold, RFC 2992): lb2 is the middle one, whose leaving moves no
-flow of lb1 or lb3.  A keep-alive connection on lb2 itself cannot survive
-lb2's withdrawal (its packets now go to another node): the keep-alive
-client does what HTTP clients do (RFC 9112 9.3.1), it sends the request
-again on a new connection when a reused one fails before any byte of the
-answer; such retries are counted and shown, a request that still fails is
-a failure.
+flow of lb1 or lb3.  Plain ECMP still resets what fulcrum cannot keep:
+the keep-alive connection on lb2 itself, and a new connection whose
+handshake reached lb2 just before the router's change and whose request
+left just after it (its packets now go to another node).  The clients do
+what HTTP clients may (RFC 9112 9.3.1): a GET that got no byte of answer
+is sent again on a new connection.  Each such connection must have been
+opened before the router's change and reset before lb2's workers were
+told to stop; a request that still fails is a failure.
 
 Needs root (network namespaces) and bird2: skipped otherwise.
 """
@@ -204,15 +206,25 @@ def get(lab, path="/", cookie=None, timeout=5.0):
 class Looper:
     """A client requesting through the address in a loop: a new connection
     each time, or (on) one kept alive, first on node on.  Counts answers
-    per node; a failure is kept with its time and error.  Each runs in a
-    process of its own, as separate clients would: threads of one process
-    wait for each other between connect() and send() (the interpreter
-    lock), a gap no real client has, and a handshake whose request leaves
-    after the router dropped the node is reset by another node."""
+    per node; a failure is kept with its time and error.
+
+    A connection reset (or closed) before any byte of the answer is tried
+    once more on a new connection, as HTTP clients may for a GET (RFC 9112
+    9.3.1), and kept in retries as [opened, failed, error] (wall times):
+    the caller checks that each one spans the router's change, the one
+    thing that resets a connection there without fulcrum's doing -- the
+    connection's packets now go to another node, which has no socket for
+    it.  That is the keep-alive connection on the stopped node, and, with
+    plain ECMP, a new connection whose handshake reached the node just
+    before the change and whose request left just after it.
+
+    Each runs in a process of its own, as separate clients would (threads
+    of one process wait for each other between connect() and send(), which
+    widens that last window)."""
 
     def __init__(self, lab, on=None):
         self.lab, self.keepalive, self.on = lab, on is not None, on
-        self.per_node, self.failed, self.retried = {}, [], 0
+        self.per_node, self.failed, self.retries, self.opened = {}, [], [], 0.0
         self.slowest, self.stopping, self.sock, self.buf = 0.0, False, None, b""
         sock = pinned(lab, on) if on is not None else None
         rfd, wfd = os.pipe()
@@ -231,7 +243,7 @@ class Looper:
             signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
             self.sock = sock
             self.run()
-            os.write(wfd, json.dumps([self.per_node, self.failed[:20], self.retried,
+            os.write(wfd, json.dumps([self.per_node, self.failed[:20], self.retries[:20],
                                       self.slowest]).encode())
         finally:
             os._exit(0)
@@ -247,7 +259,8 @@ class Looper:
             t0 = time.monotonic()
             try:
                 st, hdrs = self.one()
-            except OSError as e:
+            except (OSError, EOFError) as e:
+                self.close()
                 self.failed.append(f"{time.time():.3f} {e!r}")
                 continue
             self.slowest = max(self.slowest, time.monotonic() - t0)
@@ -258,39 +271,35 @@ class Looper:
             self.per_node[node] = self.per_node.get(node, 0) + 1
 
     def one(self):
-        if not self.keepalive:
-            st, hdrs, _ = get(self.lab)
-            return st, hdrs
-        reused = self.sock is not None
         try:
             return self.exchange()
-        except OSError:
+        except (ConnectionResetError, EOFError) as e:
             self.close()
-            if not reused:
-                raise
-        # RFC 9112 9.3.1: a GET on a reused connection that failed before
-        # any answer is sent again on a new one.
-        self.retried += 1
+            self.retries.append([self.opened, time.time(), repr(e)])
         return self.exchange()
 
     def exchange(self):
+        """One GET; raises EOFError when the connection closes before the
+        answer, OSError on any other failure."""
         if self.sock is None:
+            self.opened = time.time()
             self.sock = self.lab.socket("user", socket.AF_INET, socket.SOCK_STREAM)
             self.sock.settimeout(5)
             self.sock.connect((ANYCAST, 80))
             self.buf = b""
-        self.sock.sendall(f"GET / HTTP/1.1\r\nHost: {ANYCAST}\r\n\r\n".encode())
+        close = "" if self.keepalive else "Connection: close\r\n"
+        self.sock.sendall(f"GET / HTTP/1.1\r\nHost: {ANYCAST}\r\n{close}\r\n".encode())
         while True:
             resp, rest = t.parse_responses(self.buf, eof=False)
             if resp:
                 self.buf = rest
                 st, hdrs, _ = resp[0]
-                if "close" in hdrs.get("connection", "").lower():
+                if close or "close" in hdrs.get("connection", "").lower():
                     self.close()
                 return st, hdrs
             b = self.sock.recv(65536)
             if not b:
-                raise OSError("closed before an answer")
+                raise EOFError("closed before an answer")
             self.buf += b
 
     def close(self):
@@ -311,7 +320,7 @@ class Looper:
         if not data:
             self.failed = ["the client process wrote nothing"]
             return
-        self.per_node, self.failed, self.retried, self.slowest = json.loads(data)
+        self.per_node, self.failed, self.retries, self.slowest = json.loads(data)
 
 
 def pinned(lab, node):
@@ -354,17 +363,24 @@ def stop_under_load(lab, node, sig, slow_ms, what):
     # New connections, and a connection kept alive on each node.
     loops = [Looper(lab)] + [Looper(lab, on=n["name"]) for n in NODES]
     try:
-        stop_and_watch(lab, node, sig, slow_ms, what)
+        signalled, changed, told = stop_and_watch(lab, node, sig, slow_ms, what)
     finally:
         for lp in loops:
             lp.end()
     for lp in loops:
         kind = f"keep-alive from {lp.on}" if lp.keepalive else "new connections"
-        t.note(f"{kind}: {lp.ok} answered {lp.per_node}, {lp.retried} retried on a new "
-               f"connection, slowest {lp.slowest * 1000:.0f} ms")
+        t.note(f"{kind}: {lp.ok} answered {lp.per_node}, {len(lp.retries)} sent again on a "
+               f"new connection, slowest {lp.slowest * 1000:.0f} ms")
         t.check(lp.failed == [] and lp.ok > 0, f"{kind}: no request failed", lp.failed[:5])
+        # Opened before the router's change, reset after the signal but
+        # before the workers were told to stop: fulcrum had closed nothing.
+        odd = [r for r in lp.retries
+               if not (changed and r[0] <= changed and signalled <= r[1] <= told)]
+        t.check(odd == [], f"{kind}: every request sent again was on a connection that "
+                "spanned the router's change, reset before fulcrum closed anything",
+                (signalled, changed, told, odd[:5]))
         if lp.keepalive and lp.on != node["name"]:
-            t.check(lp.retried == 0, f"{kind}: its connection stayed on {lp.on}", lp.per_node)
+            t.check(lp.retries == [], f"{kind}: its connection stayed on {lp.on}", lp.per_node)
 
 
 def stop_and_watch(lab, node, sig, slow_ms, what):
@@ -393,6 +409,7 @@ def stop_and_watch(lab, node, sig, slow_ms, what):
     t.check(took * 1000 < workers_told,
             "the router had withdrawn it before the workers were told to stop",
             (took * 1000, workers_told))
+    return wall0, seen, wall0 + workers_told / 1000
 
 
 lab = h.lab_up(extra={"lb3": "192.0.2.13/24"})
