@@ -46,6 +46,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/alloc.h"
@@ -69,6 +70,8 @@ _Static_assert(FC_SHM_HA_PEERS == FC_SYNC_MAX_PEERS, "a shm slot per sync peer")
 #define LEASE_MIN_S	2	/* ...and at least this long */
 #define ANYCAST_LEASE_S	2	/* anycast: a dead node's routes go within this */
 #define ANYCAST_RENEW_MS 500	/* each renewal is a netlink event for the daemon */
+#define ANYCAST_SETTLE_MS 300	/* stop: for the withdrawal to reach the routers */
+#define ANYCAST_GRACE_S	5	/* the master's STOP_GRACE_MS, past a drain */
 
 static struct {
 	const struct fc_ha *cfg;
@@ -84,6 +87,7 @@ static struct {
 	struct fc_ev_io rx;
 	int tx;
 	struct vip_link link;
+	struct vip_link lo;		/* anycast: where a withdrawn address stays local */
 	uint32_t src, dst;		/* network order; dst: group or first peer */
 	struct vrrp_key key;
 	struct vrrp_replay replay;
@@ -221,7 +225,7 @@ static int vip_set_one(struct vip_link *l, const struct fc_vip *v, bool add,
 	    v->prefixlen, add, lease_s, err, errlen);
 }
 
-static void vips_set(bool add)
+static void vips_change(struct vip_link *l, bool add, uint32_t lease_s)
 {
 	char err[160];
 
@@ -229,9 +233,28 @@ static void vips_set(bool add)
 	if (add)
 		ha.vips_renewed_us = clock_wall_us();
 	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
-		if (vip_set_one(&ha.link, &ha.cfg->vips[i], add, add ? ha.lease_s : 0, err,
+		if (vip_set_one(l, &ha.cfg->vips[i], add, add ? lease_s : 0, err,
 		    sizeof(err)) < 0)
 			log_warnx("%s: %s", ha.label, err);
+}
+
+static void vips_set(bool add)
+{
+	vips_change(&ha.link, add, ha.lease_s);
+}
+
+/*
+ * Anycast withdrawal: the addresses move from the interface to lo.  The
+ * interface's route goes, so the routing daemon withdraws it, but the
+ * kernel still takes the addresses as its own: connections already on
+ * this node keep receiving and sending until the workers are done with
+ * them (deleted, they would be cut: their answers could not leave).  On lo
+ * they live lease_s unless the master deletes them first.
+ */
+static void anycast_withdraw(uint32_t lease_s)
+{
+	vips_change(&ha.lo, true, lease_s);
+	vips_change(&ha.link, false, 0);
 }
 
 /* A round of announcements: gratuitous ARP for IPv4, unsolicited NA for IPv6. */
@@ -337,7 +360,10 @@ static void leave_master(bool resign)
 	}
 	ev_timer_stop(ha.ev, &ha.adver);
 	ev_timer_stop(ha.ev, &ha.garp);
-	vips_set(false);
+	if (anycast())
+		anycast_withdraw(ha.lease_s);
+	else
+		vips_set(false);
 }
 
 static void to_backup(const char *why)
@@ -926,7 +952,27 @@ static void anycast_health(uint64_t now, bool alive)
 		vips_set(true);
 		ha.renewed_ms = now;
 	}
+	if (ha.state != FC_HA_MASTER)
+		vips_change(&ha.lo, false, 0);	/* a withdrawal's leftover */
 	set_state(FC_HA_MASTER, "the proxy is alive: holding the addresses");
+}
+
+/*
+ * Anycast, stopping (the master stops this process before the workers):
+ * withdraw, then give the routers ANYCAST_SETTLE_MS to drop this node
+ * while the workers still serve what reaches it, so that no connection
+ * arrives just as they stop.  On lo the addresses outlive a whole drain;
+ * the master deletes them once the workers are gone.
+ */
+static void anycast_stop(const struct fc_conf *conf)
+{
+	struct timespec settle = { 0, ANYCAST_SETTLE_MS * 1000000L };
+
+	if (ha.state != FC_HA_MASTER)
+		return;
+	anycast_withdraw((uint32_t)(conf->drain_timeout + 999) / 1000 + ANYCAST_GRACE_S);
+	while (nanosleep(&settle, &settle) < 0 && errno == EINTR)
+		;
 }
 
 static void health_cb(struct fc_ev *ev, struct fc_ev_timer *t)
@@ -1002,6 +1048,8 @@ static void anycast_init(void)
 		log_notice("anycast: created interface %s (%s)", ha.cfg->interface, made);
 	if (vip_open(&ha.link, ha.cfg->interface, err, sizeof(err)) < 0)
 		fatalx("ha interface %s: %s", ha.cfg->interface, err);
+	if (vip_open(&ha.lo, "lo", err, sizeof(err)) < 0)
+		fatalx("lo: %s", err);
 	ha.rx6.fd = -1;			/* no advert of either family */
 	ha.lease_s = ANYCAST_LEASE_S;
 	ha.stale_ms = STALE_MIN_MS;
@@ -1119,19 +1167,35 @@ static void ha_init(const struct fc_conf *conf, struct fc_shm *shm)
 	ha.health.cb = health_cb;
 }
 
-void ha_release_vips(const struct fc_conf *conf)
+/* Adds (with lease_s) or removes conf's VIPs on ifname, from the master. */
+static void vips_on(const struct fc_conf *conf, const char *ifname, bool add,
+    uint32_t lease_s)
 {
 	struct vip_link link;
 	char err[160];
 
-	if (vip_open(&link, conf->ha.interface, err, sizeof(err)) < 0) {
-		log_warnx("ha interface %s: %s", conf->ha.interface, err);
+	if (vip_open(&link, ifname, err, sizeof(err)) < 0) {
+		log_warnx("ha interface %s: %s", ifname, err);
 		return;
 	}
 	for (int i = 0; i < conf->ha.nvips && i < VRRP_MAX_ADDRS; i++)
-		if (vip_set_one(&link, &conf->ha.vips[i], false, 0, err, sizeof(err)) < 0)
+		if (vip_set_one(&link, &conf->ha.vips[i], add, lease_s, err, sizeof(err)) < 0)
 			log_warnx("%s", err);
 	vip_close(&link);
+}
+
+void ha_release_vips(const struct fc_conf *conf)
+{
+	/* Anycast: the route goes, the workers' connections stay (see above). */
+	if (conf->ha.mode == FC_HA_ANYCAST)
+		vips_on(conf, "lo", true, ANYCAST_LEASE_S);
+	vips_on(conf, conf->ha.interface, false, 0);
+}
+
+void ha_clear_vips(const struct fc_conf *conf)
+{
+	if (conf->ha.mode == FC_HA_ANYCAST)
+		vips_on(conf, "lo", false, 0);
 }
 
 /* ------------------------------------------------------------ reload */
@@ -1284,8 +1348,15 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 	if (ev_signals_open(ha.ev, &ha.sigs, on_signal) < 0)
 		fatal("signalfd");
 	ha_init(conf, shm);
-	/* A previous life of ours may have died holding them. */
-	vips_set(false);
+	/*
+	 * A previous life of ours may have died holding them.  Anycast: to lo,
+	 * not deleted, in case its workers still have connections (this is a
+	 * respawn); the health tick holds them again or lets the lease run out.
+	 */
+	if (anycast())
+		anycast_withdraw(ha.lease_s);
+	else
+		vips_set(false);
 	ha.state = FC_HA_INIT;
 	ha.started_ms = ev_now(ha.ev);
 	publish_init();
@@ -1304,13 +1375,18 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl)
 	if (ha.state == FC_HA_MASTER)
 		log_notice("%s: stopping: %s", ha.label, anycast() ?
 		    "withdrawing the addresses" : "resigning mastership");
-	leave_master(true);
+	if (anycast())
+		anycast_stop(conf);
+	else
+		leave_master(true);
 	set_state(FC_HA_INIT, "stopping");
 	publish_mesh();
 	if (ha.cfg->sync.enabled)
 		sync_close();
 	reap_notify();
 	vip_close(&ha.link);
+	if (anycast())
+		vip_close(&ha.lo);
 	if (ha.tx >= 0)
 		close(ha.tx);
 	if (ha.rx.fd >= 0)

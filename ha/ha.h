@@ -22,7 +22,9 @@ int ha_main(const struct fc_conf *conf, struct fc_shm *shm, int ctl);
 /*
  * For the master, when the ha process died: removes the VIPs from the
  * interface, so that a node whose VRRP is dead stops answering for them
- * while the peer takes over.  Logs what fails.
+ * while the peer takes over.  Anycast moves them to lo for a lease instead:
+ * the route is withdrawn, the connections on this node are kept.  Logs
+ * what fails.
  */
 void ha_release_vips(const struct fc_conf *conf);
 
@@ -34,5 +36,11 @@ void ha_release_vips(const struct fc_conf *conf);
  * worker beats after when_ms.  0, or -1 (nothing sent).
  */
 int ha_tell_workers_dead(int ctl, uint64_t when_ms);
+
+/*
+ * For the master, once its workers are gone: removes what an anycast stop
+ * left on lo for the drain (nothing to do in VRRP mode).  Logs what fails.
+ */
+void ha_clear_vips(const struct fc_conf *conf);
 
 #endif

@@ -1316,6 +1316,9 @@ static void master_exit(void)
 	const char *pidfile = m.cur->conf->pidfile;
 
 	sockets_close();
+	/* The workers are gone: what an anycast stop left on lo goes too. */
+	if (m.cur->conf->ha.enabled)
+		ha_clear_vips(m.cur->conf);
 	if (pidfile != NULL)
 		unlink(pidfile);
 	ctl_destroy(&m.ctl, m.cur->shm.name);	/* before the generations go */

@@ -5,8 +5,9 @@ the service address on its own interface as a lease, for a routing daemon
 to announce: fulcrum creates the interface when it is missing (a dummy, or
 a port-less bridge where the kernel has no dummy driver), holds the
 address while its workers beat (renewed, valid_lft of 2 s at most),
-removes it at once when the proxy is dead but the master alive, and on a
-clean stop before any worker closes a connection; after a kill -9 of every
+moves it at once to lo when the proxy is dead but the master alive, and on
+a clean stop before any worker closes a connection (lo keeps it local for
+the connections already there, and announces nothing); after a kill -9 of every
 process the kernel removes it by itself when the lease runs out.  The
 client reaches the address through a static route to lb1 (the router's
 part, without a routing daemon).
@@ -37,10 +38,10 @@ ha: {{ mode = "anycast"; interface = "{IFACE}"; vips = [ "{ANYCAST}/32" ]; }};
 """
 
 
-def leases(lab):
-    """{address: valid_lft} on lb1's IFACE ({} when the interface is gone)."""
+def leases(lab, dev=IFACE):
+    """{address: valid_lft} on lb1's dev ({} when the interface is gone)."""
     try:
-        out = lab.ip("lb1", "-j", "-4", "addr", "show", "dev", IFACE)
+        out = lab.ip("lb1", "-j", "-4", "addr", "show", "dev", dev)
     except Exception:
         return {}
     got = {}
@@ -88,14 +89,21 @@ try:
         t.note(f"withdrawn {1000 * (time.monotonic() - t0):.0f} ms after the workers stopped")
         t.check(gone, "removed while the workers do not beat", leases(lab))
         t.check(h.ha(fc).get("state") == "FAULT", "FAULT", h.ha(fc))
+        t.check(0 < (leases(lab, "lo").get(ANYCAST) or 0) <= 2,
+                "moved to lo, as a lease (still local: connections on it stay)",
+                leases(lab, "lo"))
         for w in workers:
             t.kill_ours(w, signal.SIGCONT)
         t.check(h.wait(lambda: held(lab), 2), "held again once they beat", leases(lab))
+        t.check(h.wait(lambda: ANYCAST not in leases(lab, "lo"), 2), "and gone from lo",
+                leases(lab, "lo"))
 
     with t.step("clean stop: the address goes before the workers stop"):
         fc.signal(signal.SIGTERM)
         t.check(fc.wait_exit(10) is not None, "fulcrum exits")
-        t.check(not held(lab), "the address is gone", leases(lab))
+        t.check(not held(lab) and ANYCAST not in leases(lab, "lo"),
+                "the address is gone (from lo too, where it stayed while the workers stopped)",
+                (leases(lab), leases(lab, "lo")))
         log = fc.log_text()
         i = log.find("withdrawing the addresses")
         j = log.find("] stopping")

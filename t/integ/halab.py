@@ -48,12 +48,13 @@ ha: {{ interface = "eth0"; vrid = 51; priority = {priority};
 """)
 
 
-def lab_up():
-    """The namespaces and the two web servers."""
+def lab_up(extra=None):
+    """The namespaces and the two web servers; extra: more hosts on the LAN
+    ({"lb3": "192.0.2.13/24"})."""
     t.require_netns()
     t.require_fulcrum()
     t.require_backend()
-    lab = t.Lab(HOSTS)
+    lab = t.Lab({**HOSTS, **(extra or {})})
     for w in ("web1", "web2"):
         addr = HOSTS[w].split("/")[0]
         lab.spawn(w, [t.TESTBACKEND, "-l", f"{addr}:80", "-n", w],
