@@ -21,6 +21,9 @@ Checked:
     through the address -- one opening a connection per request, three
     keeping one alive, first on each node -- see no failed request, and
     those on lb1 and lb3 keep their connections;
+  - a stick session (PHPSESSID) learned through whichever node the router
+    picked is honoured through the others: the nodes replicate sessions
+    over a full mesh of sync channels;
   - a kill -9 of every fulcrum process of lb3 is withdrawn when its lease
     runs out.
 
@@ -41,6 +44,7 @@ import datetime
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -64,19 +68,24 @@ HOLD_S = 3          # BGP hold time, both sides
 LEASE_S = 2         # fulcrum's anycast lease (ha/ha.c ANYCAST_LEASE_S)
 DRAIN_MS = 3000     # global.drain_timeout
 LOOP_MAX_S = 30     # a client process stops by itself after this
+KEY = "anycast lab sync key, 16+"
+SESSIONS = 30       # stick sessions learned through the router
 
 
 def fulcrum_conf(node):
+    peers = ", ".join(f'"{n["addr"]}"' for n in NODES if n["name"] != node)
     return f"""
 global: {{ workers = 2; watchdog_ms = 0; drain_timeout = {DRAIN_MS}; }};
 listeners = ( {{
   name = "web"; bind = [ "{ANYCAST}:80" ];
   cookie = {{ name = "JSESSIONID"; mode = "prefix"; }};
+  stick = {{ cookie = "PHPSESSID"; expire = 1800; size = 1000; }};
   response_headers = {{ set = ( {{ name = "X-Node"; value = "{node}"; }} ); }};
   servers = ( {{ name = "web1"; address = "192.0.2.21:80"; cookie = "A"; }},
               {{ name = "web2"; address = "192.0.2.22:80"; cookie = "B"; }} );
 }} );
-ha: {{ mode = "anycast"; interface = "fulcrum0"; vips = [ "{ANYCAST}/32" ]; }};
+ha: {{ mode = "anycast"; interface = "fulcrum0"; vips = [ "{ANYCAST}/32" ];
+      peers = [ {peers} ]; auth_key = "{KEY}"; sync = {{ port = 7781; }}; }};
 """
 
 
@@ -434,6 +443,36 @@ try:
             got[hdrs.get("x-node")] = got.get(hdrs.get("x-node"), 0) + 1
         t.note(f"answers per node: {got}")
         t.check(sorted(got) == sorted(BY_NAME), "every node served some", got)
+
+    with t.step(f"{SESSIONS} stick sessions learned through the router are honoured "
+                "through every node"):
+        owners, learner = {}, {}
+        for _ in range(SESSIONS):
+            sid = secrets.token_hex(13)
+            st, hdrs, _ = get(lab, f"/setcookie?name=PHPSESSID&value={sid}")
+            owners[sid], learner[sid] = hdrs.get("x-backend"), hdrs.get("x-node")
+        t.note(f"learned through {sorted(set(learner.values()))}, owned by "
+               f"{sorted(set(owners.values()), key=str)}")
+        t.check(set(owners.values()) == {"web1", "web2"}, "both servers own some",
+                set(owners.values()))
+
+        def table(n):
+            return h.stat(n["fc"]).get("sessions", {}).get("size", -1)
+        t.check(h.wait(lambda: all(table(n) >= SESSIONS for n in NODES), 5, 0.05),
+                "every node's table holds them (replicated over the sync mesh)",
+                [table(n) for n in NODES])
+        bad, elsewhere = [], 0
+        for sid in list(owners) * 3:    # new connections: the router spreads them
+            st, hdrs, _ = get(lab, "/echo", cookie=f"PHPSESSID={sid}")
+            via = hdrs.get("x-node")
+            elsewhere += via != learner[sid]
+            if st != 200 or hdrs.get("x-backend") != owners[sid]:
+                bad.append(f"{sid}: {st} {hdrs.get('x-backend')} via {via}, "
+                           f"owner {owners[sid]} (learned via {learner[sid]})")
+        t.note(f"{elsewhere} of {3 * SESSIONS} answers came through another node "
+               "than the one that learned the session")
+        t.check(elsewhere >= SESSIONS, "most went through another node", elsewhere)
+        t.check(not bad, "every one went to its own server", bad[:5])
 
     with t.step("clean stop (TERM) of lb2: withdrawn first, no request fails"):
         stop_under_load(lab, BY_NAME["lb2"], signal.SIGTERM, 100, "TERM")
