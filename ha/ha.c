@@ -229,9 +229,11 @@ static void vips_change(struct vip_link *l, bool add, uint32_t lease_s)
 {
 	char err[160];
 
-	ha.vips_held = add;
-	if (add)
-		ha.vips_renewed_us = clock_wall_us();
+	if (l == &ha.link) {	/* held: on the interface, announced; lo is neither */
+		ha.vips_held = add;
+		if (add)
+			ha.vips_renewed_us = clock_wall_us();
+	}
 	for (int i = 0; i < ha.cfg->nvips && i < VRRP_MAX_ADDRS; i++)
 		if (vip_set_one(l, &ha.cfg->vips[i], add, add ? lease_s : 0, err,
 		    sizeof(err)) < 0)
