@@ -396,13 +396,12 @@ void backend_idle_put(struct fc_conn *c)
 	 * No cap per server: a closed-loop load of N clients needs N server
 	 * connections, and one closed on its way back to the pool is a
 	 * connect (and a SYN, an accept, a close on the server) on the next
-	 * request; the age purge shrinks the LIFO pool from its cold end.
-	 * The worker's maxconn bounds the whole pool, as it bounds the
-	 * descriptors the master asked for.  send_proxy: the connection named
-	 * its client; no other may use it.
+	 * request; the age purge shrinks the LIFO pool from its cold end, and
+	 * backend_idle_make_room() keeps all server connections, idle ones
+	 * included, within the worker's maxconn.  send_proxy: the connection
+	 * named its client; no other may use it.
 	 */
-	if (fc_w->nidle >= fc_w->maxconn || fc_w->draining ||
-	    c->be->b->servers[c->server].send_proxy != 0) {
+	if (fc_w->draining || c->be->b->servers[c->server].send_proxy != 0) {
 		conn_close_server(c);
 		return;
 	}

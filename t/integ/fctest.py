@@ -643,6 +643,17 @@ def pid_alive(pid):
     return st is not None and st[0] != "Z"
 
 
+def fds_of(pid, kind):
+    """How many descriptors of a kind ("pipe", "socket") the process holds."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith(kind + ":")
+        except OSError:
+            pass
+    return n
+
+
 class Recorder:
     """The bytes a recording backend received: fc-testbackend -r DIR writes
     each TCP connection's input to DIR/conn-K.raw as it arrives (K is the

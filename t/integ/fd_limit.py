@@ -10,7 +10,6 @@ it was.  The warning must print that limit (the one /proc/PID/limits shows
 for the master), and fulcrum still serves.
 """
 import os
-import re
 
 import fctest as t
 

@@ -13,7 +13,6 @@
 """
 import os
 import re
-import signal
 import subprocess
 import time
 

@@ -132,7 +132,7 @@ try:
                f" session learned on lb1 to lb2 and lb3 holding all {N}")
         p2, p3 = peers(fc["lb2"]), peers(fc["lb3"])
         t.check(p3[NODES["lb1"]].get("sessions_received", 0) >= N,
-                f"lb3 received them from lb1 itself", p3)
+                "lb3 received them from lb1 itself", p3)
         t.check(p2[NODES["lb3"]].get("sessions_sent") == 0 and
                 p3[NODES["lb2"]].get("sessions_received") == 0,
                 "lb2 did not pass lb1's sessions on to lb3", (p2, p3))

@@ -8,7 +8,6 @@ import time
 
 import fctest as t
 import halab as h
-from halab import VIP
 
 lab = h.lab_up()
 try:

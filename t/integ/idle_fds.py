@@ -78,13 +78,7 @@ def wave(port, n):
 
 
 def sockets_of(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return n
+    return t.fds_of(pid, "socket")
 
 
 with t.Fulcrum(conf, name="idle-fds") as fc:

@@ -18,10 +18,7 @@ real binaries and the project's test backend.
     counted in fulcrum-stat;
   - fulcrum-stat shows the backends; the stats CSV's pxname is the backend.
 """
-import json
 import os
-import signal
-import socket
 import subprocess
 import time
 

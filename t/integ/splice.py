@@ -34,14 +34,7 @@ listeners = ( {{
 
 
 def pipes_of(pid):
-    """How many pipe descriptors the process holds."""
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:")
-        except OSError:
-            pass
-    return n
+    return t.fds_of(pid, "pipe")
 
 
 def upload_reply(body):
@@ -233,15 +226,22 @@ with t.Fulcrum(conf_slow, name="splice-pause") as fc, \
             t.sha256(resp[0][2]) == t.sha256(t.pattern(16 * MIB)),
             "the 16 MiB arrive intact", f"{got} bytes")
 
+def own_server(serve, *args):
+    """A listening socket served by serve(lsock, *args) in a thread, and a
+    copy of conf on a port of its own with that socket as its server:
+    (lsock, conf text, port)."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    fport = t.free_port()
+    text = conf.replace(s.addr, f"127.0.0.1:{lsock.getsockname()[1]}").replace(
+        str(port), str(fport))
+    threading.Thread(target=serve, args=(lsock,) + args, daemon=True).start()
+    return lsock, text, fport
+
+
 # A server that closes 1 MiB into a 4 MiB body.
-lsock = socket.socket()
-lsock.bind(("127.0.0.1", 0))
-lsock.listen(8)
-tport = t.free_port()
-conf_trunc = conf.replace(s.addr, f"127.0.0.1:{lsock.getsockname()[1]}").replace(
-    str(port), str(tport))
-server = threading.Thread(target=truncating_server, args=(lsock, [1, 2]), daemon=True)
-server.start()
+lsock, conf_trunc, tport = own_server(truncating_server, [1, 2])
 with t.Fulcrum(conf_trunc, name="splice-trunc") as fc, \
         t.step("the server closes 1 MiB into a 4 MiB body"):
     sock = socket.create_connection(("127.0.0.1", tport), timeout=10)
@@ -260,13 +260,7 @@ lsock.close()
 # connection or closes it once the answer is out (a reset, the body being
 # unread, which fulcrum meets writing the body).
 for close in (False, True):
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(8)
-    eport = t.free_port()
-    conf_early = conf.replace(s.addr, f"127.0.0.1:{lsock.getsockname()[1]}").replace(
-        str(port), str(eport))
-    threading.Thread(target=early_server, args=(lsock, close), daemon=True).start()
+    lsock, conf_early, eport = own_server(early_server, close)
     how = "closes" if close else "keeps its connection"
     with t.Fulcrum(conf_early, name="splice-early") as fc, \
             t.step(f"the server answers 1 MiB before reading a 4 MiB upload, "

@@ -34,7 +34,6 @@ other hop-by-hop fields; a 101 to a request that did not ask for a
 WebSocket, or a 101 naming another protocol, is a 502.
 """
 import asyncio
-import json
 import random
 import re
 import socket
