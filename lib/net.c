@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/net.h"
+#include "lib/str.h"
 
 static int parse_port(const char *s, char *err, size_t errlen)
 {
@@ -178,6 +179,20 @@ bad:
 	return -1;
 }
 
+/* Dotted quad of the 4 bytes at a, NUL-terminated (16 bytes at most). */
+static void ipv4_str(const void *a, char *buf)
+{
+	const unsigned char *b = a;
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			buf[n++] = '.';
+		n += str_u64(buf + n, b[i]);
+	}
+	buf[n] = '\0';
+}
+
 const char *net_host_str(const struct sockaddr *sa, char *buf, size_t buflen)
 {
 	const void *a = sa->sa_family == AF_INET6 ?
@@ -186,6 +201,10 @@ const char *net_host_str(const struct sockaddr *sa, char *buf, size_t buflen)
 
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) {
 		snprintf(buf, buflen, "unix");
+		return buf;
+	}
+	if (sa->sa_family == AF_INET && buflen >= INET_ADDRSTRLEN) {
+		ipv4_str(a, buf);	/* per request (X-Forwarded-For): no sprintf */
 		return buf;
 	}
 	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)buflen) == NULL)

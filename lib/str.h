@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 static inline int str_lower(unsigned char c)
@@ -39,6 +40,25 @@ static inline bool str_iprefix(const char *a, size_t alen, const char *lit)
 	size_t n = strlen(lit);
 
 	return alen >= n && str_ieq(a, n, lit, n);
+}
+
+/*
+ * v in decimal at buf (room for 20 bytes), no NUL; returns the length.
+ * The request path's numbers (Content-Length, address bytes) without
+ * printf's format interpreter.
+ */
+static inline size_t str_u64(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
 }
 
 #endif

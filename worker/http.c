@@ -205,6 +205,7 @@ static void msg_init(struct fc_http_msg *msg)
 	msg->upgrade = false;
 	msg->upgrade_websocket = false;
 	msg->host = -1;
+	msg->connection = -1;
 }
 
 static void parser_init(struct parser *ps, struct fc_http_msg *msg, bool response)
@@ -526,9 +527,12 @@ static int on_transfer_encoding(struct parser *ps, const struct fc_http_header *
 	return 0;
 }
 
-static void on_connection(struct parser *ps, const struct fc_http_header *h)
+static void on_connection(struct parser *ps, const struct fc_http_header *h, int idx)
 {
 	struct fc_http_msg *m = ps->msg;
+
+	if (m->connection < 0)
+		m->connection = idx;
 
 	if (http_value_has_token(h->value, h->value_len, "close"))
 		m->conn_close = true;
@@ -560,7 +564,7 @@ static int on_field(struct parser *ps, const struct fc_http_header *h, int idx)
 		break;
 	case 10:
 		if (str_ieq_lit(h->name, 10, "connection"))
-			on_connection(ps, h);
+			on_connection(ps, h, idx);
 		break;
 	case 14:
 		if (str_ieq_lit(h->name, 14, "content-length"))

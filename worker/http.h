@@ -63,6 +63,7 @@ struct fc_http_msg {
 	bool upgrade;			/* "Connection: upgrade" present */
 	bool upgrade_websocket;		/* an Upgrade field lists "websocket" */
 	int host;			/* index of the Host header, -1 if none */
+	int connection;			/* index of the first Connection header, -1 if none */
 };
 
 /*

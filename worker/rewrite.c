@@ -41,32 +41,48 @@ static void out_str(struct out *o, const char *s)
 	out_put(o, s, strlen(s));
 }
 
-static bool name_is(const struct fc_http_header *h, const char *name)
-{
-	return str_ieq_lit(h->name, h->name_len, name);
-}
+/* Is h named lit (a string literal: its length is known at compile time)? */
+#define name_is(h, lit) str_ieq((h)->name, (h)->name_len, lit, sizeof(lit) - 1)
 
 /*
  * Hop-by-hop fields (RFC 9110 section 7.6.1) are for this connection only:
  * the fixed ones and every field the Connection header names.
  * Transfer-Encoding stays: chunked bodies are forwarded as they are.
+ * Every field of every message comes here: the name's length picks the
+ * one or two candidates.
  */
 static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_header *h)
 {
-	static const char *fixed[] = { "connection", "keep-alive", "proxy-connection",
-	    "te", "upgrade", "proxy-authenticate", "proxy-authorization" };
 	int i;
 
-	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
-		if (name_is(h, fixed[k]))
+	switch (h->name_len) {
+	case 2:
+		return name_is(h, "te");
+	case 7:
+		return name_is(h, "upgrade");
+	case 10:
+		if (name_is(h, "connection") || name_is(h, "keep-alive"))
 			return true;
+		break;
+	case 16:
+		if (name_is(h, "proxy-connection"))
+			return true;
+		break;
+	case 18:
+		if (name_is(h, "proxy-authenticate"))
+			return true;
+		break;
+	case 19:
+		if (name_is(h, "proxy-authorization"))
+			return true;
+		break;
+	}
 	/* Framing stays whatever Connection says: dropping Content-Length or
 	 * Transfer-Encoding would let the body pass as the next request. */
-	if (name_is(h, "content-length") || name_is(h, "transfer-encoding") ||
-	    name_is(h, "host"))
+	if (m->connection < 0 || name_is(h, "content-length") ||
+	    name_is(h, "transfer-encoding") || name_is(h, "host"))
 		return false;
-	for (i = http_find_header(m, "connection", 0); i >= 0;
-	    i = http_find_header(m, "connection", (size_t)i + 1))
+	for (i = m->connection; i >= 0; i = http_find_header(m, "connection", (size_t)i + 1))
 		if (http_list_has(m->headers[i].value, m->headers[i].value_len, h->name,
 		    h->name_len))
 			return true;
@@ -148,15 +164,15 @@ static void out_field(struct out *o, const struct fc_http_msg *m,
     const struct fc_http_header *h, bool *cl_done)
 {
 	bool bodiless = m->status != 0 && (m->status < 200 || m->status == 204);
-	char cl[48];
+	char cl[20];
 
 	if (name_is(h, "content-length")) {
 		if (*cl_done || bodiless)
 			return;
 		*cl_done = true;
-		snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n",
-		    (unsigned long long)m->content_length);
-		out_str(o, cl);
+		out_str(o, "Content-Length: ");
+		out_put(o, cl, str_u64(cl, m->content_length));
+		out_put(o, "\r\n", 2);
 	} else if (name_is(h, "transfer-encoding")) {
 		if (m->status == 0)
 			out_str(o, "Transfer-Encoding: chunked\r\n");

@@ -286,6 +286,17 @@ static ssize_t io_error(struct fc_conn *c, SSL *ssl, int r, bool reading)
 	}
 }
 
+/*
+ * SSL_get_error() needs an empty error queue before each I/O call.  In
+ * OpenSSL 3.0 ERR_clear_error() frees every slot's file and function
+ * names, 32 free() calls even when the queue is empty: look first.
+ */
+static inline void err_reset(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 static ssize_t tls_recv(struct fc_conn *c, void *buf, size_t len)
 {
 	SSL *ssl = c->xctx;
@@ -294,7 +305,7 @@ static ssize_t tls_recv(struct fc_conn *c, void *buf, size_t len)
 
 	c->xdrained = c->xfull = false;	/* what this call finds out */
 	while (got < len) {
-		ERR_clear_error();
+		err_reset();
 		if (SSL_read_ex(ssl, (char *)buf + got, len - got, &n) != 1) {
 			r = io_error(c, ssl, 0, true);
 			break;
@@ -323,7 +334,7 @@ static ssize_t tls_send(struct fc_conn *c, const void *buf, size_t len)
 
 	c->xdrained = c->xfull = false;
 	while (done < len) {
-		ERR_clear_error();
+		err_reset();
 		if (SSL_write_ex(ssl, (const char *)buf + done, len - done, &n) != 1) {
 			r = io_error(c, ssl, 0, false);
 			break;

@@ -14,6 +14,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "lib/net.h"
+#include "lib/str.h"
 #include "worker/http.h"
 #include "t/unit/guard.h"
 
@@ -165,6 +171,42 @@ Test(http, http10_closes_without_keepalive)
 	cr_assert_not(msg.conn_keepalive);
 }
 
+Test(http, no_connection_field_is_minus_one)
+{
+	const char *s = "GET / HTTP/1.1\r\nHost: a\r\nX-Connection: close\r\n\r\n";
+	int st;
+
+	cr_assert_eq(req(s, &msg, &st), (int)strlen(s));
+	cr_assert_eq(msg.connection, -1);
+	cr_assert_eq(msg.host, 0);
+}
+
+Test(http, u64_is_written_in_decimal)
+{
+	char b[21];
+
+	cr_assert_eq(str_u64(b, 0), 1);
+	cr_assert_eq(memcmp(b, "0", 1), 0);
+	b[str_u64(b, 1048576)] = '\0';
+	cr_assert_str_eq(b, "1048576");
+	b[str_u64(b, UINT64_MAX)] = '\0';
+	cr_assert_str_eq(b, "18446744073709551615");
+}
+
+Test(http, ipv4_host_text_is_dotted_quad)
+{
+	static const char *const addrs[] = { "0.0.0.0", "127.0.0.1", "10.0.100.9",
+	    "255.255.255.255", "192.168.1.10" };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char buf[FC_ADDRSTRLEN];
+
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		cr_assert_eq(inet_pton(AF_INET, addrs[i], &sin.sin_addr), 1);
+		cr_assert_str_eq(net_host_str((struct sockaddr *)&sin, buf, sizeof(buf)),
+		    addrs[i]);
+	}
+}
+
 Test(http, http10_keepalive_stays_open)
 {
 	const char *s = "GET / HTTP/1.0\r\nHost: a\r\nConnection: Keep-Alive\r\n\r\n";
@@ -185,6 +227,7 @@ Test(http, connection_tokens_from_lists_and_repeated_fields)
 	cr_assert(msg.upgrade);
 	cr_assert(msg.conn_close);
 	cr_assert_not(msg.conn_keepalive);
+	cr_assert_eq(msg.connection, 1, "the first Connection field is indexed");
 }
 
 Test(http, connection_token_must_match_exactly)
