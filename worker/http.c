@@ -205,7 +205,7 @@ static void msg_init(struct fc_http_msg *msg)
 	msg->upgrade = false;
 	msg->upgrade_websocket = false;
 	msg->host = -1;
-	msg->connection = -1;
+	msg->conn_names = -1;
 }
 
 static void parser_init(struct parser *ps, struct fc_http_msg *msg, bool response)
@@ -527,19 +527,33 @@ static int on_transfer_encoding(struct parser *ps, const struct fc_http_header *
 	return 0;
 }
 
+/*
+ * The connection options, in one pass.  keep-alive and upgrade are also
+ * the names of fields dropped anyway as hop-by-hop; any other option
+ * (close included: a "Close" field goes too) names a field to drop.
+ */
 static void on_connection(struct parser *ps, const struct fc_http_header *h, int idx)
 {
 	struct fc_http_msg *m = ps->msg;
+	const char *it = h->value, *e;
+	size_t n;
 
-	if (m->connection < 0)
-		m->connection = idx;
-
-	if (http_value_has_token(h->value, h->value_len, "close"))
-		m->conn_close = true;
-	if (http_value_has_token(h->value, h->value_len, "keep-alive"))
-		m->conn_keepalive = true;
-	if (http_value_has_token(h->value, h->value_len, "upgrade"))
-		m->upgrade = true;
+	if (h->value_len == 0)
+		return;
+	while (list_next(&it, h->value + h->value_len, &e, &n)) {
+		if (str_ieq(e, n, "keep-alive", 10)) {
+			m->conn_keepalive = true;
+			continue;
+		}
+		if (str_ieq(e, n, "upgrade", 7)) {
+			m->upgrade = true;
+			continue;
+		}
+		if (str_ieq(e, n, "close", 5))
+			m->conn_close = true;
+		if (n > 0 && m->conn_names < 0)
+			m->conn_names = idx;
+	}
 }
 
 /* Records what a field means for framing and the connection. */

@@ -63,7 +63,9 @@ struct fc_http_msg {
 	bool upgrade;			/* "Connection: upgrade" present */
 	bool upgrade_websocket;		/* an Upgrade field lists "websocket" */
 	int host;			/* index of the Host header, -1 if none */
-	int connection;			/* index of the first Connection header, -1 if none */
+	int conn_names;			/* the first Connection field naming other
+				   fields (an option besides keep-alive and
+				   upgrade), -1 if none */
 };
 
 /*

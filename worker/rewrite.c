@@ -79,10 +79,10 @@ static bool is_hop_by_hop(const struct fc_http_msg *m, const struct fc_http_head
 	}
 	/* Framing stays whatever Connection says: dropping Content-Length or
 	 * Transfer-Encoding would let the body pass as the next request. */
-	if (m->connection < 0 || name_is(h, "content-length") ||
+	if (m->conn_names < 0 || name_is(h, "content-length") ||
 	    name_is(h, "transfer-encoding") || name_is(h, "host"))
 		return false;
-	for (i = m->connection; i >= 0; i = http_find_header(m, "connection", (size_t)i + 1))
+	for (i = m->conn_names; i >= 0; i = http_find_header(m, "connection", (size_t)i + 1))
 		if (http_list_has(m->headers[i].value, m->headers[i].value_len, h->name,
 		    h->name_len))
 			return true;

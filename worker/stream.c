@@ -981,6 +981,10 @@ static bool response_step(struct fc_stream *s)
 		txn_end(s);
 		return !s->dead && !s->lingering;
 	}
+	/* The last bytes of a response the connection closes after (txn_end):
+	 * they wait to leave with the close_notify and the FIN, one segment. */
+	s->cli.more = ch->state == CH_DONE && (t->status != 0 || t->close_after) &&
+	    (!t->cli_keepalive || t->close_after);
 	if ((n = chan_send(&s->cli, ch)) < 0) {
 		set_term(s, 'C', 'D');
 		stream_close(s);

@@ -75,6 +75,8 @@ struct fc_conn {
 	bool xbroken : 1;		/* a fatal transport error: no close_notify */
 	bool xdrained : 1, xfull : 1;	/* TLS: the socket found empty, full, in
 					 * this call (xprt_tls.c's BIO) */
+	bool more : 1;			/* the last bytes before a close: sent with
+					 * MSG_MORE, flushed with the FIN (xprt.h) */
 	unsigned char *pre;		/* a PROXY header to send first; NULL: none */
 	uint8_t pre_len, pre_off;	/* its length, how much of it went out */
 	struct fc_conn *prev, *next;	/* idle pool; freed-after-the-pass list */

@@ -83,6 +83,18 @@ static inline int xprt_send_pre(struct fc_conn *c)
 	return 1;
 }
 
+/*
+ * Before closing a connection whose last bytes went with MSG_MORE (c->more:
+ * the response before a close, held so that it leaves with the FIN in one
+ * segment): the FIN now, which sends them.  A close() alone would do the
+ * same, unless the peer sent bytes we did not read: then the kernel resets
+ * the connection and drops what is queued.
+ */
+static inline void xprt_flush_fin(struct fc_conn *c)
+{
+	shutdown(c->io.fd, SHUT_WR);
+}
+
 static inline bool conn_can_recv(const struct fc_conn *c)
 {
 	return c->recv_waits_wr ? c->wr : c->rd;

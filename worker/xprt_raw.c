@@ -49,7 +49,7 @@ static ssize_t raw_send(struct fc_conn *c, const void *buf, size_t len)
 			c->wr = false;
 		return pre;
 	}
-	w = send(c->io.fd, buf, len, MSG_NOSIGNAL);
+	w = send(c->io.fd, buf, len, MSG_NOSIGNAL | (c->more ? MSG_MORE : 0));
 
 	if (w < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
@@ -70,6 +70,8 @@ static int raw_shutw(struct fc_conn *c)
 
 static void raw_close(struct fc_conn *c)
 {
+	if (c->io.fd >= 0 && c->more)
+		xprt_flush_fin(c);
 	if (c->io.fd >= 0)
 		close(c->io.fd);
 	c->io.fd = -1;

@@ -193,7 +193,7 @@ static int conn_bio_write(BIO *b, const char *buf, size_t len, size_t *put)
 			BIO_set_retry_write(b);
 		return 0;
 	}
-	if ((n = send(c->io.fd, buf, len, MSG_NOSIGNAL)) >= 0) {
+	if ((n = send(c->io.fd, buf, len, MSG_NOSIGNAL | (c->more ? MSG_MORE : 0))) >= 0) {
 		*put = (size_t)n;
 		c->xfull = (size_t)n < len;
 		return 1;
@@ -382,6 +382,8 @@ static void tls_close(struct fc_conn *c)
 	if (ssl != NULL) {
 		count_failure(c, FC_TLS_FAIL_TIMEOUT);
 		close_notify(c, ssl);
+		if (c->more)
+			xprt_flush_fin(c);
 		if (c->server >= 0 && c->xdone && !c->xbroken)
 			keep_session(c, ssl);
 		SSL_free(ssl);

@@ -177,8 +177,19 @@ Test(http, no_connection_field_is_minus_one)
 	int st;
 
 	cr_assert_eq(req(s, &msg, &st), (int)strlen(s));
-	cr_assert_eq(msg.connection, -1);
+	cr_assert_eq(msg.conn_names, -1);
 	cr_assert_eq(msg.host, 0);
+}
+
+Test(http, connection_options_that_name_no_other_field)
+{
+	const char *s = "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Connection: close\r\nConnection: x-hop\r\n\r\n";
+	int st;
+
+	cr_assert_eq(req(s, &msg, &st), (int)strlen(s));
+	cr_assert(msg.conn_keepalive && msg.upgrade && msg.conn_close);
+	cr_assert_eq(msg.conn_names, 2, "close names a field, keep-alive and upgrade do not");
 }
 
 Test(http, u64_is_written_in_decimal)
@@ -227,7 +238,7 @@ Test(http, connection_tokens_from_lists_and_repeated_fields)
 	cr_assert(msg.upgrade);
 	cr_assert(msg.conn_close);
 	cr_assert_not(msg.conn_keepalive);
-	cr_assert_eq(msg.connection, 1, "the first Connection field is indexed");
+	cr_assert_eq(msg.conn_names, 1, "foo is a field name");
 }
 
 Test(http, connection_token_must_match_exactly)

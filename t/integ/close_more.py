@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""close_more: the last response before a close leaves with the FIN.
+
+fulcrum sends a response it closes after with MSG_MORE, so that the
+response, TLS's close_notify and the FIN go out in one segment.  Held bytes
+must never be lost: a close() on a socket with unread input resets the
+connection and drops what is queued, so the FIN (shutdown) goes first.
+
+  plain and TLS listeners, one worker, server a (fc-testbackend)
+  1. GET /delay?ms=400 with Connection: close; 150 ms later, while the
+     server is still thinking, the client sends bytes fulcrum never reads:
+     the whole response still arrives (then EOF or a reset), both listeners
+  2. 40 Connection: close requests in a row, and HTTP/1.0 ones: each
+     complete, each connection ended by fulcrum, TLS with close_notify
+  3. the segments the client receives after its request (TCP_INFO's
+     tcpi_segs_in, read once the request is acknowledged and again at the
+     EOF; the server takes 300 ms): one, the response with the FIN (and,
+     over TLS, the close_notify); two and three before MSG_MORE
+"""
+import socket
+import ssl
+import statistics
+import struct
+import time
+
+import fctest as t
+import tlslab as tl
+
+tl.require_tools(curl=False)
+a = t.Backend("a")
+d = t.tmpdir("fctest-close-more-")
+cert = tl.self_signed(d, "www", "www.test")
+plain, tls = t.free_port(), t.free_port()
+conf = f"""
+global: {{ workers = 1; }};
+defaults: {{ timeout = {{ connect = 2000; client = 5000; server = 5000; http_request = 5000; }}; }};
+listeners = (
+  {{ name = "plain"; bind = [ "127.0.0.1:{plain}" ];
+     servers = ( {{ name = "a"; address = "{a.addr}"; }} ); }},
+  {{ name = "tls"; bind = [ "127.0.0.1:{tls}" ]; tls = {{ certs = [ "{cert.pem}" ]; }};
+     servers = ( {{ name = "a"; address = "{a.addr}"; }} ); }} );
+"""
+CTX = tl.context()
+
+
+def connect(port, use_tls):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return CTX.wrap_socket(s, server_hostname="www.test", suppress_ragged_eofs=False) \
+        if use_tls else s
+
+
+def read_all(s):
+    """Everything until EOF or a reset: (bytes, how it ended)."""
+    got = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except (ConnectionResetError, ssl.SSLError) as e:
+            return got, f"reset ({e.__class__.__name__})"
+        if not b:
+            return got, "EOF"
+        got += b
+
+
+def segs_in(s):
+    """struct tcp_info's tcpi_segs_in (Linux 4.2+), at byte offset 140."""
+    return struct.unpack_from("I", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256),
+                              140)[0]
+
+
+def segments_after_request(port, use_tls):
+    s = connect(port, use_tls)
+    s.sendall(tl.get("/delay?ms=300"))
+    time.sleep(0.1)             # the handshake's last flight and the ACK are in
+    before = segs_in(s)
+    data, how = read_all(s)
+    after = segs_in(s)
+    s.close()
+    return after - before if complete(data, b"a\n") and how == "EOF" else None
+
+
+def complete(data, body):
+    rs, rest = t.parse_responses(data, eof=True)
+    return len(rs) == 1 and not rest and rs[0][0] == 200 and rs[0][2] == body
+
+
+with t.Fulcrum(conf, name="close_more") as fc:
+    for port, use_tls, name in ((plain, False, "plain"), (tls, True, "TLS")):
+        with t.step(f"{name}: unread client bytes when fulcrum closes"):
+            s = connect(port, use_tls)
+            s.sendall(tl.get("/delay?ms=400"))
+            time.sleep(0.15)
+            s.sendall(b"bytes after the last request, never read\r\n" * 4)
+            data, how = read_all(s)
+            s.close()
+            t.note(f"{len(data)} bytes, then {how}")
+            t.check(complete(data, b"a\n"), "the whole response arrived", repr(data[:200]))
+
+        with t.step(f"{name}: 40 Connection: close requests, then 10 in HTTP/1.0"):
+            bad = []
+            for i in range(50):
+                s = connect(port, use_tls)
+                req = tl.get(f"/bytes?n={i * 97}") if i < 40 else \
+                    f"GET /bytes?n={i * 97} HTTP/1.0\r\n\r\n".encode()
+                s.sendall(req)
+                data, how = read_all(s)
+                s.close()
+                if not complete(data, t.pattern(i * 97)) or how != "EOF":
+                    bad.append((i, len(data), how))
+            t.check(not bad, "every response whole, every connection ended by fulcrum"
+                    + (" with close_notify" if use_tls else ""), repr(bad[:5]))
+
+        with t.step(f"{name}: the response, its end and the FIN in one segment"):
+            counts = [segments_after_request(port, use_tls) for _ in range(5)]
+            t.note(f"segments after the request, 5 connections: {counts}")
+            ok = [c for c in counts if c is not None]
+            t.check(len(ok) == 5, "5 complete responses ended by fulcrum", repr(counts))
+            t.check(ok and statistics.median(ok) <= 1,
+                    "one segment (median): response" + (", close_notify" if use_tls else "")
+                    + " and FIN together", repr(counts))
+    t.check(fc.alive(), "fulcrum still runs")
+
+t.finish()
