@@ -175,11 +175,31 @@ static int conn_bio_read(BIO *b, char *buf, size_t len, size_t *got)
 	return 0;			/* no retry flag: an EOF or an error */
 }
 
+/*
+ * TLS 1.3 sends the session ticket as soon as the client's Finished is
+ * read.  When the client's first request came with that Finished (read-ahead
+ * holds it), a response is on its way: the ticket waits for it (MSG_MORE)
+ * and both leave in one segment: a segment and a wake-up of the client fewer
+ * per handshake.  The response's send, the FIN or the client's next segment
+ * (TCP_NODELAY) pushes it, and a server slower than about 200 ms finds it
+ * gone: the kernel sends held data when its probe timer fires.  Only during
+ * the handshake: a response held for a pipelined request's server would
+ * wait for that server.
+ */
+static bool ticket_waits(const struct fc_conn *c)
+{
+	SSL *ssl = c->xctx;
+
+	return c->server < 0 && !c->xdone && ssl != NULL &&
+	    !SSL_is_init_finished(ssl) && SSL_has_pending(ssl);
+}
+
 static int conn_bio_write(BIO *b, const char *buf, size_t len, size_t *put)
 {
 	struct fc_conn *c = BIO_get_data(b);
 	ssize_t n;
 	int pre;
+	bool more;
 
 	BIO_clear_retry_flags(b);
 	if (c->xfull) {
@@ -193,7 +213,8 @@ static int conn_bio_write(BIO *b, const char *buf, size_t len, size_t *put)
 			BIO_set_retry_write(b);
 		return 0;
 	}
-	if ((n = send(c->io.fd, buf, len, MSG_NOSIGNAL | (c->more ? MSG_MORE : 0))) >= 0) {
+	more = c->more || ticket_waits(c);
+	if ((n = send(c->io.fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0))) >= 0) {
 		*put = (size_t)n;
 		c->xfull = (size_t)n < len;
 		return 1;

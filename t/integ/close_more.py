@@ -17,6 +17,10 @@ connection and drops what is queued, so the FIN (shutdown) goes first.
      tcpi_segs_in, read once the request is acknowledged and again at the
      EOF; the server takes 300 ms): one, the response with the FIN (and,
      over TLS, the close_notify); two and three before MSG_MORE
+  4. TLS 1.3, the request sent with the client's Finished (one write, as
+     a memory BIO lets us), the server takes 100 ms: one data segment
+     (tcpi_data_segs_in) brings the session ticket, the response and the
+     FIN; before, the ticket came at once, on a segment of its own
 """
 import socket
 import ssl
@@ -80,6 +84,59 @@ def segments_after_request(port, use_tls):
     return after - before if complete(data, b"a\n") and how == "EOF" else None
 
 
+def data_segs_in(s):
+    """struct tcp_info's tcpi_data_segs_in (Linux 4.6+), at byte offset 152."""
+    return struct.unpack_from("I", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256),
+                              152)[0]
+
+
+def finished_with_request(port, req):
+    """A TLS 1.3 handshake through memory BIOs whose last flight, the
+    client's Finished, leaves in one send() with req.  Returns the socket,
+    the SSLObject, its incoming BIO and tcpi_data_segs_in before that send."""
+    ctx = tl.context(version="1.3")
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="www.test")
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if out.pending:
+                s.sendall(out.read())
+            b = s.recv(65536)
+            if not b:
+                raise ConnectionError("EOF during the handshake")
+            inc.write(b)
+    obj.write(req)
+    before = data_segs_in(s)
+    s.sendall(out.read())
+    return s, obj, inc, before
+
+
+def ticket_with_response(port):
+    """(data segments after the request, response complete, a session
+    ticket came)."""
+    s, obj, inc, before = finished_with_request(port, tl.get("/delay?ms=100"))
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        inc.write(b)
+        try:
+            while b:
+                b = obj.read(65536)     # b"" after the close_notify
+                got += b
+        except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            pass
+    segs = data_segs_in(s) - before
+    s.close()
+    return segs, complete(got, b"a\n"), obj.session is not None and \
+        obj.session.has_ticket
+
+
 def complete(data, body):
     rs, rest = t.parse_responses(data, eof=True)
     return len(rs) == 1 and not rest and rs[0][0] == 200 and rs[0][2] == body
@@ -119,6 +176,14 @@ with t.Fulcrum(conf, name="close_more") as fc:
             t.check(ok and statistics.median(ok) <= 1,
                     "one segment (median): response" + (", close_notify" if use_tls else "")
                     + " and FIN together", repr(counts))
+    with t.step("TLS 1.3: the session ticket waits for the response it came with"):
+        runs = [ticket_with_response(tls) for _ in range(5)]
+        t.note(f"(data segments, complete, ticket), 5 connections: {runs}")
+        t.check(all(r[1] for r in runs), "5 complete responses", repr(runs))
+        t.check(all(r[2] for r in runs), "each client got a session ticket", repr(runs))
+        t.check(statistics.median([r[0] for r in runs]) <= 1,
+                "one data segment (median): ticket, response, close_notify and FIN",
+                repr(runs))
     t.check(fc.alive(), "fulcrum still runs")
 
 t.finish()
