@@ -184,9 +184,16 @@ static void ctx_common(SSL_CTX *ctx, int min_version)
 	SSL_CTX_set_min_proto_version(ctx, min_version);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* Our buffers move (compaction) and a write may go out in parts. */
+	/*
+	 * Our buffers move (compaction) and a write may go out in parts.  The
+	 * chain sent is the one in the PEM file: without NO_AUTO_CHAIN, OpenSSL
+	 * builds one from the trust store (X509_verify_cert) at every full
+	 * handshake of a certificate given without a chain, and may add the
+	 * client_ca certificates to it.
+	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	/* One read takes what the socket has, not a record header first. */
 	SSL_CTX_set_read_ahead(ctx, 1);

@@ -17,6 +17,9 @@ what fulcrum says of the client's certificate in X-Client-Verify:
                                       (either is accepted; the note says which)
 With TLS 1.3 the client learns of a refusal when it reads (the server's
 alert comes after the client's Finished): both count as "no answer".
+The chain fulcrum sends is the one in its PEM file (www alone here), not
+one OpenSSL builds from the trust store, which holds client_ca: before
+SSL_MODE_NO_AUTO_CHAIN, s_client -showcerts got www and the CA.
 """
 import ssl
 
@@ -123,5 +126,10 @@ with t.Fulcrum(CONF, name="tlscli") as fc:
             "sends no acceptable CA names") + " (not checked)")
         t.check(h.ok, "s_client without a certificate to opt: a session",
                 h.summary())
+        h = tl.s_client(P_OPT, ["-showcerts"], "www.test")
+        n = h.out.count("-----BEGIN CERTIFICATE-----")
+        t.check(h.ok and n == 1, "the chain sent is the PEM file's: www alone, the "
+                "client_ca that signed it not added from the trust store",
+                f"{n} certificates; {h.summary()}")
 
 t.finish()
