@@ -120,9 +120,11 @@ static int ticket_keys_set(const struct fc_tls_ticket_key *k, unsigned char *iv,
 }
 
 /*
- * OpenSSL's ticket callback: 1 done, 2 done but renew the ticket (it was
- * made with the previous key), 0 no ticket (encrypting) or not ours (a
- * full handshake follows), -1 an error.
+ * OpenSSL's ticket callback: 1 done, 2 done but renew the ticket, 0 no
+ * ticket (encrypting) or not ours (a full handshake follows), -1 an error.
+ * A ticket made with the previous key is renewed, and so is every TLS 1.3
+ * one: clients use those once (RFC 8446, C.4), so a resumption that sent
+ * no new ticket would leave the client's next connection a full handshake.
  */
 static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
@@ -130,7 +132,6 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	const struct fc_tls_tickets *t = tickets;
 	uint32_t cur, prev;
 
-	(void)ssl;
 	if (t == NULL || !t->made)
 		return 0;
 	cur = __atomic_load_n(&t->current, __ATOMIC_ACQUIRE) % FC_TLS_TICKET_KEYS;
@@ -142,7 +143,8 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 		return ticket_keys_set(&t->key[cur], iv, cctx, hctx, 1) < 0 ? -1 : 1;
 	}
 	if (memcmp(name, t->key[cur].name, 16) == 0)
-		return ticket_keys_set(&t->key[cur], iv, cctx, hctx, 0) < 0 ? -1 : 1;
+		return ticket_keys_set(&t->key[cur], iv, cctx, hctx, 0) < 0 ? -1 :
+		    SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
 	if (memcmp(name, t->key[prev].name, 16) == 0)
 		return ticket_keys_set(&t->key[prev], iv, cctx, hctx, 0) < 0 ? -1 : 2;
 	return 0;

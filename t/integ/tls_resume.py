@@ -11,7 +11,8 @@ before a USR2 reload resume on the new generation's workers.
 Each connection sends one request and reads its answer before closing:
 with TLS 1.3 the session ticket only arrives after the handshake.  Every
 resumption saves the session it got (-sess_out), as a real client would:
-a TLS 1.3 server may accept each ticket only once.
+a TLS 1.3 server may accept each ticket only once, and clients use each
+once: every TLS 1.3 resumption must bring a new ticket (checked with -msg).
 """
 import os
 import re
@@ -110,6 +111,24 @@ with t.Fulcrum(CONF, name="tlsres") as fc:
                     "says \"Reused\" and gets 200", "\n".join(bad[:5]))
             t.check(all(per_worker.values()), f"{ver}: both workers resumed "
                     "sessions", f"{per_worker}")
+
+    with t.step("TLS 1.3: every resumption brings a new ticket"):
+        # Clients use a TLS 1.3 ticket once (RFC 8446, C.4): without a new
+        # one, every other connection of theirs would be a full handshake.
+        sess = os.path.join(d, "sess-chain")
+        ok, h = save(fc, "-tls1_3", sess)
+        t.check(ok, "first connection: a new session, saved", h.summary())
+        got = []                            # (reused, new tickets, file changed)
+        for _ in range(4):
+            with open(sess, "rb") as f:
+                old = f.read()
+            h, w = connect(fc, "-tls1_3", sess_in=sess, sess_out=sess, extra=["-msg"])
+            with open(sess, "rb") as f:
+                got.append((h.reused, h.out.count("NewSessionTicket"), f.read() != old))
+        t.note(f"(reused, NewSessionTicket messages, saved session changed): {got}")
+        t.check(all(r and n >= 1 and changed for r, n, changed in got),
+                "4 resumptions in a row, each with the ticket of the one before, "
+                "each brought a new ticket", f"{got}")
 
     with t.step("TLS 1.2 without tickets (session ids): a note only"):
         sess = os.path.join(d, "sess-noticket")
