@@ -188,10 +188,9 @@ static int conn_bio_read(BIO *b, char *buf, size_t len, size_t *got)
  */
 static bool ticket_waits(const struct fc_conn *c)
 {
-	SSL *ssl = c->xctx;
-
-	return c->server < 0 && !c->xdone && ssl != NULL &&
-	    !SSL_is_init_finished(ssl) && SSL_has_pending(ssl);
+	/* xdone first: after the handshake, no call into OpenSSL per write. */
+	return c->server < 0 && !c->xdone && !SSL_is_init_finished(c->xctx) &&
+	    SSL_has_pending(c->xctx);
 }
 
 static int conn_bio_write(BIO *b, const char *buf, size_t len, size_t *put)

@@ -67,27 +67,25 @@ def read_all(s):
         got += b
 
 
-def segs_in(s):
-    """struct tcp_info's tcpi_segs_in (Linux 4.2+), at byte offset 140."""
+# struct tcp_info's byte offsets: tcpi_segs_in (Linux 4.2+), tcpi_data_segs_in (4.6+)
+SEGS_IN, DATA_SEGS_IN = 140, 152
+
+
+def tcp_info_u32(s, offset):
+    """The 32-bit field of struct tcp_info at byte offset."""
     return struct.unpack_from("I", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256),
-                              140)[0]
+                              offset)[0]
 
 
 def segments_after_request(port, use_tls):
     s = connect(port, use_tls)
     s.sendall(tl.get("/delay?ms=300"))
     time.sleep(0.1)             # the handshake's last flight and the ACK are in
-    before = segs_in(s)
+    before = tcp_info_u32(s, SEGS_IN)
     data, how = read_all(s)
-    after = segs_in(s)
+    after = tcp_info_u32(s, SEGS_IN)
     s.close()
     return after - before if complete(data, b"a\n") and how == "EOF" else None
-
-
-def data_segs_in(s):
-    """struct tcp_info's tcpi_data_segs_in (Linux 4.6+), at byte offset 152."""
-    return struct.unpack_from("I", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256),
-                              152)[0]
 
 
 def finished_with_request(port, req):
@@ -110,7 +108,7 @@ def finished_with_request(port, req):
                 raise ConnectionError("EOF during the handshake")
             inc.write(b)
     obj.write(req)
-    before = data_segs_in(s)
+    before = tcp_info_u32(s, DATA_SEGS_IN)
     s.sendall(out.read())
     return s, obj, inc, before
 
@@ -131,7 +129,7 @@ def ticket_with_response(port):
                 got += b
         except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
             pass
-    segs = data_segs_in(s) - before
+    segs = tcp_info_u32(s, DATA_SEGS_IN) - before
     s.close()
     return segs, complete(got, b"a\n"), obj.session is not None and \
         obj.session.has_ticket
