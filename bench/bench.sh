@@ -69,6 +69,12 @@
 #   COOKIE=auto|0|1  the cookie group in fulcrum's config; auto turns it on
 #                    only if this fulcrum implements it (no warning at start)
 #   ACCESSLOG=0|1    fulcrum and HAProxy log every request (to /dev/null)
+#   QUEUES=0|1       1: during the recorded rounds of the ka and up rows,
+#                    bench/queues.py samples the sockets' queues (ss, every
+#                    50 ms, on the client's core): where the bytes wait,
+#                    in queues.tsv and the summary.  A diagnostic: ss
+#                    takes CPU from the client's core, so the figures of
+#                    such a run are not the ones to compare
 #   IDLE_TEST=1 IDLE_N1=1000 IDLE_N2=5000   memory per idle connection
 #   HOLD_TEST=1 HOLD_N=10000                idle connections held
 #   BASE_PORT=21400 OUTDIR=... KEEP_TMP=0
@@ -108,6 +114,7 @@ FULCRUM_BASE=${FULCRUM_BASE:-}
 COOKIE=${COOKIE:-auto}
 ACCESSLOG=${ACCESSLOG:-0}
 IDLE_TEST=${IDLE_TEST:-1}
+QUEUES=${QUEUES:-0}
 IDLE_N1=${IDLE_N1:-1000}
 IDLE_N2=${IDLE_N2:-5000}
 HOLD_TEST=${HOLD_TEST:-1}
@@ -618,6 +625,12 @@ run_one() {			# scenario[@clients] file target round record(0/1)
 	ppids=${TREE[$t]}
 	bpids=${TREE[backends]}
 	p0=$(proc_ticks $ppids); b0=$(proc_ticks $bpids); s0=$(sys_stat)
+	local qpid=""
+	if [ "$QUEUES" = 1 ] && [ "$rec" = 1 ] && [[ $sc == ka || $sc == up ]]; then
+		( sleep 1; $(pin "$LOAD_CPUS") python3 "$HERE/queues.py" "${PORT[$t]}" "$B1,$B2" \
+			$((DURATION > 3 ? DURATION - 2 : 1)) >"$TMP/queues.out" ) &
+		qpid=$!
+	fi
 	case $sc in
 	tls_close | tls_resume)		# one thread, like wrk -t1
 		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" "${v12[@]}" \
@@ -630,6 +643,10 @@ run_one() {			# scenario[@clients] file target round record(0/1)
 	esac
 	local rc=$? hapinfo=""
 	[ "$rec" = 1 ] || return 0
+	if [ -n "$qpid" ]; then
+		wait "$qpid"
+		echo -e "$1\t$f\t$r\t$t\t$(cat "$TMP/queues.out")" >>"$OUTDIR/queues.tsv"
+	fi
 	[[ $t == haproxy_tls && $sc != tls_ka ]] && hapinfo=" ($(hap_ssl_info "$t"))"
 	p1=$(proc_ticks $ppids); b1=$(proc_ticks $bpids); s1=$(sys_stat)
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
@@ -666,6 +683,8 @@ run_matrix() {
 	local row sc f tl tg n r i t
 	echo -e "scenario\tfile\tround\ttarget\trps\tp50_ms\tp99_ms\terrors\tnon2xx\tproxy_cpu_pct\tproxy_us_per_req\tbackend_us_per_req\tsys_busy_pct\tsteal_pct\tresumed_pct" \
 		>"$OUTDIR/runs.tsv"
+	[ "$QUEUES" = 1 ] && echo -e "scenario\tfile\tround\ttarget\tfront_rx\tfront_tx\tclient_rx\tclient_tx\tserver_rx\tserver_tx\tbackend_rx\tbackend_tx" \
+		>"$OUTDIR/queues.tsv"
 	for row in "${ROWS[@]}"; do
 		IFS=: read -r sc f tl <<<"$row"
 		IFS=, read -r -a tg <<<"$tl"
@@ -784,6 +803,19 @@ bench_main() {
 	done
 	[ ${#idle[@]} -gt 0 ] && idle_tests "${idle[@]}"
 	python3 "$HERE/report.py" "$OUTDIR" | tee "$OUTDIR/summary.txt"
+	[ -s "$OUTDIR/queues.tsv" ] && queues_summary | tee -a "$OUTDIR/summary.txt"
+}
+
+# QUEUES=1: per row and target, the mean over rounds of queues.py's figures
+queues_summary() {
+	echo
+	echo "== where the bytes wait (QUEUES=1, bench/queues.py): mean KiB queued, by socket group"
+	awk -F'\t' 'NR == 1 { for (i = 5; i <= NF; i++) h[i] = $i; next }
+	{ k = $1 " " $2 " " $4; if (!(k in n)) o[++m] = k; n[k]++
+	  for (i = 5; i <= NF; i++) s[k, i] += $i }
+	END { printf "%-28s", "row target"; for (i = 5; i <= 12; i++) printf " %10s", h[i]; print ""
+	  for (j = 1; j <= m; j++) { k = o[j]; printf "%-28s", k
+	    for (i = 5; i <= 12; i++) printf " %10.0f", s[k, i] / n[k]; print "" } }' "$OUTDIR/queues.tsv"
 }
 
 # ------------------------------------------------------------ main: profile
