@@ -78,6 +78,9 @@
 #   IDLE_TEST=1 IDLE_N1=1000 IDLE_N2=5000   memory per idle connection
 #   HOLD_TEST=1 HOLD_N=10000                idle connections held
 #   BASE_PORT=21400 OUTDIR=... KEEP_TMP=0
+#   tlscount (bench.sh tlscount): user-space instructions per full and per
+#            resumed TLS handshake for the three proxies under callgrind,
+#            TLS_CERT's certificate, CG_SECONDS=8 of tlsload -c4 each
 #   profile: PROFILE_SECONDS=10 PROFILE_CONNS=50 PROFILE_FILE=100b|10k PROFILE_ROWS="ka close"
 #            PROFILE_RATE (wrk2 absent:
 #            plain wrk, closed loop) PERF=1
@@ -266,10 +269,10 @@ wait_port() {
 	log "port $1 never came up"
 	return 1
 }
-start_bg() {			# name cpus cmd...
+start_bg() {			# name cpus cmd...  (WRAP: a command prefix, say valgrind)
 	local name=$1 cpus=$2
 	shift 2
-	$(pin "$cpus") "$@" >"$TMP/$name.out" 2>&1 &
+	$(pin "$cpus") ${WRAP:-} "$@" >"$TMP/$name.out" 2>&1 &
 	PID[$name]=$!
 	STARTED+=($!)
 }
@@ -921,8 +924,72 @@ callgrind_per_request() {
 	done
 }
 
+# ------------------------------------------------------------ main: tlscount
+# User-space instructions per TLS handshake, full and resumed, for the three
+# proxies under callgrind (counts, unlike times, do not move with the
+# machine's load); then the share of each library in them.  One worker or
+# thread each, TLS_CERT's certificate, the bench's cipher lists.
+tls_worker() {			# target: the process that serves, under valgrind
+	local p
+	for p in $(tree_of "${PID[$1]}"); do
+		case $1 in
+		fulcrum*) grep -q 'fulcrum-w0' "/proc/$p/comm" 2>/dev/null && { echo "$p"; return; } ;;
+		nginx*) [ "$p" != "${PID[$1]}" ] && { echo "$p"; return; } ;;
+		*) echo "$p"; return ;;
+		esac
+	done
+}
+
+tls_libshare() {		# callgrind file: exclusive instructions by library, in %
+	callgrind_annotate --inclusive=no --auto=no --threshold=100 "$1" 2>/dev/null |
+		grep -E '^ *[0-9,]+ .*\[.*\]$' | grep -v '(100.0%)' | awk '{
+			v = $1; gsub(",", "", v); o = $NF; sub(/.*\//, "", o); sub(/\]$/, "", o)
+			s[o] += v; t += v }
+		END { for (o in s) if (s[o] > t / 200) printf "%s %.1f%%, ", o, 100 * s[o] / t }'
+}
+
+tlscount_main() {
+	local t w m n ir out last
+	command -v valgrind >/dev/null || die "tlscount needs valgrind"
+	machine | tee "$OUTDIR/meta.txt"
+	tls_cert_make
+	tlsload_build
+	start_backends
+	for t in fulcrum_tls nginx_tls haproxy_tls; do
+		WRAP="valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=$OUTDIR/$t.%p.cg" \
+			launch_proxy "$t" "${PORT[$t]}" "$t" || exit 1
+	done
+	for t in fulcrum_tls nginx_tls haproxy_tls; do
+		for _ in $(seq 300); do port_busy "${PORT[$t]}" && break; sleep 0.1; done
+	done
+	sleep 3
+	for t in fulcrum_tls nginx_tls haproxy_tls; do
+		w=$(tls_worker "$t")
+		[ -n "$w" ] || die "no serving process for $t"
+		log "$t: $(echo | openssl s_client -brief -connect "127.0.0.1:${PORT[$t]}" 2>&1 |
+			grep -E 'Protocol|Ciphersuite|Temp Key' | tr '\n' ' ')"
+		for m in new resume; do
+			out=$OUTDIR/$t.$m.load
+			$(pin "$LOAD_CPUS") "$TMP/tlsload" -c4 -d2 -m $m 127.0.0.1 "${PORT[$t]}" /100b >/dev/null 2>&1
+			callgrind_control -z "$w" >/dev/null 2>&1
+			$(pin "$LOAD_CPUS") "$TMP/tlsload" -c4 -d"${CG_SECONDS:-8}" -m $m 127.0.0.1 "${PORT[$t]}" /100b >"$out" 2>&1
+			callgrind_control -d "$w" >/dev/null 2>&1
+			sleep 1
+			n=$(awk '/requests in/ { print $1 }' "$out")
+			last=$(ls -t "$OUTDIR/$t.$w.cg".* 2>/dev/null | head -1)
+			[ -n "$last" ] && [ "${n:-0}" -gt 0 ] || die "no callgrind dump or no handshake for $t $m"
+			cp "$last" "$OUTDIR/$t.$m.cg"
+			ir=$(awk '/^(summary|totals):/ { s = $2 } END { print s + 0 }' "$last")
+			echo -e "$TLS_CERT\t$t\t$m\t$n handshakes\t$((ir / n)) instructions each\t$(tls_libshare "$last")" |
+				tee -a "$OUTDIR/tlscount.txt"
+		done
+	done
+	log "tlscount -> $OUTDIR/tlscount.txt (callgrind files: *.new.cg, *.resume.cg)"
+}
+
 case $CMD in
 run) bench_main ;;
 profile) profile_main ;;
-*) echo "usage: $0 [run|profile]" >&2; exit 2 ;;
+tlscount) tlscount_main ;;
+*) echo "usage: $0 [run|profile|tlscount]" >&2; exit 2 ;;
 esac

@@ -13,9 +13,11 @@ loopback connections; their receive and send queues are summed per group:
     backend_rx backend_tx the backends' sockets (local port a backend's)
 
 and one line goes to stdout: the mean of each sum in KiB, tab-separated, in
-that order.  A queue that stays full marks the slow side of a transfer: on
-a download, bytes waiting in client_rx wait for the client to read them;
-in backend_tx, for the proxy to take them (the proxy is the limit).  For
+that order.  A receive queue holds bytes delivered and not yet read, so a
+full one marks the slow reader: on a download, bytes in client_rx wait for
+the client, bytes in server_rx for the proxy.  A send queue holds bytes not
+yet acknowledged; on loopback they are already in the peer's receive queue
+or wait for its (delayed) ACK, so read the rx columns first.  For
 the direct target FRONT_PORT is a backend's, and the server-side groups stay
 empty.  ss costs CPU on the core it runs on, so bench.sh runs this only when
 asked, never in the rounds whose figures go into RESULTS.md.
