@@ -825,7 +825,10 @@ class Fulcrum:
             fail(f"fulcrum {name} starts",
                  f"exited with status {self.proc.returncode}\n--- log:\n" +
                  self.log_text())
-        self.remember_children()
+        # The master binds the ports before it forks: a port that accepts
+        # does not mean the workers are there yet (a loaded CI box showed
+        # worker_pids() == [] right after the start).
+        self.wait_children(1, max(0.0, deadline - time.monotonic()) + timeout)
 
     @property
     def pid(self):
