@@ -240,6 +240,21 @@ tree_of() {			# a pid and all its descendants
 	echo "$p"
 	for c in $(children_of "$p"); do tree_of "$c"; done
 }
+# The process that serves an instance's requests: fulcrum's first worker,
+# nginx's worker, HAProxy's only process (valgrind in front changes none).
+serving_pid() {			# instance
+	local p
+	for p in $(tree_of "${PID[$1]}"); do
+		case $1 in
+		fulcrum*) grep -q 'fulcrum-w0' "/proc/$p/comm" 2>/dev/null && { echo "$p"; return; } ;;
+		nginx*) [ "$p" != "${PID[$1]}" ] && { echo "$p"; return; } ;;
+		*) echo "$p"; return ;;
+		esac
+	done
+}
+cg_total() {			# callgrind dump: the instructions it counted
+	cat "$@" 2>/dev/null | awk '/^(summary|totals):/ { s = $2 } END { print s + 0 }'
+}
 kill_tree() {			# TERM the roots, wait 5 s, KILL what is left
 	local all=() p i alive
 	for p in "$@"; do [ -d "/proc/$p" ] && all+=($(tree_of "$p")); done
@@ -845,14 +860,7 @@ profile_main() {
 	for t in "${tgs[@]}"; do
 		hdr=()
 		[[ $t == *_close ]] && hdr=(-H "Connection: close")
-		# the process that serves requests: fulcrum's worker, HAProxy's only process
-		if [[ $t == fulcrum* ]]; then
-			wpid=$(ps -e -o pid=,comm= | awk -v l="$(tree_of "${PID[$t]}" | tr '\n' ' ')" '
-				BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) in_tree[a[i]] = 1 }
-				in_tree[$1] && $2 ~ /fulcrum-w0/ { print $1; exit }')
-		else
-			wpid=${PID[$t]}
-		fi
+		wpid=$(serving_pid "$t")
 		[ -n "$wpid" ] || die "no worker process for $t"
 		# strace: syscalls per request.  strace slows the proxy down, so it
 		# is attached for the whole wrk run and the counts are divided by
@@ -908,16 +916,14 @@ callgrind_per_request() {
 		for _ in $(seq 300); do port_busy "$port" && break; sleep 0.1; done
 		sleep 3
 		curl -s -o /dev/null "http://127.0.0.1:$port/100b"
-		wpid=${PID[$inst]}	# HAProxy: one process; fulcrum: its worker
-		[ $t = fulcrum ] && wpid=$(for p in $(tree_of "${PID[$inst]}"); do
-			grep -q 'fulcrum-w0' "/proc/$p/comm" 2>/dev/null && echo "$p"; done | head -1)
+		wpid=$(serving_pid "$inst")
 		$(pin "$LOAD_CPUS") "$WRK" -t1 -c10 -d2s "http://127.0.0.1:$port/100b" >/dev/null 2>&1
 		callgrind_control -z "$wpid" >/dev/null 2>&1
 		$(pin "$LOAD_CPUS") "$WRK" -t1 -c10 -d"${CG_SECONDS:-5}s" "http://127.0.0.1:$port/100b" >"$OUTDIR/$inst.wrk" 2>&1
 		callgrind_control -d "$wpid" >/dev/null 2>&1
 		sleep 1
 		req=$(awk '/requests in/ { print $1 }' "$OUTDIR/$inst.wrk")
-		ir=$(cat "$OUTDIR/$inst.$wpid.out".* 2>/dev/null | awk '/^(summary|totals):/ { s = $2 } END { print s + 0 }')
+		ir=$(cg_total "$OUTDIR/$inst.$wpid.out".*)
 		stop_inst "$inst"
 		echo "== $t: $req requests under callgrind, $(awk -v i="$ir" -v r="$req" 'BEGIN { printf "%.0f", i / (r > 0 ? r : 1) }') user-space instructions per request" |
 			tee -a "$OUTDIR/callgrind.txt"
@@ -929,17 +935,6 @@ callgrind_per_request() {
 # proxies under callgrind (counts, unlike times, do not move with the
 # machine's load); then the share of each library in them.  One worker or
 # thread each, TLS_CERT's certificate, the bench's cipher lists.
-tls_worker() {			# target: the process that serves, under valgrind
-	local p
-	for p in $(tree_of "${PID[$1]}"); do
-		case $1 in
-		fulcrum*) grep -q 'fulcrum-w0' "/proc/$p/comm" 2>/dev/null && { echo "$p"; return; } ;;
-		nginx*) [ "$p" != "${PID[$1]}" ] && { echo "$p"; return; } ;;
-		*) echo "$p"; return ;;
-		esac
-	done
-}
-
 tls_libshare() {		# callgrind file: exclusive instructions by library, in %
 	callgrind_annotate --inclusive=no --auto=no --threshold=100 "$1" 2>/dev/null |
 		grep -E '^ *[0-9,]+ .*\[.*\]$' | grep -v '(100.0%)' | awk '{
@@ -964,7 +959,7 @@ tlscount_main() {
 	done
 	sleep 3
 	for t in fulcrum_tls nginx_tls haproxy_tls; do
-		w=$(tls_worker "$t")
+		w=$(serving_pid "$t")
 		[ -n "$w" ] || die "no serving process for $t"
 		log "$t: $(echo | openssl s_client -brief -connect "127.0.0.1:${PORT[$t]}" 2>&1 |
 			grep -E 'Protocol|Ciphersuite|Temp Key' | tr '\n' ' ')"
@@ -979,7 +974,7 @@ tlscount_main() {
 			last=$(ls -t "$OUTDIR/$t.$w.cg".* 2>/dev/null | head -1)
 			[ -n "$last" ] && [ "${n:-0}" -gt 0 ] || die "no callgrind dump or no handshake for $t $m"
 			cp "$last" "$OUTDIR/$t.$m.cg"
-			ir=$(awk '/^(summary|totals):/ { s = $2 } END { print s + 0 }' "$last")
+			ir=$(cg_total "$last")
 			echo -e "$TLS_CERT\t$t\t$m\t$n handshakes\t$((ir / n)) instructions each\t$(tls_libshare "$last")" |
 				tee -a "$OUTDIR/tlscount.txt"
 		done

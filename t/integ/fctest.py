@@ -828,7 +828,7 @@ class Fulcrum:
         # The master binds the ports before it forks: a port that accepts
         # does not mean the workers are there yet (a loaded CI box showed
         # worker_pids() == [] right after the start).
-        self.wait_children(1, max(0.0, deadline - time.monotonic()) + timeout)
+        self.wait_children(1, timeout)
 
     @property
     def pid(self):
