@@ -37,7 +37,11 @@
 #                    and a full handshake per request) and tls_resume (a new
 #                    connection per request, resuming the first session):
 #                    both with bench/tlsload.c, built here, since wrk's
-#                    reconnections resume; scenario@N: N clients for
+#                    reconnections resume; own_ka and own_up: ka and up
+#                    with tlsload -m ka instead of wrk, a client that
+#                    reads 256 KiB at a time (wrk: 8 KiB, and it parses
+#                    every body byte), so that on the 1 MiB rows the
+#                    client is not the limit; scenario@N: N clients for
 #                    that row instead of CONNS (ka@1000); file 100b,
 #                    10k or 1m (1 MiB); targets
 #                    direct haproxy haproxy_close nginx nginx_close fulcrum
@@ -47,7 +51,8 @@
 #                    on the client side; backends plain HTTP)
 #   MANY=1|0         1 (default): the many-connection rows of issue 19:
 #                    keep-alive 100 B at 200, 1,000 and HUGE_CONNS
-#                    clients, a 1 MiB download and a 1 MiB upload
+#                    clients, a 1 MiB download and a 1 MiB upload, with
+#                    wrk and again with the bench's own client (own_*)
 #   HUGE_CONNS=10000 the largest row's clients; lowered to what the
 #                    open-files limit allows (the proxies need two
 #                    descriptors per client), with a note in the log
@@ -75,6 +80,16 @@
 #                    in queues.tsv and the summary.  A diagnostic: ss
 #                    takes CPU from the client's core, so the figures of
 #                    such a run are not the ones to compare
+#   BACKENDS_NETNS=0|1  1 (root): the backends run in a network namespace
+#                    of their own, behind a veth pair (198.51.100.1-2,
+#                    TEST-NET-2), with RPS steering each side's receive
+#                    processing to the receiver's cores (pin mode).  On
+#                    loopback a sender runs the receiver's TCP receive
+#                    path in its own context, so a proxy that reads fast
+#                    makes the backends pay for its receiving (the 1 MiB
+#                    rows' "be"); behind the veth the receiver's core
+#                    pays, as on a network.  The client side stays on
+#                    loopback; QUEUES=1 then sees no backend sockets
 #   IDLE_TEST=1 IDLE_N1=1000 IDLE_N2=5000   memory per idle connection
 #   HOLD_TEST=1 HOLD_N=10000                idle connections held
 #   BASE_PORT=21400 OUTDIR=... KEEP_TMP=0
@@ -86,7 +101,8 @@
 #            plain wrk, closed loop) PERF=1
 #
 # Everything it starts is tracked by PID and killed on exit (TERM, then KILL),
-# Ctrl-C included.  Traffic goes to 127.0.0.1 only.
+# Ctrl-C included.  Traffic goes to 127.0.0.1 only (and with BACKENDS_NETNS=1
+# to the namespace it made).
 set -u
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -138,7 +154,8 @@ if [ -z "${MATRIX:-}" ]; then
 		MATRIX="$MATRIX close:10k:direct,fulcrum_close,haproxy_close,nginx_close"
 		[ "${MANY:-1}" = 1 ] && MATRIX="$MATRIX ka@200:100b:fulcrum,haproxy,nginx
 			ka@1000:100b:fulcrum,haproxy,nginx ka@HUGE:100b:fulcrum,haproxy,nginx
-			ka:1m:direct,fulcrum,haproxy,nginx up:1m:direct,fulcrum,haproxy,nginx"
+			ka:1m:direct,fulcrum,haproxy,nginx up:1m:direct,fulcrum,haproxy,nginx
+			own_ka:1m:direct,fulcrum,haproxy,nginx own_up:1m:direct,fulcrum,haproxy,nginx"
 	fi
 	[ "$TLS" = 0 ] || MATRIX="${MATRIX:-} tls_ka:100b:$TLS_TARGETS"
 	[ "$TLS" = only ] && MATRIX="$MATRIX tls_ka:10k:$TLS_TARGETS"
@@ -184,7 +201,7 @@ install_deps() {
 
 mkdir -p "$OUTDIR"
 install_deps $BENCH_DEPS
-[[ " $MATRIX" == *" tls_"* ]] && install_deps $TLS_DEPS
+[[ " $MATRIX" == *" tls_"* || " $MATRIX" == *" own_"* ]] && install_deps $TLS_DEPS
 [ "$CMD" = profile ] && install_deps $PROFILE_DEPS
 [ -x "$FULCRUM" ] || die "no fulcrum binary at $FULCRUM (build first, or set FULCRUM)"
 FULCRUM=$(cd "$(dirname "$FULCRUM")" && pwd)/$(basename "$FULCRUM")
@@ -207,6 +224,10 @@ TMP=$(mktemp -d /tmp/fulcrum-bench-run.XXXXXX)
 chmod 755 "$TMP"
 
 B1=$((BASE_PORT + 1)); B2=$((BASE_PORT + 2))
+BACKENDS_NETNS=${BACKENDS_NETNS:-0}
+BADDR=127.0.0.1			# the backends' address
+NETNS=""
+IN_NS=()			# the command prefix that runs in the backends' namespace
 declare -A PORT=([direct]=$B1 [haproxy]=$((BASE_PORT + 11)) [haproxy_close]=$((BASE_PORT + 12))
 	[haproxy_tls]=$((BASE_PORT + 13))
 	[nginx]=$((BASE_PORT + 21)) [nginx_close]=$((BASE_PORT + 22)) [nginx_tls]=$((BASE_PORT + 23))
@@ -271,6 +292,7 @@ kill_tree() {			# TERM the roots, wait 5 s, KILL what is left
 cleanup() {
 	[ ${#STARTED[@]} -gt 0 ] && kill_tree "${STARTED[@]}"
 	wait 2>/dev/null
+	[ -n "$NETNS" ] && ip netns del "$NETNS" 2>/dev/null
 	[ "$KEEP_TMP" = 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -278,12 +300,37 @@ trap 'exit 130' INT TERM
 
 pin() { [ -n "$1" ] && echo "taskset -c $1"; }
 port_busy() { ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
-wait_port() {
-	local i
-	for i in $(seq 100); do port_busy "$1" && return 0; sleep 0.1; done
-	log "port $1 never came up"
+wait_port() {			# port [command prefix: the namespace to look in]
+	local i p=$1
+	shift
+	for i in $(seq 100); do "$@" ss -ltnH "( sport = :$p )" 2>/dev/null | grep -q . && return 0; sleep 0.1; done
+	log "port $p never came up"
 	return 1
 }
+host_of() { [ "$1" = direct ] && echo "$BADDR" || echo 127.0.0.1; }
+cpu_mask() { [ -n "$1" ] && printf '%x' $((1 << $1)); }	# one cpu number
+# BACKENDS_NETNS=1: the backends' namespace, a veth pair, RPS on both ends.
+netns_make() {
+	local root=fcb$$ ns mask
+	[ "$(id -u)" -eq 0 ] || die "BACKENDS_NETNS=1 needs root"
+	NETNS=fulcrum-bench-$$
+	ip netns add "$NETNS" || die "ip netns add failed"
+	ip link add "$root" type veth peer name eth0 netns "$NETNS" &&
+		ip addr add 198.51.100.1/30 dev "$root" && ip link set "$root" up &&
+		ip -n "$NETNS" addr add 198.51.100.2/30 dev eth0 &&
+		ip -n "$NETNS" link set eth0 up && ip -n "$NETNS" link set lo up ||
+		die "cannot make the backends' veth pair"
+	IN_NS=(ip netns exec "$NETNS")
+	BADDR=198.51.100.2
+	# pin mode: what the proxies receive is processed on their core, what
+	# the backends (and the direct client) receive on the load core
+	mask=$(cpu_mask "${PROXY_CPUS%%,*}")
+	[ -n "$mask" ] && echo "$mask" >"/sys/class/net/$root/queues/rx-0/rps_cpus"
+	mask=$(cpu_mask "${LOAD_CPUS%%,*}")
+	[ -n "$mask" ] && "${IN_NS[@]}" sh -c "echo $mask >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+	log "backends in namespace $NETNS at $BADDR (veth $root, RPS: proxies' side ${PROXY_CPUS:-off}, backends' side ${LOAD_CPUS:-off})"
+}
+[ "$BACKENDS_NETNS" = 1 ] && netns_make
 start_bg() {			# name cpus cmd...  (WRAP: a command prefix, say valgrind)
 	local name=$1 cpus=$2
 	shift 2
@@ -368,8 +415,8 @@ backend_cfg() {		# n
   # application does: nginx's "return" answers at once and discards the
   # body afterwards, and a proxy may close a connection whose request is
   # still coming in after its response is out.
-  upstream self { server 127.0.0.1:$((BASE_PORT + $1)); keepalive 16; }
-  server { listen 127.0.0.1:$((BASE_PORT + $1)) backlog=4096; root $TMP/www;
+  upstream self { server $BADDR:$((BASE_PORT + $1)); keepalive 16; }
+  server { listen $BADDR:$((BASE_PORT + $1)) backlog=4096; root $TMP/www;
            location / { add_header X-Backend b$1; }
            location = /upload { client_body_buffer_size 2m; proxy_pass http://self/100b;
                                 proxy_method GET; proxy_pass_request_body off;
@@ -421,8 +468,8 @@ backend be
   balance roundrobin
   cookie JSESSIONID prefix nocache
   option httpchk GET /100b
-  server s1 127.0.0.1:$B1 cookie s1 check inter 2s
-  server s2 127.0.0.1:$B2 cookie s2 check inter 2s
+  server s1 $BADDR:$B1 cookie s1 check inter 2s
+  server s2 $BADDR:$B2 cookie s2 check inter 2s
 EOF
 }
 
@@ -445,7 +492,7 @@ ngx_proxy_cfg() {		# dir port keepalive(0/1) [tls(0/1)]
 	echo "worker_processes $WORKERS;"
 	nginx_common "$1" "$cli_ka"
 	cat <<EOF
-  upstream be { server 127.0.0.1:$B1; server 127.0.0.1:$B2; $ka_up }
+  upstream be { server $BADDR:$B1; server $BADDR:$B2; $ka_up }
   server { listen 127.0.0.1:$2$ssl reuseport backlog=4096; $tls
            location / { proxy_pass http://be; $ka_hdr proxy_request_buffering off;
                         proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } }
@@ -483,8 +530,8 @@ EOF
 	cat <<EOF
 	check = { request = "GET /100b HTTP/1.0"; interval = 2000; };
 	servers = (
-		{ name = "s1"; address = "127.0.0.1:$B1"; cookie = "s1"; check = true; },
-		{ name = "s2"; address = "127.0.0.1:$B2"; cookie = "s2"; check = true; }
+		{ name = "s1"; address = "$BADDR:$B1"; cookie = "s1"; check = true; },
+		{ name = "s2"; address = "$BADDR:$B2"; cookie = "s2"; check = true; }
 	);
 } );
 EOF
@@ -581,7 +628,7 @@ machine() {
 		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# mode=$MODE workers=$WORKERS load_cpus=${LOAD_CPUS:-all} proxy_cpus=${PROXY_CPUS:-all}" \
 		"rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s conns=$CONNS wrk_threads=$THREADS" \
-		"cookie=$COOKIE accesslog=$ACCESSLOG tls_cert=$TLS_CERT tls_client=$TLS_CLIENT"
+		"cookie=$COOKIE accesslog=$ACCESSLOG tls_cert=$TLS_CERT tls_client=$TLS_CLIENT backends_netns=$BACKENDS_NETNS"
 	echo "# $("$FULCRUM" -v 2>&1 | head -1) | $("$HAPROXY" -v | head -1 | cut -d' ' -f1-3) |" \
 		"$("$NGINX" -v 2>&1) | $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 }
@@ -589,16 +636,16 @@ machine() {
 start_backends() {
 	backend_cfg 1
 	backend_cfg 2
-	start_bg backend1 "$LOAD_CPUS" "$NGINX" -c "$TMP/backend1/nginx.conf"
-	start_bg backend2 "$LOAD_CPUS" "$NGINX" -c "$TMP/backend2/nginx.conf"
-	wait_port $B1 && wait_port $B2 || { cat "$TMP"/backend*.out; exit 1; }
+	start_bg backend1 "$LOAD_CPUS" "${IN_NS[@]}" "$NGINX" -c "$TMP/backend1/nginx.conf"
+	start_bg backend2 "$LOAD_CPUS" "${IN_NS[@]}" "$NGINX" -c "$TMP/backend2/nginx.conf"
+	wait_port $B1 "${IN_NS[@]}" && wait_port $B2 "${IN_NS[@]}" || { cat "$TMP"/backend*.out; exit 1; }
 }
 
 # every target answers 200 with the right size
 sanity() {
 	local t f r want url
 	for t; do
-		url=http://127.0.0.1:${PORT[$t]}
+		url=http://$(host_of "$t"):${PORT[$t]}
 		[[ $t == *_tls ]] && url=https://127.0.0.1:${PORT[$t]}
 		for f in 100b 10k; do
 			r=$(curl -sk -o /dev/null -w '%{http_code} %{size_download}' "$url/$f")
@@ -634,7 +681,9 @@ run_one() {			# scenario[@clients] file target round record(0/1)
 	local sc=${1%@*} f=$2 t=$3 r=$4 rec=$5 dur hdr=() out=$TMP/wrk.out conns=$CONNS
 	[[ $1 == *@* ]] && conns=${1#*@}
 	local ppids bpids p0 b0 s0 p1 b1 s1 rps p50 p99 err n2 total line resumed
-	local url=http://127.0.0.1:${PORT[$t]}/$f v12=()
+	local host url v12=()
+	host=$(host_of "$t")
+	url=http://$host:${PORT[$t]}/$f
 	dur=$([ "$rec" = 1 ] && echo "$DURATION" || echo "$WARMUP")
 	[ "$sc" = close ] && hdr=(-H "Connection: close")
 	[ "$sc" = up ] && hdr=(-s "$TMP/upload.lua")
@@ -644,7 +693,7 @@ run_one() {			# scenario[@clients] file target round record(0/1)
 	bpids=${TREE[backends]}
 	p0=$(proc_ticks $ppids); b0=$(proc_ticks $bpids); s0=$(sys_stat)
 	local qpid=""
-	if [ "$QUEUES" = 1 ] && [ "$rec" = 1 ] && [[ $sc == ka || $sc == up ]]; then
+	if [ "$QUEUES" = 1 ] && [ "$rec" = 1 ] && [[ $sc == ka || $sc == up || $sc == own_* ]]; then
 		( sleep 1; $(pin "$LOAD_CPUS") python3 "$HERE/queues.py" "${PORT[$t]}" "$B1,$B2" \
 			$((DURATION > 3 ? DURATION - 2 : 1)) >"$TMP/queues.out" ) &
 		qpid=$!
@@ -653,6 +702,13 @@ run_one() {			# scenario[@clients] file target round record(0/1)
 	tls_close | tls_resume)		# one thread, like wrk -t1
 		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" "${v12[@]}" \
 			-m "$([ "$sc" = tls_close ] && echo new || echo resume)" 127.0.0.1 "${PORT[$t]}" "/$f" >"$out" 2>&1
+		;;
+	own_ka)				# keep-alive, 256 KiB reads: a client that keeps up
+		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" -m ka "$host" "${PORT[$t]}" "/$f" >"$out" 2>&1
+		;;
+	own_up)
+		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" -m ka -u "$TMP/www/$f" \
+			"$host" "${PORT[$t]}" /upload >"$out" 2>&1
 		;;
 	*)
 		BODY=$TMP/www/$f $(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$conns" -d"${dur}s" \
@@ -794,7 +850,8 @@ bench_main() {
 		tls_cert_make
 		log "TLS: $TLS_CERT certificate $TLS_PEM, clients TLS $TLS_CLIENT"
 	fi
-	[[ " ${ROWS[*]}" == *" tls_close:"* || " ${ROWS[*]}" == *" tls_resume:"* ]] && tlsload_build
+	[[ " ${ROWS[*]}" == *" tls_close:"* || " ${ROWS[*]}" == *" tls_resume:"* || " ${ROWS[*]}" == *" own_"* ]] &&
+		tlsload_build
 	start_backends
 	for t in "${need[@]}"; do
 		[ "$t" = direct ] && continue

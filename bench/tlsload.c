@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * tlsload: a load generator for TLS handshakes, for bench.sh's tls_close and
- * tls_resume rows.  One thread, one epoll loop, CONNS connections at a time;
- * each connection does a TCP connect, a TLS handshake, one
- * "GET PATH HTTP/1.1" with "Connection: close", reads the whole response,
- * closes, and its slot starts the next one at once.
+ * tlsload: bench.sh's own load generator, for what wrk cannot do: the TLS
+ * handshake rows (tls_close, tls_resume) and the 1 MiB rows with a client
+ * that is not the limit (own_ka, own_up).  One thread, one epoll loop, CONNS
+ * connections at a time.  With -m new|resume each connection does a TCP
+ * connect, a TLS handshake, one "GET PATH HTTP/1.1" with "Connection: close",
+ * reads the whole response, closes, and its slot starts the next one at once.
  *
- *   tlsload -c CONNS -d SECONDS -m new|resume [-2] HOST PORT PATH
+ *   tlsload -c CONNS -d SECONDS -m new|resume|ka [-2] [-u FILE] HOST PORT PATH
  *
  *   -m new     a fresh SSL object and no session: every connection is a full
  *              handshake (wrk cannot do that: it keeps its SSL object and
@@ -15,12 +16,20 @@
  *              server's ticket came) is saved and given to every later
  *              connection (SSL_set_session): abbreviated handshakes, all
  *              but that first one
+ *   -m ka      plain HTTP, keep-alive: each connection sends its next
+ *              request as soon as the last response ended.  Reads take up to
+ *              256 KiB and the body is counted, not parsed: wrk reads 8 KiB
+ *              at a time and runs its parser over every byte, so on a 1 MiB
+ *              response it is the slowest process of the run and its
+ *              reading order, not the proxy, sets the tail
+ *   -u FILE    every request a POST of FILE's bytes to PATH
  *   -2         TLS 1.2 only (default: TLS 1.3 only, what modern clients do)
  *
  * It prints wrk's lines that bench.sh reads ("N requests in", "Requests/sec",
  * the latency percentiles, "Socket errors", "Non-2xx"), plus how many
- * handshakes resumed.  Latency here runs from connect() to the end of the
- * response: the handshake is what these rows measure.  Certificates are not
+ * handshakes resumed.  Latency runs from connect() to the end of the response
+ * (the handshake is what those rows measure), with -m ka from the request's
+ * first byte written, as wrk measures it.  Certificates are not
  * verified (the signature of the handshake is).  127.0.0.1 only in bench.sh.
  *
  * Built by bench.sh: cc -O2 -o tlsload tlsload.c -lssl -lcrypto
@@ -38,6 +47,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,15 +64,16 @@ struct slot {
 	size_t hlen;
 	long body_left;		/* -1: head not complete yet */
 	int status;
+	long served;		/* -m ka: responses on this connection */
 };
 
 static struct {
 	SSL_CTX *ctx;
 	SSL_SESSION *saved;	/* -m resume */
 	struct sockaddr_in addr;
-	char req[512];
+	char *req;		/* the request, head and body */
 	size_t reqlen;
-	int resume, ep;
+	int resume, ka, ep;
 	uint64_t *lat;		/* µs, one per completed request */
 	size_t nlat, caplat;
 	long conn_err, read_err, write_err, non2xx, resumed, full;
@@ -110,19 +121,22 @@ static int slot_open(struct slot *s)
 	s->hlen = 0;
 	s->body_left = -1;
 	s->status = 0;
+	s->served = 0;
 	if (connect(s->fd, (struct sockaddr *)&g.addr, sizeof(g.addr)) < 0 &&
 	    errno != EINPROGRESS) {
 		close(s->fd);
 		s->fd = -1;
 		return -1;
 	}
+	epoll_ctl(g.ep, EPOLL_CTL_ADD, s->fd, &ev);
+	if (g.ka)	/* plain: the first write says whether connect() worked */
+		return 0;
 	s->ssl = SSL_new(g.ctx);
 	SSL_set_fd(s->ssl, s->fd);
 	SSL_set_tlsext_host_name(s->ssl, "bench.test");
 	if (g.resume && g.saved != NULL)
 		SSL_set_session(s->ssl, g.saved);
 	SSL_set_connect_state(s->ssl);
-	epoll_ctl(g.ep, EPOLL_CTL_ADD, s->fd, &ev);
 	return 0;
 }
 
@@ -174,16 +188,61 @@ static void done(struct slot *s, int ok)
 	slot_close(s, ok);
 }
 
-/* Moves a connection on as far as it goes; 1 when it is finished. */
-static int step(struct slot *s)
+/*
+ * One read or write, plain or over TLS: bytes moved (> 0), 0 when it would
+ * block, -1 when the connection failed or was closed.
+ */
+static long io(struct slot *s, int wr, void *buf, size_t n)
 {
-	char buf[16384];
-	int r, err;
+	long r;
+	int err;
+
+	if (s->ssl == NULL) {
+		r = wr ? send(s->fd, buf, n, MSG_NOSIGNAL) : recv(s->fd, buf, n, 0);
+		if (r > 0)
+			return r;
+		return r < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	}
+	r = wr ? SSL_write(s->ssl, buf, (int)n) : SSL_read(s->ssl, buf, (int)n);
+	if (r > 0)
+		return r;
+	err = SSL_get_error(s->ssl, (int)r);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+		return 0;
+	ERR_clear_error();
+	return -1;
+}
+
+/* -m ka: a response ended; the next request on the same connection. */
+static void again(struct slot *s)
+{
+	lat_add(now_us() - s->t0);
+	if (s->status < 200 || s->status > 399)
+		g.non2xx++;
+	s->t0 = now_us();
+	s->st = S_WRITE;
+	s->wrote = 0;
+	s->hlen = 0;
+	s->body_left = -1;
+	s->status = 0;
+	s->served++;
+}
+
+/* Moves a connection on as far as it goes; 1 when it is finished. */
+static int step(struct slot *s, uint64_t end)
+{
+	static char buf[256 * 1024];	/* TLS reads stop at a record, 16 KiB */
+	long r;
+	int err;
 
 	for (;;) {
 		switch (s->st) {
 		case S_CONNECT:
 		case S_HANDSHAKE:
+			if (s->ssl == NULL) {
+				s->st = S_WRITE;
+				break;
+			}
 			s->st = S_HANDSHAKE;
 			r = SSL_connect(s->ssl);
 			if (r == 1) {
@@ -194,7 +253,7 @@ static int step(struct slot *s)
 				s->st = S_WRITE;
 				break;
 			}
-			err = SSL_get_error(s->ssl, r);
+			err = SSL_get_error(s->ssl, (int)r);
 			if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 				return 0;
 			g.conn_err++;
@@ -202,27 +261,27 @@ static int step(struct slot *s)
 			done(s, 0);
 			return 1;
 		case S_WRITE:
-			r = SSL_write(s->ssl, g.req + s->wrote, (int)(g.reqlen - s->wrote));
+			r = io(s, 1, g.req + s->wrote, g.reqlen - s->wrote);
 			if (r > 0) {
 				s->wrote += (size_t)r;
 				if (s->wrote == g.reqlen)
 					s->st = S_READ;
 				break;
 			}
-			err = SSL_get_error(s->ssl, r);
-			if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+			if (r == 0)
 				return 0;
-			g.write_err++;
-			ERR_clear_error();
+			/* plain: a refused connect() shows at the first write */
+			if (s->ssl == NULL && s->served == 0 && s->wrote == 0)
+				g.conn_err++;
+			else
+				g.write_err++;
 			done(s, 0);
 			return 1;
 		case S_READ:
-			r = SSL_read(s->ssl, buf, sizeof(buf));
-			if (r <= 0) {
-				err = SSL_get_error(s->ssl, r);
-				if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
-					return 0;
-				ERR_clear_error();
+			r = io(s, 0, buf, sizeof(buf));
+			if (r == 0)
+				return 0;
+			if (r < 0) {
 				/* the end of a response without a length is the close */
 				if (s->body_left == -2) {
 					done(s, 1);
@@ -260,6 +319,10 @@ static int step(struct slot *s)
 				s->body_left -= r;
 			}
 			if (s->body_left == 0) {
+				if (g.ka && now_us() < end) {
+					again(s);
+					break;
+				}
 				done(s, 1);
 				return 1;
 			}
@@ -293,7 +356,8 @@ static void report(double secs)
 		printf("  %3.0f%% %8.2fms\n", pct[i], g.nlat ? (double)g.lat[k] / 1000 : 0);
 	}
 	printf("  %zu requests in %.2fs\n", g.nlat, secs);
-	printf("  handshakes: %ld full, %ld resumed\n", g.full, g.resumed);
+	if (!g.ka)
+		printf("  handshakes: %ld full, %ld resumed\n", g.full, g.resumed);
 	if (g.conn_err || g.read_err || g.write_err)
 		printf("  Socket errors: connect %ld, read %ld, write %ld, timeout 0\n",
 		    g.conn_err, g.read_err, g.write_err);
@@ -302,9 +366,55 @@ static void report(double secs)
 	printf("Requests/sec: %9.2f\n", secs > 0 ? (double)g.nlat / secs : 0);
 }
 
+/* g.req: a GET of PATH, or with BODY a POST of its bytes. */
+static int request_make(const char *path, const char *body)
+{
+	char head[512];
+	long blen = 0;
+	size_t hlen;
+	FILE *f = NULL;
+
+	if (body != NULL && ((f = fopen(body, "rb")) == NULL ||
+	    fseek(f, 0, SEEK_END) != 0 || (blen = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)) {
+		perror(body);
+		return -1;
+	}
+	if (body != NULL)
+		hlen = (size_t)snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: bench.test\r\n"
+		    "Content-Type: application/octet-stream\r\nContent-Length: %ld\r\n%s\r\n",
+		    path, blen, g.ka ? "" : "Connection: close\r\n");
+	else
+		hlen = (size_t)snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: bench.test\r\n%s\r\n",
+		    path, g.ka ? "" : "Connection: close\r\n");
+	g.reqlen = hlen + (size_t)blen;
+	if (hlen >= sizeof(head) || (g.req = malloc(g.reqlen)) == NULL ||
+	    (f != NULL && fread(g.req + hlen, 1, (size_t)blen, f) != (size_t)blen)) {
+		fprintf(stderr, "tlsload: cannot make the request\n");
+		return -1;
+	}
+	memcpy(g.req, head, hlen);
+	if (f != NULL)
+		fclose(f);
+	return 0;
+}
+
+static SSL_CTX *ctx_make(int tls12)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_min_proto_version(ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+	/* no client cache: the saved session is handed over explicitly */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return ctx;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: tlsload -c CONNS -d SECONDS -m new|resume [-2] HOST PORT PATH\n");
+	fprintf(stderr, "usage: tlsload -c CONNS -d SECONDS -m new|resume|ka [-2] [-u FILE] HOST PORT PATH\n");
 	exit(2);
 }
 
@@ -313,19 +423,23 @@ int main(int argc, char **argv)
 	struct epoll_event evs[256];
 	struct slot *slots;
 	int conns = 50, opt, i, n, tls12 = 0;
+	const char *body = NULL;
 	double dur = 5;
 	uint64_t start, end;
 
-	while ((opt = getopt(argc, argv, "c:d:m:2")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:m:u:2")) != -1) {
 		switch (opt) {
 		case 'c': conns = atoi(optarg); break;
 		case 'd': dur = atof(optarg); break;
 		case 'm':
 			if (strcmp(optarg, "resume") == 0)
 				g.resume = 1;
+			else if (strcmp(optarg, "ka") == 0)
+				g.ka = 1;
 			else if (strcmp(optarg, "new") != 0)
 				usage();
 			break;
+		case 'u': body = optarg; break;
 		case '2': tls12 = 1; break;
 		default: usage();
 		}
@@ -336,18 +450,14 @@ int main(int argc, char **argv)
 	g.addr.sin_port = htons((uint16_t)atoi(argv[optind + 1]));
 	if (inet_pton(AF_INET, argv[optind], &g.addr.sin_addr) != 1)
 		usage();
-	g.reqlen = (size_t)snprintf(g.req, sizeof(g.req),
-	    "GET %s HTTP/1.1\r\nHost: bench.test\r\nConnection: close\r\n\r\n", argv[optind + 2]);
-
-	g.ctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_verify(g.ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_min_proto_version(g.ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
-	SSL_CTX_set_max_proto_version(g.ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
-	/* no client cache: the saved session is handed over explicitly */
-	SSL_CTX_set_session_cache_mode(g.ctx, SSL_SESS_CACHE_OFF);
+	if (request_make(argv[optind + 2], body) < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if (!g.ka)
+		g.ctx = ctx_make(tls12);
 	g.ep = epoll_create1(EPOLL_CLOEXEC);
 	slots = calloc((size_t)conns, sizeof(*slots));
-	if (g.ctx == NULL || g.ep < 0 || slots == NULL) {
+	if ((!g.ka && g.ctx == NULL) || g.ep < 0 || slots == NULL) {
 		fprintf(stderr, "tlsload: cannot start\n");
 		return 1;
 	}
@@ -366,7 +476,7 @@ int main(int argc, char **argv)
 
 			if (s->fd < 0)
 				continue;
-			if (step(s) && now_us() < end && slot_open(s) < 0)
+			if (step(s, end) && now_us() < end && slot_open(s) < 0)
 				g.conn_err++;
 		}
 		/* slots not started yet, or whose connect failed */
