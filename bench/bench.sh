@@ -71,6 +71,8 @@
 #                    one per optimisation step, all in the same run)
 #   BUSY_POLL_US=N   fulcrum with global.busy_poll_us = N (the same binary)
 #                    joins every fulcrum row as fulcrum_busy[_close]
+#   BALANCE=roundrobin|leastconn  the three proxies' balancing, alike
+#                    (HAProxy balance, nginx least_conn, fulcrum balance)
 #   COOKIE=auto|0|1  the cookie group in fulcrum's config; auto turns it on
 #                    only if this fulcrum implements it (no warning at start)
 #   ACCESSLOG=0|1    fulcrum and HAProxy log every request (to /dev/null)
@@ -225,6 +227,8 @@ chmod 755 "$TMP"
 
 B1=$((BASE_PORT + 1)); B2=$((BASE_PORT + 2))
 BACKENDS_NETNS=${BACKENDS_NETNS:-0}
+BALANCE=${BALANCE:-roundrobin}
+case $BALANCE in roundrobin | leastconn) ;; *) echo "BALANCE=roundrobin or leastconn" >&2; exit 2 ;; esac
 BADDR=127.0.0.1			# the backends' address
 NETNS=""
 IN_NS=()			# the command prefix that runs in the backends' namespace
@@ -465,7 +469,7 @@ frontend fe
   $bind
   default_backend be
 backend be
-  balance roundrobin
+  balance $BALANCE
   cookie JSESSIONID prefix nocache
   option httpchk GET /100b
   server s1 $BADDR:$B1 cookie s1 check inter 2s
@@ -492,7 +496,7 @@ ngx_proxy_cfg() {		# dir port keepalive(0/1) [tls(0/1)]
 	echo "worker_processes $WORKERS;"
 	nginx_common "$1" "$cli_ka"
 	cat <<EOF
-  upstream be { server $BADDR:$B1; server $BADDR:$B2; $ka_up }
+  upstream be { $([ "$BALANCE" = leastconn ] && echo "least_conn;") server $BADDR:$B1; server $BADDR:$B2; $ka_up }
   server { listen 127.0.0.1:$2$ssl reuseport backlog=4096; $tls
            location / { proxy_pass http://be; $ka_hdr proxy_request_buffering off;
                         proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; } }
@@ -520,7 +524,7 @@ defaults: {
 listeners = ( {
 	name = "bench";
 	bind = [ "127.0.0.1:$1" ];
-	balance = "roundrobin";
+	balance = "$BALANCE";
 	forwardfor = true;
 	httpclose = $([ "$2" = 1 ] && echo true || echo false);
 EOF
@@ -628,7 +632,7 @@ machine() {
 		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# mode=$MODE workers=$WORKERS load_cpus=${LOAD_CPUS:-all} proxy_cpus=${PROXY_CPUS:-all}" \
 		"rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s conns=$CONNS wrk_threads=$THREADS" \
-		"cookie=$COOKIE accesslog=$ACCESSLOG tls_cert=$TLS_CERT tls_client=$TLS_CLIENT backends_netns=$BACKENDS_NETNS"
+		"cookie=$COOKIE accesslog=$ACCESSLOG tls_cert=$TLS_CERT tls_client=$TLS_CLIENT backends_netns=$BACKENDS_NETNS balance=$BALANCE"
 	echo "# $("$FULCRUM" -v 2>&1 | head -1) | $("$HAPROXY" -v | head -1 | cut -d' ' -f1-3) |" \
 		"$("$NGINX" -v 2>&1) | $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 }
