@@ -45,7 +45,8 @@
 #                    that row instead of CONNS (ka@1000); file 100b,
 #                    10k or 1m (1 MiB); targets
 #                    direct haproxy haproxy_close nginx nginx_close fulcrum
-#                    fulcrum_close fulcrum_base fulcrum_base_close, and for
+#                    fulcrum_close fulcrum_base fulcrum_base_close
+#                    fulcrum_lc (fulcrum with leastconn), and for
 #                    the tls_* rows haproxy_tls nginx_tls fulcrum_tls
 #                    fulcrum_base_tls (keep-alive configurations plus TLS
 #                    on the client side; backends plain HTTP)
@@ -237,7 +238,7 @@ declare -A PORT=([direct]=$B1 [haproxy]=$((BASE_PORT + 11)) [haproxy_close]=$((B
 	[nginx]=$((BASE_PORT + 21)) [nginx_close]=$((BASE_PORT + 22)) [nginx_tls]=$((BASE_PORT + 23))
 	[fulcrum]=$((BASE_PORT + 31)) [fulcrum_close]=$((BASE_PORT + 32)) [fulcrum_tls]=$((BASE_PORT + 33))
 	[fulcrum_base]=$((BASE_PORT + 41)) [fulcrum_base_close]=$((BASE_PORT + 42))
-	[fulcrum_base_tls]=$((BASE_PORT + 43)))
+	[fulcrum_base_tls]=$((BASE_PORT + 43)) [fulcrum_lc]=$((BASE_PORT + 44)))
 declare -A PID=() BIN=() TREE=()
 STARTED=()
 FULCRUM_ALT=${FULCRUM_ALT:-}
@@ -582,7 +583,11 @@ launch_proxy() {
 		[ -n "${BIN[$t]:-}" ] && bin=${BIN[$t]}
 		busy=0
 		[[ $t == fulcrum_busy* ]] && busy=$BUSY_POLL_US
-		fulcrum_cfg "$port" $close "$COOKIE" $busy $tls >"$d/fulcrum.conf"
+		if [ "$t" = fulcrum_lc ]; then	# leastconn whatever BALANCE says
+			BALANCE=leastconn fulcrum_cfg "$port" $close "$COOKIE" $busy $tls >"$d/fulcrum.conf"
+		else
+			fulcrum_cfg "$port" $close "$COOKIE" $busy $tls >"$d/fulcrum.conf"
+		fi
 		"$bin" -c -f "$d/fulcrum.conf" >/dev/null || { log "bad fulcrum config $inst"; return 1; }
 		if [ "$ACCESSLOG" = 1 ]; then
 			start_bg "$inst" "$PROXY_CPUS" sh -c "exec \"$bin\" -d -f \"$d/fulcrum.conf\" 2>/dev/null"

@@ -106,6 +106,17 @@ static void slot_close(struct slot *s, int ok)
 	}
 }
 
+/* A request's clock and state, from its connect() (or, -m ka, its first byte). */
+static void exchange_start(struct slot *s, enum state st)
+{
+	s->t0 = now_us();
+	s->st = st;
+	s->wrote = 0;
+	s->hlen = 0;
+	s->body_left = -1;
+	s->status = 0;
+}
+
 static int slot_open(struct slot *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = s };
@@ -115,12 +126,7 @@ static int slot_open(struct slot *s)
 	if (s->fd < 0)
 		return -1;
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->t0 = now_us();
-	s->st = S_CONNECT;
-	s->wrote = 0;
-	s->hlen = 0;
-	s->body_left = -1;
-	s->status = 0;
+	exchange_start(s, S_CONNECT);
 	s->served = 0;
 	if (connect(s->fd, (struct sockaddr *)&g.addr, sizeof(g.addr)) < 0 &&
 	    errno != EINPROGRESS) {
@@ -170,12 +176,18 @@ static int head_parse(struct slot *s)
 	return 0;
 }
 
+/* A response ended: its latency, and whether it was a 2xx or 3xx. */
+static void exchange_count(const struct slot *s)
+{
+	lat_add(now_us() - s->t0);
+	if (s->status < 200 || s->status > 399)
+		g.non2xx++;
+}
+
 static void done(struct slot *s, int ok)
 {
 	if (ok) {
-		lat_add(now_us() - s->t0);
-		if (s->status < 200 || s->status > 399)
-			g.non2xx++;
+		exchange_count(s);
 		if (g.resume && g.saved == NULL) {
 			SSL_SESSION *ss = SSL_get1_session(s->ssl);
 
@@ -216,15 +228,8 @@ static long io(struct slot *s, int wr, void *buf, size_t n)
 /* -m ka: a response ended; the next request on the same connection. */
 static void again(struct slot *s)
 {
-	lat_add(now_us() - s->t0);
-	if (s->status < 200 || s->status > 399)
-		g.non2xx++;
-	s->t0 = now_us();
-	s->st = S_WRITE;
-	s->wrote = 0;
-	s->hlen = 0;
-	s->body_left = -1;
-	s->status = 0;
+	exchange_count(s);
+	exchange_start(s, S_WRITE);
 	s->served++;
 }
 
