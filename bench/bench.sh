@@ -3,7 +3,7 @@
 # fulcrum's benchmark: fulcrum against HAProxy and nginx on loopback, with the
 # same backends, the same worker count and equivalent configurations.
 #
-#   bench/bench.sh            run the matrix, print the summary (default ~17 min,
+#   bench/bench.sh            run the matrix, print the summary (default ~31 min,
 #                             of which ~5 for the TLS rows; TLS=0 leaves them out)
 #   bench/bench.sh profile    strace -c and perf record of the keep-alive 100 B
 #                             path, fulcrum and HAProxy (see profile_main below)
