@@ -304,19 +304,22 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 pin() { [ -n "$1" ] && echo "taskset -c $1"; }
-port_busy() { ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
-wait_port() {			# port [command prefix: the namespace to look in]
-	local i p=$1
+port_busy() {			# port [command prefix: the namespace to look in]
+	local p=$1
 	shift
-	for i in $(seq 100); do "$@" ss -ltnH "( sport = :$p )" 2>/dev/null | grep -q . && return 0; sleep 0.1; done
-	log "port $p never came up"
+	"$@" ss -ltnH "( sport = :$p )" 2>/dev/null | grep -q .
+}
+wait_port() {			# port [command prefix, as port_busy]
+	local i
+	for i in $(seq 100); do port_busy "$@" && return 0; sleep 0.1; done
+	log "port $1 never came up"
 	return 1
 }
 host_of() { [ "$1" = direct ] && echo "$BADDR" || echo 127.0.0.1; }
-cpu_mask() { [ -n "$1" ] && printf '%x' $((1 << $1)); }	# one cpu number
+cpu_mask() { [[ $1 =~ ^[0-9]+$ ]] && printf '%x' $((1 << $1)); }	# one cpu number, else none
 # BACKENDS_NETNS=1: the backends' namespace, a veth pair, RPS on both ends.
 netns_make() {
-	local root=fcb$$ ns mask
+	local root=fcb$$ mask
 	[ "$(id -u)" -eq 0 ] || die "BACKENDS_NETNS=1 needs root"
 	NETNS=fulcrum-bench-$$
 	ip netns add "$NETNS" || die "ip netns add failed"
@@ -328,7 +331,8 @@ netns_make() {
 	IN_NS=(ip netns exec "$NETNS")
 	BADDR=198.51.100.2
 	# pin mode: what the proxies receive is processed on their core, what
-	# the backends (and the direct client) receive on the load core
+	# the backends (and the direct client) receive on the load core (the
+	# first cpu of each list; none when a list is empty or a range)
 	mask=$(cpu_mask "${PROXY_CPUS%%,*}")
 	[ -n "$mask" ] && echo "$mask" >"/sys/class/net/$root/queues/rx-0/rps_cpus"
 	mask=$(cpu_mask "${LOAD_CPUS%%,*}")
@@ -854,7 +858,7 @@ bench_main() {
 		[ -n "${PORT[$t]:-}" ] || die "unknown target $t"
 		port_busy "${PORT[$t]}" && die "port ${PORT[$t]} already in use (BASE_PORT moves them)"
 	done
-	port_busy $B2 && die "port $B2 already in use"
+	port_busy $B2 "${IN_NS[@]}" && die "port $B2 already in use"
 	if [[ " ${need[*]}" == *_tls* ]]; then
 		tls_cert_make
 		log "TLS: $TLS_CERT certificate $TLS_PEM, clients TLS $TLS_CLIENT"
@@ -887,7 +891,9 @@ bench_main() {
 	done
 	[ ${#idle[@]} -gt 0 ] && idle_tests "${idle[@]}"
 	python3 "$HERE/report.py" "$OUTDIR" | tee "$OUTDIR/summary.txt"
-	[ -s "$OUTDIR/queues.tsv" ] && queues_summary | tee -a "$OUTDIR/summary.txt"
+	if [ -s "$OUTDIR/queues.tsv" ]; then	# not a bare &&: its status would be the run's
+		queues_summary | tee -a "$OUTDIR/summary.txt"
+	fi
 }
 
 # QUEUES=1: per row and target, the mean over rounds of queues.py's figures

@@ -12,11 +12,12 @@ import statistics as st
 import sys
 from collections import defaultdict
 
-REF = {"ka": "haproxy", "up": "haproxy", "own_ka": "haproxy", "own_up": "haproxy", "close": "haproxy_close", "tls_ka": "haproxy_tls", "tls_close": "haproxy_tls",
-       "tls_resume": "haproxy_tls"}
+REF = {"ka": "haproxy", "up": "haproxy", "own_ka": "haproxy", "own_up": "haproxy", "close": "haproxy_close",
+       "tls_ka": "haproxy_tls", "tls_close": "haproxy_tls", "tls_resume": "haproxy_tls"}
 LABEL = {"ka": "keep-alive", "up": "upload (keep-alive POST)",
          "own_ka": "keep-alive-fast-client (bench/tlsload.c -m ka, 256 KiB reads)",
-         "own_up": "upload-fast-client (bench/tlsload.c -m ka -u, keep-alive POST)", "close": "httpclose (new connection per request)",
+         "own_up": "upload-fast-client (bench/tlsload.c -m ka -u, keep-alive POST)",
+         "close": "httpclose (new connection per request)",
          "tls_ka": "TLS-keep-alive", "tls_close": "TLS-full-handshake (new connection per request)",
          "tls_resume": "TLS-resumed (new connection per request, abbreviated handshake)"}
 # the goals of issue 15: CPU x the better of HAProxy and nginx, same rounds
