@@ -309,9 +309,9 @@ port_busy() {			# port [command prefix: the namespace to look in]
 	shift
 	"$@" ss -ltnH "( sport = :$p )" 2>/dev/null | grep -q .
 }
-wait_port() {			# port [command prefix, as port_busy]
+wait_port() {			# port [command prefix, as port_busy]; WAIT_TRIES x 0.1 s
 	local i
-	for i in $(seq 100); do port_busy "$@" && return 0; sleep 0.1; done
+	for i in $(seq "${WAIT_TRIES:-100}"); do port_busy "$@" && return 0; sleep 0.1; done
 	log "port $1 never came up"
 	return 1
 }
@@ -716,12 +716,11 @@ run_one() {			# scenario[@clients] file target round record(0/1)
 		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" "${v12[@]}" \
 			-m "$([ "$sc" = tls_close ] && echo new || echo resume)" 127.0.0.1 "${PORT[$t]}" "/$f" >"$out" 2>&1
 		;;
-	own_ka)				# keep-alive, 256 KiB reads: a client that keeps up
-		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" -m ka "$host" "${PORT[$t]}" "/$f" >"$out" 2>&1
-		;;
-	own_up)
-		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" -m ka -u "$TMP/www/$f" \
-			"$host" "${PORT[$t]}" /upload >"$out" 2>&1
+	own_ka | own_up)		# keep-alive, 256 KiB reads: a client that keeps up
+		local path=/$f post=()
+		[ "$sc" = own_up ] && path=/upload post=(-u "$TMP/www/$f")
+		$(pin "$LOAD_CPUS") "$TMP/tlsload" -c"$conns" -d"$dur" -m ka "${post[@]}" \
+			"$host" "${PORT[$t]}" "$path" >"$out" 2>&1
 		;;
 	*)
 		BODY=$TMP/www/$f $(pin "$LOAD_CPUS") "$WRK" -t"$THREADS" -c"$conns" -d"${dur}s" \
@@ -970,22 +969,13 @@ profile_main() {
 # callgrind (deterministic counts, unlike times on a shared machine); the
 # counters are zeroed after a warm-up, then dumped after CG_SECONDS of load.
 callgrind_per_request() {
-	local t port inst d wpid req ir
+	local t port inst wpid req ir
 	for t in fulcrum haproxy; do
 		inst=${t}_cg
 		port=$((${PORT[$t]} + 2000))
-		d=$TMP/$inst
-		mkdir -p "$d"
-		if [ $t = fulcrum ]; then
-			fulcrum_cfg "$port" 0 0 >"$d/fulcrum.conf"
-			start_bg "$inst" "$PROXY_CPUS" valgrind --tool=callgrind --trace-children=yes \
-				--callgrind-out-file="$OUTDIR/$inst.%p.out" "$FULCRUM" -d -f "$d/fulcrum.conf"
-		else
-			hap_cfg "$port" 0 >"$d/haproxy.cfg"
-			start_bg "$inst" "$PROXY_CPUS" valgrind --tool=callgrind \
-				--callgrind-out-file="$OUTDIR/$inst.%p.out" "$HAPROXY" -db -f "$d/haproxy.cfg"
-		fi
-		for _ in $(seq 300); do port_busy "$port" && break; sleep 0.1; done
+		WRAP="valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=$OUTDIR/$inst.%p.out" \
+			launch_proxy "$t" "$port" "$inst" || exit 1
+		WAIT_TRIES=300 wait_port "$port"	# valgrind starts slowly
 		sleep 3
 		curl -s -o /dev/null "http://127.0.0.1:$port/100b"
 		wpid=$(serving_pid "$inst")
@@ -1016,21 +1006,19 @@ tls_libshare() {		# callgrind file: exclusive instructions by library, in %
 }
 
 tlscount_main() {
-	local t w m n ir out last
+	local t w m n ir out last tgs=(fulcrum_tls nginx_tls haproxy_tls)
 	command -v valgrind >/dev/null || die "tlscount needs valgrind"
 	machine | tee "$OUTDIR/meta.txt"
 	tls_cert_make
 	tlsload_build
 	start_backends
-	for t in fulcrum_tls nginx_tls haproxy_tls; do
+	for t in "${tgs[@]}"; do
 		WRAP="valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=$OUTDIR/$t.%p.cg" \
 			launch_proxy "$t" "${PORT[$t]}" "$t" || exit 1
 	done
-	for t in fulcrum_tls nginx_tls haproxy_tls; do
-		for _ in $(seq 300); do port_busy "${PORT[$t]}" && break; sleep 0.1; done
-	done
+	for t in "${tgs[@]}"; do WAIT_TRIES=300 wait_port "${PORT[$t]}"; done
 	sleep 3
-	for t in fulcrum_tls nginx_tls haproxy_tls; do
+	for t in "${tgs[@]}"; do
 		w=$(serving_pid "$t")
 		[ -n "$w" ] || die "no serving process for $t"
 		log "$t: $(echo | openssl s_client -brief -connect "127.0.0.1:${PORT[$t]}" 2>&1 |

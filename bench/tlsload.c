@@ -374,7 +374,7 @@ static void report(double secs)
 /* g.req: a GET of PATH, or with BODY a POST of its bytes. */
 static int request_make(const char *path, const char *body)
 {
-	char head[512];
+	char head[512], clen[96] = "";
 	long blen = 0;
 	size_t hlen;
 	FILE *f = NULL;
@@ -385,12 +385,10 @@ static int request_make(const char *path, const char *body)
 		return -1;
 	}
 	if (body != NULL)
-		hlen = (size_t)snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: bench.test\r\n"
-		    "Content-Type: application/octet-stream\r\nContent-Length: %ld\r\n%s\r\n",
-		    path, blen, g.ka ? "" : "Connection: close\r\n");
-	else
-		hlen = (size_t)snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: bench.test\r\n%s\r\n",
-		    path, g.ka ? "" : "Connection: close\r\n");
+		snprintf(clen, sizeof(clen),
+		    "Content-Type: application/octet-stream\r\nContent-Length: %ld\r\n", blen);
+	hlen = (size_t)snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: bench.test\r\n%s%s\r\n",
+	    body != NULL ? "POST" : "GET", path, clen, g.ka ? "" : "Connection: close\r\n");
 	g.reqlen = hlen + (size_t)blen;
 	if (hlen >= sizeof(head) || (g.req = malloc(g.reqlen)) == NULL ||
 	    (f != NULL && fread(g.req + hlen, 1, (size_t)blen, f) != (size_t)blen)) {
