@@ -873,6 +873,16 @@ class Fulcrum:
                 return workers
             time.sleep(0.02)
 
+    def wait_named(self, timeout):
+        """Waits until every child of the master has taken its fulcrum-xN
+        name: one forked a moment ago still carries the master's."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            comms = [title(k).split(" ")[0] for k in self.children()]
+            if all(re.fullmatch(r"fulcrum-[a-z]\d+", c) for c in comms):
+                return
+            time.sleep(0.02)
+
     def log_text(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -915,8 +925,14 @@ class Fulcrum:
         while True:
             m = re.search(r"generation (\d+) started|reload failed",
                           self.log_text()[seen:])
+            if m and m.group(1):
+                # The master logs "started" once it has forked; each child
+                # takes its fulcrum-xN name just after (a loaded CI box saw
+                # one checker, not two, right after the verdict).
+                self.wait_named(deadline - time.monotonic())
+                return int(m.group(1))
             if m:
-                return int(m.group(1)) if m.group(1) else None
+                return None
             if time.monotonic() >= deadline:
                 raise AssertionError(f"no verdict on the reload in {timeout} s")
             time.sleep(0.02)
