@@ -102,21 +102,36 @@ int tls_tickets_rotate(struct fc_tls_tickets *t, uint64_t now_us)
 	return 0;
 }
 
+/*
+ * OpenSSL 3 fetches a cipher named by EVP_aes_256_cbc() from its providers
+ * at every EVP_EncryptInit_ex: one fetch per ticket made or read.  This
+ * process fetches it once and keeps it.
+ */
+static const EVP_CIPHER *ticket_cipher(void)
+{
+	static EVP_CIPHER *aes;
+
+	if (aes == NULL)
+		aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	return aes;
+}
+
 static int ticket_keys_set(const struct fc_tls_ticket_key *k, unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
+	const EVP_CIPHER *aes = ticket_cipher();
+
 	static char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
 		OSSL_PARAM_construct_end(),
 	};
 
-	if (EVP_MAC_init(hctx, k->hmac, sizeof(k->hmac), params) != 1)
+	if (aes == NULL || EVP_MAC_init(hctx, k->hmac, sizeof(k->hmac), params) != 1)
 		return -1;
 	if (enc)
-		return EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 ?
-		    0 : -1;
-	return EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 ? 0 : -1;
+		return EVP_EncryptInit_ex(cctx, aes, NULL, k->aes, iv) == 1 ? 0 : -1;
+	return EVP_DecryptInit_ex(cctx, aes, NULL, k->aes, iv) == 1 ? 0 : -1;
 }
 
 /*
