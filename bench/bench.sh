@@ -63,6 +63,12 @@
 #   TLS_CERT=ec|rsa  the proxies' certificate: ECDSA P-256 (default) or
 #                    RSA-2048, made with openssl req into OUTDIR/tls/
 #   TLS_CLIENT=1.3|1.2  the clients' protocol version (default 1.3)
+#   SSL_LIBDIR=dir   the three proxies run on the libssl.so.3 and
+#                    libcrypto.so.3 in dir (LD_LIBRARY_PATH), say a later
+#                    OpenSSL 3.x built there, which keeps 3.0's ABI: the
+#                    same library for all three; the clients, the backends
+#                    and the certificates keep the system's.  The run
+#                    checks that each proxy mapped it
 #   FULCRUM=path     the binary under test (default: ../fulcrum from here)
 #   FULCRUM_BASE=path a second fulcrum binary (say, before a change): its
 #                    targets fulcrum_base[_close] join every fulcrum row, so
@@ -149,6 +155,7 @@ WRK=${WRK:-wrk}
 TLS=${TLS:-1}
 TLS_CERT=${TLS_CERT:-ec}
 TLS_CLIENT=${TLS_CLIENT:-1.3}
+SSL_LIBDIR=${SSL_LIBDIR:-}
 TLS_TARGETS=fulcrum_tls,haproxy_tls,nginx_tls
 if [ -z "${MATRIX:-}" ]; then
 	if [ "$TLS" != only ]; then
@@ -166,6 +173,10 @@ if [ -z "${MATRIX:-}" ]; then
 fi
 case $TLS_CERT in ec | rsa) ;; *) echo "TLS_CERT=ec or rsa" >&2; exit 2 ;; esac
 case $TLS_CLIENT in 1.3 | 1.2) ;; *) echo "TLS_CLIENT=1.3 or 1.2" >&2; exit 2 ;; esac
+if [ -n "$SSL_LIBDIR" ] && ! [ -f "$SSL_LIBDIR/libssl.so.3" -a -f "$SSL_LIBDIR/libcrypto.so.3" ]; then
+	echo "SSL_LIBDIR=$SSL_LIBDIR: no libssl.so.3 and libcrypto.so.3 there" >&2
+	exit 2
+fi
 OUTDIR=${OUTDIR:-/tmp/fulcrum-bench/$(date +%Y%m%d-%H%M%S)-$CMD-$MODE-w$WORKERS}
 
 # What the benchmark needs beyond the build (not part of `make check`).
@@ -279,7 +290,8 @@ serving_pid() {			# instance
 	done
 }
 cg_total() {			# callgrind dump: the instructions it counted
-	cat "$@" 2>/dev/null | awk '/^(summary|totals):/ { s = $2 } END { print s + 0 }'
+	# printf: mawk prints a number above 2^31 as 2.2e+09, which $(( )) refuses
+	cat "$@" 2>/dev/null | awk '/^(summary|totals):/ { s = $2 } END { printf "%.0f\n", s }'
 }
 kill_tree() {			# TERM the roots, wait 5 s, KILL what is left
 	local all=() p i alive
@@ -568,6 +580,7 @@ cookie_decide() {
 # $TMP/<instance>/ and starts it in the foreground (PID[<instance>]).
 launch_proxy() {
 	local t=$1 port=$2 inst=$3 d=$TMP/$3 close=0 tls=0 bin busy
+	[ -n "$SSL_LIBDIR" ] && local -x LD_LIBRARY_PATH=$SSL_LIBDIR
 	mkdir -p "$d"
 	[[ $t == *_close ]] && close=1
 	[[ $t == *_tls ]] && tls=1
@@ -601,6 +614,19 @@ launch_proxy() {
 		;;
 	*) log "unknown target $t"; return 1 ;;
 	esac
+}
+
+# SSL_LIBDIR: every proxy serves with the libssl found there, or the run stops.
+ssl_lib_check() {		# instances...
+	local t p lib
+	[ -n "$SSL_LIBDIR" ] || return 0
+	for t; do
+		[ "$t" = direct ] && continue
+		p=$(serving_pid "$t")
+		lib=$(awk '$6 ~ /libssl\.so/ { print $6; exit }' "/proc/$p/maps" 2>/dev/null)
+		[ "$(dirname "$lib")" -ef "$SSL_LIBDIR" ] || die "$t (pid $p) maps libssl ${lib:-none}, not SSL_LIBDIR's"
+	done
+	log "all proxies serve with $SSL_LIBDIR/libssl.so.3 ($(LD_LIBRARY_PATH=$SSL_LIBDIR openssl version 2>/dev/null | sed 's/.*(Library: \([^ ]* [^ ]*\).*/\1/'))"
 }
 
 # ------------------------------------------------------------ measurement helpers
@@ -641,7 +667,8 @@ machine() {
 		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# mode=$MODE workers=$WORKERS load_cpus=${LOAD_CPUS:-all} proxy_cpus=${PROXY_CPUS:-all}" \
 		"rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s conns=$CONNS wrk_threads=$THREADS" \
-		"cookie=$COOKIE accesslog=$ACCESSLOG tls_cert=$TLS_CERT tls_client=$TLS_CLIENT backends_netns=$BACKENDS_NETNS balance=$BALANCE"
+		"cookie=$COOKIE accesslog=$ACCESSLOG tls_cert=$TLS_CERT tls_client=$TLS_CLIENT backends_netns=$BACKENDS_NETNS balance=$BALANCE" \
+		"proxies_ssl_lib=${SSL_LIBDIR:-system}"
 	echo "# $("$FULCRUM" -v 2>&1 | head -1) | $("$HAPROXY" -v | head -1 | cut -d' ' -f1-3) |" \
 		"$("$NGINX" -v 2>&1) | $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 }
@@ -873,6 +900,7 @@ bench_main() {
 	for t in "${proxies[@]}"; do wait_port "${PORT[$t]}" || { cat "$TMP/$t.out"; exit 1; }; done
 	sleep 2.5		# the first health checks
 	sanity "${need[@]}"
+	ssl_lib_check "${proxies[@]}"
 	for t in "${proxies[@]}"; do cp "$TMP/$t"/*.c* "$OUTDIR/$t.conf" 2>/dev/null; done
 	cp "$TMP/backend1/nginx.conf" "$OUTDIR/backend.nginx.conf"
 	log "sanity ok: ${need[*]}"
