@@ -188,7 +188,7 @@ static void txn_reset(struct fc_stream *s)
 	t->be = NULL;
 	if (t->tried != NULL)
 		memset(t->tried, 0, (size_t)fc_w->max_servers * sizeof(*t->tried));
-	t->is_head = t->rsp_started = t->close_after = false;
+	t->is_head = t->rsp_started = t->close_after = t->body_unread = false;
 	t->srv_reused = t->reuse_retried = t->logged = false;
 	t->sent_1xx = false;
 	t->ws_asked = false;
@@ -287,9 +287,13 @@ static bool method_idempotent(const struct fc_http_msg *m)
 	return false;
 }
 
-/* A response fulcrum made itself (in its payload) answers the request. */
-static void serve_local(struct fc_stream *s, int status, const char *who, bool keepalive,
-    size_t hlen)
+/*
+ * A response fulcrum made itself (in its payload) answers the request m,
+ * whose head is hlen bytes.  Its body is never read: the connection
+ * closes after the response, lingering while the body comes.
+ */
+static void serve_local(struct fc_stream *s, const struct fc_http_msg *m, int status,
+    const char *who, bool keepalive, size_t hlen)
 {
 	struct fc_txn *t = s->tx;
 
@@ -300,8 +304,8 @@ static void serve_local(struct fc_stream *s, int status, const char *who, bool k
 	t->rsp.state = CH_DONE;
 	t->rsp_started = true;
 	t->t_rsp = ev_now_us(fc_w->ev);
+	t->body_unread = m->body != FC_BODY_NONE;
 	if (!keepalive) {
-		/* An unread body stays in the socket: linger, then close. */
 		t->cli_keepalive = false;
 		t->close_after = true;
 	}
@@ -316,7 +320,7 @@ static bool serve_stats(struct fc_stream *s, const struct fc_http_msg *m, size_t
 
 	if (kind == FC_STATS_NONE)
 		return false;
-	serve_local(s, stats_respond(l, s->px->index, s->px->show_backend,
+	serve_local(s, m, stats_respond(l, s->px->index, s->px->show_backend,
 	    fc_w->conf->backends, fc_w->shm, kind,
 	    m, keepalive, &s->tx->payload), "<STATS>", keepalive, hlen);
 	return true;
@@ -329,7 +333,7 @@ static void serve_redirect(struct fc_stream *s, const struct fc_http_msg *m, siz
 	int status = rewrite_redirect_https(m, keepalive, &s->tx->payload);
 
 	shm_add(&fc_w->blk->redirects, status == 301);
-	serve_local(s, status, "<REDIRECT>", keepalive && status == 301, hlen);
+	serve_local(s, m, status, "<REDIRECT>", keepalive && status == 301, hlen);
 }
 
 /* A redirect route matched. */
@@ -339,7 +343,7 @@ static void serve_route_redirect(struct fc_stream *s, const struct fc_http_msg *
 	bool keepalive = s->tx->cli_keepalive && m->body == FC_BODY_NONE;
 
 	shm_add(&fc_w->blk->redirects, 1);
-	serve_local(s, rewrite_redirect(m, rt, keepalive, &s->tx->payload), "<REDIRECT>",
+	serve_local(s, m, rewrite_redirect(m, rt, keepalive, &s->tx->payload), "<REDIRECT>",
 	    keepalive, hlen);
 }
 
@@ -361,7 +365,7 @@ static bool serve_rate_limited(struct fc_stream *s, const struct fc_http_msg *m,
 	sbuf_printf(&s->tx->payload, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %u\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: 19\r\nConnection: %s\r\n\r\n"
 	    "Too many requests.\n", wait, keepalive ? "keep-alive" : "close");
-	serve_local(s, 429, "<LIMIT>", keepalive, hlen);
+	serve_local(s, m, 429, "<LIMIT>", keepalive, hlen);
 	return true;
 }
 
@@ -842,14 +846,16 @@ static bool response_read(struct fc_stream *s)
  * can destroy the response still in flight to the client.  When the client
  * may have sent more (pipelined requests, an unread body, an error), shut
  * our side down and read until the client closes, for a bounded time.  A
- * request body not read to its end (a server that answered early) is such
- * input even with the buffer empty, as it always is while splicing.
+ * request body not read to its end (a server that answered early, or an
+ * answer made here) is such input even with the buffer empty, as it always
+ * is while splicing.
  */
 static void client_close_or_linger(struct fc_stream *s)
 {
 	struct fc_txn *t = s->tx;
 
-	if (buf_len(t->req.buf) == 0 && t->status < 400 && t->req.state == CH_DONE) {
+	if (buf_len(t->req.buf) == 0 && t->status < 400 && t->req.state == CH_DONE &&
+	    !t->body_unread) {
 		stream_close(s);
 		return;
 	}

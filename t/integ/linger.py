@@ -8,6 +8,12 @@ socket open must not hold a connection slot for timeout.client.
   workers = 1, listener maxconn = 1, timeout.client = 6000:
   client A sends a bad request, reads the 400 and the EOF, keeps its socket;
   client B's GET must be served within ~1 s, not after 6 s.
+  client C POSTs to a redirect_https listener: the head first, the 1 MiB
+  body 200 ms later (fulcrum answered 301 in between, having read nothing
+  of the body), then reads: the whole body is taken, the 301 arrives and
+  the connection ends with a FIN, not a reset (a client sending its body
+  before it reads, as most do, would lose the 301 to the reset).  The same
+  for the stats page (a GET with a body: 200).
 """
 import socket
 import time
@@ -15,15 +21,41 @@ import time
 import fctest as t
 
 a = t.Backend("a")
-port = t.free_port()
+port, redir = t.free_port(), t.free_port()
 conf = f"""
 global: {{ workers = 1; }};
 defaults: {{ timeout = {{ connect = 2000; client = 6000; server = 6000; http_request = 6000; }}; }};
 listeners = ( {{
   name = "web"; bind = [ "127.0.0.1:{port}" ]; maxconn = 1;
   servers = ( {{ name = "a"; address = "{a.addr}"; }} );
+  stats = {{ uri = "/fulcrum-stats"; }};
+}}, {{
+  name = "plain"; bind = [ "127.0.0.1:{redir}" ]; redirect_https = true;
 }} );
 """
+BODY = 1024 * 1024
+
+
+def head_then_body(port, method, path):
+    """The head of a request with a 1 MiB body, 200 ms of nothing, the body:
+    what came back, and how the connection ended (EOF, or the error)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: www.test\r\n"
+              f"Content-Length: {BODY}\r\n\r\n".encode())
+    time.sleep(0.2)
+    data, how = b"", "EOF"
+    try:
+        for off in range(0, BODY, 65536):
+            s.sendall(b"x" * 65536)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    except OSError as e:
+        how = e.__class__.__name__
+    s.close()
+    return data, how
 
 with t.Fulcrum(conf, name="linger") as fc:
     with t.step("client A: a request without Host, then silence"):
@@ -51,5 +83,17 @@ with t.Fulcrum(conf, name="linger") as fc:
         t.check(took < 2.5, "B waited for the linger (~1 s), not timeout.client (6 s)",
                 f"{took:.2f} s")
         sa.close()
+
+    for name, cport, method, path, want in (
+            ("redirect_https", redir, "POST", "/upload", b"HTTP/1.1 301"),
+            ("the stats page", port, "GET", "/fulcrum-stats", b"HTTP/1.1 200")):
+        with t.step(f"client C: {method} with a 1 MiB body to {name}, the body after the answer"):
+            data, how = head_then_body(cport, method, path)
+            first = data.split(b"\r\n", 1)[0]
+            t.note(f"C got {first!r}, ended by {how}")
+            t.check(how == "EOF", "the body is taken and the connection ends with a FIN",
+                    f"ended by {how}")
+            t.check(data.startswith(want), f"C reads the answer ({want.decode()}...)",
+                    repr(data[:80]))
 
 t.finish()
