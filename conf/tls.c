@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -32,7 +33,6 @@
 #include "conf/load.h"
 #include "conf/section.h"
 #include "lib/alloc.h"
-#include "lib/hash.h"
 #include "lib/net.h"
 #include "lib/tls.h"
 
@@ -274,11 +274,10 @@ static void ctx_client_ca(struct loader *ld, const config_setting_t *s, const ch
 
 /*
  * A server context with the listener's settings; the certificates come
- * later.  sid: the listener's session id context, so that a session of one
- * listener never resumes on another (client certificates differ).
+ * later.  sid: the listener's session id context (session_context()).
  */
 static SSL_CTX *server_ctx(struct loader *ld, const config_setting_t *s, const char *ctx,
-    const struct fc_tls *t, struct fc_tls_sni *sni, const char *sid)
+    const struct fc_tls *t, struct fc_tls_sni *sni, const unsigned char *sid)
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	bool first = sni->nsets == 0;	/* the others would repeat its errors */
@@ -297,8 +296,7 @@ static SSL_CTX *server_ctx(struct loader *ld, const config_setting_t *s, const c
 		load_errat(ld, member(s, "ciphersuites"), "%s: \"ciphersuites\": no"
 		    " usable TLS 1.3 cipher suite in \"%s\"", ctx, t->ciphersuites);
 	ERR_clear_error();
-	SSL_CTX_set_session_id_context(c, (const unsigned char *)sid,
-	    (unsigned int)strlen(sid));
+	SSL_CTX_set_session_id_context(c, sid, SSL_MAX_SID_CTX_LENGTH);
 	/* Tickets resume across workers; no per-process cache beside them. */
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(c, 2 * FC_TLS_TICKET_ROTATE_S);
@@ -434,7 +432,7 @@ static int set_load(struct certset *set, const char *path, EVP_PKEY *key)
 /* One file of "certs" into its set. */
 static void cert_add(struct loader *ld, const config_setting_t *s,
     const config_setting_t *e, const char *ctx, const struct fc_tls *t,
-    struct fc_tls_sni *sni, const char *sid, const char *path)
+    struct fc_tls_sni *sni, const unsigned char *sid, const char *path)
 {
 	EVP_PKEY *key;
 	X509 *x = pem_read(ld, e, ctx, path, &key);
@@ -499,13 +497,47 @@ static void alpn_wire(struct fc_tls *t, struct fc_tls_sni *sni)
 	}
 }
 
+/*
+ * A listener's session id context: a session resumes only where it was
+ * made, under the same client-certificate policy.  Tickets outlive a
+ * reload (their keys are in the segment), so the policy goes in with the
+ * name: verify_client and the bytes of client_ca, whose CAs vouched for the
+ * session's certificate.  A reload that changes either makes the old
+ * sessions full handshakes, verified again; one that changes neither lets
+ * them resume.  SHA-256 is OpenSSL's 32 bytes exactly.
+ */
+static void session_context(const struct fc_listener *l,
+    unsigned char sid[SSL_MAX_SID_CTX_LENGTH])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char mode = (unsigned char)l->tls.verify_client, buf[4096];
+	BIO *ca = NULL;
+	int n;
+
+	memset(sid, 0, SSL_MAX_SID_CTX_LENGTH);
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	EVP_DigestUpdate(md, l->name, strlen(l->name) + 1);
+	EVP_DigestUpdate(md, &mode, 1);
+	if (l->tls.verify_client != FC_VERIFY_NONE && l->tls.client_ca != NULL &&
+	    (ca = BIO_new_file(l->tls.client_ca, "rb")) != NULL)
+		while ((n = BIO_read(ca, buf, sizeof(buf))) > 0)
+			EVP_DigestUpdate(md, buf, (size_t)n);
+	EVP_DigestFinal_ex(md, sid, NULL);
+out:
+	BIO_free(ca);
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();	/* an unreadable client_ca is reported where it is loaded */
+}
+
 void conf_tls_build(struct loader *ld, const config_setting_t *listener,
     const char *lctx, struct fc_listener *l)
 {
 	const config_setting_t *s = member(listener, "tls"), *certs = member(s, "certs");
 	struct fc_tls *t = &l->tls;
 	struct fc_tls_sni *sni;
-	char sid[SSL_MAX_SID_CTX_LENGTH + 1], ctx[CTX_MAX];
+	unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
+	char ctx[CTX_MAX];
 
 	if (t->verify_client != FC_VERIFY_NONE && t->client_ca == NULL) {
 		load_errat(ld, member(s, "verify_client"), "%s tls: \"verify_client\""
@@ -516,9 +548,7 @@ void conf_tls_build(struct loader *ld, const config_setting_t *listener,
 		load_errat(ld, member(listener, "redirect_https"), "%s: \"redirect_https\""
 		    " on a TLS listener would send clients round in circles", lctx);
 	snprintf(ctx, sizeof(ctx), "%s tls", lctx);
-	/* Distinct per listener: a hash of its name fits OpenSSL's 32 bytes. */
-	snprintf(sid, sizeof(sid), "fulcrum/%016llx", (unsigned long long)
-	    hash_fnv1a(HASH_FNV1A_INIT, l->name, strlen(l->name)));
+	session_context(l, sid);
 	t->sni = sni = xcalloc(1, sizeof(*sni));
 	alpn_wire(t, sni);
 	for (int i = 0; i < t->ncerts; i++)

@@ -20,6 +20,17 @@ alert comes after the client's Finished): both count as "no answer".
 The chain fulcrum sends is the one in its PEM file (www alone here), not
 one OpenSSL builds from the trust store, which holds client_ca: before
 SSL_MODE_NO_AUTO_CHAIN, s_client -showcerts got www and the CA.
+
+A session outlives a reload (its ticket keys are in the shared segment), so
+a reload that changes the client-certificate policy must not let one made
+under the old policy resume.  Listener pol, s_client with -sess_out/-sess_in,
+TLS 1.2 and 1.3, a GET /echo on each connection:
+  pol verify_client none, a session; reload, pol required: that session
+    does not resume, and without a certificate there is no answer (before:
+    "Reused", 200, X-Client-Verify: NONE)
+  pol required with CA, alice's session; a reload that changes nothing of
+    the policy: it resumes (the control); a reload with client_ca the other
+    CA: it does not, and there is no answer (before: "Reused", SUCCESS)
 """
 import ssl
 
@@ -37,27 +48,32 @@ alice = ca.issue("alice", "alice", usage="client")
 mallory = other_ca.issue("mallory", "mallory", usage="client")
 
 a = t.Backend("a")
-P_REQ, P_OPT = t.free_port(), t.free_port()
+P_REQ, P_OPT, P_POL = t.free_port(), t.free_port(), t.free_port()
 
 
-def listener(name, port, verify):
+def listener(name, port, verify, client_ca=ca.cert):
     return f"""{{
   name = "{name}"; bind = [ "127.0.0.1:{port}" ];
   balance = "roundrobin"; httpclose = false;
-  tls = {{ certs = [ "{www.pem}" ]; client_ca = "{ca.cert}";
+  tls = {{ certs = [ "{www.pem}" ]; client_ca = "{client_ca}";
           verify_client = "{verify}"; }};
   servers = ( {{ name = "a"; address = "{a.addr}"; }} );
 }}"""
 
 
-CONF = f"""
+def conf(pol_verify="none", pol_ca=ca.cert):
+    return f"""
 global: {{ workers = 1; }};
 defaults: {{ retries = 3;
   timeout = {{ connect = 1000; client = 10000; server = 10000;
               http_request = 5000; }}; }};
 listeners = ( {listener("req", P_REQ, "required")},
-              {listener("opt", P_OPT, "optional")} );
+              {listener("opt", P_OPT, "optional")},
+              {listener("pol", P_POL, pol_verify, pol_ca)} );
 """
+
+
+CONF = conf()
 
 
 def attempt(port, ver, cert, headers=None):
@@ -131,5 +147,50 @@ with t.Fulcrum(CONF, name="tlscli") as fc:
         t.check(h.ok and n == 1, "the chain sent is the PEM file's: www alone, the "
                 "client_ca that signed it not added from the trust store",
                 f"{n} certificates; {h.summary()}")
+
+    def pol(opt, sess, save=False, cert=None):
+        """GET /echo on pol with s_client, resuming sess (or saving to it)."""
+        args = [opt, "-sess_out" if save else "-sess_in", sess]
+        if cert is not None:
+            args += ["-cert", cert.cert, "-key", cert.key]
+        return tl.s_client(P_POL, args, "www.test", tl.get("/echo", "www.test"))
+
+    def verify_seen(h):
+        return tl.header_lines(h.responses[0][2], "X-Client-Verify") \
+            if h.responses else None
+
+    opts = ("-tls1_2", "-tls1_3")
+    sess = {o: f"{d}/pol{o}.pem" for o in opts}
+    with t.step("a session made with verify_client none, then a reload to required"):
+        for o in opts:
+            h = pol(o, sess[o], save=True)
+            t.check(h.ok and h.status() == 200, f"{o}: a session, 200", h.summary())
+        t.check(fc.reload(conf("required")) is not None, "the reload is applied")
+        for o in opts:
+            h = pol(o, sess[o])
+            t.note(f"{o}, resuming without a certificate: {h.summary()}, "
+                   f"X-Client-Verify {verify_seen(h)}")
+            t.check(not h.reused, f"{o}: the old session does not resume", h.summary())
+            t.check(h.status() is None, f"{o}: no answer without a certificate",
+                    h.summary())
+
+    with t.step("alice's session under client_ca = CA, then a reload to another CA"):
+        for o in opts:
+            h = pol(o, sess[o], save=True, cert=alice)
+            t.check(h.ok and h.status() == 200 and verify_seen(h) == ["SUCCESS"],
+                    f"{o}: alice gets a session, SUCCESS", h.summary())
+        t.check(fc.reload(conf("required")) is not None, "a reload that changes nothing")
+        for o in opts:
+            h = pol(o, sess[o])
+            t.check(h.reused and h.status() == 200 and verify_seen(h) == ["SUCCESS"],
+                    f"{o}: alice's session resumes across it (the control)", h.summary())
+        t.check(fc.reload(conf("required", other_ca.cert)) is not None,
+                "the reload to client_ca = the other CA is applied")
+        for o in opts:
+            h = pol(o, sess[o])
+            t.note(f"{o}, alice's old session: {h.summary()}, "
+                   f"X-Client-Verify {verify_seen(h)}")
+            t.check(not h.reused, f"{o}: alice's session does not resume", h.summary())
+            t.check(h.status() is None, f"{o}: no answer", h.summary())
 
 t.finish()
