@@ -271,6 +271,10 @@ static ssize_t io_error(struct fc_conn *c, SSL *ssl, int r, bool reading)
 {
 	unsigned long e;
 
+	/* The handshake this call finished comes before its end: one read can
+	 * bring the client's Finished, its request and its FIN. */
+	if (!c->xdone && SSL_is_init_finished(ssl))
+		count_done(c, ssl);
 	switch (SSL_get_error(ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		c->rd = false;

@@ -21,6 +21,11 @@ connection and drops what is queued, so the FIN (shutdown) goes first.
      a memory BIO lets us), the server takes 100 ms: one data segment
      (tcpi_data_segs_in) brings the session ticket, the response and the
      FIN; before, the ticket came at once, on a segment of its own
+  5. TLS 1.3, Finished, the request and the FIN (no close_notify) sent at
+     once, so that one read completes the handshake, brings the request
+     and meets the end: the response comes whole, and the listener's
+     counters (fulcrum-stat) count 5 handshakes and no abort (before: a
+     handshake and an abort each, most of the time)
 """
 import socket
 import ssl
@@ -135,6 +140,30 @@ def ticket_with_response(port):
         obj.session.has_ticket
 
 
+def finished_request_fin(port):
+    """Finished, a GET and the FIN together: is the response complete?"""
+    s, obj, inc, _ = finished_with_request(port, tl.get("/bytes?n=10"))
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        inc.write(b)
+        try:
+            while b:
+                b = obj.read(65536)
+                got += b
+        except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            pass
+    s.close()
+    return complete(got, t.pattern(10))
+
+
+def tls_counters(fc):
+    return {x["name"]: x for x in fc.stat_json()["listeners"]}["tls"]["tls_counters"]
+
+
 def complete(data, body):
     rs, rest = t.parse_responses(data, eof=True)
     return len(rs) == 1 and not rest and rs[0][0] == 200 and rs[0][2] == body
@@ -182,6 +211,16 @@ with t.Fulcrum(conf, name="close_more") as fc:
         t.check(statistics.median([r[0] for r in runs]) <= 1,
                 "one data segment (median): ticket, response, close_notify and FIN",
                 repr(runs))
+    with t.step("TLS 1.3: Finished, request and FIN at once: a handshake, not an abort"):
+        before = tls_counters(fc)
+        runs = [finished_request_fin(tls) for _ in range(5)]
+        after = tls_counters(fc)
+        hs = after["handshakes"] - before["handshakes"]
+        aborts = after["failures"]["abort"] - before["failures"]["abort"]
+        t.note(f"complete: {runs}; handshakes +{hs}, aborts +{aborts}")
+        t.check(all(runs), "5 complete responses", repr(runs))
+        t.check(hs == 5 and aborts == 0, "5 handshakes counted, no abort",
+                f"handshakes +{hs}, aborts +{aborts}")
     t.check(fc.alive(), "fulcrum still runs")
 
 t.finish()
