@@ -186,6 +186,9 @@ int tls_client_setup(struct ssl_st *ssl, int fd, const char *sni, const char *ip
 	if (verify && (sni != NULL ? SSL_set1_host(ssl, sni) != 1 :
 	    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) != 1))
 		return -1;
+	/* "*" only as the whole leftmost label, as browsers match (RFC 9525
+	 * 6.3): OpenSSL's default would let "b*.example.com" name bx.example.com. */
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	SSL_set_connect_state(ssl);
 	return 0;
 }

@@ -13,6 +13,14 @@ with health checks (HEAD /check.txt, every 200 ms):
   wrongname  ca = CA, sni = "b.internal", verify = true     502/503, DOWN
              (the certificate is a.internal's: verify checks the name)
 
+and two at a second server, whose certificate (from CA) names only
+"*.wild.internal" and "b*.part.internal":
+  wild       sni = "x.wild.internal": the wildcard is the whole
+             leftmost label                                   200, UP
+  partial    sni = "bx.part.internal": a partial label wildcard,
+             which browsers refuse (RFC 9525 6.3)            502/503, DOWN
+             (before: UP, OpenSSL's default allows it)
+
 fulcrum-stat --json shows each server's state.
 """
 import os
@@ -30,6 +38,7 @@ d = t.tmpdir("fctest-tlsup-")
 ca = tl.CA(d, "fulcrum test CA")
 other_ca = tl.CA(d, "another CA")
 a_cert = ca.issue("a-internal", "a.internal")
+w_cert = ca.issue("wild", "wild server", sans=["*.wild.internal", "b*.part.internal"])
 
 SERVER = r'''
 import ssl
@@ -108,6 +117,8 @@ def start_tls_backend(name, cert):
 
 be, be_port = start_tls_backend("tlsA", a_cert)
 BE = f"127.0.0.1:{be_port}"
+be_w, be_w_port = start_tls_backend("tlsW", w_cert)
+BE_W = f"127.0.0.1:{be_w_port}"
 
 with t.step("the TLS backend itself, reached directly"):
     st, h, body = tl.https(be_port, "/", tl.context(ca.cert), "a.internal")
@@ -117,22 +128,24 @@ with t.step("the TLS backend itself, reached directly"):
             f"{st} {h}")
 
 LISTENERS = {
-    # name: (ca, sni, verify, expected state)
-    "good": (ca.cert, "a.internal", True, "UP"),
-    "wrongca": (other_ca.cert, "a.internal", True, "DOWN"),
-    "noverify": (other_ca.cert, "a.internal", False, "UP"),
-    "wrongname": (ca.cert, "b.internal", True, "DOWN"),
+    # name: (ca, sni, verify, expected state, server)
+    "good": (ca.cert, "a.internal", True, "UP", BE),
+    "wrongca": (other_ca.cert, "a.internal", True, "DOWN", BE),
+    "noverify": (other_ca.cert, "a.internal", False, "UP", BE),
+    "wrongname": (ca.cert, "b.internal", True, "DOWN", BE),
+    "wild": (ca.cert, "x.wild.internal", True, "UP", BE_W),
+    "partial": (ca.cert, "bx.part.internal", True, "DOWN", BE_W),
 }
 PORTS = {name: t.free_port() for name in LISTENERS}
 
 
 def listener(name):
-    ca_path, sni, verify, _ = LISTENERS[name]
+    ca_path, sni, verify, _, addr = LISTENERS[name]
     return f"""{{
   name = "{name}"; bind = [ "127.0.0.1:{PORTS[name]}" ];
   balance = "roundrobin"; httpclose = false;
   check = {{ request = "HEAD /check.txt HTTP/1.0"; interval = 200; rise = 2; fall = 2; }};
-  servers = ( {{ name = "a"; address = "{BE}"; check = true;
+  servers = ( {{ name = "a"; address = "{addr}"; check = true;
                  tls = {{ ca = "{ca_path}"; sni = "{sni}"; verify = {str(verify).lower()}; }}; }} );
 }}"""
 
@@ -172,8 +185,10 @@ with t.Fulcrum(CONF, name="tlsup") as fc:
             except OSError as e:
                 st, h = repr(e), {}
             if LISTENERS[n][3] == "UP":
-                t.check(st == 200 and h.get("x-backend") == "tlsA",
-                        f"{n}: GET / answered 200 by the TLS backend", f"{st} {h}")
+                want_be = "tlsW" if LISTENERS[n][4] == BE_W else "tlsA"
+                t.check(st == 200 and h.get("x-backend") == want_be,
+                        f"{n}: GET / answered 200 by the TLS backend {want_be}",
+                        f"{st} {h}")
             else:
                 t.check(st in (502, 503), f"{n}: GET / fails with 502 or 503",
                         f"{st} {h}")
@@ -186,7 +201,8 @@ with t.Fulcrum(CONF, name="tlsup") as fc:
         t.check(seen == [200] * 5, "good: 5 requests on one client connection",
                 f"{seen}")
 
-    with t.step("the backend is still alive"):
-        t.check(be.poll() is None, "the python TLS backend did not exit")
+    with t.step("the backends are still alive"):
+        t.check(be.poll() is None and be_w.poll() is None,
+                "the python TLS backends did not exit")
 
 t.finish()
