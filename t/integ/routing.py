@@ -14,11 +14,13 @@ real binaries and the project's test backend.
   - backup servers take traffic only while every other server is DOWN;
   - slowstart: the effective weight ramps up after DOWN -> UP, in
     fulcrum-stat;
-  - rate_limit: 429 with Retry-After past the limit, shared by the workers,
+  - rate_limit: 429 with Retry-After past the limit (to a HEAD: the head
+    alone), shared by the workers,
     counted in fulcrum-stat;
   - fulcrum-stat shows the backends; the stats CSV's pxname is the backend.
 """
 import os
+import socket
 import subprocess
 import time
 
@@ -73,6 +75,30 @@ def get(path, host=None, headers=None, p=None):
     if host is not None:
         h["Host"] = host
     return t.http(p or port, "GET", path, headers=h)
+
+
+def head_answer(port, path):
+    """HEAD path on a keep-alive connection: every byte that comes back
+    within 0.5 s of the head's end."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    got = b""
+    while b"\r\n\r\n" not in got:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    s.settimeout(0.5)
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    except socket.timeout:
+        pass
+    s.close()
+    return got
 
 
 def stat_servers(fc):
@@ -204,6 +230,10 @@ with t.Fulcrum(conf()) as fc:
         tot = fc.stat_json()["totals"]
         t.check(tot["rate_limited"] == codes.count(429),
                 "fulcrum-stat counts the 429s", str(tot["rate_limited"]))
+        got = head_answer(port2, "/api/x")
+        t.check(got.startswith(b"HTTP/1.1 429") and got.endswith(b"\r\n\r\n"),
+                "a HEAD gets the 429's head alone (a body would be read as the "
+                "next response on the connection)", repr(got[-80:]))
         time.sleep(1.2)
         status, _, _ = t.http(port2, "GET", "/api/x")
         t.check(status == 200, "a second later the client passes again", str(status))
