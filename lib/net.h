@@ -58,5 +58,7 @@ int net_listen_reuseport(const struct fc_addr *addr, int backlog);
 int net_connect_nb(const struct fc_addr *addr);
 /* The pending error of a non-blocking connect (0 when connected). */
 int net_socket_error(int fd);
+/* Bytes the peer sent that wait unread in fd's receive queue (0 on error). */
+int net_unread(int fd);
 
 #endif

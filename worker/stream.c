@@ -849,14 +849,15 @@ static bool response_read(struct fc_stream *s)
  * our side down and read until the client closes, for a bounded time.  A
  * request body not read to its end (a server that answered early, or an
  * answer made here) is such input even with the buffer empty, as it always
- * is while splicing.
+ * is while splicing; so are bytes that came after the request was parsed,
+ * which wait in the kernel, not in the buffer (a pipelined request).
  */
 static void client_close_or_linger(struct fc_stream *s)
 {
 	struct fc_txn *t = s->tx;
 
 	if (buf_len(t->req.buf) == 0 && t->status < 400 && t->req.state == CH_DONE &&
-	    !t->body_unread) {
+	    !t->body_unread && net_unread(s->cli.io.fd) == 0) {
 		stream_close(s);
 		return;
 	}

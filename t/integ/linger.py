@@ -14,6 +14,12 @@ socket open must not hold a connection slot for timeout.client.
   the connection ends with a FIN, not a reset (a client sending its body
   before it reads, as most do, would lose the 301 to the reset).  The same
   for the stats page (a GET with a body: 200).
+  client D, on an httpclose listener, reads slowly (64 KiB receive buffer):
+  GET of 4 MB, 100 ms later a pipelined GET, 1.5 s later it reads: the
+  4 MB whole and a FIN.  The second request waits unread in the kernel
+  when the response is out: a close() then resets, and the reset throws
+  away the part of the response still queued (before: 1.3 MB, then
+  ConnectionResetError).
 """
 import socket
 import time
@@ -21,7 +27,7 @@ import time
 import fctest as t
 
 a = t.Backend("a")
-port, redir = t.free_port(), t.free_port()
+port, redir, closing = t.free_port(), t.free_port(), t.free_port()
 conf = f"""
 global: {{ workers = 1; }};
 defaults: {{ timeout = {{ connect = 2000; client = 6000; server = 6000; http_request = 6000; }}; }};
@@ -31,8 +37,12 @@ listeners = ( {{
   stats = {{ uri = "/fulcrum-stats"; }};
 }}, {{
   name = "plain"; bind = [ "127.0.0.1:{redir}" ]; redirect_https = true;
+}}, {{
+  name = "close"; bind = [ "127.0.0.1:{closing}" ]; httpclose = true;
+  servers = ( {{ name = "a"; address = "{a.addr}"; }} );
 }} );
 """
+BIG = 4000000
 BODY = 1024 * 1024
 
 
@@ -95,5 +105,31 @@ with t.Fulcrum(conf, name="linger") as fc:
                     f"ended by {how}")
             t.check(data.startswith(want), f"C reads the answer ({want.decode()}...)",
                     repr(data[:80]))
+
+    with t.step("client D: a pipelined request arrives while a 4 MB answer is going out"):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.connect(("127.0.0.1", closing))
+        s.settimeout(10)
+        s.sendall(f"GET /bytes?n={BIG} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        time.sleep(0.1)
+        s.sendall(b"GET /bytes?n=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(1.5)
+        data, how = b"", "EOF"
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except OSError as e:
+            how = e.__class__.__name__
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        first = head.split(b"\r\n")[0]
+        t.note(f"D got {first!r}, {len(body)} body bytes, ended by {how}")
+        t.check(head.startswith(b"HTTP/1.1 200") and body == t.pattern(BIG),
+                f"D reads the whole answer ({BIG} bytes)", f"{len(body)} bytes")
+        t.check(how == "EOF", "and a FIN, not a reset", f"ended by {how}")
 
 t.finish()
