@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <libconfig.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -226,7 +227,11 @@ static long long parse_time(const char *v, int flags)
 		return -1;
 	for (u = time_units; u->suffix != NULL && strcmp(u->suffix, p) != 0; u++)
 		;
-	if (u->suffix == NULL || (n * u->ms) % base != 0)
+	if (u->suffix == NULL)
+		return -1;
+	if (n > LLONG_MAX / u->ms)	/* "213503982335d": out of any range */
+		return LLONG_MAX;
+	if ((n * u->ms) % base != 0)
 		return -1;
 	return n * u->ms / base;
 }

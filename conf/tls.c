@@ -101,6 +101,14 @@ static void key_certs(struct loader *ld, const config_setting_t *s, const char *
 		t->certs[i] = xstrdup(config_setting_get_string(load_str_elem(s, i)));
 }
 
+static bool alpn_listed(const struct fc_tls *t, const char *v)
+{
+	for (int i = 0; i < t->nalpn; i++)
+		if (strcmp(t->alpn[i], v) == 0)
+			return true;
+	return false;
+}
+
 /* fulcrum speaks HTTP/1.x: "h2" would be a promise it cannot keep. */
 static void key_alpn(struct loader *ld, const config_setting_t *s, const char *ctx,
     const struct key *k, void *obj)
@@ -119,6 +127,11 @@ static void key_alpn(struct loader *ld, const config_setting_t *s, const char *c
 		if (strcmp(v, "http/1.1") != 0 && strcmp(v, "http/1.0") != 0) {
 			load_errat(ld, e, "%s: \"alpn\" may hold \"http/1.1\" and"
 			    " \"http/1.0\" (fulcrum speaks HTTP/1.x), not \"%s\"", ctx, v);
+			continue;
+		}
+		/* So the wire list has two names at most (alpn_wire's room). */
+		if (alpn_listed(t, v)) {
+			load_errat(ld, e, "%s: \"alpn\" lists \"%s\" twice", ctx, v);
 			continue;
 		}
 		t->alpn[t->nalpn++] = xstrdup(v);
@@ -491,6 +504,8 @@ static void alpn_wire(struct fc_tls *t, struct fc_tls_sni *sni)
 	for (int i = 0; i < t->nalpn; i++) {
 		size_t n = strlen(t->alpn[i]);
 
+		if (sni->alpn_len + 1 + n > sizeof(sni->alpn))
+			break;		/* key_alpn lets two names through */
 		sni->alpn[sni->alpn_len++] = (unsigned char)n;
 		memcpy(sni->alpn + sni->alpn_len, t->alpn[i], n);
 		sni->alpn_len += (unsigned int)n;

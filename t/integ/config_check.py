@@ -5,13 +5,18 @@ right FILE:LINE for an unknown key (naming the key meant when one is close),
 a bad server address or a name that does not resolve, a missing chroot, and
 a syntax error,
 and for what only a start used to find: an unknown global.user or
-global.group, a pid file in a directory that is not there.
+global.group, a pid file in a directory that is not there; and for values
+that once got through or crashed the check: a timeout of "213503982335d"
+(its milliseconds overflowed to 9.5 hours and passed), a tls.alpn listing
+"http/1.1" 30 times (the wire list overran its 256 bytes: SIGSEGV, and a
+reload with it took the running master down).
 """
 import os
 import re
 import time
 
 import fctest as t
+import tlslab as tl
 
 t.require_fulcrum()
 d = t.tmpdir("fctest-config-")
@@ -141,6 +146,23 @@ status, out = run_check(write("syntax2.conf", lines))
 t.check(status == 1, "exit status 1", f"got {status}")
 t.check(re.search(r"syntax2\.conf:\d+", out) is not None,
         "output names syntax2.conf:LINE", out)
+
+# ---------------------------------------------------------------- overflows
+lines = base(pa, pb, pl)
+i = line_of(lines, "timeout")
+lines[i - 1] = '  timeout = { connect = 5000; client = "213503982335d"; server = 50000;'
+out = expect_error("(d) a timeout whose milliseconds overflow is refused",
+                   write("time_overflow.conf", lines), i)
+t.check("must be between" in out, "the output gives the range", out)
+
+cert = tl.self_signed(d, "www", "www.test")
+lines = base(pa, pb, pl)
+i = line_of(lines, "forwardfor")
+lines[i:i] = [f'  tls = {{ certs = [ "{cert.pem}" ];',
+              '          alpn = [ ' + ", ".join(['"http/1.1"'] * 30) + ' ]; };']
+out = expect_error("(e) a tls.alpn listing a name 30 times is refused, no crash",
+                   write("alpn30.conf", lines), line_of(lines, "alpn"))
+t.check('lists "http/1.1" twice' in out, "the output says what is wrong", out)
 
 # ---------------------------------------------------------------- several
 lines = base(pa, pb, pl)
