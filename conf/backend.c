@@ -306,6 +306,7 @@ static void parse_backend(struct loader *ld, const config_setting_t *e,
 	b->balance = balance;
 	b->listener = -1;
 	b->line = (int)config_setting_source_line(e);
+	b->file = config_setting_source_file(e);
 	if (!config_setting_is_group(e)) {
 		load_errat(ld, e, "backend #%d must be a group { ... }", i + 1);
 		return;
@@ -356,11 +357,11 @@ static void check_backend_names(struct loader *ld, const struct fc_conf *conf)
 		if (b->listener >= 0 && conf->backends[j].listener >= 0)
 			continue;	/* two listeners of one name: said already */
 		if (b->listener >= 0)
-			load_errfl(ld, NULL, b->line, "listener \"%s\": its own servers make"
+			load_errfl(ld, b->file, b->line, "listener \"%s\": its own servers make"
 			    " a backend of that name, and backend \"%s\" (line %d) has"
 			    " it already", b->name, b->name, conf->backends[j].line);
 		else
-			load_errfl(ld, NULL, b->line, "duplicate backend name \"%s\" (first"
+			load_errfl(ld, b->file, b->line, "duplicate backend name \"%s\" (first"
 			    " at line %d)", b->name, conf->backends[j].line);
 	}
 }
@@ -385,6 +386,7 @@ static void gather_own(struct fc_conf *conf)
 		memcpy(b->name, l->name, sizeof(b->name));
 		b->listener = i;
 		b->line = l->line;
+		b->file = l->file;
 		l->own.servers = NULL;
 		l->own.nservers = 0;
 		l->own.check.request = NULL;
@@ -402,7 +404,7 @@ static void link_listener(struct loader *ld, struct fc_conf *conf, struct fc_lis
 	if (l->backend_name[0] != '\0') {
 		l->backend = find_backend(conf, l->backend_name);
 		if (l->backend < 0)
-			load_errfl(ld, NULL, l->line, "listener \"%s\": \"backend\" names"
+			load_errfl(ld, l->file, l->line, "listener \"%s\": \"backend\" names"
 			    " an unknown backend \"%s\"", l->name, l->backend_name);
 	}
 	for (int r = 0; r < l->nroutes; r++) {
@@ -411,8 +413,23 @@ static void link_listener(struct loader *ld, struct fc_conf *conf, struct fc_lis
 		if (rt->redirect != NULL)
 			continue;
 		if ((rt->backend = find_backend(conf, rt->backend_name)) < 0)
-			load_errfl(ld, NULL, rt->line, "listener \"%s\": route #%d names an"
+			load_errfl(ld, rt->file, rt->line, "listener \"%s\": route #%d names an"
 			    " unknown backend \"%s\"", l->name, r + 1, rt->backend_name);
+	}
+}
+
+/*
+ * The file names noted for the errors above are libconfig's strings, gone
+ * with its config once the file is read: none outlives the reading.
+ */
+static void forget_files(struct fc_conf *conf)
+{
+	for (int i = 0; i < conf->nbackends; i++)
+		conf->backends[i].file = NULL;
+	for (int i = 0; i < conf->nlisteners; i++) {
+		conf->listeners[i].file = NULL;
+		for (int r = 0; r < conf->listeners[i].nroutes; r++)
+			conf->listeners[i].routes[r].file = NULL;
 	}
 }
 
@@ -422,6 +439,7 @@ void conf_link_backends(struct loader *ld, struct fc_conf *conf)
 	check_backend_names(ld, conf);
 	for (int i = 0; i < conf->nlisteners; i++)
 		link_listener(ld, conf, &conf->listeners[i], i);
+	forget_files(conf);
 }
 
 void conf_backend_free(struct fc_backend *b)

@@ -167,6 +167,7 @@ struct fc_backend {
 	int nservers;
 	int listener;			/* whose own servers these are; -1: "backends" */
 	int line;
+	const char *file;		/* its file while the file is read (forget_files) */
 };
 
 /*
@@ -182,6 +183,7 @@ struct fc_route {
 	char *redirect;			/* target the rest of the path is appended to */
 	int code;			/* 301, 302, 303, 307, 308 */
 	int line;
+	const char *file;		/* its file while the file is read (forget_files) */
 };
 
 /* request_headers, response_headers: applied in this order, del then set. */
@@ -231,6 +233,7 @@ struct fc_listener {
 	 * and stick, moved to conf->backends once every section is read. */
 	struct fc_backend own;
 	int line;
+	const char *file;		/* its file while the file is read (forget_files) */
 };
 
 struct fc_vip {

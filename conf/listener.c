@@ -283,6 +283,7 @@ static void parse_listener(struct loader *ld, const config_setting_t *e,
 	 * "defaults" takes no string): a plain copy is safe. */
 	*l = *template;
 	l->line = (int)config_setting_source_line(e);
+	l->file = config_setting_source_file(e);
 	if (!config_setting_is_group(e)) {
 		load_errat(ld, e, "listener #%d must be a group { ... }", i + 1);
 		return;

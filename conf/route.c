@@ -104,6 +104,7 @@ static void parse_route(struct loader *ld, const config_setting_t *e, const char
 	load_defaults(route_keys, rt);
 	rt->backend = -1;
 	rt->line = (int)config_setting_source_line(e);
+	rt->file = config_setting_source_file(e);
 	snprintf(ctx, sizeof(ctx), "%s route #%d", lctx, i + 1);
 	if (!config_setting_is_group(e)) {
 		load_errat(ld, e, "%s must be a group { ... }", ctx);

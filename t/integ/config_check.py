@@ -9,7 +9,10 @@ global.group, a pid file in a directory that is not there; and for values
 that once got through or crashed the check: a timeout of "213503982335d"
 (its milliseconds overflowed to 9.5 hours and passed), a tls.alpn listing
 "http/1.1" 30 times (the wire list overran its 256 bytes: SIGSEGV, and a
-reload with it took the running master down).
+reload with it took the running master down).  And an error found once
+every section is read (a listener's unknown backend), in a file that the
+main one @includes, names the included file and its line (before: the
+main file with the included file's line).
 """
 import os
 import re
@@ -163,6 +166,24 @@ lines[i:i] = [f'  tls = {{ certs = [ "{cert.pem}" ];',
 out = expect_error("(e) a tls.alpn listing a name 30 times is refused, no crash",
                    write("alpn30.conf", lines), line_of(lines, "alpn"))
 t.check('lists "http/1.1" twice' in out, "the output says what is wrong", out)
+
+# ---------------------------------------------------------------- @include
+inc = [
+    'listeners = ( {',
+    '  name = "web";',
+    f'  bind = [ "127.0.0.1:{pl}" ];',
+    '  backend = "nope";',
+    '} );',
+]
+write("listeners.inc", inc)
+main = base(pa, pb, pl)[:line_of(base(pa, pb, pl), "listeners") - 1] + [
+    '@include "listeners.inc"']
+t.step("(f) an unknown backend named in an @included file: that file's line")
+status, out = run_check(write("main_inc.conf", main))
+t.check(status == 1, "exit status 1", f"got {status}")
+t.check(re.search(r"listeners\.inc:1(?!\d): listener \"web\": \"backend\" names an unknown",
+                  out) is not None, "output names listeners.inc:1", out)
+t.check("main_inc.conf:" not in out, "and not the main file", out)
 
 # ---------------------------------------------------------------- several
 lines = base(pa, pb, pl)
