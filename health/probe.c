@@ -209,32 +209,42 @@ static void fail_io(struct fc_ev *ev, struct probe *p, int err)
 		fail_errno(ev, p, err);
 }
 
-/* Reads what has arrived; done as soon as the status line is complete. */
+/*
+ * Reads what has arrived, until there is no more; done as soon as the
+ * status line is complete.  Until then it reads again, not only on the
+ * next event: OpenSSL's read-ahead may hold the next record, which no
+ * event will announce (a status line split over two records).
+ */
 static void on_readable(struct fc_ev *ev, struct probe *p)
 {
 	ssize_t n;
 	int status, len;
 
-	n = probe_recv(p, p->buf + p->got, sizeof(p->buf) - p->got);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			fail_io(ev, p, errno);
-		return;
+	for (;;) {
+		n = probe_recv(p, p->buf + p->got, sizeof(p->buf) - p->got);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				fail_io(ev, p, errno);
+			return;
+		}
+		if (n == 0) {
+			fail(ev, p, FC_CHK_BADRESP, p->got == 0 ?
+			    "connection closed without a response" :
+			    "connection closed inside the status line");
+			return;
+		}
+		p->got += (size_t)n;
+		len = probe_parse_status(p->buf, p->got, &status);
+		if (len > 0) {
+			judge_status(ev, p, status);
+			return;
+		}
+		if (len == -1 || p->got == sizeof(p->buf)) {
+			fail(ev, p, FC_CHK_BADRESP, len == -1 ?
+			    "not an HTTP status line" : "status line too long");
+			return;
+		}
 	}
-	if (n == 0) {
-		fail(ev, p, FC_CHK_BADRESP, p->got == 0 ?
-		    "connection closed without a response" :
-		    "connection closed inside the status line");
-		return;
-	}
-	p->got += (size_t)n;
-	len = probe_parse_status(p->buf, p->got, &status);
-	if (len > 0)
-		judge_status(ev, p, status);
-	else if (len == -1)
-		fail(ev, p, FC_CHK_BADRESP, "not an HTTP status line");
-	else if (p->got == sizeof(p->buf))
-		fail(ev, p, FC_CHK_BADRESP, "status line too long");
 }
 
 static void on_writable(struct fc_ev *ev, struct probe *p)
