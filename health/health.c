@@ -133,18 +133,9 @@ static uint32_t ramp_weight(const struct fc_shm_server *sv, uint64_t now_ms)
 }
 
 /* What workers see: the health, unless the operator says otherwise. */
-static uint32_t shown_state(uint32_t health, uint32_t admin)
-{
-	if (admin == FC_ADMIN_MAINT)
-		return FC_SRV_MAINT;
-	if (health == FC_SRV_DOWN)
-		return FC_SRV_DOWN;
-	return admin == FC_ADMIN_DRAIN ? FC_SRV_DRAIN : FC_SRV_UP;
-}
-
 static void store_state(struct fc_shm_server *sv, uint32_t health)
 {
-	uint32_t state = shown_state(health, shm_load(&sv->admin));
+	uint32_t state = shm_shown_state(health, shm_load(&sv->admin));
 
 	if (state == shm_load(&sv->state))
 		return;

@@ -40,6 +40,20 @@ struct fc_shm {
 #define shm_load_acq(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define shm_store_rel(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
+/*
+ * The state a server shows (and the workers follow): its health under what
+ * the operator set.  The checker publishes it; a reload's new segment
+ * starts from it (carry.c), before the new checker runs.
+ */
+static inline uint32_t shm_shown_state(uint32_t health, uint32_t admin)
+{
+	if (admin == FC_ADMIN_MAINT)
+		return FC_SRV_MAINT;
+	if (health == FC_SRV_DOWN)
+		return FC_SRV_DOWN;
+	return admin == FC_ADMIN_DRAIN ? FC_SRV_DRAIN : FC_SRV_UP;
+}
+
 static inline struct fc_shm_server *shm_server(const struct fc_shm *shm, uint32_t i)
 {
 	return (struct fc_shm_server *)((char *)shm->hdr + shm->hdr->off_servers) + i;

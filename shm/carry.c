@@ -81,10 +81,15 @@ static void map_free(struct carry_map *m)
 	free(m->lst);
 }
 
-/* What the operator set (fulcrumctl) stays over a reload, checked or not. */
+/*
+ * What the operator set (fulcrumctl) stays over a reload, checked or not,
+ * and shows from the start: the new workers serve before the new checker
+ * publishes anything (a checked server's state comes in carry_health).
+ */
 static void carry_admin(struct fc_shm_server *to, const struct fc_shm_server *from)
 {
 	to->admin = shm_load(&from->admin);
+	to->state = shm_shown_state(to->state, to->admin);
 	if (shm_load(&from->weight_set)) {
 		to->weight = to->eweight = shm_load(&from->weight);
 		to->weight_set = 1;

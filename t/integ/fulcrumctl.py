@@ -9,11 +9,16 @@
   - weight web/b 3: b takes 3 of every 4 new clients;
   - the state stays over kill -USR2;
   - an unknown server, bad usage and a user without permission get clear
-    messages and exit codes 1, 2, 1.
+    messages and exit codes 1, 2, 1;
+  - servers without checks: maint web/b, then 15 reloads 0.3 s apart while 4
+    threads send requests: b answers none of them (before: a few, between
+    a new generation's first requests and its checker's first publication).
 """
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
 
 import fctest as t
@@ -130,5 +135,40 @@ with t.Fulcrum(CONF) as fc:
             t.check(state(fc, "a")["state"] == "UP", "and nothing changed")
         else:
             t.note("not root: the permission check is skipped")
+
+UNCHECKED = f"""
+global: {{ workers = 2; }};
+defaults: {{ timeout = {{ connect = 2000; client = 10000; server = 10000; http_request = 5000; }}; }};
+listeners = ( {{ name = "web"; bind = [ "127.0.0.1:{port}" ];
+  servers = ( {{ name = "a"; address = "{a.addr}"; }},
+              {{ name = "b"; address = "{b.addr}"; }} ); }} );
+"""
+
+
+def hammer(seen, stop):
+    while not stop.is_set():
+        try:
+            seen.append(t.http(port, "GET", "/", timeout=5)[1].get("x-backend"))
+        except OSError as e:
+            seen.append(repr(e))
+
+
+with t.Fulcrum(UNCHECKED, name="fulcrumctl-unchecked") as fc:
+    with t.step("maint web/b without checks, over 15 reloads under requests"):
+        rc, out = ctl(fc, "maint", "web/b")
+        t.check(rc == 0, "fulcrumctl maint web/b", out)
+        seen, stop = [], threading.Event()
+        threads = [threading.Thread(target=hammer, args=(seen, stop)) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for _ in range(15):
+            fc.signal(signal.SIGUSR2)
+            time.sleep(0.3)
+        stop.set()
+        for th in threads:
+            th.join(timeout=10)
+        counts = {x: seen.count(x) for x in set(seen)}
+        t.note(f"answered by: {counts}")
+        t.check(seen and set(seen) == {"a"}, "a answers every request, b none", str(counts))
 
 t.finish()
