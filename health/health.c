@@ -137,6 +137,9 @@ static void store_state(struct fc_shm_server *sv, uint32_t health)
 {
 	uint32_t state = shm_shown_state(health, shm_load(&sv->admin));
 
+	if (health == FC_SRV_UP || health == FC_SRV_DOWN)
+		shm_store(&sv->health, health);
+
 	if (state == shm_load(&sv->state))
 		return;
 	shm_store(&sv->last_change_us, clock_wall_us());
@@ -280,13 +283,11 @@ static void server_init(struct hc_server *hs, const struct fc_backend *b,
 	hs->b = b;
 	hs->srv = &b->servers[s];
 	hs->sv = sv;
-	/* Its health, under what the operator may have put over it. */
-	hs->state = shm_load(&sv->state);
-	if (hs->state == FC_SRV_DRAIN)
-		hs->state = FC_SRV_UP;
-	else if (hs->state == FC_SRV_MAINT)
-		hs->state = shm_load(&sv->check_result) >= FC_CHK_PASSED ||
-		    shm_load(&sv->check_result) == FC_CHK_NONE ? FC_SRV_UP : FC_SRV_DOWN;
+	/* Its health, under what the operator may have put over it: the
+	 * verdict as published, else (a segment that has none) the state. */
+	hs->state = shm_load(&sv->health);
+	if (hs->state != FC_SRV_UP && hs->state != FC_SRV_DOWN)
+		hs->state = shm_load(&sv->state) == FC_SRV_DOWN ? FC_SRV_DOWN : FC_SRV_UP;
 	hs->last_ok = shm_load(&sv->check_result) >= FC_CHK_PASSED;
 	hs->count = shm_load(&sv->check_result) == FC_CHK_NONE ? 0 :
 	    shm_load(&sv->check_count);

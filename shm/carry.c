@@ -101,6 +101,7 @@ static void carry_health(struct fc_shm_server *to, const struct fc_shm_server *f
 	if (strcmp(to->address, from->address) != 0 || !to->checked || !from->checked)
 		return;			/* another server under the same name */
 	to->state = shm_load_acq(&from->state);
+	to->health = shm_load(&from->health);
 	to->check_result = shm_load(&from->check_result);
 	to->check_code = shm_load(&from->check_code);
 	to->check_duration_ms = shm_load(&from->check_duration_ms);

@@ -303,7 +303,11 @@ struct fc_shm_server {
 	uint32_t admin;			/* enum fc_srv_admin */
 	uint64_t up_since_ms;		/* CLOCK_MONOTONIC of the last DOWN -> UP */
 	uint32_t weight_set;		/* 1: weight is fulcrumctl's, not the file's */
-	uint8_t reserved[36];
+	/* The checks' verdict, FC_SRV_UP or FC_SRV_DOWN, under whatever the
+	 * operator set (state shows MAINT over it); 0: none published yet.
+	 * Taken from the reserved bytes: older readers never looked there. */
+	uint32_t health;		/* atomic */
+	uint8_t reserved[32];
 };
 
 /*

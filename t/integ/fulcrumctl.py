@@ -12,7 +12,11 @@
     messages and exit codes 1, 2, 1;
   - servers without checks: maint web/b, then 15 reloads 0.3 s apart while 4
     threads send requests: b answers none of them (before: a few, between
-    a new generation's first requests and its checker's first publication).
+    a new generation's first requests and its checker's first publication);
+  - rise = fall = 3: c goes DOWN (its backend stopped), its backend comes
+    back and one check passes (1 of 3), maint web/c, the backend stopped
+    again, kill -USR2, ready web/c: c is DOWN, as before the maint (before:
+    UP at once, from the one check that had passed).
 """
 import os
 import re
@@ -170,5 +174,46 @@ with t.Fulcrum(UNCHECKED, name="fulcrumctl-unchecked") as fc:
         counts = {x: seen.count(x) for x in set(seen)}
         t.note(f"answered by: {counts}")
         t.check(seen and set(seen) == {"a"}, "a answers every request, b none", str(counts))
+
+c = t.Backend("c")
+RISE3 = f"""
+global: {{ workers = 1; }};
+defaults: {{ timeout = {{ connect = 1000; client = 10000; server = 10000; http_request = 5000; }}; }};
+listeners = ( {{ name = "web"; bind = [ "127.0.0.1:{port}" ];
+  check = {{ request = "GET /check.txt HTTP/1.0"; interval = 1500; rise = 3; fall = 3; }};
+  servers = ( {{ name = "a"; address = "{a.addr}"; check = true; }},
+              {{ name = "c"; address = "{c.addr}"; check = true; }} ); }} );
+"""
+
+
+def wait_for(fc, cond, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sv = state(fc, "c")
+        if cond(sv):
+            return sv
+        time.sleep(0.05)
+    return state(fc, "c")
+
+
+with t.Fulcrum(RISE3, name="fulcrumctl-rise3") as fc:
+    with t.step("maint over a DOWN server halfway to UP, a reload, ready"):
+        c.stop()
+        sv = wait_for(fc, lambda x: x["state"] == "DOWN", 12)
+        t.check(sv["state"] == "DOWN", "c DOWN after 3 failed checks", str(sv))
+        c = t.Backend("c", port=c.port)
+        sv = wait_for(fc, lambda x: x["check"]["result"] == "L7OK", 6)
+        rc, out = ctl(fc, "maint", "web/c")
+        t.note(f"at the maint: {sv['state']}, check {sv['check']}")
+        t.check(rc == 0 and sv["state"] == "DOWN" and sv["check"]["result"] == "L7OK",
+                "one check passed, still DOWN: maint", out + str(sv))
+        c.stop()
+        t.check(fc.reload() is not None, "the reload is applied")
+        fc.wait_settled(1)
+        rc, out = ctl(fc, "ready", "web/c")
+        sv = state(fc, "c")
+        t.note(f"after ready: {sv['state']}, check {sv['check']}")
+        t.check(rc == 0 and sv["state"] == "DOWN", "c is DOWN, as before the maint",
+                str(sv))
 
 t.finish()
