@@ -142,6 +142,14 @@ static void register_bind(struct loader *ld, const config_setting_t *e,
 	ld->nbinds++;
 }
 
+/* "[::ffff:127.0.0.1]:80": listening sockets are IPV6_V6ONLY (lib/net.c). */
+static bool v4_mapped(const struct fc_addr *a)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
+
+	return a->ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
+}
+
 static void key_bind(struct loader *ld, const config_setting_t *s, const char *ctx,
     const struct key *k, void *obj)
 {
@@ -165,6 +173,12 @@ static void key_bind(struct loader *ld, const config_setting_t *s, const char *c
 
 		if (load_get_addr(ld, e, what, &l->binds[i]) < 0)
 			continue;
+		if (v4_mapped(&l->binds[i])) {
+			load_errat(ld, e, "%s: \"%s\" is an IPv4 address written as IPv6,"
+			    " which an IPv6-only socket cannot bind: write it as IPv4",
+			    what, config_setting_get_string(e));
+			continue;
+		}
 		snprintf(l->bind_text[i], sizeof(l->bind_text[i]), "%s",
 		    config_setting_get_string(e));
 		register_bind(ld, e, ctx, l, &l->binds[i]);

@@ -12,7 +12,9 @@ that once got through or crashed the check: a timeout of "213503982335d"
 reload with it took the running master down).  And an error found once
 every section is read (a listener's unknown backend), in a file that the
 main one @includes, names the included file and its line (before: the
-main file with the included file's line).
+main file with the included file's line).  A bind address "[::ffff:a.b.c.d]"
+is refused at its line (before: valid to -c, then a start failing without
+FILE:LINE, as listening sockets are IPv6-only).
 """
 import os
 import re
@@ -166,6 +168,13 @@ lines[i:i] = [f'  tls = {{ certs = [ "{cert.pem}" ];',
 out = expect_error("(e) a tls.alpn listing a name 30 times is refused, no crash",
                    write("alpn30.conf", lines), line_of(lines, "alpn"))
 t.check('lists "http/1.1" twice' in out, "the output says what is wrong", out)
+
+lines = base(pa, pb, pl)
+i = line_of(lines, "bind")
+lines[i - 1] = f'  bind = [ "[::ffff:127.0.0.1]:{pl}" ];'
+out = expect_error("(g) an IPv4-mapped IPv6 bind address, which cannot be bound, is refused",
+                   write("v4mapped.conf", lines), i)
+t.check("write it as IPv4" in out, "the output says how to write it", out)
 
 # ---------------------------------------------------------------- @include
 inc = [
