@@ -45,11 +45,15 @@ static int check_route_host(struct loader *ld, const config_setting_t *s,
 	const char *name = strncmp(v, "*.", 2) == 0 ? v + 2 : v;
 
 	(void)obj;
-	if (strlen(v) <= FC_ROUTE_HOST_MAX && name[0] != '\0' &&
+	/* Labels not empty: "example.com." would never match, as requests'
+	 * trailing dots are dropped before the comparison. */
+	if (strlen(v) <= FC_ROUTE_HOST_MAX && name[0] != '\0' && name[0] != '.' &&
+	    name[strlen(name) - 1] != '.' && strstr(name, "..") == NULL &&
 	    load_all_chars(name, is_host_char))
 		return 0;
 	load_errat(ld, s, "%s: \"host\" must be a host name (letters, digits,"
-	    " '.', '-'), or \"*.\" and one, without a port", ctx);
+	    " '-', labels joined by '.', no trailing dot), or \"*.\" and one,"
+	    " without a port", ctx);
 	return -1;
 }
 

@@ -14,7 +14,9 @@ every section is read (a listener's unknown backend), in a file that the
 main one @includes, names the included file and its line (before: the
 main file with the included file's line).  A bind address "[::ffff:a.b.c.d]"
 is refused at its line (before: valid to -c, then a start failing without
-FILE:LINE, as listening sockets are IPv6-only).
+FILE:LINE, as listening sockets are IPv6-only), and so is a route's host
+"example.com." (before: accepted, and it never matched: requests' trailing
+dots are dropped before the comparison).
 """
 import os
 import re
@@ -175,6 +177,13 @@ lines[i - 1] = f'  bind = [ "[::ffff:127.0.0.1]:{pl}" ];'
 out = expect_error("(g) an IPv4-mapped IPv6 bind address, which cannot be bound, is refused",
                    write("v4mapped.conf", lines), i)
 t.check("write it as IPv4" in out, "the output says how to write it", out)
+
+lines = base(pa, pb, pl)
+i = line_of(lines, "forwardfor")
+lines[i:i] = ['  routes = ( { host = "example.com."; backend = "web"; } );']
+out = expect_error("(h) a route host with a trailing dot, which could never match, "
+                   "is refused", write("route_dot.conf", lines), i + 1)
+t.check("no trailing dot" in out, "the output says why", out)
 
 # ---------------------------------------------------------------- @include
 inc = [
