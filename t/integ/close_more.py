@@ -118,15 +118,13 @@ def finished_with_request(port, req):
     return s, obj, inc, before
 
 
-def ticket_with_response(port):
-    """(data segments after the request, response complete, a session
-    ticket came)."""
-    s, obj, inc, before = finished_with_request(port, tl.get("/delay?ms=100"))
+def read_tls_to_end(s, obj, inc):
+    """What the SSLObject obj decrypts of everything s brings until EOF."""
     got = b""
     while True:
         b = s.recv(65536)
         if not b:
-            break
+            return got
         inc.write(b)
         try:
             while b:
@@ -134,6 +132,13 @@ def ticket_with_response(port):
                 got += b
         except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
             pass
+
+
+def ticket_with_response(port):
+    """(data segments after the request, response complete, a session
+    ticket came)."""
+    s, obj, inc, before = finished_with_request(port, tl.get("/delay?ms=100"))
+    got = read_tls_to_end(s, obj, inc)
     segs = tcp_info_u32(s, DATA_SEGS_IN) - before
     s.close()
     return segs, complete(got, b"a\n"), obj.session is not None and \
@@ -144,18 +149,7 @@ def finished_request_fin(port):
     """Finished, a GET and the FIN together: is the response complete?"""
     s, obj, inc, _ = finished_with_request(port, tl.get("/bytes?n=10"))
     s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        inc.write(b)
-        try:
-            while b:
-                b = obj.read(65536)
-                got += b
-        except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
-            pass
+    got = read_tls_to_end(s, obj, inc)
     s.close()
     return complete(got, t.pattern(10))
 

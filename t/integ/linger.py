@@ -53,19 +53,29 @@ def head_then_body(port, method, path):
     s.sendall(f"{method} {path} HTTP/1.1\r\nHost: www.test\r\n"
               f"Content-Length: {BODY}\r\n\r\n".encode())
     time.sleep(0.2)
-    data, how = b"", "EOF"
     try:
-        for off in range(0, BODY, 65536):
+        for _ in range(0, BODY, 65536):
             s.sendall(b"x" * 65536)
+    except OSError as e:
+        s.close()
+        return b"", e.__class__.__name__
+    data, how = read_to_end(s)
+    s.close()
+    return data, how
+
+
+def read_to_end(s):
+    """Everything s brings until EOF: (bytes, how it ended: "EOF" or the
+    error's class name)."""
+    data = b""
+    try:
         while True:
             b = s.recv(65536)
             if not b:
-                break
+                return data, "EOF"
             data += b
     except OSError as e:
-        how = e.__class__.__name__
-    s.close()
-    return data, how
+        return data, e.__class__.__name__
 
 with t.Fulcrum(conf, name="linger") as fc:
     with t.step("client A: a request without Host, then silence"):
@@ -115,15 +125,7 @@ with t.Fulcrum(conf, name="linger") as fc:
         time.sleep(0.1)
         s.sendall(b"GET /bytes?n=10 HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(1.5)
-        data, how = b"", "EOF"
-        try:
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-        except OSError as e:
-            how = e.__class__.__name__
+        data, how = read_to_end(s)
         s.close()
         head, _, body = data.partition(b"\r\n\r\n")
         first = head.split(b"\r\n")[0]
