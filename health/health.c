@@ -132,7 +132,10 @@ static uint32_t ramp_weight(const struct fc_shm_server *sv, uint64_t now_ms)
 	return w > 0 ? (uint32_t)w : sv->weight > 0;
 }
 
-/* What workers see: the health, unless the operator says otherwise. */
+/*
+ * Publishes a server's health: the verdict itself, and what workers see,
+ * which is the verdict unless the operator says otherwise.
+ */
 static void store_state(struct fc_shm_server *sv, uint32_t health)
 {
 	uint32_t state = shm_shown_state(health, shm_load(&sv->admin));

@@ -365,7 +365,8 @@ static bool serve_rate_limited(struct fc_stream *s, const struct fc_http_msg *m,
 	/* A HEAD's answer has no body: one would be read as the next response. */
 	sbuf_printf(&s->tx->payload, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %u\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: 19\r\nConnection: %s\r\n\r\n%s",
-	    wait, keepalive ? "keep-alive" : "close", s->tx->is_head ? "" : "Too many requests.\n");
+	    wait, keepalive ? "keep-alive" : "close",
+	    s->tx->is_head ? "" : "Too many requests.\n");
 	serve_local(s, m, 429, "<LIMIT>", keepalive, hlen);
 	return true;
 }
