@@ -188,7 +188,7 @@ static void txn_reset(struct fc_stream *s)
 	t->be = NULL;
 	if (t->tried != NULL)
 		memset(t->tried, 0, (size_t)fc_w->max_servers * sizeof(*t->tried));
-	t->is_head = t->rsp_started = t->close_after = t->body_unread = false;
+	t->is_head = t->rsp_started = t->close_after = t->body_unread = t->req_cut = false;
 	t->srv_reused = t->reuse_retried = t->logged = false;
 	t->sent_1xx = false;
 	t->ws_asked = false;
@@ -647,6 +647,20 @@ static bool retry_reused(struct fc_stream *s)
 	return true;
 }
 
+/*
+ * The server stopped taking the request (a send failed).  One that answered
+ * early (a 413 before the body) and closed has its answer waiting in the
+ * socket: the request goes no further and the response side reads that
+ * answer, or finds none and answers 502 itself.  The rest of the body stays
+ * unread, so the client connection lingers when the answer is out.
+ */
+static bool request_cut(struct fc_stream *s)
+{
+	if (!retry_reused(s))
+		s->tx->req_cut = true;
+	return true;
+}
+
 /* A request body going by splice (splice.h). */
 static bool request_splice(struct fc_stream *s)
 {
@@ -658,8 +672,7 @@ static bool request_splice(struct fc_stream *s)
 		stream_close(s);
 		return false;
 	case SPLICE_TO_ERR:
-		respond_error(s, 502, 'S', 'D');
-		return true;
+		return request_cut(s);
 	case SPLICE_MOVED:
 		return true;
 	default:
@@ -674,6 +687,8 @@ static bool request_step(struct fc_stream *s)
 	bool progress = false;
 	ssize_t n;
 
+	if (t->req_cut)
+		return false;
 	if (t->srv != NULL && splice_use(ch, &s->cli, t->srv))
 		return request_splice(s);
 
@@ -713,11 +728,8 @@ static bool request_step(struct fc_stream *s)
 			return progress;
 		progress = true;
 	}
-	if ((n = chan_send(t->srv, ch)) < 0) {
-		if (!retry_reused(s))
-			respond_error(s, 502, 'S', 'D');
-		return true;
-	}
+	if ((n = chan_send(t->srv, ch)) < 0)
+		return request_cut(s);
 	return progress || n > 0;
 }
 

@@ -173,6 +173,7 @@ struct fc_txn {
 	bool req_http10 : 1;
 	bool close_after : 1;		/* close the client when the response is out */
 	bool body_unread : 1;		/* answered here, its body left in the socket */
+	bool req_cut : 1;		/* the server stopped taking the request */
 	bool rsp_started : 1;		/* response head sent to the client */
 	bool srv_reused : 1;		/* server connection came from the idle pool */
 	bool reuse_retried : 1;		/* the request was sent again once */
